@@ -1,0 +1,88 @@
+import {
+    DescribeImageAttributeCommand,
+    DescribeImagesCommand,
+    EC2Client,
+    Filter,
+    Image,
+    LaunchPermission,
+    paginateDescribeImages,
+} from "@aws-sdk/client-ec2";
+import { hasCode, NotFoundError } from "./errors";
+
+/**
+ * Finders: every EC2 lookup of golden-ami goes through here. A missing or
+ * deregistered image is a typed NotFoundError, never an empty result.
+ */
+
+/** The image with this id; NotFoundError when EC2 does not know it or it is deregistered. */
+export async function findImageById(client: EC2Client, imageId: string): Promise<Image> {
+    let images: Image[];
+    try {
+        const out = await client.send(
+            new DescribeImagesCommand({ ImageIds: [imageId], IncludeDeprecated: true, IncludeDisabled: true }),
+        );
+        images = out.Images ?? [];
+    } catch (e) {
+        if (hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) {
+            throw new NotFoundError("AMI", imageId, { cause: e });
+        }
+        throw e;
+    }
+    // EC2 answers an id lookup with that id only; anything else is not ours.
+    const image = images.find((i) => i.ImageId === imageId);
+    if (!image || image.State === "deregistered") throw new NotFoundError("AMI", imageId);
+    return image;
+}
+
+/** Images of `owners` matching all filters, across every page. */
+export async function describeImages(
+    client: EC2Client,
+    filters: Filter[],
+    owners: string[] = ["self"],
+): Promise<Image[]> {
+    const images: Image[] = [];
+    const pages = paginateDescribeImages(
+        { client, pageSize: 1000 },
+        { Owners: owners, Filters: filters, IncludeDeprecated: true, IncludeDisabled: true },
+    );
+    for await (const page of pages) images.push(...(page.Images ?? []));
+    return images.filter((i) => i.State !== "deregistered");
+}
+
+/** Images owned by this account with exactly this name (names are unique per region). */
+export async function findOwnImagesByName(client: EC2Client, name: string): Promise<Image[]> {
+    return describeImages(client, [{ Name: "name", Values: [name] }]);
+}
+
+/** Images owned by this account whose block devices use any of these snapshots. */
+export async function findOwnImagesUsingSnapshots(client: EC2Client, snapshotIds: string[]): Promise<Image[]> {
+    if (snapshotIds.length === 0) return [];
+    return describeImages(client, [{ Name: "block-device-mapping.snapshot-id", Values: snapshotIds }]);
+}
+
+/** The snapshot ids an image's EBS block devices were made from. */
+export function imageSnapshotIds(image: Image): string[] {
+    const ids = (image.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId).filter((id): id is string => !!id);
+    return [...new Set(ids)];
+}
+
+/** The snapshot behind the image's root device, if it is EBS-backed. */
+export function rootSnapshotId(image: Image): string | undefined {
+    const root = (image.BlockDeviceMappings ?? []).find((m) => m.DeviceName === image.RootDeviceName);
+    return root?.Ebs?.SnapshotId ?? imageSnapshotIds(image)[0];
+}
+
+/** Who may launch the image, as EC2 lists it. */
+export async function findLaunchPermissions(client: EC2Client, imageId: string): Promise<LaunchPermission[]> {
+    try {
+        const out = await client.send(
+            new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: "launchPermission" }),
+        );
+        return out.LaunchPermissions ?? [];
+    } catch (e) {
+        if (hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) {
+            throw new NotFoundError("AMI", imageId, { cause: e });
+        }
+        throw e;
+    }
+}

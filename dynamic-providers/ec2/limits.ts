@@ -1,0 +1,34 @@
+/**
+ * Every time limit, poll delay and concurrency bound of golden-ami, in one
+ * place. Resources take the create/delete limits from their Args; the rest are
+ * fixed here.
+ */
+
+/** How long creating an AMI from an instance may take before it fails. */
+export const CREATE_IMAGE_TIMEOUT_MINUTES = 40;
+/** How long copying an AMI to another region may take: large images take hours. */
+export const COPY_IMAGE_TIMEOUT_MINUTES = 240;
+/** How long deregistering an image and deleting its snapshots may take. */
+export const DELETE_IMAGE_TIMEOUT_MINUTES = 20;
+
+/** Delay bounds, in seconds, between two polls of an image's state. */
+export const IMAGE_POLL_MIN_DELAY_SECONDS = 5;
+export const IMAGE_POLL_MAX_DELAY_SECONDS = 30;
+/** Delay bounds, in seconds, between two tries to delete a snapshot that is still in use. */
+export const SNAPSHOT_DELETE_MIN_DELAY_SECONDS = 2;
+export const SNAPSHOT_DELETE_MAX_DELAY_SECONDS = 30;
+/** At most one progress line per this many seconds while waiting. */
+export const PROGRESS_INTERVAL_SECONDS = 30;
+
+/** SDK retry budget per call (adaptive mode backs off on throttling). */
+export const EC2_MAX_ATTEMPTS = 10;
+
+/**
+ * Poll delays can be shortened for tests that emulate pending images
+ * (`GOLDEN_AMI_POLL_SCALE=0.01` makes a 5 s delay 50 ms). Never needed in use.
+ */
+export function pollScale(): number {
+    const raw = process.env.GOLDEN_AMI_POLL_SCALE;
+    const n = raw === undefined ? 1 : Number(raw);
+    return Number.isFinite(n) && n > 0 ? n : 1;
+}

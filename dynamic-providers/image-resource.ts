@@ -1,0 +1,321 @@
+import { DescribeSnapshotsCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { isDeepStrictEqual } from "node:util";
+import type { ImageOutputs, LaunchPermissions } from "../sdk/types";
+import { ec2Client } from "./ec2/client";
+import { deleteImageWithSnapshots } from "./ec2/delete-image";
+import { isNotFound, OperationError, PartialCreateError } from "./ec2/errors";
+import { findImageById, findLaunchPermissions, imageSnapshotIds, rootSnapshotId } from "./ec2/finders";
+import {
+    isDeregistrationProtected,
+    launchPermissionsFromEc2,
+    normalizeLaunchPermissions,
+    reconcileLaunchPermissions,
+    reconcileTags,
+    sameDeprecationTime,
+    setDeprecation,
+    setDeregistrationProtection,
+    setDescription,
+    tagsToRecord,
+} from "./ec2/image-lifecycle";
+import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
+import { ImageFailedError, printProgress, waitForImageAvailable } from "./ec2/waiters";
+
+/**
+ * Read, update, delete and diff, written once for every image resource
+ * (AmiFromInstance, AmiCopy): the resources differ only in how they create.
+ */
+
+/** Inputs every image resource has, after `check` filled in defaults. */
+export interface CommonImageInputs {
+    name: string;
+    region: string;
+    description?: string;
+    tags?: Record<string, string>;
+    snapshotTags?: Record<string, string>;
+    deprecationTime?: string;
+    deregistrationProtection?: boolean;
+    launchPermissions?: LaunchPermissions;
+    deleteSnapshotsOnDestroy?: boolean;
+    createTimeoutMinutes?: number;
+    deleteTimeoutMinutes?: number;
+}
+
+/** What an image resource keeps in state: its inputs and the image's outputs. */
+export type ImageState<I extends CommonImageInputs = CommonImageInputs> = I & ImageOutputs;
+
+/** Changing these never touches EC2; they are only stored. */
+const STORED_ONLY = ["deleteSnapshotsOnDestroy", "createTimeoutMinutes", "deleteTimeoutMinutes"] as const;
+
+/** Which properties differ between state and new inputs, each compared the way EC2 keeps it. */
+export function changedProperties(oldProps: object, newProps: object, keys: readonly string[]): string[] {
+    const olds = oldProps as Record<string, unknown>;
+    const news = newProps as Record<string, unknown>;
+    const same: Record<string, (a: unknown, b: unknown) => boolean> = {
+        tags: (a, b) => isDeepStrictEqual(a ?? {}, b ?? {}),
+        snapshotTags: (a, b) => isDeepStrictEqual(a ?? {}, b ?? {}),
+        description: (a, b) => (a ?? "") === (b ?? ""),
+        deprecationTime: (a, b) => sameDeprecationTime(a as string | undefined, b as string | undefined),
+        deregistrationProtection: (a, b) => !!a === !!b,
+        launchPermissions: (a, b) =>
+            isDeepStrictEqual(normalizeLaunchPermissions(a as LaunchPermissions), normalizeLaunchPermissions(b as LaunchPermissions)),
+        deleteSnapshotsOnDestroy: (a, b) => (a ?? true) === (b ?? true),
+        blockDeviceMappings: (a, b) => isDeepStrictEqual(a ?? [], b ?? []),
+    };
+    return keys.filter((k) => !(same[k] ?? isDeepStrictEqual)(olds[k], news[k]));
+}
+
+/** Properties every image resource updates in place. */
+export const IN_PLACE = ["tags", "snapshotTags", "description", "deprecationTime", "deregistrationProtection", "launchPermissions"] as const;
+
+/**
+ * The diff table: `replaceKeys` replace the image, the shared in-place keys
+ * update it. When a replacement would keep the same name in the same region,
+ * the old image goes first (EC2 names are unique per region).
+ */
+export function diffImage(olds: CommonImageInputs, news: CommonImageInputs, replaceKeys: readonly string[]): dynamic.DiffResult {
+    const changed = changedProperties(olds, news, [...replaceKeys, ...IN_PLACE, ...STORED_ONLY]);
+    const replaces = changed.filter((k) => replaceKeys.includes(k));
+    const sameName = olds.name === news.name && olds.region === news.region;
+    return {
+        changes: changed.length > 0,
+        replaces,
+        deleteBeforeReplace: replaces.length > 0 && sameName,
+    };
+}
+
+function partitionOf(region: string): string {
+    if (region.startsWith("cn-")) return "aws-cn";
+    if (region.startsWith("us-gov-")) return "aws-us-gov";
+    return "aws";
+}
+
+/** The outputs every image resource reports, from EC2's description of the image. */
+export function imageOutputs(image: Image, region: string): ImageOutputs {
+    const imageId = image.ImageId ?? "";
+    return {
+        imageId,
+        arn: `arn:${partitionOf(region)}:ec2:${region}::image/${imageId}`,
+        name: image.Name ?? "",
+        region,
+        ownerId: image.OwnerId ?? "",
+        state: image.State ?? "",
+        creationDate: image.CreationDate ?? "",
+        rootSnapshotId: rootSnapshotId(image),
+        snapshotIds: imageSnapshotIds(image),
+        tags: tagsToRecord(image.Tags),
+    };
+}
+
+/**
+ * Settings applied once the image is available: tags the create call did not
+ * set (CopyImage may not copy them), snapshot tags, deprecation,
+ * deregistration protection and launch permissions. Calls only what the
+ * inputs ask for.
+ */
+export async function applyInitialSettings(client: EC2Client, image: Image, inputs: CommonImageInputs): Promise<void> {
+    const imageId = image.ImageId!;
+    await reconcileTags(client, [imageId], inputs.tags ?? {}, tagsToRecord(image.Tags));
+    if (Object.keys(inputs.snapshotTags ?? {}).length) {
+        await reconcileTags(client, imageSnapshotIds(image), inputs.snapshotTags ?? {}, {});
+    }
+    if (inputs.deprecationTime) await setDeprecation(client, imageId, inputs.deprecationTime);
+    if (inputs.deregistrationProtection) await setDeregistrationProtection(client, imageId, true);
+    const perms = normalizeLaunchPermissions(inputs.launchPermissions);
+    if (Object.keys(perms).length > 0) await reconcileLaunchPermissions(client, imageId, perms, {});
+}
+
+/** Deregisters an image nobody should keep (failed, or made by a failed create) with its snapshots. */
+export async function removeImageLeftBehind(client: EC2Client, imageId: string): Promise<void> {
+    let image: Image;
+    try {
+        image = await findImageById(client, imageId);
+    } catch (e) {
+        if (isNotFound(e)) return;
+        throw e;
+    }
+    await deleteImageWithSnapshots(
+        client,
+        { imageId, snapshotIds: imageSnapshotIds(image) },
+        { deleteSnapshots: true, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
+    );
+}
+
+function partialCreate(op: string, step: string, cause: unknown, imageId: string, inputs: CommonImageInputs, image?: Image): PartialCreateError {
+    const err = new OperationError(op, step, cause);
+    const properties = {
+        ...inputs,
+        ...(image ? imageOutputs(image, inputs.region) : { imageId, name: inputs.name, region: inputs.region, snapshotIds: [], state: "pending" }),
+    };
+    return new PartialCreateError(
+        `${err.message}; image ${imageId} is recorded in state: run \`pulumi up\` again to finish it, or \`pulumi destroy\` to remove it`,
+        imageId,
+        properties,
+        undefined,
+        { cause },
+    );
+}
+
+/**
+ * The part of create every image resource shares, once EC2 has accepted the
+ * request: wait until available, apply the settings EC2 cannot take at create
+ * time, report outputs. A `failed` image is removed with its snapshots (the
+ * error carries EC2's reason); any other failure keeps the image in state (a
+ * PartialCreateError) so the next `pulumi up` finishes it and nothing leaks.
+ */
+export async function finishCreate(
+    client: EC2Client,
+    imageId: string,
+    inputs: CommonImageInputs,
+    op: string,
+    timeoutMinutes: number,
+): Promise<dynamic.CreateResult> {
+    let image: Image;
+    try {
+        image = await waitForImageAvailable(client, imageId, { timeoutMinutes, label: op });
+    } catch (e) {
+        if (!(e instanceof ImageFailedError)) throw partialCreate(op, "waiting for completion", e, imageId, inputs);
+        try {
+            await removeImageLeftBehind(client, imageId);
+        } catch (cleanup) {
+            throw partialCreate(op, `image failed (${e.stateReason}); removing it also failed`, cleanup, imageId, inputs);
+        }
+        throw new OperationError(op, "waiting for completion", e);
+    }
+    try {
+        await applyInitialSettings(client, image, inputs);
+    } catch (e) {
+        throw partialCreate(op, "applying tags, deprecation, protection and launch permissions", e, imageId, inputs, image);
+    }
+    return {
+        id: imageId,
+        outs: { ...inputs, ...imageOutputs(image, inputs.region), tags: inputs.tags ?? {}, description: inputs.description ?? "" },
+    };
+}
+
+function describe(props: { name?: string }, id: string): string {
+    return `AMI (${props.name ?? "?"}) ${id}`;
+}
+
+/** `pulumi refresh`: EC2's view of the image; an image gone out of band leaves state. */
+export async function readImage<I extends CommonImageInputs>(id: string, props: ImageState<I>): Promise<dynamic.ReadResult> {
+    const client = ec2Client(props.region);
+    let image: Image;
+    let perms: LaunchPermissions;
+    try {
+        image = await findImageById(client, id);
+        perms = launchPermissionsFromEc2(await findLaunchPermissions(client, id));
+    } catch (e) {
+        if (isNotFound(e)) return {};
+        throw new OperationError(`reading ${describe(props, id)}`, "describing the image", e);
+    }
+    return {
+        id,
+        props: {
+            ...props,
+            ...imageOutputs(image, props.region),
+            description: image.Description ?? "",
+            deprecationTime: image.DeprecationTime,
+            deregistrationProtection: isDeregistrationProtected(image),
+            launchPermissions: perms,
+        },
+    };
+}
+
+async function reconcileSnapshotTags(client: EC2Client, snapshotIds: string[], wanted: Record<string, string>): Promise<void> {
+    if (snapshotIds.length === 0) return;
+    const out = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
+    for (const s of out.Snapshots ?? []) {
+        if (s.SnapshotId) await reconcileTags(client, [s.SnapshotId], wanted, tagsToRecord(s.Tags));
+    }
+}
+
+/**
+ * Updates in place whatever differs between EC2 and the new inputs. It first
+ * waits for the image to be available, so an update also finishes a create
+ * that was interrupted or timed out.
+ */
+export async function updateImage<I extends CommonImageInputs>(
+    id: string,
+    olds: ImageState<I>,
+    news: I,
+    defaultCreateTimeoutMinutes: number,
+): Promise<dynamic.UpdateResult> {
+    const client = ec2Client(news.region);
+    const op = `updating ${describe(news, id)}`;
+    const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+        try {
+            return await fn();
+        } catch (e) {
+            throw new OperationError(op, name, e);
+        }
+    };
+    const image = await step("waiting for the image to be available", () =>
+        waitForImageAvailable(client, id, { timeoutMinutes: news.createTimeoutMinutes ?? defaultCreateTimeoutMinutes, label: op }),
+    );
+    const wantedTags = news.tags ?? {};
+    const snapshotIds = imageSnapshotIds(image);
+    if ((news.description ?? "") !== (image.Description ?? "")) {
+        await step("setting the description", () => setDescription(client, id, news.description ?? ""));
+    }
+    await step("setting tags", () => reconcileTags(client, [id], wantedTags, tagsToRecord(image.Tags)));
+    if (changedProperties(olds, news, ["snapshotTags"]).length > 0) {
+        await step("setting snapshot tags", () => reconcileSnapshotTags(client, snapshotIds, news.snapshotTags ?? {}));
+    }
+    if (!sameDeprecationTime(news.deprecationTime, image.DeprecationTime)) {
+        await step("setting the deprecation time", () => setDeprecation(client, id, news.deprecationTime));
+    }
+    if (!!news.deregistrationProtection !== isDeregistrationProtected(image)) {
+        await step("setting deregistration protection", () =>
+            setDeregistrationProtection(client, id, !!news.deregistrationProtection),
+        );
+    }
+    const wantedPerms = normalizeLaunchPermissions(news.launchPermissions);
+    if (Object.keys(wantedPerms).length > 0 || Object.keys(normalizeLaunchPermissions(olds.launchPermissions)).length > 0) {
+        await step("setting launch permissions", async () => {
+            const current = launchPermissionsFromEc2(await findLaunchPermissions(client, id));
+            await reconcileLaunchPermissions(client, id, wantedPerms, current);
+        });
+    }
+    return {
+        outs: {
+            ...news,
+            ...imageOutputs(image, news.region),
+            tags: wantedTags,
+            description: news.description ?? "",
+        },
+    };
+}
+
+/** Destroy: deregister the image and delete its snapshots (unless told to keep them). */
+export async function deleteImage(id: string, props: ImageState): Promise<void> {
+    const client = ec2Client(props.region);
+    const deleteSnapshots = props.deleteSnapshotsOnDestroy !== false;
+    try {
+        // State lists the image's snapshots, except after a create that never finished.
+        let snapshotIds = props.snapshotIds ?? [];
+        if (snapshotIds.length === 0 && deleteSnapshots) {
+            snapshotIds = await findImageById(client, id).then(imageSnapshotIds, (e) => {
+                if (isNotFound(e)) return [];
+                throw e;
+            });
+        }
+        const r = await deleteImageWithSnapshots(
+            client,
+            { imageId: id, snapshotIds },
+            { deleteSnapshots, timeoutMinutes: props.deleteTimeoutMinutes ?? DELETE_IMAGE_TIMEOUT_MINUTES },
+        );
+        const kept = r.snapshotsKept.map((k) => `${k.snapshotId} (${k.reason})`);
+        printProgress(
+            `${r.deregistered ? "deregistered" : "already gone:"} ${id}` +
+                (r.snapshotsDeleted.length ? `; deleted ${r.snapshotsDeleted.join(", ")}` : "") +
+                (kept.length ? `; kept ${kept.join(", ")}` : ""),
+        );
+    } catch (e) {
+        const err = new OperationError(`deleting ${describe(props, id)}`, "deregistering the image and deleting its snapshots", e);
+        if (props.deregistrationProtection) {
+            err.message += " (deregistration protection is on: set deregistrationProtection: false and run `pulumi up` before destroying)";
+        }
+        throw err;
+    }
+}

@@ -1,0 +1,64 @@
+// What the demo and the tests need in a fresh emulator: a source instance,
+// and a sweep of what is left afterwards.
+"use strict";
+
+const {
+    CreateSnapshotCommand,
+    CreateVolumeCommand,
+    DescribeImagesCommand,
+    DescribeSnapshotsCommand,
+    EC2Client,
+    RegisterImageCommand,
+    RunInstancesCommand,
+} = require("@aws-sdk/client-ec2");
+
+/**
+ * Registers a small base image and launches an instance from it, the way a
+ * golden-image pipeline starts from a vendor AMI. Returns their ids.
+ */
+async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
+    const ec2 = new EC2Client({ region });
+    try {
+        const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${region}a`, Size: 8 }));
+        const snapshot = await ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId, Description: "base image root" }));
+        const base = await ec2.send(
+            new RegisterImageCommand({
+                Name: `${name}-${Date.now()}`,
+                RootDeviceName: "/dev/xvda",
+                Architecture: "x86_64",
+                VirtualizationType: "hvm",
+                BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
+            }),
+        );
+        const run = await ec2.send(new RunInstancesCommand({ ImageId: base.ImageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
+        return { instanceId: run.Instances[0].InstanceId, baseImageId: base.ImageId, baseSnapshotId: snapshot.SnapshotId };
+    } finally {
+        ec2.destroy();
+    }
+}
+
+/** Every image and snapshot this account has in `region`. */
+async function inventory(region) {
+    const ec2 = new EC2Client({ region });
+    try {
+        const images = await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
+        const snapshots = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }));
+        return {
+            images: (images.Images ?? []).filter((i) => i.State !== "deregistered").map((i) => ({ id: i.ImageId, name: i.Name, state: i.State })),
+            snapshots: (snapshots.Snapshots ?? []).map((s) => ({ id: s.SnapshotId, description: s.Description })),
+        };
+    } finally {
+        ec2.destroy();
+    }
+}
+
+/** What `after` has that `before` had not: images and snapshots left behind. */
+function leftBehind(before, after) {
+    const had = new Set([...before.images.map((i) => i.id), ...before.snapshots.map((s) => s.id)]);
+    return {
+        images: after.images.filter((i) => !had.has(i.id)),
+        snapshots: after.snapshots.filter((s) => !had.has(s.id)),
+    };
+}
+
+module.exports = { createSourceInstance, inventory, leftBehind };

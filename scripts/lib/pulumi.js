@@ -1,0 +1,55 @@
+// Runs the real `pulumi` CLI (from .tools/bin) against a local file backend.
+"use strict";
+
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+const { toolPath } = require("../setup");
+
+/** Environment for `pulumi`: tools on PATH, local state, no update checks, no plugin downloads. */
+function pulumiEnv(stateDir, extra = {}) {
+    fs.mkdirSync(stateDir, { recursive: true });
+    return {
+        ...process.env,
+        PATH: toolPath(),
+        PULUMI_BACKEND_URL: `file://${path.resolve(stateDir)}`,
+        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+        ...extra,
+    };
+}
+
+/**
+ * Runs `pulumi <args>` in `cwd`. Resolves to { code, stdout, stderr }; with
+ * `check` (default) a non-zero exit rejects with the output in the message.
+ * `echo` streams output to this process too.
+ */
+function runPulumi(args, { cwd, env, check = true, echo = false, input } = {}) {
+    return new Promise((resolve, reject) => {
+        const child = spawn("pulumi", [...args, "--non-interactive"], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => {
+            stdout += d;
+            if (echo) process.stdout.write(d);
+        });
+        child.stderr.on("data", (d) => {
+            stderr += d;
+            if (echo) process.stderr.write(d);
+        });
+        child.stdin.end(input ?? "");
+        child.on("error", reject);
+        child.on("close", (code) => {
+            const result = { code, stdout, stderr, pid: child.pid };
+            if (check && code !== 0) {
+                const err = new Error(`pulumi ${args.join(" ")} exited ${code}\n${stdout.slice(-6000)}\n${stderr.slice(-4000)}`);
+                err.result = result;
+                reject(err);
+            } else resolve(result);
+        });
+    });
+}
+
+module.exports = { pulumiEnv, runPulumi };

@@ -1,0 +1,21 @@
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+
+/**
+ * An image name for a resource that was given none: the resource name and a
+ * short hash of the stack and of the inputs that replace the image.
+ *
+ * Deterministic on purpose: a re-run after an interrupted create computes the
+ * same name and adopts the image that run left behind instead of making a
+ * second one; a replacement (new source, new settings) gets a new name, so the
+ * new image can exist beside the old one until the old one is deleted.
+ */
+export function autoImageName(resourceName: string, identity: pulumi.Input<unknown>[]): pulumi.Output<string> {
+    return pulumi.all(identity).apply((values) => {
+        const hash = createHash("sha256")
+            .update(JSON.stringify([pulumi.getProject(), pulumi.getStack(), resourceName, values]))
+            .digest("hex")
+            .slice(0, 8);
+        return `${resourceName.slice(0, 128 - 9)}-${hash}`;
+    });
+}

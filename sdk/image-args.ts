@@ -1,0 +1,93 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { LaunchPermissions } from "./types";
+
+/** Args every image resource (AmiFromInstance, AmiCopy) shares. */
+export interface ImageResourceArgs {
+    /**
+     * The AMI name (3–128 letters, digits, spaces and `( ) [ ] . / - ' @ _`),
+     * unique per region in the account. Changing it replaces the image.
+     * @default the resource name and a short hash, e.g. `web-1a2b3c4d`
+     */
+    readonly name?: pulumi.Input<string>;
+    /** The image's description (at most 255 characters). Updated in place. */
+    readonly description?: pulumi.Input<string>;
+    /** Tags on the image. Updated in place; a tag changed by hand is put back by the next `pulumi up`. */
+    readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Tags on the image's EBS snapshots. Updated in place.
+     * @default the same as `tags`
+     */
+    readonly snapshotTags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * When EC2 marks the image deprecated (RFC 3339, e.g. `2027-01-31T00:00:00Z`,
+     * kept to the minute). Must be in the future when set or changed. Updated in
+     * place; unset to undo the deprecation.
+     * @default never deprecated
+     */
+    readonly deprecationTime?: pulumi.Input<string>;
+    /**
+     * Refuse deregistration of the image while on. Updated in place. A
+     * protected image cannot be destroyed: set this back to false and run
+     * `pulumi up` first.
+     * @default false
+     */
+    readonly deregistrationProtection?: pulumi.Input<boolean>;
+    /**
+     * Accounts, organizations and OUs that may launch the image; `public: true`
+     * makes it public, the only way golden-ami ever does. Updated in place:
+     * permissions not listed are revoked.
+     * @default only the owner may launch it
+     */
+    readonly launchPermissions?: pulumi.Input<LaunchPermissions>;
+    /**
+     * On destroy, delete the image's EBS snapshots after deregistering it (a
+     * snapshot another image still uses is always kept).
+     * @default true
+     */
+    readonly deleteSnapshotsOnDestroy?: pulumi.Input<boolean>;
+    /**
+     * The region of the image. Changing it replaces the image.
+     * @default the stack's `aws:region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`
+     */
+    readonly region?: pulumi.Input<string>;
+    /**
+     * How long to wait for the image to become available. Past it the create
+     * fails but the image stays in state, and the next `pulumi up` waits again.
+     * (Pulumi's `customTimeouts` do not reach dynamic providers; this does.)
+     * @default 40 for AmiFromInstance, 240 for AmiCopy
+     */
+    readonly createTimeoutMinutes?: pulumi.Input<number>;
+    /**
+     * How long deregistering and deleting snapshots may take (snapshots are
+     * retried while EC2 still reports them in use).
+     * @default 20
+     */
+    readonly deleteTimeoutMinutes?: pulumi.Input<number>;
+}
+
+/** The inputs of ImageResourceArgs, as the dynamic providers take them. */
+export function commonImageInputs(args: ImageResourceArgs, region: pulumi.Input<string> | undefined) {
+    return {
+        description: args.description,
+        tags: args.tags,
+        snapshotTags: args.snapshotTags,
+        deprecationTime: args.deprecationTime,
+        deregistrationProtection: args.deregistrationProtection,
+        launchPermissions: args.launchPermissions,
+        deleteSnapshotsOnDestroy: args.deleteSnapshotsOnDestroy,
+        region,
+        createTimeoutMinutes: args.createTimeoutMinutes,
+        deleteTimeoutMinutes: args.deleteTimeoutMinutes,
+    };
+}
+
+/** Output properties every image resource has, unknown until the engine fills them. */
+export const IMAGE_OUTPUTS = {
+    imageId: undefined,
+    arn: undefined,
+    ownerId: undefined,
+    state: undefined,
+    creationDate: undefined,
+    rootSnapshotId: undefined,
+    snapshotIds: undefined,
+};

@@ -1,0 +1,75 @@
+/**
+ * Plain (resolved) shapes shared by the resource classes and the dynamic
+ * providers. The resource Args wrap these in `pulumi.Input`.
+ */
+
+/** Who may launch an image besides its owner. */
+export interface LaunchPermissions {
+    /** AWS account ids (12 digits). */
+    userIds?: string[];
+    /** AWS Organizations ARNs, e.g. `arn:aws:organizations::111122223333:organization/o-abc123`. */
+    organizationArns?: string[];
+    /** Organizational unit ARNs. */
+    organizationalUnitArns?: string[];
+    /**
+     * Make the image public: anyone may launch it. The only way golden-ami
+     * makes an image public.
+     * @default false
+     */
+    public?: boolean;
+}
+
+/** EBS settings of one device of the image. */
+export interface EbsBlockDevice {
+    /** Size in GiB. @default the instance volume's size */
+    volumeSize?: number;
+    /** `gp2`, `gp3`, `io1`, `io2`, `st1`, `sc1` or `standard`. */
+    volumeType?: string;
+    /** IOPS for `gp3`, `io1` and `io2`. */
+    iops?: number;
+    /** Throughput in MiB/s for `gp3`. */
+    throughput?: number;
+    /** Delete the volume when an instance launched from the image terminates. @default true */
+    deleteOnTermination?: boolean;
+    /** Encrypt the volume. */
+    encrypted?: boolean;
+}
+
+/**
+ * One block device of the image. Give `noDevice: true` to leave a volume of
+ * the instance (for example a data volume) out of the image.
+ */
+export interface BlockDeviceMapping {
+    /** Device name as on the instance, e.g. `/dev/xvda` or `/dev/sdf`. */
+    deviceName: string;
+    /** Leave this device out of the image. */
+    noDevice?: boolean;
+    /** Instance store volume name, e.g. `ephemeral0`. */
+    virtualName?: string;
+    /** EBS settings for this device. */
+    ebs?: EbsBlockDevice;
+}
+
+/** What every image resource reports once the image exists. */
+export interface ImageOutputs {
+    /** The AMI id, e.g. `ami-0123456789abcdef0` (also the resource id). */
+    imageId: string;
+    /** `arn:aws:ec2:<region>::image/<imageId>`. */
+    arn: string;
+    /** The image's name. */
+    name: string;
+    /** The region the image lives in. */
+    region: string;
+    /** The account that owns the image. */
+    ownerId: string;
+    /** EC2's state of the image: `available` once the resource is created. */
+    state: string;
+    /** When EC2 created the image (ISO 8601). */
+    creationDate: string;
+    /** The snapshot behind the root device. */
+    rootSnapshotId?: string;
+    /** Every EBS snapshot of the image: deleted with it on destroy unless `deleteSnapshotsOnDestroy` is false. */
+    snapshotIds: string[];
+    /** The image's tags as EC2 has them. */
+    tags: Record<string, string>;
+}
