@@ -176,8 +176,9 @@ export function checkCommonImageInputs(
     const failures: CheckFailure[] = [];
     if (news.region === undefined || news.region === "") {
         failures.push(fail("region", "no region is set; set the region arg, or run `pulumi config set aws:region <region>`, or set AWS_REGION"));
+    } else {
+        apply(failures, "region", news.region, regionRule);
     }
-    apply(failures, "region", news.region, regionRule);
     apply(failures, "name", news.name, imageNameRule);
     apply(failures, "description", news.description, descriptionRule);
     apply(failures, "tags", news.tags, tagsRule);
@@ -206,8 +207,9 @@ export function checkAmiFromInstanceInputs(
     const failures: CheckFailure[] = [];
     if (news.sourceInstanceId === undefined || news.sourceInstanceId === "") {
         failures.push(fail("sourceInstanceId", "is required: the id of the EC2 instance to make the image from"));
+    } else {
+        apply(failures, "sourceInstanceId", news.sourceInstanceId, instanceIdRule);
     }
-    apply(failures, "sourceInstanceId", news.sourceInstanceId, instanceIdRule);
     apply(failures, "snapshotWithoutReboot", news.snapshotWithoutReboot, booleanRule);
     apply(failures, "blockDeviceMappings", news.blockDeviceMappings, blockDeviceMappingsRule);
     return [...failures, ...checkCommonImageInputs(news, olds, now)];

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// `npm test`: sets this checkout up (scripts/setup.js: node_modules, the
+// package, the Pulumi CLI, moto) and runs every tier in turn:
+//
+//   unit         mocha + sinon, no network
+//   integration  the real AWS SDK against moto on loopback
+//   e2e          the real `pulumi` CLI on programs that install the packed package
+//
+// `npm test -- unit integration` runs only the tiers named. Ends with one line:
+// `tests: N passed, N failed, N skipped`.
+"use strict";
+
+const { spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { ensureSetup, toolPath, ROOT } = require("./setup");
+
+const TIERS = {
+    unit: { spec: "test/unit/**/*.test.ts", args: [] },
+    integration: { spec: "test/integration/**/*.test.ts", args: ["--require", "test/support/moto-hooks.ts", "--timeout", "120000"] },
+    e2e: { spec: "test/e2e/**/*.test.ts", args: ["--require", "test/support/moto-hooks.ts", "--timeout", "900000"] },
+};
+
+function main() {
+    const asked = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+    const tiers = asked.length ? asked : Object.keys(TIERS);
+    for (const t of tiers) if (!TIERS[t]) throw new Error(`unknown test tier '${t}'; tiers: ${Object.keys(TIERS).join(", ")}`);
+
+    ensureSetup();
+    const totals = { passes: 0, failures: 0, pending: 0 };
+    const statsDir = fs.mkdtempSync(path.join(os.tmpdir(), "golden-ami-stats-"));
+    let broken = [];
+    for (const tier of tiers) {
+        console.log(`\n##### ${tier} tests`);
+        const statsFile = path.join(statsDir, `${tier}.json`);
+        const { spec, args } = TIERS[tier];
+        const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "mocha", "bin", "mocha.js"), ...args, spec], {
+            cwd: ROOT,
+            stdio: "inherit",
+            env: {
+                ...process.env,
+                PATH: toolPath(),
+                TS_NODE_TRANSPILE_ONLY: "true",
+                GOLDEN_AMI_TEST_STATS: statsFile,
+                AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+            },
+        });
+        if (!fs.existsSync(statsFile)) {
+            broken.push(`${tier} (mocha exited ${r.status} before reporting)`);
+            continue;
+        }
+        const s = JSON.parse(fs.readFileSync(statsFile, "utf8"));
+        totals.passes += s.passes;
+        totals.failures += s.failures;
+        totals.pending += s.pending;
+        if (r.status !== 0 && s.failures === 0) broken.push(`${tier} (mocha exited ${r.status})`);
+    }
+    fs.rmSync(statsDir, { recursive: true, force: true });
+    if (broken.length) console.log(`\nbroken tiers: ${broken.join(", ")}`);
+    console.log(`\ntests: ${totals.passes} passed, ${totals.failures} failed, ${totals.pending} skipped`);
+    process.exit(totals.failures > 0 || broken.length > 0 ? 1 : 0);
+}
+
+try {
+    main();
+} catch (e) {
+    console.error(e.message);
+    process.exit(1);
+}

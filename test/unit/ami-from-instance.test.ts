@@ -1,0 +1,351 @@
+import {
+    CreateImageCommand,
+    CreateTagsCommand,
+    DeleteSnapshotCommand,
+    DeleteTagsCommand,
+    DeregisterImageCommand,
+    DescribeImageAttributeCommand,
+    DescribeImagesCommand,
+    DescribeSnapshotsCommand,
+    EC2Client,
+    EnableImageDeprecationCommand,
+    EnableImageDeregistrationProtectionCommand,
+    Image,
+    ModifyImageAttributeCommand,
+} from "@aws-sdk/client-ec2";
+import { mockClient } from "aws-sdk-client-mock";
+import assert from "node:assert/strict";
+import * as sinon from "sinon";
+import * as hooks from "../../dynamic-providers/ami-from-instance";
+import { PartialCreateError } from "../../dynamic-providers/ec2/errors";
+
+const ec2 = mockClient(EC2Client);
+const REGION = "us-east-1";
+const IMAGE_ID = "ami-0123456789abcdef0";
+const SNAP = "snap-0123456789abcdef0";
+
+function image(overrides: Partial<Image> = {}): Image {
+    return {
+        ImageId: IMAGE_ID,
+        Name: "web-1",
+        State: "available",
+        OwnerId: "111122223333",
+        CreationDate: "2026-11-22T10:00:00.000Z",
+        RootDeviceName: "/dev/xvda",
+        BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: SNAP } }],
+        Tags: [{ Key: "App", Value: "web" }],
+        ...overrides,
+    };
+}
+
+function ec2Error(code: string, message = code): Error {
+    return Object.assign(new Error(message), { name: code, Code: code, $fault: "client", $metadata: {} });
+}
+
+const inputs = {
+    sourceInstanceId: "i-0123456789abcdef0",
+    name: "web-1",
+    region: REGION,
+    tags: { App: "web" },
+    snapshotTags: { App: "web" },
+    snapshotWithoutReboot: true,
+    deleteSnapshotsOnDestroy: true,
+    deregistrationProtection: false,
+};
+
+describe("AmiFromInstance provider hooks", () => {
+    let log: sinon.SinonStub;
+    before(() => {
+        process.env.GOLDEN_AMI_POLL_SCALE = "0.001";
+    });
+    after(() => {
+        delete process.env.GOLDEN_AMI_POLL_SCALE;
+    });
+    beforeEach(() => {
+        ec2.reset();
+        log = sinon.stub(console, "log");
+    });
+    afterEach(() => log.restore());
+
+    describe("check", () => {
+        it("fills in defaults and lets snapshot tags follow tags", async () => {
+            const r = await hooks.check({}, { sourceInstanceId: "i-0123456789abcdef0", name: "web-1", region: REGION, tags: { A: "1" } });
+            assert.deepEqual(r.failures, []);
+            assert.equal(r.inputs.snapshotWithoutReboot, false);
+            assert.equal(r.inputs.deleteSnapshotsOnDestroy, true);
+            assert.equal(r.inputs.deregistrationProtection, false);
+            assert.deepEqual(r.inputs.snapshotTags, { A: "1" });
+        });
+        it("returns failures for bad input instead of throwing", async () => {
+            const r = await hooks.check({}, { sourceInstanceId: "bad", name: "web-1", region: REGION });
+            assert.equal(r.failures?.[0].property, "sourceInstanceId");
+        });
+    });
+
+    describe("create", () => {
+        it("creates the image, waits until available and reports its outputs", async () => {
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(DescribeImagesCommand).resolvesOnce({ Images: [image({ State: "pending" })] }).resolves({ Images: [image()] });
+            ec2.on(CreateTagsCommand).resolves({});
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, IMAGE_ID);
+            assert.equal(r.outs.arn, `arn:aws:ec2:${REGION}::image/${IMAGE_ID}`);
+            assert.deepEqual(r.outs.snapshotIds, [SNAP]);
+            assert.equal(r.outs.rootSnapshotId, SNAP);
+            assert.equal(r.outs.state, "available");
+            const req = ec2.commandCalls(CreateImageCommand)[0].args[0].input;
+            assert.equal(req.NoReboot, true);
+            assert.deepEqual(req.TagSpecifications, [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }]);
+            // snapshot tags go on once the snapshots exist
+            const tagCall = ec2.commandCalls(CreateTagsCommand)[0].args[0].input;
+            assert.deepEqual(tagCall.Resources, [SNAP]);
+            assert.equal(ec2.commandCalls(DescribeImagesCommand).length, 2);
+        });
+
+        it("passes block device mappings, leaving out a data volume", async () => {
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            ec2.on(CreateTagsCommand).resolves({});
+            await hooks.create({ ...inputs, blockDeviceMappings: [{ deviceName: "/dev/sdf", noDevice: true }] });
+            const req = ec2.commandCalls(CreateImageCommand)[0].args[0].input;
+            assert.deepEqual(req.BlockDeviceMappings, [{ DeviceName: "/dev/sdf", NoDevice: "" }]);
+        });
+
+        it("applies deprecation, protection and launch permissions after the image is available", async () => {
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            ec2.on(CreateTagsCommand).resolves({});
+            ec2.on(EnableImageDeprecationCommand).resolves({});
+            ec2.on(EnableImageDeregistrationProtectionCommand).resolves({});
+            ec2.on(ModifyImageAttributeCommand).resolves({});
+            await hooks.create({
+                ...inputs,
+                deprecationTime: "2030-01-01T00:00:00Z",
+                deregistrationProtection: true,
+                launchPermissions: { userIds: ["444455556666"] },
+            });
+            assert.equal(ec2.commandCalls(EnableImageDeprecationCommand).length, 1);
+            assert.equal(ec2.commandCalls(EnableImageDeregistrationProtectionCommand).length, 1);
+            assert.deepEqual(ec2.commandCalls(ModifyImageAttributeCommand)[0].args[0].input.LaunchPermission, {
+                Add: [{ UserId: "444455556666" }],
+            });
+        });
+
+        it("removes a failed image and its snapshots, and fails with EC2's state reason and no id", async () => {
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(DescribeImagesCommand).resolves({
+                Images: [image({ State: "failed", StateReason: { Code: "Server.InternalError", Message: "snapshot creation failed" } })],
+            });
+            ec2.on(DeregisterImageCommand).resolves({});
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            await assert.rejects(hooks.create(inputs), (e: Error & { id?: string }) => {
+                assert.match(e.message, /creating AMI \(web-1\) from instance \(i-0123456789abcdef0\): waiting for completion/);
+                assert.match(e.message, /snapshot creation failed/);
+                assert.equal(e.id, undefined);
+                return true;
+            });
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand)[0].args[0].input.SnapshotId, SNAP);
+        });
+
+        it("keeps the image in state when waiting runs out of time", async () => {
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ State: "pending" })] });
+            await assert.rejects(hooks.create({ ...inputs, createTimeoutMinutes: 0.001 }), (e: unknown) => {
+                assert.ok(e instanceof PartialCreateError, String(e));
+                assert.equal(e.id, IMAGE_ID);
+                assert.equal(e.properties.region, REGION);
+                assert.match(e.message, /still pending after 0.001 minutes/);
+                assert.match(e.message, /run `pulumi up` again/);
+                return true;
+            });
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+        });
+
+        it("keeps the image in state when a setting fails after the image exists", async () => {
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            ec2.on(CreateTagsCommand).resolves({});
+            ec2.on(EnableImageDeprecationCommand).rejects(ec2Error("UnauthorizedOperation"));
+            await assert.rejects(hooks.create({ ...inputs, deprecationTime: "2030-01-01T00:00:00Z" }), (e: unknown) => {
+                assert.ok(e instanceof PartialCreateError);
+                assert.equal(e.id, IMAGE_ID);
+                assert.deepEqual(e.properties.snapshotIds, [SNAP]);
+                assert.match(e.message, /UnauthorizedOperation/);
+                assert.match(e.message, /IAM policy in the README/);
+                return true;
+            });
+        });
+
+        it("adopts the image an interrupted run left under the same name instead of making a second", async () => {
+            ec2.on(CreateImageCommand).rejects(ec2Error("InvalidAMIName.Duplicate"));
+            ec2.on(DescribeImagesCommand, { Owners: ["self"] } as never).resolves({
+                Images: [image({ State: "pending", SourceInstanceId: inputs.sourceInstanceId })],
+            });
+            ec2.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] } as never).resolves({ Images: [image()] });
+            ec2.on(CreateTagsCommand).resolves({});
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, IMAGE_ID);
+            assert.equal(ec2.commandCalls(CreateImageCommand).length, 1);
+            assert.ok(log.getCalls().some((c) => /adopting ami-0123456789abcdef0/.test(String(c.args[0]))));
+        });
+
+        it("does not adopt an image of the same name made from another instance", async () => {
+            ec2.on(CreateImageCommand).rejects(ec2Error("InvalidAMIName.Duplicate"));
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ SourceInstanceId: "i-0fedcba9876543210" })] });
+            await assert.rejects(hooks.create(inputs), /InvalidAMIName.Duplicate.*another image in this region already has that name/);
+        });
+
+        it("names the resource, the AWS error code and what to do when CreateImage is refused", async () => {
+            ec2.on(CreateImageCommand).rejects(ec2Error("InvalidInstanceID.NotFound", "The instance ID 'i-0123456789abcdef0' does not exist"));
+            await assert.rejects(
+                hooks.create(inputs),
+                (e: Error) =>
+                    /creating AMI \(web-1\) from instance \(i-0123456789abcdef0\): CreateImage: InvalidInstanceID.NotFound: .*check sourceInstanceId/.test(
+                        e.message,
+                    ),
+            );
+        });
+    });
+
+    describe("diff", () => {
+        const olds = { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP] } as never;
+        it("reports no change when nothing changed", async () => {
+            const d = await hooks.diff(IMAGE_ID, olds, { ...inputs });
+            assert.equal(d.changes, false);
+        });
+        for (const [key, value] of [
+            ["sourceInstanceId", "i-0fedcba9876543210"],
+            ["name", "web-2"],
+            ["snapshotWithoutReboot", false],
+            ["blockDeviceMappings", [{ deviceName: "/dev/sdf", noDevice: true }]],
+            ["region", "eu-west-1"],
+        ] as const) {
+            it(`replaces the image when ${key} changes`, async () => {
+                const d = await hooks.diff(IMAGE_ID, olds, { ...inputs, [key]: value });
+                assert.equal(d.changes, true);
+                assert.deepEqual(d.replaces, [key]);
+            });
+        }
+        for (const [key, value] of [
+            ["tags", { App: "api" }],
+            ["snapshotTags", {}],
+            ["description", "new"],
+            ["deprecationTime", "2030-01-01T00:00:00Z"],
+            ["deregistrationProtection", true],
+            ["launchPermissions", { public: true }],
+            ["deleteSnapshotsOnDestroy", false],
+            ["deleteTimeoutMinutes", 5],
+        ] as const) {
+            it(`updates in place when ${key} changes`, async () => {
+                const d = await hooks.diff(IMAGE_ID, olds, { ...inputs, [key]: value });
+                assert.equal(d.changes, true);
+                assert.deepEqual(d.replaces, []);
+            });
+        }
+        it("deletes the old image first when a replacement keeps the same explicit name", async () => {
+            const same = await hooks.diff(IMAGE_ID, olds, { ...inputs, sourceInstanceId: "i-0fedcba9876543210" });
+            assert.equal(same.deleteBeforeReplace, true);
+            const renamed = await hooks.diff(IMAGE_ID, olds, { ...inputs, sourceInstanceId: "i-0fedcba9876543210", name: "web-2" });
+            assert.equal(renamed.deleteBeforeReplace, false);
+        });
+        it("compares launch permissions and deprecation times as EC2 keeps them", async () => {
+            const o = { ...inputs, launchPermissions: { userIds: ["111122223333", "444455556666"] }, deprecationTime: "2030-01-01T00:00:00.000Z" } as never;
+            const d = await hooks.diff(IMAGE_ID, o, {
+                ...inputs,
+                launchPermissions: { userIds: ["444455556666", "111122223333"], public: false },
+                deprecationTime: "2030-01-01T00:00:20Z",
+            });
+            assert.equal(d.changes, false);
+        });
+    });
+
+    describe("read", () => {
+        const state = { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP] } as never;
+        it("picks up tags, description and launch permissions changed out of band", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ Tags: [{ Key: "App", Value: "hacked" }], Description: "by hand" })] });
+            ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [{ Group: "all" }] });
+            const r = await hooks.read(IMAGE_ID, state);
+            assert.equal(r.id, IMAGE_ID);
+            assert.deepEqual(r.props.tags, { App: "hacked" });
+            assert.equal(r.props.description, "by hand");
+            assert.deepEqual(r.props.launchPermissions, { public: true });
+        });
+        it("drops the resource from state when the image was deregistered out of band", async () => {
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            assert.deepEqual(await hooks.read(IMAGE_ID, state), {});
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ State: "deregistered" })] });
+            assert.deepEqual(await hooks.read(IMAGE_ID, state), {});
+        });
+    });
+
+    describe("update", () => {
+        const olds = { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP] } as never;
+        it("sets only what differs: tags added and removed, description", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ Tags: [{ Key: "App", Value: "web" }, { Key: "Old", Value: "x" }] })] });
+            ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: SNAP, Tags: [] }] });
+            ec2.on(CreateTagsCommand).resolves({});
+            ec2.on(DeleteTagsCommand).resolves({});
+            ec2.on(ModifyImageAttributeCommand).resolves({});
+            const r = await hooks.update(IMAGE_ID, olds, { ...inputs, tags: { App: "web", Version: "2" }, description: "v2" });
+            assert.deepEqual(ec2.commandCalls(DeleteTagsCommand)[0].args[0].input.Tags, [{ Key: "Old" }]);
+            assert.deepEqual(ec2.commandCalls(CreateTagsCommand)[0].args[0].input.Tags, [{ Key: "Version", Value: "2" }]);
+            assert.deepEqual(ec2.commandCalls(ModifyImageAttributeCommand)[0].args[0].input.Description, { Value: "v2" });
+            assert.deepEqual(r.outs.tags, { App: "web", Version: "2" });
+        });
+        it("revokes launch permissions no longer wanted and never makes the image public unasked", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [{ UserId: "111122223333" }, { Group: "all" }] });
+            ec2.on(ModifyImageAttributeCommand).resolves({});
+            await hooks.update(IMAGE_ID, { ...inputs, launchPermissions: { userIds: ["111122223333"] } } as never, {
+                ...inputs,
+                launchPermissions: { userIds: ["444455556666"] },
+            });
+            const perm = ec2.commandCalls(ModifyImageAttributeCommand)[0].args[0].input.LaunchPermission;
+            assert.deepEqual(perm, { Add: [{ UserId: "444455556666" }], Remove: [{ UserId: "111122223333" }, { Group: "all" }] });
+        });
+        it("waits for an image that a timed-out create left pending, then finishes it", async () => {
+            ec2.on(DescribeImagesCommand).resolvesOnce({ Images: [image({ State: "pending" })] }).resolves({ Images: [image()] });
+            const r = await hooks.update(IMAGE_ID, olds, inputs);
+            assert.equal(r.outs.state, "available");
+            assert.equal(ec2.commandCalls(DescribeImagesCommand).length, 2);
+        });
+    });
+
+    describe("delete", () => {
+        const state = { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP] } as never;
+        it("deregisters the image and deletes its snapshots in two calls", async () => {
+            ec2.on(DeregisterImageCommand).resolves({});
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            await hooks.delete(IMAGE_ID, state);
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
+            assert.deepEqual(ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId), [SNAP]);
+            assert.equal(ec2.calls().length, 2);
+        });
+        it("keeps the snapshots when deleteSnapshotsOnDestroy is false", async () => {
+            ec2.on(DeregisterImageCommand).resolves({});
+            await hooks.delete(IMAGE_ID, { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP], deleteSnapshotsOnDestroy: false } as never);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0);
+        });
+        it("still deletes the snapshots when the image was already deregistered", async () => {
+            ec2.on(DeregisterImageCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            await hooks.delete(IMAGE_ID, state);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 1);
+        });
+        it("looks the snapshots up when state has none (a create that never finished)", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ State: "pending" })] });
+            ec2.on(DeregisterImageCommand).resolves({});
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            await hooks.delete(IMAGE_ID, { ...inputs, imageId: IMAGE_ID, snapshotIds: [] } as never);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand)[0].args[0].input.SnapshotId, SNAP);
+        });
+        it("says how to proceed when deregistration protection blocks the destroy", async () => {
+            ec2.on(DeregisterImageCommand).rejects(ec2Error("OperationNotPermitted", "image is protected"));
+            await assert.rejects(
+                hooks.delete(IMAGE_ID, { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP], deregistrationProtection: true } as never),
+                /deleting AMI \(web-1\) ami-0123456789abcdef0: .*set deregistrationProtection: false and run `pulumi up`/,
+            );
+        });
+    });
+});
