@@ -84,6 +84,14 @@ export function diffImage(olds: CommonImageInputs, news: CommonImageInputs, repl
     };
 }
 
+/**
+ * Drops undefined values: the dynamic provider sends properties as protobuf
+ * Structs, which refuse `undefined` ("Unexpected struct type").
+ */
+export function compact<T extends object>(props: T): T {
+    return JSON.parse(JSON.stringify(props)) as T;
+}
+
 function partitionOf(region: string): string {
     if (region.startsWith("cn-")) return "aws-cn";
     if (region.startsWith("us-gov-")) return "aws-us-gov";
@@ -143,10 +151,10 @@ export async function removeImageLeftBehind(client: EC2Client, imageId: string):
 
 function partialCreate(op: string, step: string, cause: unknown, imageId: string, inputs: CommonImageInputs, image?: Image): PartialCreateError {
     const err = new OperationError(op, step, cause);
-    const properties = {
+    const properties = compact({
         ...inputs,
         ...(image ? imageOutputs(image, inputs.region) : { imageId, name: inputs.name, region: inputs.region, snapshotIds: [], state: "pending" }),
-    };
+    });
     return new PartialCreateError(
         `${err.message}; image ${imageId} is recorded in state: run \`pulumi up\` again to finish it, or \`pulumi destroy\` to remove it`,
         imageId,
@@ -189,7 +197,7 @@ export async function finishCreate(
     }
     return {
         id: imageId,
-        outs: { ...inputs, ...imageOutputs(image, inputs.region), tags: inputs.tags ?? {}, description: inputs.description ?? "" },
+        outs: compact({ ...inputs, ...imageOutputs(image, inputs.region), tags: inputs.tags ?? {}, description: inputs.description ?? "" }),
     };
 }
 
@@ -211,14 +219,14 @@ export async function readImage<I extends CommonImageInputs>(id: string, props: 
     }
     return {
         id,
-        props: {
+        props: compact({
             ...props,
             ...imageOutputs(image, props.region),
             description: image.Description ?? "",
             deprecationTime: image.DeprecationTime,
             deregistrationProtection: isDeregistrationProtected(image),
             launchPermissions: perms,
-        },
+        }),
     };
 }
 
@@ -278,12 +286,12 @@ export async function updateImage<I extends CommonImageInputs>(
         });
     }
     return {
-        outs: {
+        outs: compact({
             ...news,
             ...imageOutputs(image, news.region),
             tags: wantedTags,
             description: news.description ?? "",
-        },
+        }),
     };
 }
 

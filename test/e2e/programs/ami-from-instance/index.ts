@@ -1,0 +1,16 @@
+// A user's program: imports golden-ami by package name from the packed package.
+import * as pulumi from "@pulumi/pulumi";
+import { AmiFromInstance } from "golden-ami";
+
+const config = new pulumi.Config();
+
+const web = new AmiFromInstance("web", {
+    sourceInstanceId: config.require("sourceInstanceId"),
+    name: config.get("imageName"),
+    snapshotWithoutReboot: true,
+    tags: { App: "web", Version: config.get("version") ?? "1" },
+});
+
+export const imageId = web.imageId;
+export const imageName = web.name;
+export const snapshotIds = web.snapshotIds;
