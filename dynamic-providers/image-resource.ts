@@ -39,6 +39,16 @@ export interface CommonImageInputs {
     deleteSnapshotsOnDestroy?: boolean;
     createTimeoutMinutes?: number;
     deleteTimeoutMinutes?: number;
+    /**
+     * Tags the image got from elsewhere at create time (AmiCopy's
+     * `copyImageTags`): kept in state, wanted on the image under `tags`.
+     */
+    copiedTags?: Record<string, string>;
+}
+
+/** The tags the image should have: what it was given at create time, then `tags` on top. */
+export function wantedImageTags(inputs: CommonImageInputs, copiedTags = inputs.copiedTags): Record<string, string> {
+    return { ...(copiedTags ?? {}), ...(inputs.tags ?? {}) };
 }
 
 /** What an image resource keeps in state: its inputs and the image's outputs. */
@@ -74,7 +84,9 @@ export const IN_PLACE = ["tags", "snapshotTags", "description", "deprecationTime
  * the old image goes first (EC2 names are unique per region).
  */
 export function diffImage(olds: CommonImageInputs, news: CommonImageInputs, replaceKeys: readonly string[]): dynamic.DiffResult {
-    const changed = changedProperties(olds, news, [...replaceKeys, ...IN_PLACE, ...STORED_ONLY]);
+    // State has the image's tags as EC2 has them, copied ones included.
+    const wanted = { ...news, tags: wantedImageTags(news, olds.copiedTags) };
+    const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...STORED_ONLY]);
     const replaces = changed.filter((k) => replaceKeys.includes(k));
     const sameName = olds.name === news.name && olds.region === news.region;
     return {
@@ -123,7 +135,7 @@ export function imageOutputs(image: Image, region: string): ImageOutputs {
  */
 export async function applyInitialSettings(client: EC2Client, image: Image, inputs: CommonImageInputs): Promise<void> {
     const imageId = image.ImageId!;
-    await reconcileTags(client, [imageId], inputs.tags ?? {}, tagsToRecord(image.Tags));
+    await reconcileTags(client, [imageId], wantedImageTags(inputs), tagsToRecord(image.Tags));
     if (Object.keys(inputs.snapshotTags ?? {}).length) {
         await reconcileTags(client, imageSnapshotIds(image), inputs.snapshotTags ?? {}, {});
     }
@@ -197,7 +209,7 @@ export async function finishCreate(
     }
     return {
         id: imageId,
-        outs: compact({ ...inputs, ...imageOutputs(image, inputs.region), tags: inputs.tags ?? {}, description: inputs.description ?? "" }),
+        outs: compact({ ...inputs, ...imageOutputs(image, inputs.region), tags: wantedImageTags(inputs), description: inputs.description ?? "" }),
     };
 }
 
@@ -261,7 +273,7 @@ export async function updateImage<I extends CommonImageInputs>(
     const image = await step("waiting for the image to be available", () =>
         waitForImageAvailable(client, id, { timeoutMinutes: news.createTimeoutMinutes ?? defaultCreateTimeoutMinutes, label: op }),
     );
-    const wantedTags = news.tags ?? {};
+    const wantedTags = wantedImageTags(news, olds.copiedTags);
     const snapshotIds = imageSnapshotIds(image);
     if ((news.description ?? "") !== (image.Description ?? "")) {
         await step("setting the description", () => setDescription(client, id, news.description ?? ""));
@@ -288,6 +300,7 @@ export async function updateImage<I extends CommonImageInputs>(
     return {
         outs: compact({
             ...news,
+            copiedTags: olds.copiedTags,
             ...imageOutputs(image, news.region),
             tags: wantedTags,
             description: news.description ?? "",

@@ -214,3 +214,39 @@ export function checkAmiFromInstanceInputs(
     apply(failures, "blockDeviceMappings", news.blockDeviceMappings, blockDeviceMappingsRule);
     return [...failures, ...checkCommonImageInputs(news, olds, now)];
 }
+
+/** A KMS key as CopyImage takes it: key id, alias or ARN. */
+const KMS_KEY = /^(alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+))$/;
+
+export const kmsKeyRule: Rule = (v) =>
+    typeof v === "string" && KMS_KEY.test(v)
+        ? undefined
+        : `${show(v)} is not a KMS key id, alias or ARN; expected e.g. "alias/ami-copies", "1234abcd-12ab-34cd-56ef-1234567890ab" or "arn:aws:kms:us-west-2:111122223333:key/1234abcd-…"`;
+
+export interface AmiCopyCheckInputs extends CommonImageInputs {
+    sourceAmiId?: unknown;
+    sourceAmiRegion?: unknown;
+    encrypted?: unknown;
+    kmsKeyId?: unknown;
+    copyImageTags?: unknown;
+}
+
+/** Every `check` rule of AmiCopy that needs no EC2 call. */
+export function checkAmiCopyInputs(news: AmiCopyCheckInputs, olds?: AmiCopyCheckInputs, now: Date = new Date()): CheckFailure[] {
+    const failures: CheckFailure[] = [];
+    for (const [property, rule, what] of [
+        ["sourceAmiId", imageIdRule, "the id of the AMI to copy"],
+        ["sourceAmiRegion", regionRule, "the region the AMI to copy lives in"],
+    ] as const) {
+        const value = news[property];
+        if (value === undefined || value === "") failures.push(fail(property, `is required: ${what}`));
+        else apply(failures, property, value, rule);
+    }
+    apply(failures, "encrypted", news.encrypted, booleanRule);
+    apply(failures, "copyImageTags", news.copyImageTags, booleanRule);
+    apply(failures, "kmsKeyId", news.kmsKeyId, kmsKeyRule);
+    if (news.kmsKeyId !== undefined && !containsUnknown(news.kmsKeyId) && news.encrypted !== true && !containsUnknown(news.encrypted)) {
+        failures.push(fail("kmsKeyId", "is set but encrypted is not true; set encrypted: true to encrypt the copy with this key, or drop kmsKeyId"));
+    }
+    return [...failures, ...checkCommonImageInputs(news, olds, now)];
+}

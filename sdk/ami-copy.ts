@@ -1,0 +1,96 @@
+import * as pulumi from "@pulumi/pulumi";
+import { autoImageName } from "./auto-name";
+import { commonImageInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
+import provider = require("./providers/ami-copy");
+import { defaultRegion } from "./region";
+
+/** Args of {@link AmiCopy}. */
+export interface AmiCopyArgs extends ImageResourceArgs {
+    /** The AMI to copy, e.g. `web.imageId`. Changing it replaces the copy. */
+    readonly sourceAmiId: pulumi.Input<string>;
+    /** The region the source AMI lives in. Changing it replaces the copy. */
+    readonly sourceAmiRegion: pulumi.Input<string>;
+    /**
+     * Encrypt the copy's snapshots (with `kmsKeyId`, or the account's default
+     * EBS key). Changing it replaces the copy.
+     * @default false (the copy is encrypted only if the source is)
+     */
+    readonly encrypted?: pulumi.Input<boolean>;
+    /**
+     * The KMS key for the copy, in the destination region: key id, alias or
+     * ARN. Requires `encrypted: true`. Changing it replaces the copy. A key
+     * that turns out unusable fails the copy with EC2's reason, and the failed
+     * copy is removed.
+     * @default the account's default EBS key in the destination region
+     */
+    readonly kmsKeyId?: pulumi.Input<string>;
+    /**
+     * Copy the source AMI's tags to the copy; `tags` are applied on top.
+     * @default false
+     */
+    readonly copyImageTags?: pulumi.Input<boolean>;
+}
+
+/**
+ * A copy of an AMI in another region (or the same one), for disaster recovery
+ * and global fleets.
+ *
+ * `pulumi up` calls CopyImage in the destination region with an idempotency
+ * token derived from the resource and its inputs (a retried or re-run create
+ * never makes a second copy) and waits until the copy is available, printing
+ * progress for long copies. `pulumi destroy` deregisters the copy and deletes
+ * its snapshots in its own region.
+ *
+ * @example
+ * ```ts
+ * const dr = new AmiCopy("web-dr", {
+ *     sourceAmiId: web.imageId,
+ *     sourceAmiRegion: "us-east-1",
+ *     region: "us-west-2",
+ *     encrypted: true,
+ *     kmsKeyId: "alias/ami-dr",
+ * });
+ * ```
+ */
+export class AmiCopy extends pulumi.dynamic.Resource {
+    /** The copy's AMI id (also the resource id). */
+    declare readonly imageId: pulumi.Output<string>;
+    /** `arn:aws:ec2:<region>::image/<imageId>`. */
+    declare readonly arn: pulumi.Output<string>;
+    /** The copy's name. */
+    declare readonly name: pulumi.Output<string>;
+    /** The region the copy lives in. */
+    declare readonly region: pulumi.Output<string>;
+    /** The account that owns the copy. */
+    declare readonly ownerId: pulumi.Output<string>;
+    /** EC2's state of the copy (`available` once created). */
+    declare readonly state: pulumi.Output<string>;
+    /** When EC2 created the copy (ISO 8601). */
+    declare readonly creationDate: pulumi.Output<string>;
+    /** The snapshot behind the root device. */
+    declare readonly rootSnapshotId: pulumi.Output<string | undefined>;
+    /** Every EBS snapshot of the copy; deleted with it on destroy unless `deleteSnapshotsOnDestroy` is false. */
+    declare readonly snapshotIds: pulumi.Output<string[]>;
+    /** The copy's tags as EC2 has them. */
+    declare readonly tags: pulumi.Output<Record<string, string>>;
+    /** The AMI that was copied. */
+    declare readonly sourceAmiId: pulumi.Output<string>;
+    /** The region of the AMI that was copied. */
+    declare readonly sourceAmiRegion: pulumi.Output<string>;
+
+    constructor(name: string, args: AmiCopyArgs, opts?: pulumi.CustomResourceOptions) {
+        const region = args.region ?? defaultRegion();
+        const inputs = {
+            sourceAmiId: args.sourceAmiId,
+            sourceAmiRegion: args.sourceAmiRegion,
+            encrypted: args.encrypted,
+            kmsKeyId: args.kmsKeyId,
+            copyImageTags: args.copyImageTags,
+            ...commonImageInputs(args, region),
+        };
+        const imageName =
+            args.name ??
+            autoImageName(name, [inputs.sourceAmiId, inputs.sourceAmiRegion, region ?? "", inputs.encrypted ?? false, inputs.kmsKeyId ?? ""]);
+        super(provider, name, { ...inputs, name: imageName, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiCopy");
+    }
+}

@@ -1,0 +1,23 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+
+/**
+ * A provider object whose hooks load the implementation from the installed
+ * package only when the engine calls them, in the provider process.
+ *
+ * Each resource type has a module whose `module.exports` is such an object.
+ * Pulumi serializes the provider into every resource's state; for a module of
+ * an installed package it stores a short `require("golden-ami/providers/…")`
+ * instead of source. Nothing here captures a client, credentials or config.
+ */
+export function lazyHooks(implementation: string): dynamic.ResourceProvider {
+    const impl = () => require(implementation);
+    return {
+        check: (olds: any, news: any) => impl().check(olds, news),
+        diff: (id: string, olds: any, news: any) => impl().diff(id, olds, news),
+        create: (inputs: any) => impl().create(inputs),
+        read: (id: string, props: any) => impl().read(id, props),
+        update: (id: string, olds: any, news: any) => impl().update(id, olds, news),
+        delete: (id: string, props: any) => impl().delete(id, props),
+    };
+}
