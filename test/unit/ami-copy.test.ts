@@ -1,0 +1,219 @@
+import {
+    CopyImageCommand,
+    CreateTagsCommand,
+    DeleteSnapshotCommand,
+    DeleteTagsCommand,
+    DeregisterImageCommand,
+    DescribeImagesCommand,
+    EC2Client,
+    Image,
+} from "@aws-sdk/client-ec2";
+import { mockClient } from "aws-sdk-client-mock";
+import fc from "fast-check";
+import assert from "node:assert/strict";
+import * as sinon from "sinon";
+import * as hooks from "../../dynamic-providers/ami-copy";
+import { checkAmiCopyInputs } from "../../sdk/validation";
+
+// Moto ignores CopyImage's ClientToken, Encrypted/KmsKeyId and CopyImageTags,
+// and never fails a copy: those paths are covered here.
+const ec2 = mockClient(EC2Client);
+const COPY = "ami-0aaaaaaaaaaaaaaa1";
+const SOURCE = "ami-0bbbbbbbbbbbbbbb2";
+const SNAP = "snap-0ccccccccccccccc3";
+
+const inputs = {
+    sourceAmiId: SOURCE,
+    sourceAmiRegion: "us-east-1",
+    region: "us-west-2",
+    name: "web-dr",
+    encrypted: false,
+    copyImageTags: false,
+    tags: { App: "web" },
+    snapshotTags: { App: "web" },
+    deleteSnapshotsOnDestroy: true,
+    deregistrationProtection: false,
+};
+
+function image(overrides: Partial<Image> = {}): Image {
+    return {
+        ImageId: COPY,
+        Name: "web-dr",
+        State: "available",
+        OwnerId: "111122223333",
+        RootDeviceName: "/dev/xvda",
+        BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: SNAP } }],
+        Tags: [{ Key: "App", Value: "web" }],
+        ...overrides,
+    };
+}
+
+describe("AmiCopy provider hooks", () => {
+    let log: sinon.SinonStub;
+    before(() => {
+        process.env.GOLDEN_AMI_POLL_SCALE = "0.001";
+    });
+    after(() => {
+        delete process.env.GOLDEN_AMI_POLL_SCALE;
+    });
+    beforeEach(() => {
+        ec2.reset();
+        log = sinon.stub(console, "log");
+    });
+    afterEach(() => log.restore());
+
+    describe("check", () => {
+        it("refuses kmsKeyId without encrypted: true, saying how to fix it", () => {
+            const f = checkAmiCopyInputs({ ...inputs, kmsKeyId: "alias/dr" });
+            assert.deepEqual(f.map((x) => x.property), ["kmsKeyId"]);
+            assert.match(f[0].reason, /set encrypted: true/);
+            assert.deepEqual(checkAmiCopyInputs({ ...inputs, encrypted: true, kmsKeyId: "alias/dr" }), []);
+        });
+        it("refuses a malformed source AMI id, a missing source region and a malformed key", () => {
+            const f = checkAmiCopyInputs({ ...inputs, sourceAmiId: "web", sourceAmiRegion: undefined, encrypted: true, kmsKeyId: "my key" });
+            assert.deepEqual(f.map((x) => x.property).sort(), ["kmsKeyId", "sourceAmiId", "sourceAmiRegion"]);
+        });
+        it("refuses a copy into the source region under the source's own name", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ ImageId: SOURCE, Name: "web-dr" })] });
+            const r = await hooks.check({}, { ...inputs, region: "us-east-1" });
+            assert.equal(r.failures?.[0].property, "name");
+            assert.match(r.failures![0].reason, /name of the source AMI/);
+        });
+        it("makes no EC2 call when the copy goes to another region", async () => {
+            const r = await hooks.check({}, inputs);
+            assert.deepEqual(r.failures, []);
+            assert.equal(ec2.calls().length, 0);
+        });
+    });
+
+    describe("idempotency token", () => {
+        it("is the same for the same resource and inputs, and fits EC2's 64 characters", () => {
+            fc.assert(
+                fc.property(fc.string(), fc.string(), fc.boolean(), (name, kms, encrypted) => {
+                    const a = hooks.copyClientToken({ ...inputs, name, kmsKeyId: kms, encrypted });
+                    const b = hooks.copyClientToken({ ...inputs, name, kmsKeyId: kms, encrypted });
+                    return a === b && a.length <= 64;
+                }),
+            );
+        });
+        it("differs when an identity input differs", () => {
+            const base = hooks.copyClientToken(inputs);
+            for (const change of [{ name: "other" }, { region: "eu-west-1" }, { sourceAmiId: "ami-0ddddddddddddddd4" }, { encrypted: true }]) {
+                assert.notEqual(hooks.copyClientToken({ ...inputs, ...change }), base, JSON.stringify(change));
+            }
+        });
+        it("is what CopyImage is called with, so a re-run asks for the same copy", async () => {
+            ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            await hooks.create(inputs);
+            await hooks.create(inputs);
+            const tokens = ec2.commandCalls(CopyImageCommand).map((c) => c.args[0].input.ClientToken);
+            assert.equal(tokens.length, 2);
+            assert.equal(tokens[0], tokens[1]);
+            assert.equal(tokens[0], hooks.copyClientToken(inputs));
+        });
+        it("asks for a new copy when the token's earlier copy was destroyed", async () => {
+            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs) } as never).resolves({ ImageId: "ami-0eeeeeeeeeeeeeee5" });
+            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs, "ami-0eeeeeeeeeeeeeee5") } as never).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand, { ImageIds: ["ami-0eeeeeeeeeeeeeee5"] } as never).resolves({ Images: [image({ ImageId: "ami-0eeeeeeeeeeeeeee5", State: "deregistered" })] });
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+        });
+    });
+
+    describe("create", () => {
+        it("copies with encryption and the key, in the destination region", async () => {
+            ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            const r = await hooks.create({ ...inputs, encrypted: true, kmsKeyId: "alias/dr" });
+            const req = ec2.commandCalls(CopyImageCommand)[0].args[0].input;
+            assert.equal(req.Encrypted, true);
+            assert.equal(req.KmsKeyId, "alias/dr");
+            assert.equal(req.SourceRegion, "us-east-1");
+            assert.equal(await ec2.commandCalls(CopyImageCommand)[0].thisValue.config.region(), "us-west-2");
+            assert.equal(r.outs.sourceAmiId, SOURCE);
+            assert.equal(r.outs.arn, `arn:aws:ec2:us-west-2::image/${COPY}`);
+        });
+        it("removes a copy that failed on an unusable KMS key and reports EC2's reason", async () => {
+            ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand).resolves({
+                Images: [image({ State: "failed", StateReason: { Code: "Client.InvalidKMSKey.InvalidState", Message: "The KMS key provided is in an incorrect state" } })],
+            });
+            ec2.on(DeregisterImageCommand).resolves({});
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            await assert.rejects(hooks.create({ ...inputs, encrypted: true, kmsKeyId: "alias/disabled" }), (e: Error & { id?: string }) => {
+                assert.match(e.message, /copying AMI ami-0bbbbbbbbbbbbbbb2 \(us-east-1\) to us-west-2 as \(web-dr\): waiting for completion/);
+                assert.match(e.message, /KMS key provided is in an incorrect state/);
+                assert.equal(e.id, undefined, "nothing recorded in state");
+                return true;
+            });
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
+        });
+        it("prints progress while a long copy is pending", async () => {
+            process.env.GOLDEN_AMI_POLL_SCALE = "0.0001";
+            try {
+                ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+                const pending = { Images: [image({ State: "pending" })] };
+                ec2.on(DescribeImagesCommand)
+                    .resolvesOnce({ Images: [image({ State: "pending" })] })
+                    .resolvesOnce(pending)
+                    .resolvesOnce(pending)
+                    .resolvesOnce(pending)
+                    .resolvesOnce(pending)
+                    .resolves({ Images: [image()] });
+                await hooks.create(inputs);
+            } finally {
+                process.env.GOLDEN_AMI_POLL_SCALE = "0.001";
+            }
+            assert.ok(log.getCalls().some((c) => /copying AMI .*: ami-0aaaaaaaaaaaaaaa1 pending for \d+s/.test(String(c.args[0]))), log.getCalls().map((c) => c.args[0]).join("\n"));
+        });
+        it("keeps the source's tags when copyImageTags is set, with tags on top, and shows no diff afterwards", async () => {
+            ec2.on(DescribeImagesCommand, { ImageIds: [SOURCE] } as never).resolves({
+                Images: [image({ ImageId: SOURCE, Tags: [{ Key: "Team", Value: "core" }, { Key: "App", Value: "old" }] })],
+            });
+            ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image({ Tags: [] })] });
+            ec2.on(CreateTagsCommand).resolves({});
+            const r = await hooks.create({ ...inputs, copyImageTags: true });
+            assert.deepEqual(r.outs.tags, { Team: "core", App: "web" });
+            assert.deepEqual(ec2.commandCalls(CreateTagsCommand)[0].args[0].input.Tags, [
+                { Key: "Team", Value: "core" },
+                { Key: "App", Value: "web" },
+            ]);
+            assert.equal(ec2.commandCalls(DeleteTagsCommand).length, 0);
+            const d = await hooks.diff(COPY, r.outs as never, { ...inputs, copyImageTags: true });
+            assert.equal(d.changes, false);
+        });
+    });
+
+    describe("diff", () => {
+        const olds = { ...inputs, imageId: COPY, snapshotIds: [SNAP] } as never;
+        for (const [key, value] of [
+            ["sourceAmiId", "ami-0ddddddddddddddd4"],
+            ["sourceAmiRegion", "eu-west-1"],
+            ["region", "eu-central-1"],
+            ["name", "web-dr-2"],
+            ["encrypted", true],
+            ["kmsKeyId", "alias/dr"],
+        ] as const) {
+            it(`replaces the copy when ${key} changes`, async () => {
+                const d = await hooks.diff(COPY, olds, { ...inputs, [key]: value });
+                assert.deepEqual(d.replaces, [key]);
+            });
+        }
+        for (const [key, value] of [
+            ["tags", { App: "api" }],
+            ["description", "dr copy"],
+            ["deprecationTime", "2030-01-01T00:00:00Z"],
+            ["deregistrationProtection", true],
+            ["launchPermissions", { userIds: ["111122223333"] }],
+        ] as const) {
+            it(`updates the copy in place when ${key} changes`, async () => {
+                const d = await hooks.diff(COPY, olds, { ...inputs, [key]: value });
+                assert.equal(d.changes, true);
+                assert.deepEqual(d.replaces, []);
+            });
+        }
+    });
+});
