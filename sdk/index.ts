@@ -3,5 +3,7 @@ export { AmiFromInstance, AmiFromInstanceArgs } from "./ami-from-instance";
 export { AmiReplicaSet, AmiReplicaSetArgs } from "./ami-replica-set";
 export { ImageResourceArgs } from "./image-args";
 export { defaultRegion } from "./region";
+export * from "./retention-plan";
+export { AmiRetentionPolicy, AmiRetentionPolicyArgs, RetentionRunReport } from "./retention-policy";
 export * from "./types";
-export { checkAmiCopyInputs, checkAmiFromInstanceInputs, CheckFailure } from "./validation";
+export { checkAmiCopyInputs, checkAmiFromInstanceInputs, checkRetentionPolicyInputs, CheckFailure } from "./validation";

@@ -20,6 +20,9 @@ export const SNAPSHOT_DELETE_MAX_DELAY_SECONDS = 30;
 /** At most one progress line per this many seconds while waiting. */
 export const PROGRESS_INTERVAL_SECONDS = 30;
 
+/** Images retired at once per region (deregister and snapshot deletes), well under EC2's request rate. */
+export const RETENTION_CONCURRENCY = 10;
+
 /** SDK retry budget per call (adaptive mode backs off on throttling). */
 export const EC2_MAX_ATTEMPTS = 10;
 

@@ -1,0 +1,214 @@
+import { DisableImageCommand, EC2Client, EnableImageDeprecationCommand } from "@aws-sdk/client-ec2";
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import pLimit from "p-limit";
+import { isDeepStrictEqual } from "node:util";
+import {
+    exclusionReason,
+    PlannedRetirement,
+    planRetention,
+    RetentionAction,
+    RetentionExclusions,
+    RetentionRules,
+    RetentionSelector,
+    SkippedImage,
+} from "../sdk/retention-plan";
+import { checkRetentionPolicyInputs, UNKNOWN } from "../sdk/validation";
+import { ec2Client } from "./ec2/client";
+import { deleteImageWithSnapshots } from "./ec2/delete-image";
+import { errorCode, hintFor } from "./ec2/errors";
+import { describeImagesById, imagesInUse, listSelectedImages } from "./ec2/inventory";
+import { compact } from "./image-resource";
+import { DELETE_IMAGE_TIMEOUT_MINUTES, RETENTION_CONCURRENCY } from "./ec2/limits";
+
+/** AmiRetentionPolicy's inputs once `check` has filled in defaults and the plan. */
+export interface RetentionPolicyInputs {
+    regions: string[];
+    selector: RetentionSelector;
+    groupBy?: string[];
+    keepLatest: number;
+    maxAgeDays?: number;
+    action: RetentionAction;
+    deleteSnapshots: boolean;
+    exclude: RetentionExclusions;
+    dryRun: boolean;
+    /** What the next run retires: computed by `check`, so preview shows it as a change. */
+    pending: PlannedRetirement[];
+}
+
+/** What the last `pulumi up` did. */
+export interface RetentionRun {
+    at: string;
+    dryRun: boolean;
+    retired: { imageId: string; region: string }[];
+    snapshotsDeleted: string[];
+    skipped: SkippedImage[];
+    failed: { imageId: string; region: string; error: string }[];
+}
+
+export interface RetentionPolicyState extends RetentionPolicyInputs {
+    lastRun?: RetentionRun;
+}
+
+/** The policy's settings: a change to any of them is an update (a policy has nothing to replace). */
+const SETTINGS = ["regions", "selector", "groupBy", "keepLatest", "maxAgeDays", "action", "deleteSnapshots", "exclude", "dryRun"] as const;
+
+function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
+    return {
+        selector: inputs.selector,
+        groupBy: inputs.groupBy,
+        keepLatest: inputs.keepLatest,
+        maxAgeDays: inputs.maxAgeDays,
+        action: inputs.action,
+        // Ids not known yet during preview belong to images that do not exist yet.
+        exclude: { ...inputs.exclude, imageIds: (inputs.exclude.imageIds ?? []).filter((id) => id !== UNKNOWN) },
+    };
+}
+
+/** Inventory every region (in parallel), then plan. */
+export async function computePlan(inputs: RetentionPolicyInputs, now: Date): Promise<{ retire: PlannedRetirement[]; skipped: SkippedImage[] }> {
+    const perRegion = await Promise.all(
+        inputs.regions.map(async (region) => {
+            const client = ec2Client(region);
+            const [images, inUse] = await Promise.all([listSelectedImages(client, region, inputs.selector), imagesInUse(client)]);
+            return planRetention(images, inUse, rulesOf(inputs), now);
+        }),
+    );
+    return { retire: perRegion.flatMap((p) => p.retire), skipped: perRegion.flatMap((p) => p.skipped) };
+}
+
+export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial<RetentionPolicyInputs>): Promise<dynamic.CheckResult> {
+    const failures = checkRetentionPolicyInputs(news);
+    const inputs: RetentionPolicyInputs = {
+        ...(news as RetentionPolicyInputs),
+        selector: { owners: ["self"], ...news.selector },
+        action: news.action ?? "deregister",
+        deleteSnapshots: news.deleteSnapshots ?? (news.action ?? "deregister") === "deregister",
+        exclude: { inUse: true, ...news.exclude },
+        dryRun: news.dryRun ?? false,
+        pending: [],
+    };
+    if (failures.length > 0) return { inputs, failures };
+    try {
+        inputs.pending = (await computePlan(inputs, new Date())).retire;
+    } catch (e) {
+        const code = errorCode(e);
+        return {
+            inputs,
+            failures: [
+                {
+                    property: "regions",
+                    reason: `regions: listing images to plan retention failed: ${code ? `${code}: ` : ""}${(e as Error).message}${hintFor(e) ? ` (${hintFor(e)})` : ""}`,
+                },
+            ],
+        };
+    }
+    return { inputs };
+}
+
+/** Pending retirements compare by which images, not by their reasons (an age in days changes daily). */
+function pendingKey(pending: PlannedRetirement[] | undefined): string[] {
+    return (pending ?? []).map((p) => `${p.region}/${p.imageId}`).sort();
+}
+
+export async function diff(_id: string, olds: RetentionPolicyState, news: RetentionPolicyInputs): Promise<dynamic.DiffResult> {
+    const changed = SETTINGS.filter((k) => !isDeepStrictEqual(olds[k], news[k]));
+    const pendingChanged = !isDeepStrictEqual(pendingKey(olds.pending), pendingKey(news.pending));
+    return { changes: changed.length > 0 || pendingChanged, replaces: [] };
+}
+
+function describeError(e: unknown): string {
+    const code = errorCode(e);
+    const msg = e instanceof Error ? e.message : String(e);
+    return `${code && !msg.includes(code) ? `${code}: ` : ""}${msg}`;
+}
+
+/**
+ * Acts on the plan region by region (regions in parallel, bounded concurrency
+ * within one). Each image is checked again right before acting: gone,
+ * protected, now in use or changed hands means skipped, not retired. One
+ * image failing never stops the others.
+ */
+export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promise<RetentionRun> {
+    const run: RetentionRun = { at: now.toISOString(), dryRun: inputs.dryRun, retired: [], snapshotsDeleted: [], skipped: [], failed: [] };
+    if (inputs.dryRun || inputs.pending.length === 0) return run;
+    const rules = rulesOf(inputs);
+    const regions = [...new Set(inputs.pending.map((p) => p.region))];
+    await Promise.all(
+        regions.map(async (region) => {
+            const client = ec2Client(region);
+            const planned = inputs.pending.filter((p) => p.region === region);
+            let current: Awaited<ReturnType<typeof describeImagesById>>;
+            let inUse: Map<string, string>;
+            try {
+                [current, inUse] = await Promise.all([describeImagesById(client, region, planned.map((p) => p.imageId)), imagesInUse(client)]);
+            } catch (e) {
+                for (const p of planned) run.failed.push({ imageId: p.imageId, region, error: `checking before acting: ${describeError(e)}` });
+                return;
+            }
+            const limit = pLimit(RETENTION_CONCURRENCY);
+            await Promise.all(
+                planned.map((p) =>
+                    limit(async () => {
+                        const image = current.get(p.imageId);
+                        if (!image) return run.skipped.push({ imageId: p.imageId, region, reason: "already gone" });
+                        const excluded = exclusionReason(image, inUse, rules, now);
+                        if (excluded) return run.skipped.push({ imageId: p.imageId, region, reason: excluded });
+                        if (inputs.action === "deregister" && image.deregistrationProtected) {
+                            return run.skipped.push({ imageId: p.imageId, region, reason: "deregistration protection is on" });
+                        }
+                        try {
+                            await retire(client, image.imageId, image.snapshotIds, inputs, now);
+                            run.retired.push({ imageId: p.imageId, region });
+                        } catch (e) {
+                            run.failed.push({ imageId: p.imageId, region, error: describeError(e) });
+                        }
+                    }),
+                ),
+            );
+        }),
+    );
+    return run;
+
+    async function retire(client: EC2Client, imageId: string, snapshotIds: string[], i: RetentionPolicyInputs, at: Date): Promise<void> {
+        if (i.action === "deprecate") {
+            await client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date(at.getTime() + 60_000) }));
+        } else if (i.action === "disable") {
+            await client.send(new DisableImageCommand({ ImageId: imageId }));
+        } else {
+            const r = await deleteImageWithSnapshots(client, { imageId, snapshotIds }, { deleteSnapshots: i.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES });
+            run.snapshotsDeleted.push(...r.snapshotsDeleted);
+        }
+    }
+}
+
+function report(run: RetentionRun): void {
+    if (run.dryRun) return console.log("retention: dry run, nothing retired (see pending)");
+    console.log(`retention: ${run.retired.length} retired, ${run.snapshotsDeleted.length} snapshots deleted, ${run.skipped.length} skipped, ${run.failed.length} failed`);
+    for (const s of run.skipped) console.log(`retention: skipped ${s.imageId} (${s.region}): ${s.reason}`);
+    // stderr: Pulumi shows it more prominently than stdout.
+    for (const f of run.failed) console.error(`warning: retention: ${f.imageId} (${f.region}) failed, retried next run: ${f.error}`);
+}
+
+async function act(inputs: RetentionPolicyInputs): Promise<RetentionPolicyState> {
+    const run = await applyPlan(inputs, new Date());
+    report(run);
+    // After a real run nothing is pending: the next check's plan shows what is left, failures included, as a change.
+    return compact({ ...inputs, pending: inputs.dryRun ? inputs.pending : [], lastRun: run });
+}
+
+export async function create(inputs: RetentionPolicyInputs): Promise<dynamic.CreateResult> {
+    const outs = await act(inputs);
+    return { id: `retention-${inputs.regions.join("-")}-${Date.now().toString(36)}`, outs };
+}
+
+export async function update(_id: string, _olds: RetentionPolicyState, news: RetentionPolicyInputs): Promise<dynamic.UpdateResult> {
+    return { outs: await act(news) };
+}
+
+export async function read(id: string, props: RetentionPolicyState): Promise<dynamic.ReadResult> {
+    return { id, props: compact(props) };
+}
+
+/** Destroying a policy retires and deletes nothing. */
+async function remove(): Promise<void> {}
+export { remove as delete };
