@@ -1,0 +1,225 @@
+import fc from "fast-check";
+import assert from "node:assert/strict";
+import { groupOf, planRetention, RetentionImage, RetentionRules, wildcardMatch } from "../../sdk/retention-plan";
+
+const NOW = new Date("2026-11-22T00:00:00Z");
+const DAY = 86_400_000;
+
+function img(id: number, daysOld: number, extra: Partial<RetentionImage> = {}): RetentionImage {
+    return {
+        imageId: `ami-${String(id).padStart(17, "0")}`,
+        region: "us-east-1",
+        name: `web-${id}`,
+        creationDate: new Date(NOW.getTime() - daysOld * DAY).toISOString(),
+        ownerId: "111122223333",
+        tags: { App: "web" },
+        snapshotIds: [`snap-${String(id).padStart(17, "0")}`],
+        ...extra,
+    };
+}
+
+const NONE = new Map<string, string>();
+const ids = (plan: { retire: { imageId: string }[] }) => plan.retire.map((r) => r.imageId);
+
+describe("planRetention", () => {
+    describe("tables", () => {
+        it("keeps the newest keepLatest and retires the rest", () => {
+            const images = [img(1, 10), img(2, 5), img(3, 1), img(4, 20)];
+            const plan = planRetention(images, NONE, { selector: { namePattern: "web-*" }, keepLatest: 2 }, NOW);
+            assert.deepEqual(ids(plan), [img(1, 0).imageId, img(4, 0).imageId]);
+            assert.match(plan.retire[0].reason, /3rd newest in group us-east-1 \(keepLatest 2\)/);
+        });
+
+        it("with maxAgeDays retires only images older than that", () => {
+            const images = [img(1, 40), img(2, 20), img(3, 10), img(4, 1)];
+            const plan = planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, maxAgeDays: 30 }, NOW);
+            assert.deepEqual(ids(plan), [img(1, 0).imageId]);
+            assert.match(plan.retire[0].reason, /40 days old \(maxAgeDays 30\)/);
+        });
+
+        it("keeps the newest even when they are older than maxAgeDays", () => {
+            const plan = planRetention([img(1, 400), img(2, 300)], NONE, { selector: { namePattern: "*" }, keepLatest: 1, maxAgeDays: 30 }, NOW);
+            assert.deepEqual(ids(plan), [img(1, 0).imageId]);
+        });
+
+        it("keeps per group and region", () => {
+            const images = [
+                img(1, 3, { tags: { App: "web" } }),
+                img(2, 2, { tags: { App: "web" } }),
+                img(3, 3, { tags: { App: "api" } }),
+                img(4, 2, { tags: { App: "api" } }),
+                img(5, 3, { tags: { App: "web" }, region: "eu-west-1" }),
+            ];
+            const plan = planRetention(images, NONE, { selector: { namePattern: "*" }, groupBy: ["App"], keepLatest: 1 }, NOW);
+            assert.deepEqual(ids(plan).sort(), [img(1, 0).imageId, img(3, 0).imageId].sort());
+            assert.deepEqual(plan.retire.map((r) => r.group).sort(), ["us-east-1/App=api", "us-east-1/App=web"]);
+        });
+
+        it("selects by name pattern and by tags, value * meaning any", () => {
+            const images = [img(1, 5, { name: "web-a" }), img(2, 4, { name: "api-a" }), img(3, 3, { name: "web-b" }), img(4, 2, { name: "web-c", tags: {} })];
+            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "web-?" }, keepLatest: 1 }, NOW)).sort(), [img(1, 0).imageId, img(3, 0).imageId]);
+            assert.deepEqual(ids(planRetention(images, NONE, { selector: { tags: { App: "*" } }, keepLatest: 1 }, NOW)).sort(), [img(1, 0).imageId, img(2, 0).imageId]);
+        });
+
+        it("never retires excluded images, and they do not count as kept", () => {
+            const inUse = new Map([[img(3, 0).imageId, "instance i-0123 (running)"]]);
+            const images = [img(1, 50), img(2, 40, { tags: { App: "web", Retain: "true" } }), img(3, 30), img(4, 20), img(5, 10)];
+            const rules: RetentionRules = {
+                selector: { namePattern: "*" },
+                keepLatest: 1,
+                exclude: { imageIds: [img(4, 0).imageId], tags: { Retain: "true" } },
+            };
+            // non-excluded: 1 and 5; 5 is kept, 1 retired
+            assert.deepEqual(ids(planRetention(images, inUse, rules, NOW)), [img(1, 0).imageId]);
+        });
+
+        it("honours inUse: false and launchedWithinDays", () => {
+            const inUse = new Map([[img(1, 0).imageId, "launch template lt-1 version 3 ($Default)"]]);
+            const images = [img(1, 50), img(2, 40, { lastLaunchedTime: new Date(NOW.getTime() - 2 * DAY).toISOString() }), img(3, 1)];
+            const base = { selector: { namePattern: "*" }, keepLatest: 1 };
+            assert.deepEqual(ids(planRetention(images, inUse, { ...base, exclude: { inUse: false } }, NOW)), [img(1, 0).imageId, img(2, 0).imageId]);
+            assert.deepEqual(ids(planRetention(images, inUse, { ...base, exclude: { launchedWithinDays: 7 } }, NOW)), []);
+            assert.deepEqual(ids(planRetention(images, inUse, { ...base, exclude: { launchedWithinDays: 1 } }, NOW)), [img(2, 0).imageId]);
+        });
+
+        it("reports deregistration-protected images as skipped instead of retiring them", () => {
+            const plan = planRetention([img(1, 50, { deregistrationProtected: true }), img(2, 1)], NONE, { selector: { namePattern: "*" }, keepLatest: 1 }, NOW);
+            assert.deepEqual(plan.retire, []);
+            assert.deepEqual(plan.skipped, [{ imageId: img(1, 0).imageId, region: "us-east-1", reason: "deregistration protection is on" }]);
+            const deprecate = planRetention([img(1, 50, { deregistrationProtected: true }), img(2, 1)], NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "deprecate" }, NOW);
+            assert.deepEqual(ids(deprecate), [img(1, 0).imageId], "protection blocks only deregistration");
+        });
+
+        it("breaks ties in creation date by image id, whatever the input order", () => {
+            const a = img(2, 5);
+            const b = img(1, 5);
+            const rules = { selector: { namePattern: "*" }, keepLatest: 1 };
+            assert.deepEqual(planRetention([a, b], NONE, rules, NOW), planRetention([b, a], NONE, rules, NOW));
+            assert.deepEqual(ids(planRetention([a, b], NONE, rules, NOW)), [a.imageId]);
+        });
+
+        it("never plans an image owned by another account", () => {
+            const plan = planRetention([img(1, 50, { ownerId: "999999999999" }), img(2, 40), img(3, 1)], NONE, { selector: { namePattern: "*" }, keepLatest: 1, accountId: "111122223333" }, NOW);
+            assert.deepEqual(ids(plan), [img(2, 0).imageId]);
+        });
+
+        it("does not plan again what a deprecate or disable run already did", () => {
+            const images = [img(1, 50, { deprecationTime: NOW.toISOString() }), img(2, 40, { state: "disabled" }), img(3, 1)];
+            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "deprecate" }, NOW)), [img(2, 0).imageId]);
+            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "disable" }, NOW)), [img(1, 0).imageId]);
+        });
+    });
+
+    it("matches wildcards like EC2's name filter", () => {
+        assert.ok(wildcardMatch("web-*", "web-2026-11-01"));
+        assert.ok(wildcardMatch("web-??", "web-01"));
+        assert.ok(!wildcardMatch("web-??", "web-001"));
+        assert.ok(wildcardMatch("a.b(c)", "a.b(c)"));
+        assert.ok(!wildcardMatch("a.b", "axb"));
+    });
+
+    describe("properties", () => {
+        const imageArb = fc.record({
+            id: fc.integer({ min: 1, max: 60 }),
+            daysOld: fc.integer({ min: 0, max: 400 }),
+            region: fc.constantFrom("us-east-1", "eu-west-1"),
+            app: fc.constantFrom("web", "api", undefined),
+            retain: fc.boolean(),
+            protectedImage: fc.boolean(),
+            launchedDaysAgo: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+        });
+        const worldArb = fc.record({
+            images: fc.array(imageArb, { maxLength: 40 }).map((xs) =>
+                xs.map((x) =>
+                    img(x.id, x.daysOld, {
+                        region: x.region,
+                        tags: { ...(x.app ? { App: x.app } : {}), ...(x.retain ? { Retain: "true" } : {}) },
+                        deregistrationProtected: x.protectedImage,
+                        lastLaunchedTime: x.launchedDaysAgo === undefined ? undefined : new Date(NOW.getTime() - x.launchedDaysAgo * DAY).toISOString(),
+                    }),
+                ),
+            ),
+            inUseIds: fc.array(fc.integer({ min: 1, max: 60 }), { maxLength: 10 }),
+            excludedIds: fc.array(fc.integer({ min: 1, max: 60 }), { maxLength: 5 }),
+            keepLatest: fc.integer({ min: 1, max: 5 }),
+            maxAgeDays: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
+            groupByApp: fc.boolean(),
+            launchedWithinDays: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
+            inUseExcluded: fc.boolean(),
+        });
+        type World = typeof worldArb extends fc.Arbitrary<infer T> ? T : never;
+        const setup = (w: World) => {
+            const inUse = new Map(w.inUseIds.map((n) => [img(n, 0).imageId, "instance i-1 (running)"]));
+            const rules: RetentionRules = {
+                selector: { namePattern: "*" },
+                keepLatest: w.keepLatest,
+                maxAgeDays: w.maxAgeDays,
+                groupBy: w.groupByApp ? ["App"] : undefined,
+                exclude: { imageIds: w.excludedIds.map((n) => img(n, 0).imageId), tags: { Retain: "true" }, inUse: w.inUseExcluded, launchedWithinDays: w.launchedWithinDays },
+            };
+            // one image per id, as EC2 has
+            const unique = [...new Map(w.images.map((i) => [i.imageId, i])).values()];
+            return { inUse, rules, images: unique };
+        };
+        const isExcluded = (i: RetentionImage, w: World, inUse: Map<string, string>) =>
+            w.excludedIds.some((n) => img(n, 0).imageId === i.imageId) ||
+            i.tags.Retain === "true" ||
+            (w.inUseExcluded && inUse.has(i.imageId)) ||
+            (w.launchedWithinDays !== undefined && !!i.lastLaunchedTime && NOW.getTime() - Date.parse(i.lastLaunchedTime) <= w.launchedWithinDays * DAY);
+
+        it("never retires an excluded, in-use or protected image", () => {
+            fc.assert(
+                fc.property(worldArb, (w) => {
+                    const { inUse, rules, images } = setup(w);
+                    const plan = planRetention(images, inUse, rules, NOW);
+                    const byId = new Map(images.map((i) => [i.imageId, i]));
+                    return plan.retire.every((r) => {
+                        const i = byId.get(r.imageId)!;
+                        return !isExcluded(i, w, inUse) && !i.deregistrationProtected;
+                    });
+                }),
+            );
+        });
+
+        it("never leaves a group with fewer than min(keepLatest, non-excluded) images", () => {
+            fc.assert(
+                fc.property(worldArb, (w) => {
+                    const { inUse, rules, images } = setup(w);
+                    const retired = new Set(ids(planRetention(images, inUse, rules, NOW)));
+                    const groups = new Map<string, RetentionImage[]>();
+                    for (const i of images.filter((x) => !isExcluded(x, w, inUse))) {
+                        const g = groupOf(i, rules.groupBy);
+                        groups.set(g, [...(groups.get(g) ?? []), i]);
+                    }
+                    return [...groups.values()].every((members) => members.filter((m) => !retired.has(m.imageId)).length >= Math.min(w.keepLatest, members.length));
+                }),
+            );
+        });
+
+        it("is deterministic: the same data in any order gives the same plan", () => {
+            fc.assert(
+                fc.property(worldArb, fc.integer(), (w, seed) => {
+                    const { inUse, rules, images } = setup(w);
+                    const shuffled = [...images].sort((a, b) => ((a.imageId + seed).localeCompare(b.imageId + seed)));
+                    return JSON.stringify(planRetention(images, inUse, rules, NOW)) === JSON.stringify(planRetention(shuffled.reverse(), inUse, rules, NOW));
+                }),
+            );
+        });
+
+        it("plans nothing more after its plan was applied", () => {
+            fc.assert(
+                fc.property(worldArb, fc.constantFrom("deregister", "deprecate", "disable") as fc.Arbitrary<"deregister" | "deprecate" | "disable">, (w, action) => {
+                    const { inUse, rules, images } = setup(w);
+                    const r = { ...rules, action };
+                    const retired = new Set(ids(planRetention(images, inUse, r, NOW)));
+                    const after = images
+                        .filter((i) => action !== "deregister" || !retired.has(i.imageId))
+                        .map((i) =>
+                            !retired.has(i.imageId) ? i : action === "deprecate" ? { ...i, deprecationTime: new Date(NOW.getTime() + 60_000).toISOString() } : { ...i, state: "disabled" },
+                        );
+                    return planRetention(after, inUse, r, NOW).retire.length === 0;
+                }),
+            );
+        });
+    });
+});
