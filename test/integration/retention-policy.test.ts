@@ -1,0 +1,103 @@
+// AmiRetentionPolicy's hooks through the real AWS SDK against moto, with
+// seeded images, instances and launch templates. Moto gaps covered by unit
+// tests instead: no DescribeImages pagination, no deprecation or
+// deregistration protection, no DisableImage, no lastLaunchedTime.
+import {
+    CreateImageCommand,
+    CreateLaunchTemplateCommand,
+    CreateTagsCommand,
+    DeleteLaunchTemplateCommand,
+    EC2Client,
+    RunInstancesCommand,
+    TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import assert from "node:assert/strict";
+import * as sinon from "sinon";
+import * as hooks from "../../dynamic-providers/retention-policy";
+import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
+
+const REGION = "eu-central-1";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("AmiRetentionPolicy against moto", () => {
+    const ec2 = new EC2Client({ region: REGION });
+    const images: string[] = [];
+    let log: sinon.SinonStub;
+    const templates: string[] = [];
+    const instances: string[] = [];
+
+    before(async function () {
+        this.timeout(60_000);
+        const { instanceId } = await createSourceInstance(REGION);
+        instances.push(instanceId);
+        // EC2 creation dates have one-second resolution: space the images out.
+        for (let n = 1; n <= 6; n++) {
+            const r = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `integ-ret-${n}`, TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }] }));
+            images.push(r.ImageId!);
+            await sleep(1100);
+        }
+        // image 1: the $Default of a launch template; image 2: an instance runs it
+        const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: "integ-web", LaunchTemplateData: { ImageId: images[0] } }));
+        templates.push(lt.LaunchTemplate!.LaunchTemplateId!);
+        for (const [name, data] of [
+            ["integ-no-image", { InstanceType: "t3.micro" as const }],
+            ["integ-ssm", { ImageId: "resolve:ssm:/golden/web" }],
+        ] as const) {
+            const t = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: name, LaunchTemplateData: data }));
+            templates.push(t.LaunchTemplate!.LaunchTemplateId!);
+        }
+        const run = await ec2.send(new RunInstancesCommand({ ImageId: images[1], MinCount: 1, MaxCount: 1 }));
+        instances.push(run.Instances![0].InstanceId!);
+        // image 3: tagged to keep
+        await ec2.send(new CreateTagsCommand({ Resources: [images[2]], Tags: [{ Key: "Retain", Value: "true" }] }));
+    });
+    after(async () => {
+        for (const t of templates) await ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: t }));
+        await ec2.send(new TerminateInstancesCommand({ InstanceIds: instances }));
+        ec2.destroy();
+    });
+    beforeEach(() => {
+        log = sinon.stub(console, "log");
+    });
+    afterEach(() => log.restore());
+
+    const settings = {
+        regions: [REGION],
+        selector: { namePattern: "integ-ret-*", tags: { App: "web" } },
+        keepLatest: 1,
+        exclude: { tags: { Retain: "true" } },
+    };
+
+    it("plans exactly the images that are neither kept, excluded nor in use", async () => {
+        const r = await hooks.check({}, settings);
+        assert.deepEqual(r.failures, undefined);
+        // 6 newest is kept; 1 (launch template), 2 (instance), 3 (Retain) are excluded
+        assert.deepEqual(r.inputs.pending.map((p: { imageId: string }) => p.imageId).sort(), [images[3], images[4]].sort());
+        for (const p of r.inputs.pending) assert.match(p.reason, /newest in group eu-central-1 \(keepLatest 1\)/);
+    });
+
+    it("up retires them with their snapshots, leaves the rest, and a second plan is empty", async () => {
+        const before = await inventory(REGION);
+        const { inputs } = await hooks.check({}, settings);
+        const r = await hooks.update("policy", inputs, inputs);
+        assert.deepEqual(r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId).sort(), [images[3], images[4]].sort());
+        assert.deepEqual(r.outs.lastRun.failed, []);
+        const after = await inventory(REGION);
+        const left = after.images.map((i: { id: string }) => i.id);
+        assert.deepEqual(left.filter((i: string) => images.includes(i)).sort(), [images[0], images[1], images[2], images[5]].sort());
+        assert.equal(before.snapshots.length - after.snapshots.length, 2, "their two snapshots are gone");
+        assert.equal(r.outs.lastRun.snapshotsDeleted.length, 2);
+
+        const again = await hooks.check(inputs, settings);
+        assert.deepEqual(again.inputs.pending, []);
+        const d = await hooks.diff("policy", r.outs as never, again.inputs as never);
+        assert.equal(d.changes, false, "a second up changes nothing");
+    });
+
+    it("a newer image pushes the next one out", async () => {
+        const r = await ec2.send(new CreateImageCommand({ InstanceId: instances[0], Name: "integ-ret-7", TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }] }));
+        images.push(r.ImageId!);
+        const { inputs } = await hooks.check({}, settings);
+        assert.deepEqual(inputs.pending.map((p: { imageId: string }) => p.imageId), [images[5]]);
+    });
+});
