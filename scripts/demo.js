@@ -10,7 +10,6 @@
 // credentials; give the instance with GOLDEN_AMI_SOURCE_INSTANCE=i-... .
 "use strict";
 
-const fs = require("node:fs");
 const path = require("node:path");
 const { ensureSetup, ROOT } = require("./setup");
 const { startMoto, motoEnv } = require("./lib/moto");

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { autoImageName } from "./auto-name";
 import { commonImageInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
-import provider = require("./providers/ami-copy");
+import provider from "./providers/ami-copy";
 import { defaultRegion } from "./region";
 
 /** Args of {@link AmiCopy}. */

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { autoImageName } from "./auto-name";
 import { commonImageInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
-import provider = require("./providers/ami-from-instance");
+import provider from "./providers/ami-from-instance";
 import { defaultRegion } from "./region";
 import type { BlockDeviceMapping } from "./types";
 

@@ -6,4 +6,13 @@ export { defaultRegion } from "./region";
 export * from "./retention-plan";
 export { AmiRetentionPolicy, AmiRetentionPolicyArgs, RetentionRunReport } from "./retention-policy";
 export * from "./types";
-export { checkAmiCopyInputs, checkAmiFromInstanceInputs, checkRetentionPolicyInputs, CheckFailure } from "./validation";
+export {
+    AmiCopyCheckInputs,
+    AmiFromInstanceCheckInputs,
+    checkAmiCopyInputs,
+    checkAmiFromInstanceInputs,
+    CheckFailure,
+    checkRetentionPolicyInputs,
+    CommonImageInputs,
+    RetentionPolicyCheckInputs,
+} from "./validation";

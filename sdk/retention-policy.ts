@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import provider = require("./providers/retention-policy");
+import provider from "./providers/retention-policy";
 import { defaultRegion } from "./region";
 import type { PlannedRetirement, RetentionAction, SkippedImage } from "./retention-plan";
 

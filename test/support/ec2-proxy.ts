@@ -292,6 +292,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         return !!items?.some((i) => tagText(i, "imageId") === imageId && tagText(i, "imageState") !== "deregistered");
     }
 
+    // Real EC2 answers an action on an image id it does not know with InvalidAMIID.NotFound.
     const imageNotFound = (imageId: string) => ec2Error(400, "InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
 
     async function handle(
@@ -355,6 +356,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 const snapshotId = params.get("SnapshotId") ?? "";
                 const inUse = snapshotsInUse.get(snapshotId);
                 if (inUse) {
+                    // Real EC2: the snapshot of a just-deregistered image is still "in use".
                     if (--inUse.left <= 0) snapshotsInUse.delete(snapshotId);
                     return ec2Error(400, "InvalidSnapshot.InUse", `The snapshot ${snapshotId} is currently in use by ${inUse.imageId}`);
                 }
@@ -458,6 +460,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 item = setElement(item, "imageState", "pending");
             } else if (life.fail) {
                 item = setElement(item, "imageState", "failed");
+                // The default code is an assumption: real EC2 picks one per cause.
                 const code = life.fail.code ?? "Server.InternalError";
                 item = setElement(item, "stateReason", `<code>${xmlEscape(code)}</code><message>${xmlEscape(life.fail.reason)}</message>`);
             }
