@@ -70,7 +70,15 @@ export async function diff(_id: string, olds: ImageState<AmiCopyInputs>, news: A
  * destroyed (EC2 would otherwise hand back the deregistered one).
  */
 export function copyClientToken(inputs: AmiCopyInputs, salt = ""): string {
-    const identity = [inputs.name, inputs.sourceAmiId, inputs.sourceAmiRegion, inputs.region, !!inputs.encrypted, inputs.kmsKeyId ?? "", salt];
+    const identity = [
+        inputs.name,
+        inputs.sourceAmiId,
+        inputs.sourceAmiRegion,
+        inputs.region,
+        !!inputs.encrypted,
+        inputs.kmsKeyId ?? "",
+        salt,
+    ];
     return `golden-ami-${createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 52)}`;
 }
 
@@ -85,7 +93,9 @@ async function copy(client: EC2Client, inputs: AmiCopyInputs, clientToken: strin
             KmsKeyId: inputs.kmsKeyId,
             CopyImageTags: inputs.copyImageTags || undefined,
             ClientToken: clientToken,
-            TagSpecifications: Object.keys(inputs.tags ?? {}).length ? [{ ResourceType: "image", Tags: recordToTags(inputs.tags) }] : undefined,
+            TagSpecifications: Object.keys(inputs.tags ?? {}).length
+                ? [{ ResourceType: "image", Tags: recordToTags(inputs.tags) }]
+                : undefined,
         }),
     );
     return out.ImageId!;

@@ -93,7 +93,9 @@ async function createOrAdopt(client: EC2Client, inputs: AmiFromInstanceInputs, o
         if (!hasCode(e, "InvalidAMIName.Duplicate")) throw e;
         const existing = await findOwnImagesByName(client, inputs.name);
         const ours = existing.find(
-            (i) => (i.State === "pending" || i.State === "available") && (!i.SourceInstanceId || i.SourceInstanceId === inputs.sourceInstanceId),
+            (i) =>
+                (i.State === "pending" || i.State === "available") &&
+                (!i.SourceInstanceId || i.SourceInstanceId === inputs.sourceInstanceId),
         );
         if (ours?.ImageId) {
             printProgress(`${op}: adopting ${ours.ImageId}, the image of this name an interrupted run left behind`);

@@ -76,7 +76,14 @@ export function changedProperties(oldProps: object, newProps: object, keys: read
 }
 
 /** Properties every image resource updates in place. */
-export const IN_PLACE = ["tags", "snapshotTags", "description", "deprecationTime", "deregistrationProtection", "launchPermissions"] as const;
+export const IN_PLACE = [
+    "tags",
+    "snapshotTags",
+    "description",
+    "deprecationTime",
+    "deregistrationProtection",
+    "launchPermissions",
+] as const;
 
 /**
  * The diff table: `replaceKeys` replace the image, the shared in-place keys
@@ -161,11 +168,20 @@ export async function removeImageLeftBehind(client: EC2Client, imageId: string):
     );
 }
 
-function partialCreate(op: string, step: string, cause: unknown, imageId: string, inputs: CommonImageInputs, image?: Image): PartialCreateError {
+function partialCreate(
+    op: string,
+    step: string,
+    cause: unknown,
+    imageId: string,
+    inputs: CommonImageInputs,
+    image?: Image,
+): PartialCreateError {
     const err = new OperationError(op, step, cause);
     const properties = compact({
         ...inputs,
-        ...(image ? imageOutputs(image, inputs.region) : { imageId, name: inputs.name, region: inputs.region, snapshotIds: [], state: "pending" }),
+        ...(image
+            ? imageOutputs(image, inputs.region)
+            : { imageId, name: inputs.name, region: inputs.region, snapshotIds: [], state: "pending" }),
     });
     return new PartialCreateError(
         `${err.message}; image ${imageId} is recorded in state: run \`pulumi up\` again to finish it, or \`pulumi destroy\` to remove it`,
@@ -209,7 +225,12 @@ export async function finishCreate(
     }
     return {
         id: imageId,
-        outs: compact({ ...inputs, ...imageOutputs(image, inputs.region), tags: wantedImageTags(inputs), description: inputs.description ?? "" }),
+        outs: compact({
+            ...inputs,
+            ...imageOutputs(image, inputs.region),
+            tags: wantedImageTags(inputs),
+            description: inputs.description ?? "",
+        }),
     };
 }
 
@@ -260,6 +281,8 @@ export async function updateImage<I extends CommonImageInputs>(
     olds: ImageState<I>,
     news: I,
     defaultCreateTimeoutMinutes: number,
+    /** Reconcile everything with EC2, not only what changed since `olds` (adopting an image). */
+    options: { full?: boolean } = {},
 ): Promise<dynamic.UpdateResult> {
     const client = ec2Client(news.region);
     const op = `updating ${describe(news, id)}`;
@@ -279,19 +302,17 @@ export async function updateImage<I extends CommonImageInputs>(
         await step("setting the description", () => setDescription(client, id, news.description ?? ""));
     }
     await step("setting tags", () => reconcileTags(client, [id], wantedTags, tagsToRecord(image.Tags)));
-    if (changedProperties(olds, news, ["snapshotTags"]).length > 0) {
+    if (options.full || changedProperties(olds, news, ["snapshotTags"]).length > 0) {
         await step("setting snapshot tags", () => reconcileSnapshotTags(client, snapshotIds, news.snapshotTags ?? {}));
     }
     if (!sameDeprecationTime(news.deprecationTime, image.DeprecationTime)) {
         await step("setting the deprecation time", () => setDeprecation(client, id, news.deprecationTime));
     }
     if (!!news.deregistrationProtection !== isDeregistrationProtected(image)) {
-        await step("setting deregistration protection", () =>
-            setDeregistrationProtection(client, id, !!news.deregistrationProtection),
-        );
+        await step("setting deregistration protection", () => setDeregistrationProtection(client, id, !!news.deregistrationProtection));
     }
     const wantedPerms = normalizeLaunchPermissions(news.launchPermissions);
-    if (Object.keys(wantedPerms).length > 0 || Object.keys(normalizeLaunchPermissions(olds.launchPermissions)).length > 0) {
+    if (options.full || Object.keys(wantedPerms).length > 0 || Object.keys(normalizeLaunchPermissions(olds.launchPermissions)).length > 0) {
         await step("setting launch permissions", async () => {
             const current = launchPermissionsFromEc2(await findLaunchPermissions(client, id));
             await reconcileLaunchPermissions(client, id, wantedPerms, current);

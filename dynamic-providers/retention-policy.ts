@@ -65,7 +65,10 @@ function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
 }
 
 /** Inventory every region (in parallel), then plan. */
-export async function computePlan(inputs: RetentionPolicyInputs, now: Date): Promise<{ retire: PlannedRetirement[]; skipped: SkippedImage[] }> {
+export async function computePlan(
+    inputs: RetentionPolicyInputs,
+    now: Date,
+): Promise<{ retire: PlannedRetirement[]; skipped: SkippedImage[] }> {
     const perRegion = await Promise.all(
         inputs.regions.map(async (region) => {
             const client = ec2Client(region);
@@ -140,9 +143,17 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
             let current: Awaited<ReturnType<typeof describeImagesById>>;
             let inUse: Map<string, string>;
             try {
-                [current, inUse] = await Promise.all([describeImagesById(client, region, planned.map((p) => p.imageId)), imagesInUse(client)]);
+                [current, inUse] = await Promise.all([
+                    describeImagesById(
+                        client,
+                        region,
+                        planned.map((p) => p.imageId),
+                    ),
+                    imagesInUse(client),
+                ]);
             } catch (e) {
-                for (const p of planned) run.failed.push({ imageId: p.imageId, region, error: `checking before acting: ${describeError(e)}` });
+                for (const p of planned)
+                    run.failed.push({ imageId: p.imageId, region, error: `checking before acting: ${describeError(e)}` });
                 return;
             }
             const limit = pLimit(RETENTION_CONCURRENCY);
@@ -175,7 +186,11 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
         } else if (i.action === "disable") {
             await client.send(new DisableImageCommand({ ImageId: imageId }));
         } else {
-            const r = await deleteImageWithSnapshots(client, { imageId, snapshotIds }, { deleteSnapshots: i.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES });
+            const r = await deleteImageWithSnapshots(
+                client,
+                { imageId, snapshotIds },
+                { deleteSnapshots: i.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
+            );
             run.snapshotsDeleted.push(...r.snapshotsDeleted);
         }
     }
@@ -183,7 +198,9 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
 
 function report(run: RetentionRun): void {
     if (run.dryRun) return console.log("retention: dry run, nothing retired (see pending)");
-    console.log(`retention: ${run.retired.length} retired, ${run.snapshotsDeleted.length} snapshots deleted, ${run.skipped.length} skipped, ${run.failed.length} failed`);
+    console.log(
+        `retention: ${run.retired.length} retired, ${run.snapshotsDeleted.length} snapshots deleted, ${run.skipped.length} skipped, ${run.failed.length} failed`,
+    );
     for (const s of run.skipped) console.log(`retention: skipped ${s.imageId} (${s.region}): ${s.reason}`);
     // stderr: Pulumi shows it more prominently than stdout.
     for (const f of run.failed) console.error(`warning: retention: ${f.imageId} (${f.region}) failed, retried next run: ${f.error}`);

@@ -18,8 +18,14 @@ const { ensureSetup, toolPath, ROOT } = require("./setup");
 
 const TIERS = {
     unit: { spec: "test/unit/**/*.test.ts", args: [] },
-    integration: { spec: "test/integration/**/*.test.ts", args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "120000"] },
-    e2e: { spec: "test/e2e/**/*.test.ts", args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"] },
+    integration: {
+        spec: "test/integration/**/*.test.ts",
+        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "120000"],
+    },
+    e2e: {
+        spec: "test/e2e/**/*.test.ts",
+        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
+    },
 };
 
 function main() {

@@ -90,7 +90,13 @@ export class AmiCopy extends pulumi.dynamic.Resource {
         };
         const imageName =
             args.name ??
-            autoImageName(name, [inputs.sourceAmiId, inputs.sourceAmiRegion, region ?? "", inputs.encrypted ?? false, inputs.kmsKeyId ?? ""]);
+            autoImageName(name, [
+                inputs.sourceAmiId,
+                inputs.sourceAmiRegion,
+                region ?? "",
+                inputs.encrypted ?? false,
+                inputs.kmsKeyId ?? "",
+            ]);
         super(provider, name, { ...inputs, name: imageName, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiCopy");
     }
 }

@@ -77,7 +77,13 @@ export class AmiFromInstance extends pulumi.dynamic.Resource {
             ...commonImageInputs(args, region),
         };
         const imageName =
-            args.name ?? autoImageName(name, [inputs.sourceInstanceId, inputs.snapshotWithoutReboot ?? false, inputs.blockDeviceMappings ?? [], region ?? ""]);
+            args.name ??
+            autoImageName(name, [
+                inputs.sourceInstanceId,
+                inputs.snapshotWithoutReboot ?? false,
+                inputs.blockDeviceMappings ?? [],
+                region ?? "",
+            ]);
         super(provider, name, { ...inputs, name: imageName, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiFromInstance");
     }
 }

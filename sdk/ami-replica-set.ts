@@ -46,9 +46,15 @@ export class AmiReplicaSet extends pulumi.ComponentResource {
         this.copies = {};
         for (const region of regions) {
             // The child's name carries its region, so adding or removing a region leaves the others alone.
-            this.copies[region] = new AmiCopy(`${name}-${region}`, { ...copyArgs, region, kmsKeyId: kmsKeyIds?.[region] }, { parent: this });
+            this.copies[region] = new AmiCopy(
+                `${name}-${region}`,
+                { ...copyArgs, region, kmsKeyId: kmsKeyIds?.[region] },
+                { parent: this },
+            );
         }
-        this.imageIds = pulumi.all(Object.fromEntries(regions.map((r) => [r, this.copies[r].imageId]))) as pulumi.Output<Record<string, string>>;
+        this.imageIds = pulumi.all(Object.fromEntries(regions.map((r) => [r, this.copies[r].imageId]))) as pulumi.Output<
+            Record<string, string>
+        >;
         this.registerOutputs({ imageIds: this.imageIds });
     }
 }

@@ -2,6 +2,7 @@ export { AmiCopy, AmiCopyArgs } from "./ami-copy";
 export { AmiFromInstance, AmiFromInstanceArgs } from "./ami-from-instance";
 export { AmiReplicaSet, AmiReplicaSetArgs } from "./ami-replica-set";
 export { ImageResourceArgs } from "./image-args";
+export { ManagedAmi, ManagedAmiArgs } from "./managed-ami";
 export { defaultRegion } from "./region";
 export * from "./retention-plan";
 export { AmiRetentionPolicy, AmiRetentionPolicyArgs, RetentionRunReport } from "./retention-policy";
@@ -14,5 +15,7 @@ export {
     CheckFailure,
     checkRetentionPolicyInputs,
     CommonImageInputs,
+    checkManagedAmiInputs,
+    ManagedAmiCheckInputs,
     RetentionPolicyCheckInputs,
 } from "./validation";

@@ -97,7 +97,10 @@ export interface RetentionPlan {
 
 /** `*` and `?` wildcards, as EC2's name filter and amicleaner take them. */
 export function wildcardMatch(pattern: string, value: string): boolean {
-    const re = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    const re = pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".");
     return new RegExp(`^${re}$`, "s").test(value);
 }
 
@@ -135,7 +138,8 @@ export function exclusionReason(
     if (ex.inUse !== false && inUse.has(image.imageId)) return `in use: ${inUse.get(image.imageId)}`;
     if (ex.launchedWithinDays !== undefined && image.lastLaunchedTime) {
         const days = (now.getTime() - Date.parse(image.lastLaunchedTime)) / DAY_MS;
-        if (days <= ex.launchedWithinDays) return `launched ${Math.floor(days)} days ago (exclude.launchedWithinDays ${ex.launchedWithinDays})`;
+        if (days <= ex.launchedWithinDays)
+            return `launched ${Math.floor(days)} days ago (exclude.launchedWithinDays ${ex.launchedWithinDays})`;
     }
     return undefined;
 }
@@ -196,7 +200,14 @@ export function planRetention(
                 skipped.push({ imageId: image.imageId, region: image.region, reason: "deregistration protection is on" });
                 return;
             }
-            retire.push({ imageId: image.imageId, region: image.region, name: image.name, creationDate: image.creationDate, group, reason: reasons.join("; ") });
+            retire.push({
+                imageId: image.imageId,
+                region: image.region,
+                name: image.name,
+                creationDate: image.creationDate,
+                group,
+                reason: reasons.join("; "),
+            });
         });
     }
     const byRegionThenId = (a: { region: string; imageId: string }, b: { region: string; imageId: string }) =>
@@ -205,6 +216,6 @@ export function planRetention(
 }
 
 function ordinal(n: number): string {
-    const s = n % 100 >= 11 && n % 100 <= 13 ? "th" : ({ 1: "st", 2: "nd", 3: "rd" } as Record<number, string>)[n % 10] ?? "th";
+    const s = n % 100 >= 11 && n % 100 <= 13 ? "th" : (({ 1: "st", 2: "nd", 3: "rd" } as Record<number, string>)[n % 10] ?? "th");
     return `${n}${s}`;
 }

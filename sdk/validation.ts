@@ -90,7 +90,8 @@ export const tagsRule: Rule = (v) => {
     if (entries.length > MAX_TAGS) return `has ${entries.length} tags; EC2 allows at most ${MAX_TAGS} per resource`;
     for (const [k, val] of entries) {
         if (k.length < 1 || k.length > 128) return `key ${show(k)} is ${k.length} characters long; tag keys have 1 to 128`;
-        if (k.toLowerCase().startsWith("aws:")) return `key ${show(k)} starts with "aws:", which AWS reserves for itself; choose another key`;
+        if (k.toLowerCase().startsWith("aws:"))
+            return `key ${show(k)} starts with "aws:", which AWS reserves for itself; choose another key`;
         if (typeof val !== "string") return `value of ${show(k)} must be a string, got ${show(val)}`;
         if (val.length > 256) return `value of ${show(k)} is ${val.length} characters long; tag values have at most 256`;
     }
@@ -112,15 +113,26 @@ export function deprecationTimeRule(previous: unknown, now: Date): Rule {
 }
 
 export const launchPermissionsRule: Rule = (v) => {
-    if (typeof v !== "object" || Array.isArray(v)) return `must be an object { userIds?, organizationArns?, organizationalUnitArns?, public? }`;
+    if (typeof v !== "object" || Array.isArray(v))
+        return `must be an object { userIds?, organizationArns?, organizationalUnitArns?, public? }`;
     const p = v as LaunchPermissions & Record<string, unknown>;
     const known = ["userIds", "organizationArns", "organizationalUnitArns", "public"];
     const extra = Object.keys(p).filter((k) => !known.includes(k));
     if (extra.length) return `unknown field(s) ${extra.join(", ")}; allowed: ${known.join(", ")}`;
     const lists: [string, unknown, RegExp, string][] = [
         ["userIds", p.userIds, ACCOUNT_ID, "a 12-digit AWS account id"],
-        ["organizationArns", p.organizationArns, ORG_ARN, "an organization ARN, e.g. arn:aws:organizations::111122223333:organization/o-exampleorgid"],
-        ["organizationalUnitArns", p.organizationalUnitArns, OU_ARN, "an organizational unit ARN, e.g. arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-ab12-abcdefgh"],
+        [
+            "organizationArns",
+            p.organizationArns,
+            ORG_ARN,
+            "an organization ARN, e.g. arn:aws:organizations::111122223333:organization/o-exampleorgid",
+        ],
+        [
+            "organizationalUnitArns",
+            p.organizationalUnitArns,
+            OU_ARN,
+            "an organizational unit ARN, e.g. arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-ab12-abcdefgh",
+        ],
     ];
     for (const [field, list, re, what] of lists) {
         if (list === undefined) continue;
@@ -141,7 +153,9 @@ export const blockDeviceMappingsRule: Rule = (v) => {
         }
         if (seen.has(m.deviceName)) return `[${i}] repeats device ${m.deviceName}; give each device once`;
         seen.add(m.deviceName);
-        const kinds = [m.noDevice ? "noDevice" : undefined, m.virtualName ? "virtualName" : undefined, m.ebs ? "ebs" : undefined].filter(Boolean);
+        const kinds = [m.noDevice ? "noDevice" : undefined, m.virtualName ? "virtualName" : undefined, m.ebs ? "ebs" : undefined].filter(
+            Boolean,
+        );
         if (kinds.length > 1) return `[${i}] (${m.deviceName}) sets ${kinds.join(" and ")}; give only one of noDevice, virtualName, ebs`;
         if (m.ebs?.volumeType !== undefined && !VOLUME_TYPES.includes(m.ebs.volumeType)) {
             return `[${i}].ebs.volumeType ${show(m.ebs.volumeType)} is not one of ${VOLUME_TYPES.join(", ")}`;
@@ -175,7 +189,9 @@ export function checkCommonImageInputs(
 ): CheckFailure[] {
     const failures: CheckFailure[] = [];
     if (news.region === undefined || news.region === "") {
-        failures.push(fail("region", "no region is set; set the region arg, or run `pulumi config set aws:region <region>`, or set AWS_REGION"));
+        failures.push(
+            fail("region", "no region is set; set the region arg, or run `pulumi config set aws:region <region>`, or set AWS_REGION"),
+        );
     } else {
         apply(failures, "region", news.region, regionRule);
     }
@@ -216,7 +232,8 @@ export function checkAmiFromInstanceInputs(
 }
 
 /** A KMS key as CopyImage takes it: key id, alias or ARN. */
-const KMS_KEY = /^(alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+))$/;
+const KMS_KEY =
+    /^(alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+))$/;
 
 export const kmsKeyRule: Rule = (v) =>
     typeof v === "string" && KMS_KEY.test(v)
@@ -246,7 +263,9 @@ export function checkAmiCopyInputs(news: AmiCopyCheckInputs, olds?: AmiCopyCheck
     apply(failures, "copyImageTags", news.copyImageTags, booleanRule);
     apply(failures, "kmsKeyId", news.kmsKeyId, kmsKeyRule);
     if (news.kmsKeyId !== undefined && !containsUnknown(news.kmsKeyId) && news.encrypted !== true && !containsUnknown(news.encrypted)) {
-        failures.push(fail("kmsKeyId", "is set but encrypted is not true; set encrypted: true to encrypt the copy with this key, or drop kmsKeyId"));
+        failures.push(
+            fail("kmsKeyId", "is set but encrypted is not true; set encrypted: true to encrypt the copy with this key, or drop kmsKeyId"),
+        );
     }
     return [...failures, ...checkCommonImageInputs(news, olds, now)];
 }
@@ -272,7 +291,9 @@ export function checkRetentionPolicyInputs(news: RetentionPolicyCheckInputs): Ch
 
     if (!Array.isArray(news.regions) || news.regions.length === 0) {
         if (!containsUnknown(news.regions)) {
-            failures.push(fail("regions", "no region is set; give regions, or set the stack's aws:region (`pulumi config set aws:region <region>`)"));
+            failures.push(
+                fail("regions", "no region is set; give regions, or set the stack's aws:region (`pulumi config set aws:region <region>`)"),
+            );
         }
     } else {
         const bad = news.regions.find((r) => !containsUnknown(r) && regionRule(r, "regions") !== undefined);
@@ -282,24 +303,39 @@ export function checkRetentionPolicyInputs(news: RetentionPolicyCheckInputs): Ch
     const selector = news.selector as { owners?: unknown; namePattern?: unknown; tags?: unknown } | undefined;
     if (!selector || typeof selector !== "object") {
         if (!containsUnknown(selector)) {
-            failures.push(fail("selector", 'is required: { namePattern?, tags?, owners? }, with namePattern or tags (namePattern: "*" selects every image)'));
+            failures.push(
+                fail(
+                    "selector",
+                    'is required: { namePattern?, tags?, owners? }, with namePattern or tags (namePattern: "*" selects every image)',
+                ),
+            );
         }
     } else {
         if (selector.namePattern === undefined && selector.tags === undefined) {
-            failures.push(fail("selector", 'needs namePattern or tags, so no policy selects every AMI by accident; give namePattern: "*" to mean every image'));
+            failures.push(
+                fail(
+                    "selector",
+                    'needs namePattern or tags, so no policy selects every AMI by accident; give namePattern: "*" to mean every image',
+                ),
+            );
         }
         if (known(selector.namePattern) && (typeof selector.namePattern !== "string" || selector.namePattern === "")) {
-            failures.push(fail("selector.namePattern", `must be a non-empty name pattern with * and ? wildcards, got ${show(selector.namePattern)}`));
+            failures.push(
+                fail("selector.namePattern", `must be a non-empty name pattern with * and ? wildcards, got ${show(selector.namePattern)}`),
+            );
         }
         if (known(selector.tags)) {
             const r = tagsRule(selector.tags, "selector.tags");
             if (r) failures.push(fail("selector.tags", r));
-            else if (Object.keys(selector.tags as object).length === 0) failures.push(fail("selector.tags", 'is empty; give at least one tag, or use namePattern: "*"'));
+            else if (Object.keys(selector.tags as object).length === 0)
+                failures.push(fail("selector.tags", 'is empty; give at least one tag, or use namePattern: "*"'));
         }
         if (known(selector.owners)) {
             const owners = selector.owners;
             if (!Array.isArray(owners) || owners.some((o) => o !== "self")) {
-                failures.push(fail("selector.owners", `must be ["self"]: a retention policy retires only this account's images, got ${show(owners)}`));
+                failures.push(
+                    fail("selector.owners", `must be ["self"]: a retention policy retires only this account's images, got ${show(owners)}`),
+                );
             }
         }
     }
@@ -310,7 +346,12 @@ export function checkRetentionPolicyInputs(news: RetentionPolicyCheckInputs): Ch
     if (news.keepLatest === undefined) {
         failures.push(fail("keepLatest", "is required: how many of the newest images of each group to keep (at least 1)"));
     } else if (known(news.keepLatest) && !(Number.isInteger(news.keepLatest) && (news.keepLatest as number) >= 1)) {
-        failures.push(fail("keepLatest", `must be a whole number of at least 1, got ${show(news.keepLatest)}; a policy always keeps the newest image of each group`));
+        failures.push(
+            fail(
+                "keepLatest",
+                `must be a whole number of at least 1, got ${show(news.keepLatest)}; a policy always keeps the newest image of each group`,
+            ),
+        );
     }
     if (known(news.maxAgeDays) && !(typeof news.maxAgeDays === "number" && news.maxAgeDays > 0)) {
         failures.push(fail("maxAgeDays", `must be a number of days greater than 0, got ${show(news.maxAgeDays)}`));
@@ -320,7 +361,12 @@ export function checkRetentionPolicyInputs(news: RetentionPolicyCheckInputs): Ch
     }
     apply(failures, "deleteSnapshots", news.deleteSnapshots, booleanRule);
     if (news.deleteSnapshots === true && known(news.action) && news.action !== "deregister") {
-        failures.push(fail("deleteSnapshots", `applies only to action "deregister" (snapshots of a ${news.action}d image are still needed); drop it or use action "deregister"`));
+        failures.push(
+            fail(
+                "deleteSnapshots",
+                `applies only to action "deregister" (snapshots of a ${news.action}d image are still needed); drop it or use action "deregister"`,
+            ),
+        );
     }
     apply(failures, "dryRun", news.dryRun, booleanRule);
 
@@ -342,9 +388,25 @@ export function checkRetentionPolicyInputs(news: RetentionPolicyCheckInputs): Ch
             }
             apply(failures, "exclude.inUse", exclude.inUse, booleanRule);
             if (known(exclude.launchedWithinDays) && !(typeof exclude.launchedWithinDays === "number" && exclude.launchedWithinDays >= 0)) {
-                failures.push(fail("exclude.launchedWithinDays", `must be a number of days (0 or more), got ${show(exclude.launchedWithinDays)}`));
+                failures.push(
+                    fail("exclude.launchedWithinDays", `must be a number of days (0 or more), got ${show(exclude.launchedWithinDays)}`),
+                );
             }
         }
     }
     return failures;
+}
+
+export interface ManagedAmiCheckInputs extends CommonImageInputs {
+    imageId?: unknown;
+}
+
+/** Every `check` rule of ManagedAmi. */
+export function checkManagedAmiInputs(news: ManagedAmiCheckInputs, olds?: ManagedAmiCheckInputs, now: Date = new Date()): CheckFailure[] {
+    const failures: CheckFailure[] = [];
+    if (news.imageId === undefined || news.imageId === "")
+        failures.push(fail("imageId", "is required: the id of the existing AMI to manage"));
+    else apply(failures, "imageId", news.imageId, imageIdRule);
+    if (news.name !== undefined) failures.push(fail("name", "cannot be set: an adopted image keeps its name (see the name output)"));
+    return [...failures, ...checkCommonImageInputs({ ...news, name: undefined }, olds, now)];
 }

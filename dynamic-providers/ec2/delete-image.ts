@@ -13,7 +13,10 @@ export interface DeleteImageResult {
 
 /** A snapshot that stayed in use past the delete limit. */
 export class SnapshotStillInUseError extends Error {
-    constructor(readonly snapshotIds: string[], minutes: number) {
+    constructor(
+        readonly snapshotIds: string[],
+        minutes: number,
+    ) {
         super(
             `snapshot(s) ${snapshotIds.join(", ")} still in use after ${minutes} minutes (a volume or an image uses them); ` +
                 `run the command again once they are free`,

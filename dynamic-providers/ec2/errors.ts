@@ -40,7 +40,8 @@ const HINTS: Record<string, string> = {
     "InvalidInstanceID.NotFound": "check sourceInstanceId and that the instance is in the resource's region",
     "InvalidInstanceID.Malformed": "sourceInstanceId must look like i-0123456789abcdef0",
     "InvalidAMIID.NotFound": "check the AMI id and that it is in the region given",
-    "InvalidAMIName.Duplicate": "another image in this region already has that name: choose another name, or leave name unset for an automatic one",
+    "InvalidAMIName.Duplicate":
+        "another image in this region already has that name: choose another name, or leave name unset for an automatic one",
     UnauthorizedOperation: "the credentials lack an EC2 permission this resource needs: see the IAM policy in the README",
     AuthFailure: "the AWS credentials were refused: check AWS_PROFILE or the credential chain",
     RequestLimitExceeded: "EC2 throttled the account beyond the retry budget: run the command again later",
@@ -49,7 +50,8 @@ const HINTS: Record<string, string> = {
     AMIQuotaExceeded: "the account's AMI quota is reached: retire old images (see AmiRetentionPolicy) or ask AWS for a higher quota",
     "KMS.NotFoundException": "the KMS key does not exist in the destination region: use a key id, alias or ARN from that region",
     "KMS.DisabledException": "the KMS key is disabled: enable it or choose another key",
-    "KMS.AccessDeniedException": "the credentials may not use the KMS key: grant kms:CreateGrant, kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey* and kms:DescribeKey",
+    "KMS.AccessDeniedException":
+        "the credentials may not use the KMS key: grant kms:CreateGrant, kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey* and kms:DescribeKey",
     "InvalidSnapshot.InUse": "the snapshot is still used by an image or a volume: it is retried until the delete limit",
     IncorrectState: "the image is in a state that does not allow this operation yet: run the command again",
 };

@@ -18,9 +18,7 @@ import { hasCode, NotFoundError } from "./errors";
 export async function findImageById(client: EC2Client, imageId: string): Promise<Image> {
     let images: Image[];
     try {
-        const out = await client.send(
-            new DescribeImagesCommand({ ImageIds: [imageId], IncludeDeprecated: true, IncludeDisabled: true }),
-        );
+        const out = await client.send(new DescribeImagesCommand({ ImageIds: [imageId], IncludeDeprecated: true, IncludeDisabled: true }));
         images = out.Images ?? [];
     } catch (e) {
         if (hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) {
@@ -35,11 +33,7 @@ export async function findImageById(client: EC2Client, imageId: string): Promise
 }
 
 /** Images of `owners` matching all filters, across every page. */
-export async function describeImages(
-    client: EC2Client,
-    filters: Filter[],
-    owners: string[] = ["self"],
-): Promise<Image[]> {
+export async function describeImages(client: EC2Client, filters: Filter[], owners: string[] = ["self"]): Promise<Image[]> {
     const images: Image[] = [];
     const pages = paginateDescribeImages(
         { client, pageSize: 1000 },
@@ -75,9 +69,7 @@ export function rootSnapshotId(image: Image): string | undefined {
 /** Who may launch the image, as EC2 lists it. */
 export async function findLaunchPermissions(client: EC2Client, imageId: string): Promise<LaunchPermission[]> {
     try {
-        const out = await client.send(
-            new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: "launchPermission" }),
-        );
+        const out = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: "launchPermission" }));
         return out.LaunchPermissions ?? [];
     } catch (e) {
         if (hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) {

@@ -96,7 +96,10 @@ export async function imagesInUse(client: EC2Client): Promise<Map<string, string
         for (const v of page.LaunchTemplateVersions ?? []) {
             const imageId = v.LaunchTemplateData?.ImageId;
             if (!imageId || !imageId.startsWith("ami-") || inUse.has(imageId)) continue;
-            inUse.set(imageId, `launch template ${v.LaunchTemplateName ?? v.LaunchTemplateId} version ${v.VersionNumber}${v.DefaultVersion ? " ($Default)" : ""}`);
+            inUse.set(
+                imageId,
+                `launch template ${v.LaunchTemplateName ?? v.LaunchTemplateId} version ${v.VersionNumber}${v.DefaultVersion ? " ($Default)" : ""}`,
+            );
         }
     }
     return inUse;

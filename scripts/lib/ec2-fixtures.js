@@ -44,7 +44,9 @@ async function inventory(region) {
         const images = await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
         const snapshots = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }));
         return {
-            images: (images.Images ?? []).filter((i) => i.State !== "deregistered").map((i) => ({ id: i.ImageId, name: i.Name, state: i.State })),
+            images: (images.Images ?? [])
+                .filter((i) => i.State !== "deregistered")
+                .map((i) => ({ id: i.ImageId, name: i.Name, state: i.State })),
             snapshots: (snapshots.Snapshots ?? []).map((s) => ({ id: s.SnapshotId, description: s.Description })),
         };
     } finally {

@@ -79,7 +79,11 @@ describe("multi-region pipeline end to end (real pulumi CLI, packed package, mot
     it("pulumi destroy leaves no AMI and no snapshot in any region", async () => {
         const r = await stack.run(["destroy", "--yes", "--skip-preview"]);
         for (const region of ALL) {
-            assert.deepEqual(leftBehind(baseline[region], await inventory(region)), { images: [], snapshots: [] }, `${region}\n${r.stdout}`);
+            assert.deepEqual(
+                leftBehind(baseline[region], await inventory(region)),
+                { images: [], snapshots: [] },
+                `${region}\n${r.stdout}`,
+            );
         }
     });
 });

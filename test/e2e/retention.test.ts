@@ -80,7 +80,10 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         const { stdout } = await stack.run(["preview", "--json"]);
         const step = policyStep(stdout);
         assert.equal(step?.op, "update");
-        assert.deepEqual(step?.newState?.inputs?.pending?.map((p) => p.imageId), [images[3]]);
+        assert.deepEqual(
+            step?.newState?.inputs?.pending?.map((p) => p.imageId),
+            [images[3]],
+        );
     });
 
     it("destroying the policy leaves the remaining images alone", async () => {

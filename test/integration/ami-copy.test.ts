@@ -17,7 +17,10 @@ describe("AmiCopy against moto (two regions)", () => {
 
     before(async () => {
         const { instanceId } = await createSourceInstance(SOURCE_REGION);
-        const { inputs } = await bakeHooks.check({}, { sourceInstanceId: instanceId, name: "integ-copy-source", region: SOURCE_REGION, tags: { App: "web" } });
+        const { inputs } = await bakeHooks.check(
+            {},
+            { sourceInstanceId: instanceId, name: "integ-copy-source", region: SOURCE_REGION, tags: { App: "web" } },
+        );
         const r = await bakeHooks.create(inputs);
         source = { id: r.id, state: r.outs };
     });
@@ -35,13 +38,16 @@ describe("AmiCopy against moto (two regions)", () => {
     afterEach(() => log.restore());
 
     it("copies the AMI into the destination region, tagged, and destroy removes copy and snapshots there", async () => {
-        const { inputs, failures } = await copyHooks.check({}, {
-            sourceAmiId: source.id,
-            sourceAmiRegion: SOURCE_REGION,
-            region: DEST_REGION,
-            name: "integ-copy",
-            tags: { App: "web", Copy: "dr" },
-        });
+        const { inputs, failures } = await copyHooks.check(
+            {},
+            {
+                sourceAmiId: source.id,
+                sourceAmiRegion: SOURCE_REGION,
+                region: DEST_REGION,
+                name: "integ-copy",
+                tags: { App: "web", Copy: "dr" },
+            },
+        );
         assert.deepEqual(failures, []);
         const before = await inventory(DEST_REGION);
         const r = await copyHooks.create(inputs);
@@ -64,17 +70,29 @@ describe("AmiCopy against moto (two regions)", () => {
 
         await copyHooks.delete(r.id, updated.outs as never);
         const after = await inventory(DEST_REGION);
-        assert.deepEqual(after.images.filter((i: { id: string }) => !before.images.some((b: { id: string }) => b.id === i.id)), []);
-        assert.deepEqual(after.snapshots.filter((s: { id: string }) => !before.snapshots.some((b: { id: string }) => b.id === s.id)), []);
+        assert.deepEqual(
+            after.images.filter((i: { id: string }) => !before.images.some((b: { id: string }) => b.id === i.id)),
+            [],
+        );
+        assert.deepEqual(
+            after.snapshots.filter((s: { id: string }) => !before.snapshots.some((b: { id: string }) => b.id === s.id)),
+            [],
+        );
     });
 
     it("refuses, at check, a copy into the source region under the source's own name", async () => {
-        const r = await copyHooks.check({}, { sourceAmiId: source.id, sourceAmiRegion: SOURCE_REGION, region: SOURCE_REGION, name: "integ-copy-source" });
+        const r = await copyHooks.check(
+            {},
+            { sourceAmiId: source.id, sourceAmiRegion: SOURCE_REGION, region: SOURCE_REGION, name: "integ-copy-source" },
+        );
         assert.equal(r.failures?.[0]?.property, "name");
     });
 
     it("fails with the AWS error code when the source AMI does not exist", async () => {
-        const { inputs } = await copyHooks.check({}, { sourceAmiId: "ami-0000000000000dead", sourceAmiRegion: SOURCE_REGION, region: DEST_REGION, name: "integ-copy-missing" });
+        const { inputs } = await copyHooks.check(
+            {},
+            { sourceAmiId: "ami-0000000000000dead", sourceAmiRegion: SOURCE_REGION, region: DEST_REGION, name: "integ-copy-missing" },
+        );
         await assert.rejects(copyHooks.create(inputs), /CopyImage: InvalidAMIID.NotFound/);
     });
 });

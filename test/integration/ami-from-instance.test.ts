@@ -28,7 +28,10 @@ describe("AmiFromInstance against moto", () => {
     afterEach(() => log.restore());
 
     async function created(name: string, extra: Record<string, unknown> = {}) {
-        const { inputs, failures } = await hooks.check({}, { sourceInstanceId: instanceId, name, region: REGION, tags: { App: "web" }, ...extra });
+        const { inputs, failures } = await hooks.check(
+            {},
+            { sourceInstanceId: instanceId, name, region: REGION, tags: { App: "web" }, ...extra },
+        );
         assert.deepEqual(failures, []);
         const r = await hooks.create(inputs);
         return { id: r.id, state: r.outs, inputs };
@@ -41,7 +44,10 @@ describe("AmiFromInstance against moto", () => {
         assert.equal(img.Name, "integ-create");
         assert.equal(img.Description, "first");
         assert.equal(state.ownerId, img.OwnerId);
-        assert.deepEqual(state.snapshotIds, img.BlockDeviceMappings!.map((b) => b.Ebs!.SnapshotId));
+        assert.deepEqual(
+            state.snapshotIds,
+            img.BlockDeviceMappings!.map((b) => b.Ebs!.SnapshotId),
+        );
         const snaps = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: state.snapshotIds }))).Snapshots!;
         assert.deepEqual(snaps[0].Tags, [{ Key: "App", Value: "web" }]);
         await hooks.delete(id, state);
@@ -49,7 +55,12 @@ describe("AmiFromInstance against moto", () => {
 
     it("updates tags and launch permissions in place", async () => {
         const { id, state, inputs } = await created("integ-update");
-        const news = { ...inputs, tags: { App: "web", Version: "2" }, description: "second", launchPermissions: { userIds: ["111122223333"] } };
+        const news = {
+            ...inputs,
+            tags: { App: "web", Version: "2" },
+            description: "second",
+            launchPermissions: { userIds: ["111122223333"] },
+        };
         const r = await hooks.update(id, state, news);
         const img = (await ec2.send(new DescribeImagesCommand({ ImageIds: [id] }))).Images![0];
         assert.deepEqual(Object.fromEntries(img.Tags!.map((t) => [t.Key, t.Value])), { App: "web", Version: "2" });
@@ -86,7 +97,10 @@ describe("AmiFromInstance against moto", () => {
         await hooks.delete(id, state);
         const left = await inventory(REGION);
         assert.ok(!left.images.some((i: { id: string }) => i.id === id));
-        assert.ok(left.snapshots.some((s: { id: string }) => s.id === state.snapshotIds[0]), "snapshot kept");
+        assert.ok(
+            left.snapshots.some((s: { id: string }) => s.id === state.snapshotIds[0]),
+            "snapshot kept",
+        );
     });
 
     it("fails with the AWS error code and a hint for an instance that does not exist", async () => {

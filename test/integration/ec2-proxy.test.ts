@@ -175,7 +175,10 @@ describe("EC2 test proxy in front of moto", () => {
         });
 
         it("with failImages a new image ends failed with that state reason after its pending polls", async () => {
-            const { ec2 } = await through({ pendingPolls: 1, failImages: { reason: "Key alias/dr is disabled", code: "Client.InvalidKMSKey.InvalidState" } });
+            const { ec2 } = await through({
+                pendingPolls: 1,
+                failImages: { reason: "Key alias/dr is disabled", code: "Client.InvalidKMSKey.InvalidState" },
+            });
             const id = await bake(ec2, uniqueName("failed"));
             assert.equal((await describe1(ec2, id)).State, "pending");
             const failed = await describe1(ec2, id);
@@ -200,9 +203,16 @@ describe("EC2 test proxy in front of moto", () => {
             const { ec2 } = await through({ duplicateNames: true });
             const name = uniqueName("dup");
             const first = await bake(ec2, name);
-            assert.equal(await rejection(ec2.send(new CreateImageCommand({ InstanceId: source.instanceId, Name: name }))), "InvalidAMIName.Duplicate");
+            assert.equal(
+                await rejection(ec2.send(new CreateImageCommand({ InstanceId: source.instanceId, Name: name }))),
+                "InvalidAMIName.Duplicate",
+            );
             const named = await ec2.send(new DescribeImagesCommand({ Owners: ["self"], Filters: [{ Name: "name", Values: [name] }] }));
-            assert.deepEqual(named.Images!.map((i) => i.ImageId), [first], "the refused call made no image");
+            assert.deepEqual(
+                named.Images!.map((i) => i.ImageId),
+                [first],
+                "the refused call made no image",
+            );
             await ec2.send(new DeregisterImageCommand({ ImageId: first }));
             await bake(ec2, name);
         });
@@ -232,8 +242,21 @@ describe("EC2 test proxy in front of moto", () => {
 
         it("deprecating or protecting an unknown image fails InvalidAMIID.NotFound", async () => {
             const { ec2 } = await through();
-            assert.equal(await rejection(ec2.send(new EnableImageDeprecationCommand({ ImageId: "ami-0123456789abcdef0", DeprecateAt: new Date("2099-01-01T00:00:00Z") }))), "InvalidAMIID.NotFound");
-            assert.equal(await rejection(ec2.send(new EnableImageDeregistrationProtectionCommand({ ImageId: "ami-0123456789abcdef0" }))), "InvalidAMIID.NotFound");
+            assert.equal(
+                await rejection(
+                    ec2.send(
+                        new EnableImageDeprecationCommand({
+                            ImageId: "ami-0123456789abcdef0",
+                            DeprecateAt: new Date("2099-01-01T00:00:00Z"),
+                        }),
+                    ),
+                ),
+                "InvalidAMIID.NotFound",
+            );
+            assert.equal(
+                await rejection(ec2.send(new EnableImageDeregistrationProtectionCommand({ ImageId: "ami-0123456789abcdef0" }))),
+                "InvalidAMIID.NotFound",
+            );
         });
     });
 
@@ -270,7 +293,9 @@ describe("EC2 test proxy in front of moto", () => {
             const [snapA] = snapshotsOf(await describe1(ec2, a));
             const [snapB] = snapshotsOf(await describe1(ec2, b));
             const using = async (filters: { Name: string; Values: string[] }[]) =>
-                ((await ec2.send(new DescribeImagesCommand({ Owners: ["self"], Filters: filters }))).Images ?? []).map((i) => i.ImageId).sort();
+                ((await ec2.send(new DescribeImagesCommand({ Owners: ["self"], Filters: filters }))).Images ?? [])
+                    .map((i) => i.ImageId)
+                    .sort();
 
             assert.deepEqual(await using([{ Name: "block-device-mapping.snapshot-id", Values: [snapA] }]), [a]);
             assert.deepEqual(await using([{ Name: "block-device-mapping.snapshot-id", Values: [snapA, snapB] }]), [a, b].sort());
@@ -278,8 +303,20 @@ describe("EC2 test proxy in front of moto", () => {
             const baseSnapshots = snapshotsOf(await describe1(direct, source.baseImageId));
             assert.deepEqual(await using([{ Name: "block-device-mapping.snapshot-id", Values: baseSnapshots }]), [source.baseImageId]);
             // other filters still apply, whatever their position
-            assert.deepEqual(await using([{ Name: "block-device-mapping.snapshot-id", Values: [snapA, snapB] }, { Name: "name", Values: [nameA] }]), [a]);
-            assert.deepEqual(await using([{ Name: "block-device-mapping.snapshot-id", Values: [snapB] }, { Name: "name", Values: [nameA] }]), []);
+            assert.deepEqual(
+                await using([
+                    { Name: "block-device-mapping.snapshot-id", Values: [snapA, snapB] },
+                    { Name: "name", Values: [nameA] },
+                ]),
+                [a],
+            );
+            assert.deepEqual(
+                await using([
+                    { Name: "block-device-mapping.snapshot-id", Values: [snapB] },
+                    { Name: "name", Values: [nameA] },
+                ]),
+                [],
+            );
         });
     });
 });

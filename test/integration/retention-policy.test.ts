@@ -32,12 +32,20 @@ describe("AmiRetentionPolicy against moto", () => {
         instances.push(instanceId);
         // EC2 creation dates have one-second resolution: space the images out.
         for (let n = 1; n <= 6; n++) {
-            const r = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `integ-ret-${n}`, TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }] }));
+            const r = await ec2.send(
+                new CreateImageCommand({
+                    InstanceId: instanceId,
+                    Name: `integ-ret-${n}`,
+                    TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }],
+                }),
+            );
             images.push(r.ImageId!);
             await sleep(1100);
         }
         // image 1: the $Default of a launch template; image 2: an instance runs it
-        const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: "integ-web", LaunchTemplateData: { ImageId: images[0] } }));
+        const lt = await ec2.send(
+            new CreateLaunchTemplateCommand({ LaunchTemplateName: "integ-web", LaunchTemplateData: { ImageId: images[0] } }),
+        );
         templates.push(lt.LaunchTemplate!.LaunchTemplateId!);
         for (const [name, data] of [
             ["integ-no-image", { InstanceType: "t3.micro" as const }],
@@ -95,9 +103,18 @@ describe("AmiRetentionPolicy against moto", () => {
     });
 
     it("a newer image pushes the next one out", async () => {
-        const r = await ec2.send(new CreateImageCommand({ InstanceId: instances[0], Name: "integ-ret-7", TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }] }));
+        const r = await ec2.send(
+            new CreateImageCommand({
+                InstanceId: instances[0],
+                Name: "integ-ret-7",
+                TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }],
+            }),
+        );
         images.push(r.ImageId!);
         const { inputs } = await hooks.check({}, settings);
-        assert.deepEqual(inputs.pending.map((p: { imageId: string }) => p.imageId), [images[5]]);
+        assert.deepEqual(
+            inputs.pending.map((p: { imageId: string }) => p.imageId),
+            [images[5]],
+        );
     });
 });

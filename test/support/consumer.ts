@@ -54,15 +54,19 @@ export function consumerProject(): Promise<string> {
     return shared;
 }
 
-/** A Pulumi project from test/e2e/programs/<name>, set up to use the consumer's node_modules. */
-export async function programDir(name: string): Promise<string> {
+/**
+ * A Pulumi project from `program` (a folder under test/e2e/programs, or a
+ * path relative to the repository such as examples/golden-image), set up to
+ * use the consumer's node_modules.
+ */
+export async function programDir(program: string): Promise<string> {
     const project = await consumerProject();
-    const dir = path.join(project, "programs", name);
+    const src = program.includes("/") ? path.join(ROOT, program) : path.join(ROOT, "test", "e2e", "programs", program);
+    const dir = path.join(project, "programs", path.basename(program));
     fs.mkdirSync(dir, { recursive: true });
-    const src = path.join(ROOT, "test", "e2e", "programs", name);
-    for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    for (const f of ["Pulumi.yaml", "index.ts"]) fs.copyFileSync(path.join(src, f), path.join(dir, f));
     fs.copyFileSync(path.join(ROOT, "test", "e2e", "programs", "tsconfig.json"), path.join(dir, "tsconfig.json"));
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `program-${name}`, main: "index.ts" }));
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `program-${path.basename(program)}`, main: "index.ts" }));
     return dir;
 }
 
@@ -71,7 +75,11 @@ export interface Stack {
     run(args: string[], opts?: { check?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
     config(values: Record<string, string>): Promise<void>;
     outputs(): Promise<Record<string, unknown>>;
-    export(): Promise<{ deployment: { resources?: { type: string; urn: string; id?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] } }>;
+    export(): Promise<{
+        deployment: {
+            resources?: { type: string; urn: string; id?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[];
+        };
+    }>;
 }
 
 /** A fresh stack of the program, with local state and the given extra environment (e.g. moto's). */

@@ -103,7 +103,12 @@ function xmlEscape(s: string): string {
 }
 
 function xmlUnescape(s: string): string {
-    return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+    return s
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'")
+        .replace(/&amp;/g, "&");
 }
 
 function xmlReply(status: number, body: string): Reply {
@@ -295,13 +300,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     // Real EC2 answers an action on an image id it does not know with InvalidAMIID.NotFound.
     const imageNotFound = (imageId: string) => ec2Error(400, "InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
 
-    async function handle(
-        s: Settings,
-        action: string,
-        params: URLSearchParams,
-        req: http.IncomingMessage,
-        body: string,
-    ): Promise<Reply> {
+    async function handle(s: Settings, action: string, params: URLSearchParams, req: http.IncomingMessage, body: string): Promise<Reply> {
         const pass = (newBody = body) => forward(req.method ?? "POST", req.url ?? "/", req.headers, newBody);
         const imageId = params.get("ImageId") ?? "";
 
@@ -316,7 +315,11 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                     const same = await lookupImages(req.headers, { "Owner.1": "self", "Filter.1.Name": "name", "Filter.1.Value.1": name });
                     const clash = same?.find((i) => tagText(i, "name") === name && tagText(i, "imageState") !== "deregistered");
                     if (clash) {
-                        return ec2Error(400, "InvalidAMIName.Duplicate", `AMI name ${name} is already in use by AMI ${tagText(clash, "imageId")}`);
+                        return ec2Error(
+                            400,
+                            "InvalidAMIName.Duplicate",
+                            `AMI name ${name} is already in use by AMI ${tagText(clash, "imageId")}`,
+                        );
                     }
                 }
                 const reply = await pass();
@@ -338,9 +341,16 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                     // Real EC2 refuses to deregister a protected image until protection
                     // is disabled. The exact code and message are an assumption (the
                     // API reference does not list them); golden-ami matches neither.
-                    return ec2Error(400, "InvalidParameterValue", `Image ${imageId} has deregistration protection enabled; disable deregistration protection before deregistering it.`);
+                    return ec2Error(
+                        400,
+                        "InvalidParameterValue",
+                        `Image ${imageId} has deregistration protection enabled; disable deregistration protection before deregistering it.`,
+                    );
                 }
-                const snapshots = s.snapshotInUseCalls > 0 ? ((await lookupImages(req.headers, { "ImageId.1": imageId })) ?? []).flatMap(snapshotIdsOf) : [];
+                const snapshots =
+                    s.snapshotInUseCalls > 0
+                        ? ((await lookupImages(req.headers, { "ImageId.1": imageId })) ?? []).flatMap(snapshotIdsOf)
+                        : [];
                 const reply = await pass();
                 if (reply.status === 200) {
                     // Real EC2: for a while after DeregisterImage, DeleteSnapshot of the
@@ -371,7 +381,8 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                     deprecationTimes.delete(imageId);
                 } else {
                     const at = Date.parse(params.get("DeprecateAt") ?? "");
-                    if (Number.isNaN(at)) return ec2Error(400, "InvalidParameterValue", `Invalid value for DeprecateAt: ${params.get("DeprecateAt")}`);
+                    if (Number.isNaN(at))
+                        return ec2Error(400, "InvalidParameterValue", `Invalid value for DeprecateAt: ${params.get("DeprecateAt")}`);
                     // Real EC2 rounds DeprecateAt to the nearest minute and reports it
                     // in DescribeImages as DeprecationTime, e.g. 2030-01-01T00:00:00.000Z.
                     deprecationTimes.set(imageId, new Date(Math.round(at / 60_000) * 60_000).toISOString());
@@ -411,7 +422,10 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         if (s.snapshotIdFilter) {
             const filters = takeFilters(forwarded);
             snapshotFilters = filters.filter((f) => f.name === SNAPSHOT_ID_FILTER).map((f) => new Set(f.values));
-            putFilters(forwarded, filters.filter((f) => f.name !== SNAPSHOT_ID_FILTER));
+            putFilters(
+                forwarded,
+                filters.filter((f) => f.name !== SNAPSHOT_ID_FILTER),
+            );
             rewritten = snapshotFilters.length > 0;
         }
 
@@ -500,7 +514,9 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                     req.socket.destroy();
                     return;
                 }
-                const reply = fault ? ec2Error(FAULT_REPLIES[fault].status, FAULT_REPLIES[fault].code, FAULT_REPLIES[fault].message) : await handle(s, action, params, req, body);
+                const reply = fault
+                    ? ec2Error(FAULT_REPLIES[fault].status, FAULT_REPLIES[fault].code, FAULT_REPLIES[fault].message)
+                    : await handle(s, action, params, req, body);
                 res.writeHead(reply.status, { ...reply.headers, "content-length": Buffer.byteLength(reply.body) });
                 res.end(reply.body);
             } catch (e) {

@@ -65,12 +65,21 @@ describe("AmiCopy provider hooks", () => {
     describe("check", () => {
         it("refuses kmsKeyId without encrypted: true, saying how to fix it", () => {
             const f = checkAmiCopyInputs({ ...inputs, kmsKeyId: "alias/dr" });
-            assert.deepEqual(f.map((x) => x.property), ["kmsKeyId"]);
+            assert.deepEqual(
+                f.map((x) => x.property),
+                ["kmsKeyId"],
+            );
             assert.match(f[0].reason, /set encrypted: true/);
             assert.deepEqual(checkAmiCopyInputs({ ...inputs, encrypted: true, kmsKeyId: "alias/dr" }), []);
         });
         it("refuses a malformed source AMI id, a missing source region and a malformed key", () => {
-            const f = checkAmiCopyInputs({ ...inputs, sourceAmiId: "web", sourceAmiRegion: undefined, encrypted: true, kmsKeyId: "my key" });
+            const f = checkAmiCopyInputs({
+                ...inputs,
+                sourceAmiId: "web",
+                sourceAmiRegion: undefined,
+                encrypted: true,
+                kmsKeyId: "my key",
+            });
             assert.deepEqual(f.map((x) => x.property).sort(), ["kmsKeyId", "sourceAmiId", "sourceAmiRegion"]);
         });
         it("refuses a copy into the source region under the source's own name", async () => {
@@ -98,7 +107,12 @@ describe("AmiCopy provider hooks", () => {
         });
         it("differs when an identity input differs", () => {
             const base = hooks.copyClientToken(inputs);
-            for (const change of [{ name: "other" }, { region: "eu-west-1" }, { sourceAmiId: "ami-0ddddddddddddddd4" }, { encrypted: true }]) {
+            for (const change of [
+                { name: "other" },
+                { region: "eu-west-1" },
+                { sourceAmiId: "ami-0ddddddddddddddd4" },
+                { encrypted: true },
+            ]) {
                 assert.notEqual(hooks.copyClientToken({ ...inputs, ...change }), base, JSON.stringify(change));
             }
         });
@@ -113,9 +127,15 @@ describe("AmiCopy provider hooks", () => {
             assert.equal(tokens[0], hooks.copyClientToken(inputs));
         });
         it("asks for a new copy when the token's earlier copy was destroyed", async () => {
-            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs) } as never).resolves({ ImageId: "ami-0eeeeeeeeeeeeeee5" });
-            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs, "ami-0eeeeeeeeeeeeeee5") } as never).resolves({ ImageId: COPY });
-            ec2.on(DescribeImagesCommand, { ImageIds: ["ami-0eeeeeeeeeeeeeee5"] } as never).resolves({ Images: [image({ ImageId: "ami-0eeeeeeeeeeeeeee5", State: "deregistered" })] });
+            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs) } as never).resolves({
+                ImageId: "ami-0eeeeeeeeeeeeeee5",
+            });
+            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs, "ami-0eeeeeeeeeeeeeee5") } as never).resolves({
+                ImageId: COPY,
+            });
+            ec2.on(DescribeImagesCommand, { ImageIds: ["ami-0eeeeeeeeeeeeeee5"] } as never).resolves({
+                Images: [image({ ImageId: "ami-0eeeeeeeeeeeeeee5", State: "deregistered" })],
+            });
             ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
             const r = await hooks.create(inputs);
             assert.equal(r.id, COPY);
@@ -138,12 +158,23 @@ describe("AmiCopy provider hooks", () => {
         it("removes a copy that failed on an unusable KMS key and reports EC2's reason", async () => {
             ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
             ec2.on(DescribeImagesCommand).resolves({
-                Images: [image({ State: "failed", StateReason: { Code: "Client.InvalidKMSKey.InvalidState", Message: "The KMS key provided is in an incorrect state" } })],
+                Images: [
+                    image({
+                        State: "failed",
+                        StateReason: {
+                            Code: "Client.InvalidKMSKey.InvalidState",
+                            Message: "The KMS key provided is in an incorrect state",
+                        },
+                    }),
+                ],
             });
             ec2.on(DeregisterImageCommand).resolves({});
             ec2.on(DeleteSnapshotCommand).resolves({});
             await assert.rejects(hooks.create({ ...inputs, encrypted: true, kmsKeyId: "alias/disabled" }), (e: Error & { id?: string }) => {
-                assert.match(e.message, /copying AMI ami-0bbbbbbbbbbbbbbb2 \(us-east-1\) to us-west-2 as \(web-dr\): waiting for completion/);
+                assert.match(
+                    e.message,
+                    /copying AMI ami-0bbbbbbbbbbbbbbb2 \(us-east-1\) to us-west-2 as \(web-dr\): waiting for completion/,
+                );
                 assert.match(e.message, /KMS key provided is in an incorrect state/);
                 assert.equal(e.id, undefined, "nothing recorded in state");
                 return true;
@@ -166,11 +197,25 @@ describe("AmiCopy provider hooks", () => {
             } finally {
                 process.env.GOLDEN_AMI_POLL_SCALE = "0.001";
             }
-            assert.ok(log.getCalls().some((c) => /copying AMI .*: ami-0aaaaaaaaaaaaaaa1 pending for \d+s/.test(String(c.args[0]))), log.getCalls().map((c) => c.args[0]).join("\n"));
+            assert.ok(
+                log.getCalls().some((c) => /copying AMI .*: ami-0aaaaaaaaaaaaaaa1 pending for \d+s/.test(String(c.args[0]))),
+                log
+                    .getCalls()
+                    .map((c) => c.args[0])
+                    .join("\n"),
+            );
         });
         it("keeps the source's tags when copyImageTags is set, with tags on top, and shows no diff afterwards", async () => {
             ec2.on(DescribeImagesCommand, { ImageIds: [SOURCE] } as never).resolves({
-                Images: [image({ ImageId: SOURCE, Tags: [{ Key: "Team", Value: "core" }, { Key: "App", Value: "old" }] })],
+                Images: [
+                    image({
+                        ImageId: SOURCE,
+                        Tags: [
+                            { Key: "Team", Value: "core" },
+                            { Key: "App", Value: "old" },
+                        ],
+                    }),
+                ],
             });
             ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
             ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image({ Tags: [] })] });

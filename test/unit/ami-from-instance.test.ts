@@ -85,7 +85,9 @@ describe("AmiFromInstance provider hooks", () => {
     describe("create", () => {
         it("creates the image, waits until available and reports its outputs", async () => {
             ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
-            ec2.on(DescribeImagesCommand).resolvesOnce({ Images: [image({ State: "pending" })] }).resolves({ Images: [image()] });
+            ec2.on(DescribeImagesCommand)
+                .resolvesOnce({ Images: [image({ State: "pending" })] })
+                .resolves({ Images: [image()] });
             ec2.on(CreateTagsCommand).resolves({});
             const r = await hooks.create(inputs);
             assert.equal(r.id, IMAGE_ID);
@@ -197,13 +199,13 @@ describe("AmiFromInstance provider hooks", () => {
         });
 
         it("names the resource, the AWS error code and what to do when CreateImage is refused", async () => {
-            ec2.on(CreateImageCommand).rejects(ec2Error("InvalidInstanceID.NotFound", "The instance ID 'i-0123456789abcdef0' does not exist"));
-            await assert.rejects(
-                hooks.create(inputs),
-                (e: Error) =>
-                    /creating AMI \(web-1\) from instance \(i-0123456789abcdef0\): CreateImage: InvalidInstanceID.NotFound: .*check sourceInstanceId/.test(
-                        e.message,
-                    ),
+            ec2.on(CreateImageCommand).rejects(
+                ec2Error("InvalidInstanceID.NotFound", "The instance ID 'i-0123456789abcdef0' does not exist"),
+            );
+            await assert.rejects(hooks.create(inputs), (e: Error) =>
+                /creating AMI \(web-1\) from instance \(i-0123456789abcdef0\): CreateImage: InvalidInstanceID.NotFound: .*check sourceInstanceId/.test(
+                    e.message,
+                ),
             );
         });
     });
@@ -250,7 +252,11 @@ describe("AmiFromInstance provider hooks", () => {
             assert.equal(renamed.deleteBeforeReplace, false);
         });
         it("compares launch permissions and deprecation times as EC2 keeps them", async () => {
-            const o = { ...inputs, launchPermissions: { userIds: ["111122223333", "444455556666"] }, deprecationTime: "2030-01-01T00:00:00.000Z" } as never;
+            const o = {
+                ...inputs,
+                launchPermissions: { userIds: ["111122223333", "444455556666"] },
+                deprecationTime: "2030-01-01T00:00:00.000Z",
+            } as never;
             const d = await hooks.diff(IMAGE_ID, o, {
                 ...inputs,
                 launchPermissions: { userIds: ["444455556666", "111122223333"], public: false },
@@ -263,7 +269,9 @@ describe("AmiFromInstance provider hooks", () => {
     describe("read", () => {
         const state = { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP] } as never;
         it("picks up tags, description and launch permissions changed out of band", async () => {
-            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ Tags: [{ Key: "App", Value: "hacked" }], Description: "by hand" })] });
+            ec2.on(DescribeImagesCommand).resolves({
+                Images: [image({ Tags: [{ Key: "App", Value: "hacked" }], Description: "by hand" })],
+            });
             ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [{ Group: "all" }] });
             const r = await hooks.read(IMAGE_ID, state);
             assert.equal(r.id, IMAGE_ID);
@@ -282,7 +290,16 @@ describe("AmiFromInstance provider hooks", () => {
     describe("update", () => {
         const olds = { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP] } as never;
         it("sets only what differs: tags added and removed, description", async () => {
-            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ Tags: [{ Key: "App", Value: "web" }, { Key: "Old", Value: "x" }] })] });
+            ec2.on(DescribeImagesCommand).resolves({
+                Images: [
+                    image({
+                        Tags: [
+                            { Key: "App", Value: "web" },
+                            { Key: "Old", Value: "x" },
+                        ],
+                    }),
+                ],
+            });
             ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: SNAP, Tags: [] }] });
             ec2.on(CreateTagsCommand).resolves({});
             ec2.on(DeleteTagsCommand).resolves({});
@@ -305,7 +322,9 @@ describe("AmiFromInstance provider hooks", () => {
             assert.deepEqual(perm, { Add: [{ UserId: "444455556666" }], Remove: [{ UserId: "111122223333" }, { Group: "all" }] });
         });
         it("waits for an image that a timed-out create left pending, then finishes it", async () => {
-            ec2.on(DescribeImagesCommand).resolvesOnce({ Images: [image({ State: "pending" })] }).resolves({ Images: [image()] });
+            ec2.on(DescribeImagesCommand)
+                .resolvesOnce({ Images: [image({ State: "pending" })] })
+                .resolves({ Images: [image()] });
             const r = await hooks.update(IMAGE_ID, olds, inputs);
             assert.equal(r.outs.state, "available");
             assert.equal(ec2.commandCalls(DescribeImagesCommand).length, 2);
@@ -319,7 +338,10 @@ describe("AmiFromInstance provider hooks", () => {
             ec2.on(DeleteSnapshotCommand).resolves({});
             await hooks.delete(IMAGE_ID, state);
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
-            assert.deepEqual(ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId), [SNAP]);
+            assert.deepEqual(
+                ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId),
+                [SNAP],
+            );
             assert.equal(ec2.calls().length, 2);
         });
         it("keeps the snapshots when deleteSnapshotsOnDestroy is false", async () => {

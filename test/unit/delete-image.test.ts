@@ -37,7 +37,13 @@ describe("deleting an image with its snapshots", () => {
         ec2.on(DeleteSnapshotCommand, { SnapshotId: "snap-00000000000000001" }).rejects(ec2Error("InvalidSnapshot.InUse"));
         ec2.on(DeleteSnapshotCommand, { SnapshotId: "snap-00000000000000002" }).resolves({});
         ec2.on(DescribeImagesCommand).resolves({
-            Images: [{ ImageId: "ami-0fedcba9876543210", State: "available", BlockDeviceMappings: [{ Ebs: { SnapshotId: "snap-00000000000000001" } }] }],
+            Images: [
+                {
+                    ImageId: "ami-0fedcba9876543210",
+                    State: "available",
+                    BlockDeviceMappings: [{ Ebs: { SnapshotId: "snap-00000000000000001" } }],
+                },
+            ],
         });
         const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 });
         assert.deepEqual(r.snapshotsDeleted, ["snap-00000000000000002"]);
@@ -68,7 +74,10 @@ describe("deleting an image with its snapshots", () => {
     it("passes on other errors at once", async () => {
         ec2.on(DeregisterImageCommand).resolves({});
         ec2.on(DeleteSnapshotCommand).rejects(ec2Error("UnauthorizedOperation"));
-        await assert.rejects(deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 }), /UnauthorizedOperation/);
+        await assert.rejects(
+            deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 }),
+            /UnauthorizedOperation/,
+        );
         assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 1);
     });
 });

@@ -38,7 +38,12 @@ describe("planRetention", () => {
         });
 
         it("keeps the newest even when they are older than maxAgeDays", () => {
-            const plan = planRetention([img(1, 400), img(2, 300)], NONE, { selector: { namePattern: "*" }, keepLatest: 1, maxAgeDays: 30 }, NOW);
+            const plan = planRetention(
+                [img(1, 400), img(2, 300)],
+                NONE,
+                { selector: { namePattern: "*" }, keepLatest: 1, maxAgeDays: 30 },
+                NOW,
+            );
             assert.deepEqual(ids(plan), [img(1, 0).imageId]);
         });
 
@@ -56,9 +61,20 @@ describe("planRetention", () => {
         });
 
         it("selects by name pattern and by tags, value * meaning any", () => {
-            const images = [img(1, 5, { name: "web-a" }), img(2, 4, { name: "api-a" }), img(3, 3, { name: "web-b" }), img(4, 2, { name: "web-c", tags: {} })];
-            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "web-?" }, keepLatest: 1 }, NOW)).sort(), [img(1, 0).imageId, img(3, 0).imageId]);
-            assert.deepEqual(ids(planRetention(images, NONE, { selector: { tags: { App: "*" } }, keepLatest: 1 }, NOW)).sort(), [img(1, 0).imageId, img(2, 0).imageId]);
+            const images = [
+                img(1, 5, { name: "web-a" }),
+                img(2, 4, { name: "api-a" }),
+                img(3, 3, { name: "web-b" }),
+                img(4, 2, { name: "web-c", tags: {} }),
+            ];
+            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "web-?" }, keepLatest: 1 }, NOW)).sort(), [
+                img(1, 0).imageId,
+                img(3, 0).imageId,
+            ]);
+            assert.deepEqual(ids(planRetention(images, NONE, { selector: { tags: { App: "*" } }, keepLatest: 1 }, NOW)).sort(), [
+                img(1, 0).imageId,
+                img(2, 0).imageId,
+            ]);
         });
 
         it("never retires excluded images, and they do not count as kept", () => {
@@ -77,16 +93,31 @@ describe("planRetention", () => {
             const inUse = new Map([[img(1, 0).imageId, "launch template lt-1 version 3 ($Default)"]]);
             const images = [img(1, 50), img(2, 40, { lastLaunchedTime: new Date(NOW.getTime() - 2 * DAY).toISOString() }), img(3, 1)];
             const base = { selector: { namePattern: "*" }, keepLatest: 1 };
-            assert.deepEqual(ids(planRetention(images, inUse, { ...base, exclude: { inUse: false } }, NOW)), [img(1, 0).imageId, img(2, 0).imageId]);
+            assert.deepEqual(ids(planRetention(images, inUse, { ...base, exclude: { inUse: false } }, NOW)), [
+                img(1, 0).imageId,
+                img(2, 0).imageId,
+            ]);
             assert.deepEqual(ids(planRetention(images, inUse, { ...base, exclude: { launchedWithinDays: 7 } }, NOW)), []);
             assert.deepEqual(ids(planRetention(images, inUse, { ...base, exclude: { launchedWithinDays: 1 } }, NOW)), [img(2, 0).imageId]);
         });
 
         it("reports deregistration-protected images as skipped instead of retiring them", () => {
-            const plan = planRetention([img(1, 50, { deregistrationProtected: true }), img(2, 1)], NONE, { selector: { namePattern: "*" }, keepLatest: 1 }, NOW);
+            const plan = planRetention(
+                [img(1, 50, { deregistrationProtected: true }), img(2, 1)],
+                NONE,
+                { selector: { namePattern: "*" }, keepLatest: 1 },
+                NOW,
+            );
             assert.deepEqual(plan.retire, []);
-            assert.deepEqual(plan.skipped, [{ imageId: img(1, 0).imageId, region: "us-east-1", reason: "deregistration protection is on" }]);
-            const deprecate = planRetention([img(1, 50, { deregistrationProtected: true }), img(2, 1)], NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "deprecate" }, NOW);
+            assert.deepEqual(plan.skipped, [
+                { imageId: img(1, 0).imageId, region: "us-east-1", reason: "deregistration protection is on" },
+            ]);
+            const deprecate = planRetention(
+                [img(1, 50, { deregistrationProtected: true }), img(2, 1)],
+                NONE,
+                { selector: { namePattern: "*" }, keepLatest: 1, action: "deprecate" },
+                NOW,
+            );
             assert.deepEqual(ids(deprecate), [img(1, 0).imageId], "protection blocks only deregistration");
         });
 
@@ -99,14 +130,24 @@ describe("planRetention", () => {
         });
 
         it("never plans an image owned by another account", () => {
-            const plan = planRetention([img(1, 50, { ownerId: "999999999999" }), img(2, 40), img(3, 1)], NONE, { selector: { namePattern: "*" }, keepLatest: 1, accountId: "111122223333" }, NOW);
+            const plan = planRetention(
+                [img(1, 50, { ownerId: "999999999999" }), img(2, 40), img(3, 1)],
+                NONE,
+                { selector: { namePattern: "*" }, keepLatest: 1, accountId: "111122223333" },
+                NOW,
+            );
             assert.deepEqual(ids(plan), [img(2, 0).imageId]);
         });
 
         it("does not plan again what a deprecate or disable run already did", () => {
             const images = [img(1, 50, { deprecationTime: NOW.toISOString() }), img(2, 40, { state: "disabled" }), img(3, 1)];
-            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "deprecate" }, NOW)), [img(2, 0).imageId]);
-            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "disable" }, NOW)), [img(1, 0).imageId]);
+            assert.deepEqual(
+                ids(planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "deprecate" }, NOW)),
+                [img(2, 0).imageId],
+            );
+            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "disable" }, NOW)), [
+                img(1, 0).imageId,
+            ]);
         });
     });
 
@@ -135,7 +176,8 @@ describe("planRetention", () => {
                         region: x.region,
                         tags: { ...(x.app ? { App: x.app } : {}), ...(x.retain ? { Retain: "true" } : {}) },
                         deregistrationProtected: x.protectedImage,
-                        lastLaunchedTime: x.launchedDaysAgo === undefined ? undefined : new Date(NOW.getTime() - x.launchedDaysAgo * DAY).toISOString(),
+                        lastLaunchedTime:
+                            x.launchedDaysAgo === undefined ? undefined : new Date(NOW.getTime() - x.launchedDaysAgo * DAY).toISOString(),
                     }),
                 ),
             ),
@@ -155,7 +197,12 @@ describe("planRetention", () => {
                 keepLatest: w.keepLatest,
                 maxAgeDays: w.maxAgeDays,
                 groupBy: w.groupByApp ? ["App"] : undefined,
-                exclude: { imageIds: w.excludedIds.map((n) => img(n, 0).imageId), tags: { Retain: "true" }, inUse: w.inUseExcluded, launchedWithinDays: w.launchedWithinDays },
+                exclude: {
+                    imageIds: w.excludedIds.map((n) => img(n, 0).imageId),
+                    tags: { Retain: "true" },
+                    inUse: w.inUseExcluded,
+                    launchedWithinDays: w.launchedWithinDays,
+                },
             };
             // one image per id, as EC2 has
             const unique = [...new Map(w.images.map((i) => [i.imageId, i])).values()];
@@ -165,7 +212,9 @@ describe("planRetention", () => {
             w.excludedIds.some((n) => img(n, 0).imageId === i.imageId) ||
             i.tags.Retain === "true" ||
             (w.inUseExcluded && inUse.has(i.imageId)) ||
-            (w.launchedWithinDays !== undefined && !!i.lastLaunchedTime && NOW.getTime() - Date.parse(i.lastLaunchedTime) <= w.launchedWithinDays * DAY);
+            (w.launchedWithinDays !== undefined &&
+                !!i.lastLaunchedTime &&
+                NOW.getTime() - Date.parse(i.lastLaunchedTime) <= w.launchedWithinDays * DAY);
 
         it("never retires an excluded, in-use or protected image", () => {
             fc.assert(
@@ -191,7 +240,9 @@ describe("planRetention", () => {
                         const g = groupOf(i, rules.groupBy);
                         groups.set(g, [...(groups.get(g) ?? []), i]);
                     }
-                    return [...groups.values()].every((members) => members.filter((m) => !retired.has(m.imageId)).length >= Math.min(w.keepLatest, members.length));
+                    return [...groups.values()].every(
+                        (members) => members.filter((m) => !retired.has(m.imageId)).length >= Math.min(w.keepLatest, members.length),
+                    );
                 }),
             );
         });
@@ -200,25 +251,36 @@ describe("planRetention", () => {
             fc.assert(
                 fc.property(worldArb, fc.integer(), (w, seed) => {
                     const { inUse, rules, images } = setup(w);
-                    const shuffled = [...images].sort((a, b) => ((a.imageId + seed).localeCompare(b.imageId + seed)));
-                    return JSON.stringify(planRetention(images, inUse, rules, NOW)) === JSON.stringify(planRetention(shuffled.reverse(), inUse, rules, NOW));
+                    const shuffled = [...images].sort((a, b) => (a.imageId + seed).localeCompare(b.imageId + seed));
+                    return (
+                        JSON.stringify(planRetention(images, inUse, rules, NOW)) ===
+                        JSON.stringify(planRetention(shuffled.reverse(), inUse, rules, NOW))
+                    );
                 }),
             );
         });
 
         it("plans nothing more after its plan was applied", () => {
             fc.assert(
-                fc.property(worldArb, fc.constantFrom("deregister", "deprecate", "disable") as fc.Arbitrary<"deregister" | "deprecate" | "disable">, (w, action) => {
-                    const { inUse, rules, images } = setup(w);
-                    const r = { ...rules, action };
-                    const retired = new Set(ids(planRetention(images, inUse, r, NOW)));
-                    const after = images
-                        .filter((i) => action !== "deregister" || !retired.has(i.imageId))
-                        .map((i) =>
-                            !retired.has(i.imageId) ? i : action === "deprecate" ? { ...i, deprecationTime: new Date(NOW.getTime() + 60_000).toISOString() } : { ...i, state: "disabled" },
-                        );
-                    return planRetention(after, inUse, r, NOW).retire.length === 0;
-                }),
+                fc.property(
+                    worldArb,
+                    fc.constantFrom("deregister", "deprecate", "disable") as fc.Arbitrary<"deregister" | "deprecate" | "disable">,
+                    (w, action) => {
+                        const { inUse, rules, images } = setup(w);
+                        const r = { ...rules, action };
+                        const retired = new Set(ids(planRetention(images, inUse, r, NOW)));
+                        const after = images
+                            .filter((i) => action !== "deregister" || !retired.has(i.imageId))
+                            .map((i) =>
+                                !retired.has(i.imageId)
+                                    ? i
+                                    : action === "deprecate"
+                                      ? { ...i, deprecationTime: new Date(NOW.getTime() + 60_000).toISOString() }
+                                      : { ...i, state: "disabled" },
+                            );
+                        return planRetention(after, inUse, r, NOW).retire.length === 0;
+                    },
+                ),
             );
         });
     });

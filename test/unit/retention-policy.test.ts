@@ -54,7 +54,10 @@ describe("AmiRetentionPolicy provider hooks", () => {
             ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20), image(3, 1)] });
             const r = await hooks.check({}, settings);
             assert.deepEqual(r.failures, undefined);
-            assert.deepEqual(r.inputs.pending.map((p: { imageId: string }) => p.imageId), [id(1), id(2)]);
+            assert.deepEqual(
+                r.inputs.pending.map((p: { imageId: string }) => p.imageId),
+                [id(1), id(2)],
+            );
             assert.equal(r.inputs.pending[0].group, "us-east-1");
             const req = ec2.commandCalls(DescribeImagesCommand)[0].args[0].input;
             assert.deepEqual(req.Owners, ["self"]);
@@ -64,7 +67,9 @@ describe("AmiRetentionPolicy provider hooks", () => {
 
         it("treats images used by instances and launch templates as in use, and survives templates without a plain AMI id", async () => {
             ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20), image(3, 10), image(4, 1)] });
-            ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: "i-1", ImageId: id(1), State: { Name: "stopped" } }] }] });
+            ec2.on(DescribeInstancesCommand).resolves({
+                Reservations: [{ Instances: [{ InstanceId: "i-1", ImageId: id(1), State: { Name: "stopped" } }] }],
+            });
             ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
                 LaunchTemplateVersions: [
                     { LaunchTemplateName: "web", VersionNumber: 3, DefaultVersion: true, LaunchTemplateData: { ImageId: id(2) } },
@@ -73,9 +78,14 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 ],
             });
             const r = await hooks.check({}, settings);
-            assert.deepEqual(r.inputs.pending.map((p: { imageId: string }) => p.imageId), [id(3)]);
+            assert.deepEqual(
+                r.inputs.pending.map((p: { imageId: string }) => p.imageId),
+                [id(3)],
+            );
             const filter = ec2.commandCalls(DescribeInstancesCommand)[0].args[0].input.Filters;
-            assert.deepEqual(filter, [{ Name: "instance-state-name", Values: ["pending", "running", "shutting-down", "stopping", "stopped"] }]);
+            assert.deepEqual(filter, [
+                { Name: "instance-state-name", Values: ["pending", "running", "shutting-down", "stopping", "stopped"] },
+            ]);
         });
 
         it("follows DescribeImages pages", async () => {
@@ -85,7 +95,10 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 .resolves({ Images: [image(3, 1)] });
             const r = await hooks.check({}, settings);
             assert.equal(ec2.commandCalls(DescribeImagesCommand).length, 3);
-            assert.deepEqual(r.inputs.pending.map((p: { imageId: string }) => p.imageId), [id(1), id(2)]);
+            assert.deepEqual(
+                r.inputs.pending.map((p: { imageId: string }) => p.imageId),
+                [id(1), id(2)],
+            );
         });
 
         it("ignores exclude ids not known yet during preview", async () => {
@@ -139,8 +152,17 @@ describe("AmiRetentionPolicy provider hooks", () => {
     });
 
     describe("diff", () => {
-        const pending = [{ imageId: id(1), region: "us-east-1", name: "web-1", creationDate: "", group: "us-east-1", reason: "2nd newest" }];
-        const state = { ...settings, action: "deregister", deleteSnapshots: true, exclude: { inUse: true }, dryRun: false, pending } as never;
+        const pending = [
+            { imageId: id(1), region: "us-east-1", name: "web-1", creationDate: "", group: "us-east-1", reason: "2nd newest" },
+        ];
+        const state = {
+            ...settings,
+            action: "deregister",
+            deleteSnapshots: true,
+            exclude: { inUse: true },
+            dryRun: false,
+            pending,
+        } as never;
         it("shows a change when the set of pending images changes, never a replacement", async () => {
             const d = await hooks.diff("p", state, { ...(state as object), pending: [] } as never);
             assert.deepEqual(d, { changes: true, replaces: [] });
@@ -169,26 +191,42 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.deepEqual(r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId).sort(), [id(1), id(2)]);
             assert.equal(r.outs.lastRun.snapshotsDeleted.length, 2);
             assert.deepEqual(r.outs.pending, []);
-            assert.deepEqual(ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId).sort(), [id(1), id(2)]);
+            assert.deepEqual(
+                ec2
+                    .commandCalls(DeregisterImageCommand)
+                    .map((c) => c.args[0].input.ImageId)
+                    .sort(),
+                [id(1), id(2)],
+            );
         });
 
         it("re-checks right before acting: an image now in use or now protected is skipped, not retired", async () => {
             const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)]);
             ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20, { DeregistrationProtection: "enabled" })] });
-            ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: "i-9", ImageId: id(1), State: { Name: "running" } }] }] });
+            ec2.on(DescribeInstancesCommand).resolves({
+                Reservations: [{ Instances: [{ InstanceId: "i-9", ImageId: id(1), State: { Name: "running" } }] }],
+            });
             const r = await hooks.update("p", inputs, inputs);
             assert.deepEqual(r.outs.lastRun.retired, []);
-            assert.deepEqual(r.outs.lastRun.skipped.map((s: { reason: string }) => s.reason).sort(), ["deregistration protection is on", "in use: instance i-9 (running)"]);
+            assert.deepEqual(r.outs.lastRun.skipped.map((s: { reason: string }) => s.reason).sort(), [
+                "deregistration protection is on",
+                "in use: instance i-9 (running)",
+            ]);
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
         });
 
         it("keeps going when one image fails, reports it and warns", async () => {
             const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)]);
-            ec2.on(DeregisterImageCommand, { ImageId: id(1) } as never).rejects(Object.assign(new Error("boom"), { name: "InternalError" }));
+            ec2.on(DeregisterImageCommand, { ImageId: id(1) } as never).rejects(
+                Object.assign(new Error("boom"), { name: "InternalError" }),
+            );
             ec2.on(DeregisterImageCommand, { ImageId: id(2) } as never).resolves({});
             ec2.on(DeleteSnapshotCommand).resolves({});
             const r = await hooks.update("p", inputs, inputs);
-            assert.deepEqual(r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId), [id(2)]);
+            assert.deepEqual(
+                r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId),
+                [id(2)],
+            );
             assert.equal(r.outs.lastRun.failed[0].imageId, id(1));
             assert.match(r.outs.lastRun.failed[0].error, /InternalError/);
             assert.ok(err.getCalls().some((c) => /warning: retention: ami-0+1 .*failed, retried next run/.test(String(c.args[0]))));
@@ -198,7 +236,10 @@ describe("AmiRetentionPolicy provider hooks", () => {
             const inputs = await plan([image(1, 30), image(2, 1)], { dryRun: true });
             const r = await hooks.update("p", inputs, inputs);
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
-            assert.deepEqual(r.outs.pending.map((p: { imageId: string }) => p.imageId), [id(1)]);
+            assert.deepEqual(
+                r.outs.pending.map((p: { imageId: string }) => p.imageId),
+                [id(1)],
+            );
         });
 
         it("deprecates or disables instead of deregistering when asked, keeping snapshots", async () => {

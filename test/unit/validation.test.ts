@@ -79,7 +79,10 @@ describe("AmiFromInstance check rules", () => {
                     organizationArns: ["arn:aws:organizations::111122223333:organization/o-exampleorgid"],
                     public: false,
                 },
-                blockDeviceMappings: [{ deviceName: "/dev/sdf", noDevice: true }, { deviceName: "/dev/xvda", ebs: { volumeSize: 20, volumeType: "gp3" } }],
+                blockDeviceMappings: [
+                    { deviceName: "/dev/sdf", noDevice: true },
+                    { deviceName: "/dev/xvda", ebs: { volumeSize: 20, volumeType: "gp3" } },
+                ],
             }),
             [],
         );

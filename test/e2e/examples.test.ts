@@ -1,0 +1,152 @@
+// Every example in examples/ typechecks against the packed package and runs
+// end to end under the real `pulumi` CLI against moto, as a user would run it.
+import { CreateImageCommand, DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import assert from "node:assert/strict";
+import { motoEnv } from "../../scripts/lib/moto";
+import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
+import { consumerProject, newStack, programDir } from "../support/consumer";
+import { currentMoto } from "../support/moto-hooks";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const EXAMPLES = fs.readdirSync(path.join(ROOT, "examples")).filter((d) => fs.existsSync(path.join(ROOT, "examples", d, "index.ts")));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function sweep(regions: string[]) {
+    return Object.fromEntries(await Promise.all(regions.map(async (r) => [r, await inventory(r)] as const)));
+}
+
+describe("examples (packed package, real pulumi CLI, moto)", () => {
+    it("every example typechecks against the packed package", async () => {
+        const project = await consumerProject();
+        for (const example of EXAMPLES) {
+            const dir = await programDir(`examples/${example}`);
+            const tsc = path.join(project, "node_modules", "typescript", "bin", "tsc");
+            try {
+                execFileSync(process.execPath, [tsc, "--noEmit", "-p", "tsconfig.json"], { cwd: dir, encoding: "utf8", stdio: "pipe" });
+            } catch (e) {
+                assert.fail(`${example} does not typecheck:\n${(e as { stdout?: string }).stdout}`);
+            }
+        }
+        assert.deepEqual(EXAMPLES.sort(), ["adopt-existing-ami", "golden-image", "multi-region", "retention-in-pull-requests"]);
+    });
+
+    it("golden-image: bakes, copies encrypted to the DR region, plans retention, and destroys to nothing", async () => {
+        const regions = ["us-east-2", "us-west-1"];
+        const { instanceId } = await createSourceInstance(regions[0]);
+        const before = await sweep(regions);
+        const stack = await newStack("examples/golden-image", "golden", motoEnv(currentMoto().endpoint, regions[0]));
+        await stack.config({
+            "aws:region": regions[0],
+            sourceInstanceId: instanceId,
+            drRegion: regions[1],
+            drKmsKey: "alias/ami-dr",
+            version: "2.0.0",
+        });
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const out = await stack.outputs();
+        assert.match(out.imageId as string, /^ami-/);
+        assert.match(out.drImageId as string, /^ami-/);
+        const dr = (await inventory(regions[1])).images.find((i: { id: string }) => i.id === out.drImageId);
+        assert.ok(dr, "the copy is in the DR region");
+        await stack.run(["destroy", "--yes", "--skip-preview"]);
+        const after = await sweep(regions);
+        for (const r of regions) assert.deepEqual(leftBehind(before[r], after[r]), { images: [], snapshots: [] }, r);
+    });
+
+    it("multi-region: one copy per region, outputs per region, nothing left after destroy", async () => {
+        const source = "ca-central-1";
+        const regions = ["sa-east-1", "eu-north-1"];
+        const { instanceId } = await createSourceInstance(source);
+        const ec2 = new EC2Client({ region: source });
+        const ami = (await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: "example-multi-region-source" }))).ImageId!;
+        ec2.destroy();
+        const before = await sweep(regions);
+        const stack = await newStack("examples/multi-region", "multi", motoEnv(currentMoto().endpoint, source));
+        await stack.config({ "aws:region": source, sourceAmiId: ami });
+        for (const [i, r] of regions.entries()) await stack.run(["config", "set", "--path", `regions[${i}]`, r]);
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const ids = (await stack.outputs()).imageIds as Record<string, string>;
+        assert.deepEqual(Object.keys(ids).sort(), [...regions].sort());
+        await stack.run(["destroy", "--yes", "--skip-preview"]);
+        const after = await sweep(regions);
+        for (const r of regions) assert.deepEqual(leftBehind(before[r], after[r]), { images: [], snapshots: [] }, r);
+    });
+
+    it("retention-in-pull-requests: preview --diff names the AMIs a merge retires", async () => {
+        const region = "ap-south-1";
+        const { instanceId } = await createSourceInstance(region);
+        const ec2 = new EC2Client({ region });
+        const amis: string[] = [];
+        for (let n = 1; n <= 3; n++) {
+            amis.push(
+                (
+                    await ec2.send(
+                        new CreateImageCommand({
+                            InstanceId: instanceId,
+                            Name: `app-example-${n}`,
+                            TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "shop" }] }],
+                        }),
+                    )
+                ).ImageId!,
+            );
+            await sleep(1100);
+        }
+        ec2.destroy();
+        const stack = await newStack("examples/retention-in-pull-requests", "pr", motoEnv(currentMoto().endpoint, region));
+        await stack.config({ "aws:region": region, keepLatest: "1" });
+        const preview = await stack.run(["preview", "--diff"]);
+        assert.ok(preview.stdout.includes(amis[0]) && preview.stdout.includes(amis[1]), preview.stdout);
+        assert.ok(!preview.stdout.includes(amis[2]), "the newest is kept");
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const left = (await inventory(region)).images.map((i: { id: string }) => i.id);
+        assert.ok(left.includes(amis[2]) && !left.includes(amis[0]) && !left.includes(amis[1]));
+        await stack.run(["destroy", "--yes", "--skip-preview"]);
+        assert.ok(fs.existsSync(path.join(ROOT, "examples", "retention-in-pull-requests", ".github", "workflows", "preview.yml")));
+    });
+
+    it("adopt-existing-ami: adopts an AMI made by hand, tags it, and the policy retires it once a newer one exists", async () => {
+        const region = "eu-west-3";
+        const { instanceId } = await createSourceInstance(region);
+        const ec2 = new EC2Client({ region });
+        try {
+            const legacy = (await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: "web-legacy" }))).ImageId!;
+            const imagesBefore = (await inventory(region)).images.length;
+            const stack = await newStack("examples/adopt-existing-ami", "adopt", motoEnv(currentMoto().endpoint, region));
+            await stack.config({ "aws:region": region, legacyAmiId: legacy });
+            await stack.run(["up", "--yes", "--skip-preview"]);
+            const out = await stack.outputs();
+            assert.equal(out.adoptedImageId, legacy);
+            assert.equal(out.adoptedImageName, "web-legacy");
+            assert.deepEqual(out.retiredNext, []);
+            assert.equal((await inventory(region)).images.length, imagesBefore, "no image was made");
+            const tags = (await ec2.send(new DescribeImagesCommand({ ImageIds: [legacy] }))).Images![0].Tags;
+            assert.deepEqual(tags, [
+                { Key: "App", Value: "web" },
+                { Key: "Origin", Value: "adopted" },
+            ]);
+
+            await sleep(1100);
+            await ec2.send(
+                new CreateImageCommand({
+                    InstanceId: instanceId,
+                    Name: "web-new",
+                    TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }],
+                }),
+            );
+            const preview = await stack.run(["preview", "--diff"]);
+            assert.ok(preview.stdout.includes(legacy), preview.stdout);
+            await stack.run(["up", "--yes", "--skip-preview"]);
+            assert.ok(
+                !(await inventory(region)).images.some((i: { id: string }) => i.id === legacy),
+                "the policy retired the adopted image",
+            );
+            await stack.run(["refresh", "--yes", "--skip-preview"]);
+            await stack.run(["destroy", "--yes", "--skip-preview"]);
+        } finally {
+            ec2.destroy();
+        }
+    });
+});
