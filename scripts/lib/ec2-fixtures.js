@@ -15,6 +15,9 @@ const {
 /**
  * Registers a small base image and launches an instance from it, the way a
  * golden-image pipeline starts from a vendor AMI. Returns their ids.
+ * @param {string} region
+ * @param {{ name?: string }} [options]
+ * @returns {Promise<{ instanceId: string, baseImageId: string, baseSnapshotId: string }>}
  */
 async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
     const ec2 = new EC2Client({ region });
@@ -37,7 +40,17 @@ async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
     }
 }
 
-/** Every image and snapshot this account has in `region`. */
+/**
+ * @typedef {{ id: string, name?: string, state?: string }} ImageRef
+ * @typedef {{ id: string, description?: string }} SnapshotRef
+ * @typedef {{ images: ImageRef[], snapshots: SnapshotRef[] }} Inventory
+ */
+
+/**
+ * Every image and snapshot this account has in `region`.
+ * @param {string} region
+ * @returns {Promise<Inventory>}
+ */
 async function inventory(region) {
     const ec2 = new EC2Client({ region });
     try {
@@ -46,15 +59,20 @@ async function inventory(region) {
         return {
             images: (images.Images ?? [])
                 .filter((i) => i.State !== "deregistered")
-                .map((i) => ({ id: i.ImageId, name: i.Name, state: i.State })),
-            snapshots: (snapshots.Snapshots ?? []).map((s) => ({ id: s.SnapshotId, description: s.Description })),
+                .map((i) => ({ id: i.ImageId ?? "", name: i.Name, state: i.State })),
+            snapshots: (snapshots.Snapshots ?? []).map((s) => ({ id: s.SnapshotId ?? "", description: s.Description })),
         };
     } finally {
         ec2.destroy();
     }
 }
 
-/** What `after` has that `before` had not: images and snapshots left behind. */
+/**
+ * What `after` has that `before` had not: images and snapshots left behind.
+ * @param {Inventory} before
+ * @param {Inventory} after
+ * @returns {Inventory}
+ */
 function leftBehind(before, after) {
     const had = new Set([...before.images.map((i) => i.id), ...before.snapshots.map((s) => s.id)]);
     return {

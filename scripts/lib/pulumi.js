@@ -22,6 +22,10 @@ function pulumiEnv(stateDir, extra = {}) {
 }
 
 /**
+ * @param {string[]} args
+ * @param {{ cwd?: string, env?: NodeJS.ProcessEnv, check?: boolean, echo?: boolean, input?: string }} [options]
+ * @returns {Promise<{ code: number, stdout: string, stderr: string, pid?: number }>}
+ *
  * Runs `pulumi <args>` in `cwd`. Resolves to { code, stdout, stderr }; with
  * `check` (default) a non-zero exit rejects with the output in the message.
  * `echo` streams output to this process too.

@@ -4,6 +4,7 @@ import {
     DescribeImagesCommand,
     DescribeSnapshotsCommand,
     EC2Client,
+    Image,
     ModifyImageAttributeCommand,
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
@@ -13,7 +14,7 @@ import { checkManagedAmiInputs } from "../../sdk/validation";
 
 const ec2 = mockClient(EC2Client);
 const AMI = "ami-0123456789abcdef0";
-const image = {
+const image: Image = {
     ImageId: AMI,
     Name: "web-legacy",
     State: "available",
