@@ -320,3 +320,33 @@ describe("EC2 test proxy in front of moto", () => {
         });
     });
 });
+
+describe("EC2 test proxy: answers lost after the call and idempotency tokens", () => {
+    it("a lost response means the call happened: CopyImage retried with the same ClientToken returns the same copy, as EC2 does", async () => {
+        const { startEc2Proxy } = await import("../support/ec2-proxy");
+        const { currentMoto } = await import("../support/moto-hooks");
+        const { createSourceInstance } = await import("../../scripts/lib/ec2-fixtures");
+        const { CopyImageCommand, CreateImageCommand, DeregisterImageCommand, EC2Client } = await import("@aws-sdk/client-ec2");
+        const proxy = await startEc2Proxy({ target: currentMoto().endpoint });
+        const direct = new EC2Client({ region: "us-east-1" });
+        const viaProxy = new EC2Client({ region: "us-west-2", endpoint: proxy.endpoint, maxAttempts: 5 });
+        try {
+            const { instanceId } = await createSourceInstance("us-east-1");
+            const source = (await direct.send(new CreateImageCommand({ InstanceId: instanceId, Name: `proxy-token-${Date.now()}` }))).ImageId!;
+            proxy.setOptions({ faultRate: 1, faults: ["lost-response"] });
+            const lost = viaProxy.send(new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }));
+            await assert.rejects(lost, "every answer is lost");
+            proxy.setOptions({ faultRate: 0 });
+            const a = await viaProxy.send(new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }));
+            const b = await viaProxy.send(new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }));
+            assert.equal(a.ImageId, b.ImageId);
+            assert.ok(proxy.stats().faultsByKind["lost-response"] >= 1);
+            await viaProxy.send(new DeregisterImageCommand({ ImageId: a.ImageId! }));
+            await direct.send(new DeregisterImageCommand({ ImageId: source }));
+        } finally {
+            direct.destroy();
+            viaProxy.destroy();
+            await proxy.stop();
+        }
+    });
+});

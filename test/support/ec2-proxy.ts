@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type FaultKind = "throttle" | "500" | "503" | "reset";
+export type FaultKind = "throttle" | "500" | "503" | "reset" | "lost-response";
 
 export interface ProxyOptions {
     /** The moto endpoint requests are forwarded to, e.g. `http://127.0.0.1:5000`. */
@@ -64,6 +64,7 @@ export interface Ec2Proxy {
 
 type Settings = Required<Omit<ProxyOptions, "failImages" | "pageSize">> & Pick<ProxyOptions, "failImages" | "pageSize">;
 
+/** The faults drawn by default. `lost-response` (the call happens, its answer is lost) is opt-in. */
 const ALL_FAULTS: FaultKind[] = ["throttle", "500", "503", "reset"];
 const API_VERSION = "2016-11-15";
 const XMLNS = `http://ec2.amazonaws.com/doc/${API_VERSION}/`;
@@ -74,7 +75,7 @@ const SNAPSHOT_ID_FILTER = "block-device-mapping.snapshot-id";
  * with HTTP 503 (e.g. "Status Code: 503; Error Code: RequestLimitExceeded" in
  * SDK errors); the SDK classes it as throttling by its code, whatever the status.
  */
-const FAULT_REPLIES: Record<Exclude<FaultKind, "reset">, { status: number; code: string; message: string }> = {
+const FAULT_REPLIES: Record<Exclude<FaultKind, "reset" | "lost-response">, { status: number; code: string; message: string }> = {
     throttle: { status: 503, code: "RequestLimitExceeded", message: "Request limit exceeded." },
     "500": { status: 500, code: "InternalError", message: "An internal error has occurred. Retry your request." },
     "503": { status: 503, code: "Unavailable", message: "The server is overloaded and can't handle the request." },
@@ -259,6 +260,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     const deprecationTimes = new Map<string, string>();
     const protections = new Map<string, string>();
     const snapshotsInUse = new Map<string, { imageId: string; left: number }>();
+    const copiesByToken = new Map<string, Reply>();
 
     /** Sends a request to moto with the client's headers (their SigV4 credential scope carries the region). */
     function forward(method: string, path: string, headers: http.IncomingHttpHeaders, body: string): Promise<Reply> {
@@ -300,6 +302,33 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     // Real EC2 answers an action on an image id it does not know with InvalidAMIID.NotFound.
     const imageNotFound = (imageId: string) => ec2Error(400, "InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
 
+    /** CreateImage, CopyImage or RegisterImage, with what moto does not do: duplicate names, pending and failed states. */
+    async function createImage(s: Settings, params: URLSearchParams, req: http.IncomingMessage, pass: () => Promise<Reply>): Promise<Reply> {
+        const name = params.get("Name");
+        if (s.duplicateNames && name) {
+            // Real EC2: AMI names are unique per region and owner; a second
+            // image with the name of a live one fails InvalidAMIName.Duplicate.
+            const same = await lookupImages(req.headers, { "Owner.1": "self", "Filter.1.Name": "name", "Filter.1.Value.1": name });
+            const clash = same?.find((i) => tagText(i, "name") === name && tagText(i, "imageState") !== "deregistered");
+            if (clash) {
+                return ec2Error(
+                    400,
+                    "InvalidAMIName.Duplicate",
+                    `AMI name ${name} is already in use by AMI ${tagText(clash, "imageId")}`,
+                );
+            }
+        }
+        const reply = await pass();
+        const created = reply.status === 200 ? tagText(reply.body, "imageId") : undefined;
+        if (created && (s.pendingPolls > 0 || s.failImages)) {
+            // Real EC2: a new image is `pending` while its snapshots are
+            // taken or copied, then `available`, or `failed` with a
+            // StateReason (e.g. an unusable KMS key on an encrypted copy).
+            lifecycles.set(created, { pendingLeft: s.pendingPolls, fail: s.failImages });
+        }
+        return reply;
+    }
+
     async function handle(s: Settings, action: string, params: URLSearchParams, req: http.IncomingMessage, body: string): Promise<Reply> {
         const pass = (newBody = body) => forward(req.method ?? "POST", req.url ?? "/", req.headers, newBody);
         const imageId = params.get("ImageId") ?? "";
@@ -308,28 +337,13 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             case "CreateImage":
             case "CopyImage":
             case "RegisterImage": {
-                const name = params.get("Name");
-                if (s.duplicateNames && name) {
-                    // Real EC2: AMI names are unique per region and owner; a second
-                    // image with the name of a live one fails InvalidAMIName.Duplicate.
-                    const same = await lookupImages(req.headers, { "Owner.1": "self", "Filter.1.Name": "name", "Filter.1.Value.1": name });
-                    const clash = same?.find((i) => tagText(i, "name") === name && tagText(i, "imageState") !== "deregistered");
-                    if (clash) {
-                        return ec2Error(
-                            400,
-                            "InvalidAMIName.Duplicate",
-                            `AMI name ${name} is already in use by AMI ${tagText(clash, "imageId")}`,
-                        );
-                    }
-                }
-                const reply = await pass();
-                const created = reply.status === 200 ? tagText(reply.body, "imageId") : undefined;
-                if (created && (s.pendingPolls > 0 || s.failImages)) {
-                    // Real EC2: a new image is `pending` while its snapshots are
-                    // taken or copied, then `available`, or `failed` with a
-                    // StateReason (e.g. an unusable KMS key on an encrypted copy).
-                    lifecycles.set(created, { pendingLeft: s.pendingPolls, fail: s.failImages });
-                }
+                // Real EC2: CopyImage with a ClientToken it has seen answers with
+                // the copy that token made, instead of copying again (moto ignores it).
+                const token = action === "CopyImage" ? params.get("ClientToken") : null;
+                const seen = token ? copiesByToken.get(token) : undefined;
+                if (seen) return seen;
+                const reply = await createImage(s, params, req, () => pass());
+                if (token && reply.status === 200) copiesByToken.set(token, reply);
                 return reply;
             }
 
@@ -511,6 +525,13 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             try {
                 if (s.latencyMs > 0) await sleep(s.latencyMs);
                 if (fault === "reset") {
+                    req.socket.destroy();
+                    return;
+                }
+                if (fault === "lost-response") {
+                    // Real EC2 behind a broken network: the call is done, its
+                    // answer never arrives, and the SDK sends it again.
+                    await handle(s, action, params, req, body);
                     req.socket.destroy();
                     return;
                 }
