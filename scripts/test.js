@@ -5,6 +5,7 @@
 //   unit         mocha + sinon, no network
 //   integration  the real AWS SDK against moto on loopback
 //   e2e          the real `pulumi` CLI on programs that install the packed package
+//   soak         a short soak: the whole pipeline under 30% injected faults (npm run soak: a long one)
 //
 // `npm test -- unit integration` runs only the tiers named. Ends with one line:
 // `tests: N passed, N failed, N skipped`.

@@ -332,13 +332,20 @@ describe("EC2 test proxy: answers lost after the call and idempotency tokens", (
         const viaProxy = new EC2Client({ region: "us-west-2", endpoint: proxy.endpoint, maxAttempts: 5 });
         try {
             const { instanceId } = await createSourceInstance("us-east-1");
-            const source = (await direct.send(new CreateImageCommand({ InstanceId: instanceId, Name: `proxy-token-${Date.now()}` }))).ImageId!;
+            const source = (await direct.send(new CreateImageCommand({ InstanceId: instanceId, Name: `proxy-token-${Date.now()}` })))
+                .ImageId!;
             proxy.setOptions({ faultRate: 1, faults: ["lost-response"] });
-            const lost = viaProxy.send(new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }));
+            const lost = viaProxy.send(
+                new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }),
+            );
             await assert.rejects(lost, "every answer is lost");
             proxy.setOptions({ faultRate: 0 });
-            const a = await viaProxy.send(new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }));
-            const b = await viaProxy.send(new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }));
+            const a = await viaProxy.send(
+                new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }),
+            );
+            const b = await viaProxy.send(
+                new CopyImageCommand({ SourceImageId: source, SourceRegion: "us-east-1", Name: "c", ClientToken: "tok-1" }),
+            );
             assert.equal(a.ImageId, b.ImageId);
             assert.ok(proxy.stats().faultsByKind["lost-response"] >= 1);
             await viaProxy.send(new DeregisterImageCommand({ ImageId: a.ImageId! }));

@@ -303,7 +303,12 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     const imageNotFound = (imageId: string) => ec2Error(400, "InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
 
     /** CreateImage, CopyImage or RegisterImage, with what moto does not do: duplicate names, pending and failed states. */
-    async function createImage(s: Settings, params: URLSearchParams, req: http.IncomingMessage, pass: () => Promise<Reply>): Promise<Reply> {
+    async function createImage(
+        s: Settings,
+        params: URLSearchParams,
+        req: http.IncomingMessage,
+        pass: () => Promise<Reply>,
+    ): Promise<Reply> {
         const name = params.get("Name");
         if (s.duplicateNames && name) {
             // Real EC2: AMI names are unique per region and owner; a second
@@ -311,11 +316,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             const same = await lookupImages(req.headers, { "Owner.1": "self", "Filter.1.Name": "name", "Filter.1.Value.1": name });
             const clash = same?.find((i) => tagText(i, "name") === name && tagText(i, "imageState") !== "deregistered");
             if (clash) {
-                return ec2Error(
-                    400,
-                    "InvalidAMIName.Duplicate",
-                    `AMI name ${name} is already in use by AMI ${tagText(clash, "imageId")}`,
-                );
+                return ec2Error(400, "InvalidAMIName.Duplicate", `AMI name ${name} is already in use by AMI ${tagText(clash, "imageId")}`);
             }
         }
         const reply = await pass();

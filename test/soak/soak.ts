@@ -1,0 +1,140 @@
+// The soak: cycles of the whole pipeline under the real `pulumi` CLI, through
+// the fault proxy (throttling, 5xx, connection resets, answers lost after the
+// call, pending images, snapshots in use after deregistration, unique names).
+// Each cycle: seed, up, update, retention, refresh (no drift), destroy, sweep.
+// A command that fails under faults is run again, as a user would: a re-run
+// must recover. The last line is the figures:
+//   soak: cycles=N faults=F leakedAmis=0 leakedSnapshots=0 duplicates=0 drift=0
+import {
+    CreateImageCommand,
+    DeleteSnapshotCommand,
+    DeregisterImageCommand,
+    EC2Client,
+    TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import { motoEnv } from "../../scripts/lib/moto";
+import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
+import { newStack, Stack } from "../support/consumer";
+import { startEc2Proxy } from "../support/ec2-proxy";
+
+export interface SoakOptions {
+    motoEndpoint: string;
+    cycles: number;
+    faultRate: number;
+    seed: number;
+    log?: (line: string) => void;
+}
+
+export interface SoakResult {
+    cycles: number;
+    faults: number;
+    requests: number;
+    leakedAmis: number;
+    leakedSnapshots: number;
+    duplicates: number;
+    drift: number;
+    reruns: number;
+}
+
+const SOURCE = "us-east-1";
+const REPLICAS = ["us-west-2", "eu-west-1"];
+const REGIONS = [SOURCE, ...REPLICAS];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function soakLine(r: SoakResult): string {
+    return `soak: cycles=${r.cycles} faults=${r.faults} leakedAmis=${r.leakedAmis} leakedSnapshots=${r.leakedSnapshots} duplicates=${r.duplicates} drift=${r.drift}`;
+}
+
+export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+    const log = o.log ?? (() => {});
+    const proxy = await startEc2Proxy({
+        target: o.motoEndpoint,
+        seed: o.seed,
+        faultRate: o.faultRate,
+        faults: ["throttle", "500", "503", "reset", "lost-response"],
+        pendingPolls: 2,
+        snapshotInUseCalls: 1,
+        duplicateNames: true,
+    });
+    const direct = Object.fromEntries(REGIONS.map((r) => [r, new EC2Client({ region: r, endpoint: o.motoEndpoint })]));
+    const result: SoakResult = { cycles: 0, faults: 0, requests: 0, leakedAmis: 0, leakedSnapshots: 0, duplicates: 0, drift: 0, reruns: 0 };
+
+    /** A command that failed under faults is run again (up to 4 times), as a user would. */
+    async function retrying(stack: Stack, args: string[]) {
+        for (let attempt = 1; ; attempt++) {
+            const r = await stack.run(args, { check: false });
+            if (r.code === 0) return r;
+            if (attempt >= 4) throw new Error(`pulumi ${args.join(" ")} kept failing:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
+            result.reruns++;
+            log(`  re-running pulumi ${args[0]} after a failure under faults (${attempt})`);
+        }
+    }
+
+    try {
+        for (let cycle = 1; cycle <= o.cycles; cycle++) {
+            log(`cycle ${cycle}/${o.cycles}`);
+            // Seeded directly at moto, not through the faults.
+            const { instanceId } = await createSourceInstance(SOURCE);
+            const old: string[] = [];
+            for (let n = 1; n <= 2; n++) {
+                old.push(
+                    (await direct[SOURCE].send(new CreateImageCommand({ InstanceId: instanceId, Name: `soak-old-${cycle}-${n}` })))
+                        .ImageId!,
+                );
+                await sleep(1100);
+            }
+            const baseline = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await inventory(r)] as const)));
+
+            const stack = await newStack("soak-pipeline", `soak-${o.seed}-${cycle}`, {
+                ...motoEnv(proxy.endpoint, SOURCE),
+                GOLDEN_AMI_POLL_SCALE: "0.02",
+            });
+            await stack.config({ "aws:region": SOURCE, sourceInstanceId: instanceId, retire: `soak-old-${cycle}-*`, version: "1" });
+            for (const [i, r] of REPLICAS.entries()) await stack.run(["config", "set", "--path", `regions[${i}]`, r]);
+
+            await retrying(stack, ["up", "--yes", "--skip-preview"]);
+            // No duplicates: one image per name in every region.
+            for (const r of REGIONS) {
+                const names = (await inventory(r)).images.map((i) => i.name);
+                result.duplicates += names.length - new Set(names).size;
+            }
+            await stack.config({ version: "2" });
+            await retrying(stack, ["up", "--yes", "--skip-preview"]);
+
+            // Retention ran in the ups: the older seeded image is gone, the newer kept.
+            const left = (await inventory(SOURCE)).images.map((i) => i.id);
+            if (left.includes(old[0]) || !left.includes(old[1]))
+                throw new Error(`cycle ${cycle}: retention did not retire exactly ${old[0]}`);
+
+            await retrying(stack, ["refresh", "--yes", "--skip-preview"]);
+            const preview = await retrying(stack, ["preview", "--json"]);
+            const steps: { op: string }[] = JSON.parse(preview.stdout).steps ?? [];
+            result.drift += steps.filter((s) => !["same", "read"].includes(s.op)).length;
+
+            await retrying(stack, ["destroy", "--yes", "--skip-preview"]);
+
+            // The sweep: nothing the stack made is left in any region.
+            for (const r of REGIONS) {
+                const lb = leftBehind(baseline[r], await inventory(r));
+                result.leakedAmis += lb.images.length;
+                result.leakedSnapshots += lb.snapshots.length;
+                if (lb.images.length || lb.snapshots.length) log(`  leaked in ${r}: ${JSON.stringify(lb)}`);
+            }
+            // Clean the seed for the next cycle.
+            const survivor = (await inventory(SOURCE)).images.find((i) => i.id === old[1]);
+            if (survivor) await direct[SOURCE].send(new DeregisterImageCommand({ ImageId: old[1] }));
+            for (const s of (await inventory(SOURCE)).snapshots.filter((s) => (s.description ?? "").includes(old[1]))) {
+                await direct[SOURCE].send(new DeleteSnapshotCommand({ SnapshotId: s.id }));
+            }
+            await direct[SOURCE].send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+            result.cycles++;
+        }
+    } finally {
+        const stats = proxy.stats();
+        result.faults = stats.faultsInjected;
+        result.requests = stats.requests;
+        await proxy.stop();
+        for (const c of Object.values(direct)) c.destroy();
+    }
+    return result;
+}
