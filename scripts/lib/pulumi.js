@@ -56,4 +56,31 @@ function runPulumi(args, { cwd, env, check = true, echo = false, input } = {}) {
     });
 }
 
-module.exports = { pulumiEnv, runPulumi };
+/**
+ * Starts `pulumi <args>` in a process group of its own, so that a test can
+ * kill it and every plugin it started (SIGKILL, as a crash or a CI timeout
+ * would) with `kill()`. `done` resolves when the CLI exits.
+ * @param {string[]} args
+ * @param {{ cwd?: string, env?: NodeJS.ProcessEnv }} [options]
+ */
+function startPulumi(args, { cwd, env } = {}) {
+    const child = spawn("pulumi", [...args, "--non-interactive"], { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const done = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+    return {
+        pid: child.pid,
+        done,
+        kill: () => {
+            try {
+                process.kill(-child.pid, "SIGKILL");
+            } catch {
+                // already gone
+            }
+        },
+    };
+}
+
+module.exports = { pulumiEnv, runPulumi, startPulumi };

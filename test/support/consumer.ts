@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { pulumiEnv, runPulumi } from "../../scripts/lib/pulumi";
+import { pulumiEnv, runPulumi, startPulumi } from "../../scripts/lib/pulumi";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 let shared: Promise<string> | undefined;
@@ -73,6 +73,8 @@ export async function programDir(program: string): Promise<string> {
 export interface Stack {
     dir: string;
     run(args: string[], opts?: { check?: boolean }): Promise<{ code: number; stdout: string; stderr: string }>;
+    /** Starts a command that the test may kill (SIGKILL to its whole process group). */
+    start(args: string[]): ReturnType<typeof startPulumi>;
     config(values: Record<string, string>): Promise<void>;
     outputs(): Promise<Record<string, unknown>>;
     export(): Promise<{
@@ -92,6 +94,7 @@ export async function newStack(program: string, stackName: string, extraEnv: Rec
     return {
         dir,
         run,
+        start: (args) => startPulumi([...args, "--stack", stackName], { cwd: dir, env }),
         async config(values) {
             for (const [k, v] of Object.entries(values)) await run(["config", "set", k, v]);
         },
