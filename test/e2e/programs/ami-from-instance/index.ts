@@ -9,6 +9,7 @@ const web = new AmiFromInstance("web", {
     name: config.get("imageName"),
     snapshotWithoutReboot: true,
     tags: { App: "web", Version: config.get("version") ?? "1" },
+    launchPermissions: config.get("shareWith") ? { userIds: [config.require("shareWith")] } : undefined,
 });
 
 export const imageId = web.imageId;
