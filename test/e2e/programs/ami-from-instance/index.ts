@@ -8,6 +8,7 @@ const web = new AmiFromInstance("web", {
     sourceInstanceId: config.require("sourceInstanceId"),
     name: config.get("imageName"),
     snapshotWithoutReboot: true,
+    description: config.getSecret("note"),
     tags: { App: "web", Version: config.get("version") ?? "1" },
     launchPermissions: config.get("shareWith") ? { userIds: [config.require("shareWith")] } : undefined,
 });
