@@ -7,7 +7,7 @@ import { isNotFound, OperationError } from "./ec2/errors";
 import { findImageById } from "./ec2/finders";
 import { recordToTags, tagsToRecord } from "./ec2/image-lifecycle";
 import { COPY_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
-import { CommonImageInputs, deleteImage, diffImage, finishCreate, ImageState, readImage, updateImage } from "./image-resource";
+import { CommonImageInputs, deleteImage, diffImage, finishCreate, ImageState, readImage, updateImage, compact } from "./image-resource";
 
 /** AmiCopy's inputs once `check` has filled in defaults. */
 export interface AmiCopyInputs extends CommonImageInputs {
@@ -56,7 +56,7 @@ export async function check(olds: Partial<AmiCopyInputs>, news: Partial<AmiCopyI
         deregistrationProtection: news.deregistrationProtection ?? false,
         deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
     };
-    return { inputs, failures };
+    return { inputs: compact(inputs), failures };
 }
 
 export async function diff(_id: string, olds: ImageState<AmiCopyInputs>, news: AmiCopyInputs): Promise<dynamic.DiffResult> {

@@ -17,6 +17,7 @@ import {
     readImage,
     removeImageLeftBehind,
     updateImage,
+    compact,
 } from "./image-resource";
 
 /** AmiFromInstance's inputs once `check` has filled in defaults. */
@@ -38,7 +39,7 @@ export async function check(olds: Partial<AmiFromInstanceInputs>, news: Partial<
         deregistrationProtection: news.deregistrationProtection ?? false,
         deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
     };
-    return { inputs, failures };
+    return { inputs: compact(inputs), failures };
 }
 
 export async function diff(_id: string, olds: ImageState<AmiFromInstanceInputs>, news: AmiFromInstanceInputs): Promise<dynamic.DiffResult> {

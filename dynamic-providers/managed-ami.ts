@@ -4,7 +4,7 @@ import { checkManagedAmiInputs } from "../sdk/validation";
 import { ec2Client } from "./ec2/client";
 import { hasCode, OperationError } from "./ec2/errors";
 import { CREATE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
-import { CommonImageInputs, deleteImage, diffImage, ImageState, readImage, updateImage } from "./image-resource";
+import { CommonImageInputs, deleteImage, diffImage, ImageState, readImage, updateImage, compact } from "./image-resource";
 
 /** ManagedAmi's inputs once `check` has filled in defaults. */
 export interface ManagedAmiInputs extends Omit<CommonImageInputs, "name"> {
@@ -22,7 +22,7 @@ export async function check(olds: Partial<ManagedAmiInputs>, news: Partial<Manag
         deregistrationProtection: news.deregistrationProtection ?? false,
         deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
     };
-    return { inputs, failures };
+    return { inputs: compact(inputs), failures };
 }
 
 export async function diff(_id: string, olds: ImageState, news: ManagedAmiInputs): Promise<dynamic.DiffResult> {

@@ -90,7 +90,7 @@ export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial
         dryRun: news.dryRun ?? false,
         pending: [],
     };
-    if (failures.length > 0) return { inputs, failures };
+    if (failures.length > 0) return { inputs: compact(inputs), failures };
     try {
         inputs.pending = (await computePlan(inputs, new Date())).retire;
     } catch (e) {
@@ -105,7 +105,7 @@ export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial
             ],
         };
     }
-    return { inputs };
+    return { inputs: compact(inputs) };
 }
 
 /** Pending retirements compare by which images, not by their reasons (an age in days changes daily). */

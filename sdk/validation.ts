@@ -261,8 +261,10 @@ export function checkAmiCopyInputs(news: AmiCopyCheckInputs, olds?: AmiCopyCheck
     }
     apply(failures, "encrypted", news.encrypted, booleanRule);
     apply(failures, "copyImageTags", news.copyImageTags, booleanRule);
+    const kmsFailures = failures.length;
     apply(failures, "kmsKeyId", news.kmsKeyId, kmsKeyRule);
-    if (news.kmsKeyId !== undefined && !containsUnknown(news.kmsKeyId) && news.encrypted !== true && !containsUnknown(news.encrypted)) {
+    const kmsKeyOk = failures.length === kmsFailures;
+    if (kmsKeyOk && news.kmsKeyId !== undefined && !containsUnknown(news.kmsKeyId) && news.encrypted !== true && !containsUnknown(news.encrypted)) {
         failures.push(
             fail("kmsKeyId", "is set but encrypted is not true; set encrypted: true to encrypt the copy with this key, or drop kmsKeyId"),
         );

@@ -53,7 +53,10 @@ describe("drift (real pulumi CLI, moto)", () => {
         await ec2.send(new DeleteSnapshotCommand({ SnapshotId: before.snapshotIds[0] }));
         await stack.run(["refresh", "--yes", "--skip-preview"]);
         const state = await stack.export();
-        assert.ok(!state.deployment.resources!.some((r) => r.type.endsWith(":AmiFromInstance")), "an image gone by hand leaves state on refresh");
+        assert.ok(
+            !state.deployment.resources!.some((r) => r.type.endsWith(":AmiFromInstance")),
+            "an image gone by hand leaves state on refresh",
+        );
     });
 
     it("an AMI deregistered by hand: up makes it again, and destroy leaves nothing", async () => {

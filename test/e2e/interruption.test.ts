@@ -100,7 +100,10 @@ describe("interrupted pulumi (SIGKILL) recovers with no orphan and no duplicate 
         await stack.config({ "aws:region": region, namePattern: "kill-ret-*", keepLatest: "1" });
         await killWhen(stack, ["up", "--yes", "--skip-preview"], proxy, "DeregisterImage", 100);
         const partway = (await inventory(region)).images.map((i) => i.id);
-        assert.ok(images.slice(1, 5).some((i) => partway.includes(i)), "the kill came before the run finished");
+        assert.ok(
+            images.slice(1, 5).some((i) => partway.includes(i)),
+            "the kill came before the run finished",
+        );
         proxy.setOptions({ latencyMs: 0 });
         await recover(stack);
         const left = (await inventory(region)).images.map((i) => i.id).filter((i) => images.includes(i));

@@ -76,6 +76,11 @@ describe("AmiFromInstance provider hooks", () => {
             assert.equal(r.inputs.deregistrationProtection, false);
             assert.deepEqual(r.inputs.snapshotTags, { A: "1" });
         });
+        it("returns inputs the engine can carry: no undefined values (protobuf Structs refuse them)", async () => {
+            const r = await hooks.check({}, { sourceInstanceId: "i-0123456789abcdef0", name: "web-1", region: REGION, tags: undefined, description: undefined });
+            assert.deepEqual(r.inputs, JSON.parse(JSON.stringify(r.inputs)));
+            assert.ok(!("snapshotTags" in r.inputs));
+        });
         it("returns failures for bad input instead of throwing", async () => {
             const r = await hooks.check({}, { sourceInstanceId: "bad", name: "web-1", region: REGION });
             assert.equal(r.failures?.[0].property, "sourceInstanceId");

@@ -1,0 +1,41 @@
+// Bad input for every resource is refused at `pulumi preview` and `pulumi up`
+// by the real CLI, with the property and what is allowed; nothing is created.
+// (Every rule is in the unit tables: test/unit/validation.test.ts and
+// test/unit/retention-policy.test.ts; here one per resource, end to end.)
+import assert from "node:assert/strict";
+import { motoEnv } from "../../scripts/lib/moto";
+import { inventory } from "../../scripts/lib/ec2-fixtures";
+import { newStack } from "../support/consumer";
+import { currentMoto } from "../support/moto-hooks";
+
+const REGION = "us-east-1";
+
+const CASES: [string, Record<string, unknown>, RegExp][] = [
+    ["AmiFromInstance", { sourceInstanceId: "i-0123456789abcdef0", name: "web#1" }, /name: "web#1" has characters EC2 refuses/],
+    [
+        "AmiCopy",
+        { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1", region: "us-west-2", kmsKeyId: "alias/dr" },
+        /kmsKeyId: is set but encrypted is not true; set encrypted: true/,
+    ],
+    ["ManagedAmi", { imageId: "image-1" }, /imageId: "image-1" is not an AMI id/],
+    ["AmiRetentionPolicy", { selector: {}, keepLatest: 0 }, /keepLatest: must be a whole number of at least 1/],
+    ["AmiRetentionPolicy", { selector: { owners: ["self"] }, keepLatest: 2 }, /selector: needs namePattern or tags/],
+];
+
+describe("bad input under the real CLI (moto)", () => {
+    for (const [i, [kind, args, reason]] of CASES.entries()) {
+        it(`${kind}: ${reason.source.slice(0, 60)}`, async () => {
+            const stack = await newStack("bad-input", `bad-${i}`, motoEnv(currentMoto().endpoint, REGION));
+            await stack.config({ "aws:region": REGION, kind, args: JSON.stringify(args) });
+            const before = await inventory(REGION);
+            for (const cmd of [["preview"], ["up", "--yes", "--skip-preview"]]) {
+                const r = await stack.run(cmd, { check: false });
+                assert.notEqual(r.code, 0, `${cmd[0]} must fail`);
+                assert.match(r.stdout + r.stderr, reason);
+            }
+            assert.deepEqual(await inventory(REGION), before, "nothing was created");
+            const state = await stack.export();
+            assert.ok(!(state.deployment.resources ?? []).some((r) => r.urn.endsWith("::subject")), "nothing in state");
+        });
+    }
+});
