@@ -56,6 +56,32 @@ function runPulumi(args, { cwd, env, check = true, echo = false, input } = {}) {
     });
 }
 
+/** Every process below `pid` (Linux /proc), children first found first. */
+function descendants(pid) {
+    const parentOf = new Map();
+    for (const d of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+            parentOf.set(Number(d), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+        } catch {
+            // exited meanwhile
+        }
+    }
+    const out = [];
+    const queue = [pid];
+    while (queue.length) {
+        const p = queue.shift();
+        for (const [c, parent] of parentOf) {
+            if (parent === p) {
+                out.push(c);
+                queue.push(c);
+            }
+        }
+    }
+    return out;
+}
+
 /**
  * Starts `pulumi <args>` in a process group of its own, so that a test can
  * kill it and every plugin it started (SIGKILL, as a crash or a CI timeout
@@ -74,13 +100,19 @@ function startPulumi(args, { cwd, env } = {}) {
         pid: child.pid,
         done,
         kill: () => {
-            try {
-                process.kill(-child.pid, "SIGKILL");
-            } catch {
-                // already gone
+            // Pulumi starts each plugin in a process group of its own: find the
+            // whole tree first, then kill all of it, as a crash of the machine's
+            // CI job would. Left alive, orphaned plugins keep running.
+            const tree = [child.pid, ...descendants(child.pid)];
+            for (const pid of tree) {
+                try {
+                    process.kill(pid, "SIGKILL");
+                } catch {
+                    // already gone
+                }
             }
         },
     };
 }
 
-module.exports = { pulumiEnv, runPulumi, startPulumi };
+module.exports = { pulumiEnv, runPulumi, startPulumi, descendants };

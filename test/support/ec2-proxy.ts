@@ -36,6 +36,13 @@ export interface ProxyOptions {
     duplicateNames?: boolean;
     /** Page DescribeImages answers: at most min(MaxResults, pageSize) images and a NextToken. @default undefined (no paging) */
     pageSize?: number;
+    /**
+     * Report a creation date derived from the image's name (undefined keeps
+     * moto's): real accounts hold images made over months, while moto stamps
+     * each with the second it was made. For benchmarks and tests of retention
+     * by age.
+     */
+    creationDateFromName?: (name: string) => string | undefined;
     /** Emulate the DescribeImages filter `block-device-mapping.snapshot-id` (moto answers 500). @default true */
     snapshotIdFilter?: boolean;
     /** Emulate Enable/DisableImageDeprecation (moto answers 500) and report DeprecationTime. @default true */
@@ -62,7 +69,8 @@ export interface Ec2Proxy {
     stop(): Promise<void>;
 }
 
-type Settings = Required<Omit<ProxyOptions, "failImages" | "pageSize">> & Pick<ProxyOptions, "failImages" | "pageSize">;
+type Settings = Required<Omit<ProxyOptions, "failImages" | "pageSize" | "creationDateFromName">> &
+    Pick<ProxyOptions, "failImages" | "pageSize" | "creationDateFromName">;
 
 /** The faults drawn by default. `lost-response` (the call happens, its answer is lost) is opt-in. */
 const ALL_FAULTS: FaultKind[] = ["throttle", "500", "503", "reset"];
@@ -498,6 +506,8 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         if (deprecationTime) item = setElement(item, "deprecationTime", deprecationTime);
         const protection = protections.get(id);
         if (protection) item = setElement(item, "deregistrationProtection", protection);
+        const created = settings.creationDateFromName?.(xmlUnescape(tagText(item, "name") ?? ""));
+        if (created) item = setElement(item, "creationDate", created);
         return item;
     }
 
