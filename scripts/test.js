@@ -27,6 +27,10 @@ const TIERS = {
         spec: "test/e2e/**/*.test.ts",
         args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
     },
+    soak: {
+        spec: "test/soak/**/*.test.ts",
+        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
+    },
 };
 
 function main() {

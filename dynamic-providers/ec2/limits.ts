@@ -17,7 +17,9 @@ export const IMAGE_POLL_MAX_DELAY_SECONDS = 30;
 /** Delay bounds, in seconds, between two tries to delete a snapshot that is still in use. */
 export const SNAPSHOT_DELETE_MIN_DELAY_SECONDS = 2;
 export const SNAPSHOT_DELETE_MAX_DELAY_SECONDS = 30;
-/** At most one progress line per this many seconds while waiting. */
+/** The first progress line comes after this many seconds of waiting... */
+export const PROGRESS_FIRST_SECONDS = 10;
+/** ...then one every this many seconds, so a long copy is never silent. */
 export const PROGRESS_INTERVAL_SECONDS = 30;
 
 /** Images retired at once per region (deregister and snapshot deletes), well under EC2's request rate. */

@@ -6,6 +6,7 @@ import {
     IMAGE_POLL_MAX_DELAY_SECONDS,
     IMAGE_POLL_MIN_DELAY_SECONDS,
     pollScale,
+    PROGRESS_FIRST_SECONDS,
     PROGRESS_INTERVAL_SECONDS,
     SNAPSHOT_DELETE_MAX_DELAY_SECONDS,
     SNAPSHOT_DELETE_MIN_DELAY_SECONDS,
@@ -65,7 +66,7 @@ function formatElapsed(ms: number): string {
 
 /**
  * Polls the image until it is `available` (the SDK waiter's backoff), printing
- * progress at most every PROGRESS_INTERVAL_SECONDS. A `failed` image throws
+ * progress after PROGRESS_FIRST_SECONDS, then every PROGRESS_INTERVAL_SECONDS. A `failed` image throws
  * ImageFailedError with EC2's StateReason; running out of time throws
  * WaitTimeoutError.
  */
@@ -87,7 +88,8 @@ export async function waitForImageAvailable(
             if (image.State === "available") return { state: WaiterState.SUCCESS, reason: image };
             if (image.State !== "pending") return { state: WaiterState.FAILURE, reason: image };
             const now = Date.now();
-            if (now - lastReport >= PROGRESS_INTERVAL_SECONDS * 1000 * pollScale()) {
+            const every = lastReport === started ? PROGRESS_FIRST_SECONDS : PROGRESS_INTERVAL_SECONDS;
+            if (now - lastReport >= every * 1000 * pollScale()) {
                 lastReport = now;
                 report(`${options.label}: ${image.ImageId} pending for ${formatElapsed(now - started)}${await snapshotProgress(c, image)}`);
             }
