@@ -20,6 +20,9 @@ import {
 } from "./ec2/image-lifecycle";
 import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
 import { ImageFailedError, printProgress, waitForImageAvailable } from "./ec2/waiters";
+import { exitWhenOutputIsGone } from "./orphan-guard";
+
+exitWhenOutputIsGone();
 
 /**
  * Read, update, delete and diff, written once for every image resource

@@ -19,6 +19,9 @@ import { errorCode, hintFor } from "./ec2/errors";
 import { describeImagesById, imagesInUse, listSelectedImages } from "./ec2/inventory";
 import { compact } from "./image-resource";
 import { DELETE_IMAGE_TIMEOUT_MINUTES, RETENTION_CONCURRENCY } from "./ec2/limits";
+import { exitWhenOutputIsGone } from "./orphan-guard";
+
+exitWhenOutputIsGone();
 
 /** AmiRetentionPolicy's inputs once `check` has filled in defaults and the plan. */
 export interface RetentionPolicyInputs {

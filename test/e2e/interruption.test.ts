@@ -12,6 +12,8 @@ import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/e
 import { newStack, Stack } from "../support/consumer";
 import { Ec2Proxy, startEc2Proxy } from "../support/ec2-proxy";
 import { currentMoto } from "../support/moto-hooks";
+import { descendants } from "../../scripts/lib/pulumi";
+import * as fs from "node:fs";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -111,6 +113,41 @@ describe("interrupted pulumi (SIGKILL) recovers with no orphan and no duplicate 
         await stack.run(["destroy", "--yes", "--skip-preview"]);
         await ec2.send(new TerminateInstancesCommand({ InstanceIds: [user] }));
         ec2.destroy();
+    });
+
+    it("a provider left behind by a killed pulumi exits instead of spinning on its dead output", async () => {
+        // Pulumi starts plugins in process groups of their own, so killing the
+        // CLI's group leaves the provider alive; its next progress line fails
+        // with EPIPE, which the dynamic-provider host used to turn into an
+        // endless loop at full CPU.
+        const { instanceId } = await createSourceInstance("us-east-1");
+        const stack = await newStack("ami-from-instance", "kill-orphan", env());
+        await stack.config({ "aws:region": "us-east-1", sourceInstanceId: instanceId });
+        proxy.setOptions({ pendingPolls: 15 });
+        const p = stack.start(["up", "--yes", "--skip-preview"]);
+        while ((proxy.stats().byAction.CreateImage ?? 0) < 1) await sleep(50);
+        await sleep(300);
+        const providers = descendants(p.pid!).filter((pid: number) => {
+            try {
+                return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("dynamic-provider");
+            } catch {
+                return false;
+            }
+        });
+        assert.ok(providers.length > 0, "a provider process is running");
+        process.kill(-p.pid!, "SIGKILL"); // the CLI's own group only
+        await p.done;
+        const alive = () =>
+            providers.filter(
+                (pid: number) => fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "),
+            );
+        const deadline = Date.now() + 30_000;
+        while (alive().length > 0 && Date.now() < deadline) await sleep(250);
+        const left = alive();
+        for (const pid of left) process.kill(pid, "SIGKILL");
+        assert.deepEqual(left, [], "the orphaned provider exited by itself");
+        await recover(stack);
+        await stack.run(["destroy", "--yes", "--skip-preview"]);
     });
 
     for (const seed of [11, 23]) {
