@@ -207,6 +207,7 @@ async function retentionAtScale(moto: Moto, proxy: Ec2Proxy) {
     say(
         `retention: seeding ${REGIONS.length} regions x ${AMIS_PER_REGION} AMIs in ${GROUPS} groups, ${INSTANCES} instances, ${TEMPLATES} launch templates`,
     );
+    await moto.reset(); // both runs see the same account: nothing but the seed
     await seed(moto);
     const all = await imageNames();
     proxy.resetStats();
@@ -220,6 +221,9 @@ async function retentionAtScale(moto: Moto, proxy: Ec2Proxy) {
 
     await moto.reset();
     await seed(moto);
+    const again = await imageNames();
+    const differ = [...all].filter((n) => !again.has(n)).concat([...again].filter((n) => !all.has(n)));
+    if (differ.length) throw new Error(`the second seed differs from the first: ${differ.slice(0, 10).join(", ")}`);
     const stack = await newStack("bench/programs/retention", "retention", motoEnv(proxy.endpoint, REGIONS[0]));
     await stack.config({ "aws:region": REGIONS[0] });
     for (const [i, r] of REGIONS.entries()) await stack.run(["config", "set", "--path", `regions[${i}]`, r]);
@@ -294,6 +298,8 @@ async function stateAndPreview(moto: Moto) {
 async function main() {
     say(`bench: node ${process.version}, ${REGIONS.length} regions, latency ${LATENCY_MS} ms per EC2 call`);
     const moto = await startMoto();
+    // Fixtures and sweeps go to moto directly; only what is measured goes through the proxy.
+    Object.assign(process.env, motoEnv(moto.endpoint));
     const proxy = await startEc2Proxy({ target: moto.endpoint, latencyMs: LATENCY_MS, pageSize: 1000, creationDateFromName });
     try {
         const lifecycle = await lifecycleCalls(moto, proxy);

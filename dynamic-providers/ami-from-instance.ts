@@ -1,6 +1,5 @@
 import { BlockDeviceMapping as Ec2BlockDeviceMapping, CreateImageCommand, EC2Client, TagSpecification } from "@aws-sdk/client-ec2";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkAmiFromInstanceInputs } from "../sdk/validation";
 import type { BlockDeviceMapping } from "../sdk/types";
 import { ec2Client } from "./ec2/client";
 import { hasCode, OperationError } from "./ec2/errors";
@@ -8,43 +7,10 @@ import { findOwnImagesByName } from "./ec2/finders";
 import { recordToTags } from "./ec2/image-lifecycle";
 import { CREATE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
 import { printProgress } from "./ec2/waiters";
-import {
-    CommonImageInputs,
-    deleteImage,
-    diffImage,
-    finishCreate,
-    ImageState,
-    readImage,
-    removeImageLeftBehind,
-    updateImage,
-    compact,
-} from "./image-resource";
+import { deleteImage, finishCreate, ImageState, readImage, removeImageLeftBehind, updateImage } from "./image-resource";
+import { AmiFromInstanceInputs } from "./ami-from-instance-checks";
 
-/** AmiFromInstance's inputs once `check` has filled in defaults. */
-export interface AmiFromInstanceInputs extends CommonImageInputs {
-    sourceInstanceId: string;
-    snapshotWithoutReboot?: boolean;
-    blockDeviceMappings?: BlockDeviceMapping[];
-}
-
-/** Changing any of these makes a new image. */
-export const REPLACE_KEYS = ["sourceInstanceId", "name", "snapshotWithoutReboot", "blockDeviceMappings", "region"] as const;
-
-export async function check(olds: Partial<AmiFromInstanceInputs>, news: Partial<AmiFromInstanceInputs>): Promise<dynamic.CheckResult> {
-    const failures = checkAmiFromInstanceInputs(news, olds);
-    const inputs = {
-        ...news,
-        snapshotWithoutReboot: news.snapshotWithoutReboot ?? false,
-        snapshotTags: news.snapshotTags ?? news.tags,
-        deregistrationProtection: news.deregistrationProtection ?? false,
-        deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
-    };
-    return { inputs: compact(inputs), failures };
-}
-
-export async function diff(_id: string, olds: ImageState<AmiFromInstanceInputs>, news: AmiFromInstanceInputs): Promise<dynamic.DiffResult> {
-    return diffImage(olds, news, REPLACE_KEYS);
-}
+export { AmiFromInstanceInputs, check, diff, REPLACE_KEYS } from "./ami-from-instance-checks";
 
 function toEc2BlockDeviceMappings(mappings: BlockDeviceMapping[] | undefined): Ec2BlockDeviceMapping[] | undefined {
     if (!mappings?.length) return undefined;

@@ -1,7 +1,7 @@
 import { DescribeSnapshotsCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { isDeepStrictEqual } from "node:util";
 import type { ImageOutputs, LaunchPermissions } from "../sdk/types";
+import { CommonImageInputs, changedProperties, compact, ImageState, wantedImageTags } from "./image-diff";
 import { ec2Client } from "./ec2/client";
 import { deleteImageWithSnapshots } from "./ec2/delete-image";
 import { isNotFound, OperationError, PartialCreateError } from "./ec2/errors";
@@ -24,95 +24,12 @@ import { exitWhenOutputIsGone } from "./orphan-guard";
 
 exitWhenOutputIsGone();
 
+export { changedProperties, CommonImageInputs, compact, diffImage, IN_PLACE, ImageState, wantedImageTags } from "./image-diff";
+
 /**
  * Read, update, delete and diff, written once for every image resource
  * (AmiFromInstance, AmiCopy): the resources differ only in how they create.
  */
-
-/** Inputs every image resource has, after `check` filled in defaults. */
-export interface CommonImageInputs {
-    name: string;
-    region: string;
-    description?: string;
-    tags?: Record<string, string>;
-    snapshotTags?: Record<string, string>;
-    deprecationTime?: string;
-    deregistrationProtection?: boolean;
-    launchPermissions?: LaunchPermissions;
-    deleteSnapshotsOnDestroy?: boolean;
-    createTimeoutMinutes?: number;
-    deleteTimeoutMinutes?: number;
-    /**
-     * Tags the image got from elsewhere at create time (AmiCopy's
-     * `copyImageTags`): kept in state, wanted on the image under `tags`.
-     */
-    copiedTags?: Record<string, string>;
-}
-
-/** The tags the image should have: what it was given at create time, then `tags` on top. */
-export function wantedImageTags(inputs: CommonImageInputs, copiedTags = inputs.copiedTags): Record<string, string> {
-    return { ...(copiedTags ?? {}), ...(inputs.tags ?? {}) };
-}
-
-/** What an image resource keeps in state: its inputs and the image's outputs. */
-export type ImageState<I extends CommonImageInputs = CommonImageInputs> = I & ImageOutputs;
-
-/** Changing these never touches EC2; they are only stored. */
-const STORED_ONLY = ["deleteSnapshotsOnDestroy", "createTimeoutMinutes", "deleteTimeoutMinutes"] as const;
-
-/** Which properties differ between state and new inputs, each compared the way EC2 keeps it. */
-export function changedProperties(oldProps: object, newProps: object, keys: readonly string[]): string[] {
-    const olds = oldProps as Record<string, unknown>;
-    const news = newProps as Record<string, unknown>;
-    const same: Record<string, (a: unknown, b: unknown) => boolean> = {
-        tags: (a, b) => isDeepStrictEqual(a ?? {}, b ?? {}),
-        snapshotTags: (a, b) => isDeepStrictEqual(a ?? {}, b ?? {}),
-        description: (a, b) => (a ?? "") === (b ?? ""),
-        deprecationTime: (a, b) => sameDeprecationTime(a as string | undefined, b as string | undefined),
-        deregistrationProtection: (a, b) => !!a === !!b,
-        launchPermissions: (a, b) =>
-            isDeepStrictEqual(normalizeLaunchPermissions(a as LaunchPermissions), normalizeLaunchPermissions(b as LaunchPermissions)),
-        deleteSnapshotsOnDestroy: (a, b) => (a ?? true) === (b ?? true),
-        blockDeviceMappings: (a, b) => isDeepStrictEqual(a ?? [], b ?? []),
-    };
-    return keys.filter((k) => !(same[k] ?? isDeepStrictEqual)(olds[k], news[k]));
-}
-
-/** Properties every image resource updates in place. */
-export const IN_PLACE = [
-    "tags",
-    "snapshotTags",
-    "description",
-    "deprecationTime",
-    "deregistrationProtection",
-    "launchPermissions",
-] as const;
-
-/**
- * The diff table: `replaceKeys` replace the image, the shared in-place keys
- * update it. When a replacement would keep the same name in the same region,
- * the old image goes first (EC2 names are unique per region).
- */
-export function diffImage(olds: CommonImageInputs, news: CommonImageInputs, replaceKeys: readonly string[]): dynamic.DiffResult {
-    // State has the image's tags as EC2 has them, copied ones included.
-    const wanted = { ...news, tags: wantedImageTags(news, olds.copiedTags) };
-    const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...STORED_ONLY]);
-    const replaces = changed.filter((k) => replaceKeys.includes(k));
-    const sameName = olds.name === news.name && olds.region === news.region;
-    return {
-        changes: changed.length > 0,
-        replaces,
-        deleteBeforeReplace: replaces.length > 0 && sameName,
-    };
-}
-
-/**
- * Drops undefined values: the dynamic provider sends properties as protobuf
- * Structs, which refuse `undefined` ("Unexpected struct type").
- */
-export function compact<T extends object>(props: T): T {
-    return JSON.parse(JSON.stringify(props)) as T;
-}
 
 function partitionOf(region: string): string {
     if (region.startsWith("cn-")) return "aws-cn";

@@ -1,36 +1,12 @@
 import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkManagedAmiInputs } from "../sdk/validation";
 import { ec2Client } from "./ec2/client";
 import { hasCode, OperationError } from "./ec2/errors";
 import { CREATE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
-import { CommonImageInputs, deleteImage, diffImage, ImageState, readImage, updateImage, compact } from "./image-resource";
+import { deleteImage, ImageState, readImage, updateImage } from "./image-resource";
+import { ManagedAmiInputs } from "./managed-ami-checks";
 
-/** ManagedAmi's inputs once `check` has filled in defaults. */
-export interface ManagedAmiInputs extends Omit<CommonImageInputs, "name"> {
-    imageId: string;
-}
-
-/** Another image, or another region, is another resource. */
-export const REPLACE_KEYS = ["imageId", "region"] as const;
-
-export async function check(olds: Partial<ManagedAmiInputs>, news: Partial<ManagedAmiInputs>): Promise<dynamic.CheckResult> {
-    const failures = checkManagedAmiInputs(news, olds);
-    const inputs = {
-        ...news,
-        snapshotTags: news.snapshotTags ?? news.tags,
-        deregistrationProtection: news.deregistrationProtection ?? false,
-        deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
-    };
-    return { inputs: compact(inputs), failures };
-}
-
-export async function diff(_id: string, olds: ImageState, news: ManagedAmiInputs): Promise<dynamic.DiffResult> {
-    // The name is the image's own, never an input: compare as if it were unchanged.
-    const result = diffImage(olds, { ...news, name: olds.name }, REPLACE_KEYS);
-    // Replacing means adopting another image: the old one is released first.
-    return { ...result, deleteBeforeReplace: false };
-}
+export { check, diff, ManagedAmiInputs, REPLACE_KEYS } from "./managed-ami-checks";
 
 /**
  * Adopts the image: makes sure this account owns it, then brings its tags,

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { autoImageName } from "./auto-name";
-import { commonImageInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
+import { commonImageInputs, givenInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
 import provider from "./providers/ami-copy";
 import { defaultRegion } from "./region";
 
@@ -97,6 +97,7 @@ export class AmiCopy extends pulumi.dynamic.Resource {
                 inputs.encrypted ?? false,
                 inputs.kmsKeyId ?? "",
             ]);
-        super(provider, name, { ...inputs, name: imageName, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiCopy");
+        const props = givenInputs({ ...inputs, name: imageName }, ["name", "region", "tags", "sourceAmiId", "sourceAmiRegion"]);
+        super(provider, name, { ...props, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiCopy");
     }
 }

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { autoImageName } from "./auto-name";
-import { commonImageInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
+import { commonImageInputs, givenInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
 import provider from "./providers/ami-from-instance";
 import { defaultRegion } from "./region";
 import type { BlockDeviceMapping } from "./types";
@@ -84,6 +84,7 @@ export class AmiFromInstance extends pulumi.dynamic.Resource {
                 inputs.blockDeviceMappings ?? [],
                 region ?? "",
             ]);
-        super(provider, name, { ...inputs, name: imageName, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiFromInstance");
+        const props = givenInputs({ ...inputs, name: imageName }, ["name", "region", "tags", "sourceInstanceId"]);
+        super(provider, name, { ...props, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiFromInstance");
     }
 }

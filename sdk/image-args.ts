@@ -81,6 +81,15 @@ export function commonImageInputs(args: ImageResourceArgs, region: pulumi.Input<
     };
 }
 
+/**
+ * Drops the optional inputs that were not given: the engine then has fewer
+ * properties to carry for every resource, which keeps preview fast. Keys that
+ * are also declared outputs of the class must stay, even when undefined.
+ */
+export function givenInputs<T extends Record<string, unknown>>(inputs: T, outputs: readonly string[]): Partial<T> {
+    return Object.fromEntries(Object.entries(inputs).filter(([k, v]) => v !== undefined || outputs.includes(k))) as Partial<T>;
+}
+
 /** Output properties every image resource has, unknown until the engine fills them. */
 export const IMAGE_OUTPUTS = {
     imageId: undefined,

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { commonImageInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
+import { commonImageInputs, givenInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
 import provider from "./providers/managed-ami";
 import { defaultRegion } from "./region";
 
@@ -51,6 +51,7 @@ export class ManagedAmi extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: ManagedAmiArgs, opts?: pulumi.CustomResourceOptions) {
         const inputs = { ...commonImageInputs(args, args.region ?? defaultRegion()), imageId: args.imageId };
-        super(provider, name, { ...inputs, ...IMAGE_OUTPUTS, imageId: args.imageId, name: undefined }, opts, "golden-ami", "ManagedAmi");
+        const props = givenInputs(inputs, ["region", "tags", "imageId"]);
+        super(provider, name, { ...props, ...IMAGE_OUTPUTS, imageId: args.imageId, name: undefined }, opts, "golden-ami", "ManagedAmi");
     }
 }

@@ -264,7 +264,13 @@ export function checkAmiCopyInputs(news: AmiCopyCheckInputs, olds?: AmiCopyCheck
     const kmsFailures = failures.length;
     apply(failures, "kmsKeyId", news.kmsKeyId, kmsKeyRule);
     const kmsKeyOk = failures.length === kmsFailures;
-    if (kmsKeyOk && news.kmsKeyId !== undefined && !containsUnknown(news.kmsKeyId) && news.encrypted !== true && !containsUnknown(news.encrypted)) {
+    if (
+        kmsKeyOk &&
+        news.kmsKeyId !== undefined &&
+        !containsUnknown(news.kmsKeyId) &&
+        news.encrypted !== true &&
+        !containsUnknown(news.encrypted)
+    ) {
         failures.push(
             fail("kmsKeyId", "is set but encrypted is not true; set encrypted: true to encrypt the copy with this key, or drop kmsKeyId"),
         );

@@ -12,6 +12,9 @@ import {
     Tag,
 } from "@aws-sdk/client-ec2";
 import type { LaunchPermissions } from "../../sdk/types";
+import { normalizeLaunchPermissions, sameDeprecationTime } from "../image-diff";
+
+export { normalizeLaunchPermissions, sameDeprecationTime };
 
 /**
  * What an image resource can change in place, written once for every image
@@ -52,12 +55,6 @@ export async function setDescription(client: EC2Client, imageId: string, descrip
     await client.send(new ModifyImageAttributeCommand({ ImageId: imageId, Description: { Value: description } }));
 }
 
-/** EC2 keeps deprecation times to the minute. */
-export function sameDeprecationTime(a: string | undefined, b: string | undefined): boolean {
-    if (!a || !b) return !a && !b;
-    return Math.round(Date.parse(a) / 60000) === Math.round(Date.parse(b) / 60000);
-}
-
 export async function setDeprecation(client: EC2Client, imageId: string, time: string | undefined): Promise<void> {
     if (time) {
         await client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date(time) }));
@@ -88,17 +85,6 @@ export function launchPermissionsFromEc2(perms: LaunchPermission[]): LaunchPermi
         organizationalUnitArns: sorted(perms.map((p) => p.OrganizationalUnitArn)),
         public: perms.some((p) => p.Group === "all"),
     });
-}
-
-/** One spelling for "no permissions": empty lists and `public: false` are left out. */
-export function normalizeLaunchPermissions(p: LaunchPermissions | undefined): LaunchPermissions {
-    const out: LaunchPermissions = {};
-    const sorted = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
-    if (p?.userIds?.length) out.userIds = sorted(p.userIds);
-    if (p?.organizationArns?.length) out.organizationArns = sorted(p.organizationArns);
-    if (p?.organizationalUnitArns?.length) out.organizationalUnitArns = sorted(p.organizationalUnitArns);
-    if (p?.public) out.public = true;
-    return out;
 }
 
 function toEc2(p: LaunchPermissions): LaunchPermission[] {

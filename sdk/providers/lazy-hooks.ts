@@ -10,11 +10,14 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
  * an installed package it stores a short `require("golden-ami/providers/…")`
  * instead of source. Nothing here captures a client, credentials or config.
  */
-export function lazyHooks(implementation: string): dynamic.ResourceProvider {
+export function lazyHooks(checks: string, implementation: string = checks): dynamic.ResourceProvider {
+    // check and diff, which preview runs for every resource, come from a
+    // module that does not load the AWS SDK.
+    const planning = () => require(checks);
     const impl = () => require(implementation);
     return {
-        check: (olds: any, news: any) => impl().check(olds, news),
-        diff: (id: string, olds: any, news: any) => impl().diff(id, olds, news),
+        check: (olds: any, news: any) => planning().check(olds, news),
+        diff: (id: string, olds: any, news: any) => planning().diff(id, olds, news),
         create: (inputs: any) => impl().create(inputs),
         read: (id: string, props: any) => impl().read(id, props),
         update: (id: string, olds: any, news: any) => impl().update(id, olds, news),
