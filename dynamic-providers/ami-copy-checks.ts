@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkAmiCopyInputs, CheckFailure, containsUnknown } from "../sdk/validation";
-import { CommonImageInputs, compact, diffImage, ImageState } from "./image-diff";
+import { CommonImageInputs, diffImage, ImageState, withImageDefaults } from "./image-diff";
 
 // AmiCopy's check and diff: what preview runs, loading the AWS SDK only for
 // the one rule that needs EC2.
@@ -47,15 +47,8 @@ export async function check(olds: Partial<AmiCopyInputs>, news: Partial<AmiCopyI
     const failures = checkAmiCopyInputs(news, olds);
     const clash = failures.length === 0 ? await sameNameInSameRegion(news) : undefined;
     if (clash) failures.push(clash);
-    const inputs = {
-        ...news,
-        encrypted: news.encrypted ?? false,
-        copyImageTags: news.copyImageTags ?? false,
-        snapshotTags: news.snapshotTags ?? news.tags,
-        deregistrationProtection: news.deregistrationProtection ?? false,
-        deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
-    };
-    return { inputs: compact(inputs), failures };
+    const inputs = withImageDefaults(news, { encrypted: news.encrypted ?? false, copyImageTags: news.copyImageTags ?? false });
+    return { inputs, failures };
 }
 
 export async function diff(_id: string, olds: ImageState<AmiCopyInputs>, news: AmiCopyInputs): Promise<dynamic.DiffResult> {

@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { BlockDeviceMapping } from "../sdk/types";
 import { checkAmiFromInstanceInputs } from "../sdk/validation";
-import { CommonImageInputs, compact, diffImage, ImageState } from "./image-diff";
+import { CommonImageInputs, diffImage, ImageState, withImageDefaults } from "./image-diff";
 
 // AmiFromInstance's check and diff: what preview runs, without loading the AWS SDK.
 
@@ -17,14 +17,8 @@ export const REPLACE_KEYS = ["sourceInstanceId", "name", "snapshotWithoutReboot"
 
 export async function check(olds: Partial<AmiFromInstanceInputs>, news: Partial<AmiFromInstanceInputs>): Promise<dynamic.CheckResult> {
     const failures = checkAmiFromInstanceInputs(news, olds);
-    const inputs = {
-        ...news,
-        snapshotWithoutReboot: news.snapshotWithoutReboot ?? false,
-        snapshotTags: news.snapshotTags ?? news.tags,
-        deregistrationProtection: news.deregistrationProtection ?? false,
-        deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
-    };
-    return { inputs: compact(inputs), failures };
+    const inputs = withImageDefaults(news, { snapshotWithoutReboot: news.snapshotWithoutReboot ?? false });
+    return { inputs, failures };
 }
 
 export async function diff(_id: string, olds: ImageState<AmiFromInstanceInputs>, news: AmiFromInstanceInputs): Promise<dynamic.DiffResult> {

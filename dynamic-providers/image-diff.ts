@@ -44,6 +44,21 @@ export interface CommonImageInputs {
     copiedTags?: Record<string, string>;
 }
 
+/**
+ * The defaults every image resource's `check` fills in: snapshot tags follow
+ * the image tags, no deregistration protection, snapshots deleted on destroy.
+ * The result carries no undefined values (the engine refuses them).
+ */
+export function withImageDefaults<T extends Partial<CommonImageInputs>>(news: T, own: Record<string, unknown> = {}): T {
+    return compact({
+        ...news,
+        ...own,
+        snapshotTags: news.snapshotTags ?? news.tags,
+        deregistrationProtection: news.deregistrationProtection ?? false,
+        deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
+    });
+}
+
 /** The tags the image should have: what it was given at create time, then `tags` on top. */
 export function wantedImageTags(inputs: CommonImageInputs, copiedTags = inputs.copiedTags): Record<string, string> {
     return { ...(copiedTags ?? {}), ...(inputs.tags ?? {}) };

@@ -1,6 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { checkManagedAmiInputs } from "../sdk/validation";
-import { CommonImageInputs, compact, diffImage, ImageState } from "./image-diff";
+import { CommonImageInputs, diffImage, ImageState, withImageDefaults } from "./image-diff";
 
 // ManagedAmi's check and diff: what preview runs, without loading the AWS SDK.
 
@@ -14,13 +14,8 @@ export const REPLACE_KEYS = ["imageId", "region"] as const;
 
 export async function check(olds: Partial<ManagedAmiInputs>, news: Partial<ManagedAmiInputs>): Promise<dynamic.CheckResult> {
     const failures = checkManagedAmiInputs(news, olds);
-    const inputs = {
-        ...news,
-        snapshotTags: news.snapshotTags ?? news.tags,
-        deregistrationProtection: news.deregistrationProtection ?? false,
-        deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? true,
-    };
-    return { inputs: compact(inputs), failures };
+    const inputs = withImageDefaults(news);
+    return { inputs, failures };
 }
 
 export async function diff(_id: string, olds: ImageState, news: ManagedAmiInputs): Promise<dynamic.DiffResult> {

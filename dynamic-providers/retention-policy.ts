@@ -12,6 +12,7 @@ import {
     RetentionSelector,
     SkippedImage,
 } from "../sdk/retention-plan";
+import type { RetentionRunReport } from "../sdk/retention-policy";
 import { checkRetentionPolicyInputs, UNKNOWN } from "../sdk/validation";
 import { ec2Client } from "./ec2/client";
 import { deleteImageWithSnapshots } from "./ec2/delete-image";
@@ -38,15 +39,8 @@ export interface RetentionPolicyInputs {
     pending: PlannedRetirement[];
 }
 
-/** What the last `pulumi up` did. */
-export interface RetentionRun {
-    at: string;
-    dryRun: boolean;
-    retired: { imageId: string; region: string }[];
-    snapshotsDeleted: string[];
-    skipped: SkippedImage[];
-    failed: { imageId: string; region: string; error: string }[];
-}
+/** What the last `pulumi up` did (the `lastRun` output). */
+export type RetentionRun = RetentionRunReport;
 
 export interface RetentionPolicyState extends RetentionPolicyInputs {
     lastRun?: RetentionRun;

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { autoImageName } from "./auto-name";
 import { commonImageInputs, givenInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
 import provider from "./providers/ami-copy";
+import { ImageResource } from "./image-resource";
 import { defaultRegion } from "./region";
 
 /** Args of {@link AmiCopy}. */
@@ -52,27 +53,7 @@ export interface AmiCopyArgs extends ImageResourceArgs {
  * });
  * ```
  */
-export class AmiCopy extends pulumi.dynamic.Resource {
-    /** The copy's AMI id (also the resource id). */
-    declare readonly imageId: pulumi.Output<string>;
-    /** `arn:aws:ec2:<region>::image/<imageId>`. */
-    declare readonly arn: pulumi.Output<string>;
-    /** The copy's name. */
-    declare readonly name: pulumi.Output<string>;
-    /** The region the copy lives in. */
-    declare readonly region: pulumi.Output<string>;
-    /** The account that owns the copy. */
-    declare readonly ownerId: pulumi.Output<string>;
-    /** EC2's state of the copy (`available` once created). */
-    declare readonly state: pulumi.Output<string>;
-    /** When EC2 created the copy (ISO 8601). */
-    declare readonly creationDate: pulumi.Output<string>;
-    /** The snapshot behind the root device. */
-    declare readonly rootSnapshotId: pulumi.Output<string | undefined>;
-    /** Every EBS snapshot of the copy; deleted with it on destroy unless `deleteSnapshotsOnDestroy` is false. */
-    declare readonly snapshotIds: pulumi.Output<string[]>;
-    /** The copy's tags as EC2 has them. */
-    declare readonly tags: pulumi.Output<Record<string, string>>;
+export class AmiCopy extends ImageResource {
     /** The AMI that was copied. */
     declare readonly sourceAmiId: pulumi.Output<string>;
     /** The region of the AMI that was copied. */

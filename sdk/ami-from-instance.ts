@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { autoImageName } from "./auto-name";
 import { commonImageInputs, givenInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
 import provider from "./providers/ami-from-instance";
+import { ImageResource } from "./image-resource";
 import { defaultRegion } from "./region";
 import type { BlockDeviceMapping } from "./types";
 
@@ -44,27 +45,7 @@ export interface AmiFromInstanceArgs extends ImageResourceArgs {
  * export const amiId = web.imageId;
  * ```
  */
-export class AmiFromInstance extends pulumi.dynamic.Resource {
-    /** The AMI id, e.g. `ami-0123456789abcdef0` (also the resource id). */
-    declare readonly imageId: pulumi.Output<string>;
-    /** `arn:aws:ec2:<region>::image/<imageId>`. */
-    declare readonly arn: pulumi.Output<string>;
-    /** The image's name. */
-    declare readonly name: pulumi.Output<string>;
-    /** The region the image lives in. */
-    declare readonly region: pulumi.Output<string>;
-    /** The account that owns the image. */
-    declare readonly ownerId: pulumi.Output<string>;
-    /** EC2's state of the image (`available` once created). */
-    declare readonly state: pulumi.Output<string>;
-    /** When EC2 created the image (ISO 8601). */
-    declare readonly creationDate: pulumi.Output<string>;
-    /** The snapshot behind the root device. */
-    declare readonly rootSnapshotId: pulumi.Output<string | undefined>;
-    /** Every EBS snapshot of the image; deleted with it on destroy unless `deleteSnapshotsOnDestroy` is false. */
-    declare readonly snapshotIds: pulumi.Output<string[]>;
-    /** The image's tags as EC2 has them. */
-    declare readonly tags: pulumi.Output<Record<string, string>>;
+export class AmiFromInstance extends ImageResource {
     /** The instance the image was made from. */
     declare readonly sourceInstanceId: pulumi.Output<string>;
 

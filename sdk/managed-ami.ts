@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { commonImageInputs, givenInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
 import provider from "./providers/managed-ami";
+import { ImageResource } from "./image-resource";
 import { defaultRegion } from "./region";
 
 /** Args of {@link ManagedAmi}: those of every image resource but `name` (the image keeps its own). */
@@ -27,28 +28,7 @@ export interface ManagedAmiArgs extends Omit<ImageResourceArgs, "name" | "create
  * const legacy = new ManagedAmi("legacy-web", { imageId: "ami-0123456789abcdef0", tags: { App: "web" } });
  * ```
  */
-export class ManagedAmi extends pulumi.dynamic.Resource {
-    /** The AMI id (also the resource id). */
-    declare readonly imageId: pulumi.Output<string>;
-    /** `arn:aws:ec2:<region>::image/<imageId>`. */
-    declare readonly arn: pulumi.Output<string>;
-    /** The image's own name. */
-    declare readonly name: pulumi.Output<string>;
-    /** The region the image lives in. */
-    declare readonly region: pulumi.Output<string>;
-    /** The account that owns the image. */
-    declare readonly ownerId: pulumi.Output<string>;
-    /** EC2's state of the image. */
-    declare readonly state: pulumi.Output<string>;
-    /** When EC2 created the image (ISO 8601). */
-    declare readonly creationDate: pulumi.Output<string>;
-    /** The snapshot behind the root device. */
-    declare readonly rootSnapshotId: pulumi.Output<string | undefined>;
-    /** Every EBS snapshot of the image; deleted with it on destroy unless `deleteSnapshotsOnDestroy` is false. */
-    declare readonly snapshotIds: pulumi.Output<string[]>;
-    /** The image's tags as EC2 has them. */
-    declare readonly tags: pulumi.Output<Record<string, string>>;
-
+export class ManagedAmi extends ImageResource {
     constructor(name: string, args: ManagedAmiArgs, opts?: pulumi.CustomResourceOptions) {
         const inputs = { ...commonImageInputs(args, args.region ?? defaultRegion()), imageId: args.imageId };
         const props = givenInputs(inputs, ["region", "tags", "imageId"]);
