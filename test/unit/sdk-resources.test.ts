@@ -1,0 +1,91 @@
+// Resource wiring with Pulumi's mocks: what the classes send to the engine.
+import * as pulumi from "@pulumi/pulumi";
+import assert from "node:assert/strict";
+
+const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+
+pulumi.runtime.setMocks(
+    {
+        newResource: (args) => {
+            registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+            return { id: `${args.name}-id`, state: { ...args.inputs, imageId: `ami-${args.name}` } };
+        },
+        call: () => ({}),
+    },
+    "project",
+    "stack",
+    false,
+);
+
+// Loaded after the mocks are set, as Pulumi's docs ask.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const sdk = require("../../sdk") as typeof import("../../sdk");
+
+function value<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply(resolve));
+}
+
+describe("resource classes (Pulumi mocks)", () => {
+    beforeEach(() => {
+        registered.length = 0;
+    });
+
+    it("AmiFromInstance names the image after the resource, stable for the same inputs, new for a new source", async () => {
+        const a = new sdk.AmiFromInstance("web", { sourceInstanceId: "i-0123456789abcdef0", region: "us-east-1" });
+        const b = new sdk.AmiFromInstance("web2", { sourceInstanceId: "i-0123456789abcdef0", region: "us-east-1" });
+        const nameA = await value(a.name);
+        assert.match(nameA, /^web-[0-9a-f]{8}$/);
+        const again = new sdk.AmiFromInstance("web", { sourceInstanceId: "i-0123456789abcdef0", region: "us-east-1" }, { aliases: [] });
+        assert.equal(await value(again.name), nameA, "same resource, same inputs: same name (a re-run adopts)");
+        const other = new sdk.AmiFromInstance("web", { sourceInstanceId: "i-0fedcba9876543210", region: "us-east-1" }, { aliases: [] });
+        assert.notEqual(await value(other.name), nameA, "a new source: a new name (made beside the old one)");
+        assert.match(await value(b.name), /^web2-/);
+    });
+
+    it("sends only the inputs given, plus the declared outputs", async () => {
+        const r = new sdk.AmiFromInstance("lean", { sourceInstanceId: "i-0123456789abcdef0", region: "eu-west-1" });
+        await value(r.imageId);
+        const sent = registered.find((x) => x.name === "lean")!;
+        assert.equal(sent.type, "pulumi-nodejs:dynamic/golden-ami:AmiFromInstance");
+        for (const absent of ["description", "deprecationTime", "launchPermissions", "blockDeviceMappings"]) {
+            assert.ok(!(absent in sent.inputs), `${absent} not sent`);
+        }
+        assert.equal(sent.inputs.region, "eu-west-1");
+    });
+
+    it("AmiReplicaSet makes one AmiCopy per region, named by region, with a key per region", async () => {
+        const set = new sdk.AmiReplicaSet("web", {
+            sourceAmiId: "ami-0123456789abcdef0",
+            sourceAmiRegion: "us-east-1",
+            regions: ["us-west-2", "eu-west-1", "us-west-2"],
+            encrypted: true,
+            kmsKeyIds: { "us-west-2": "alias/dr" },
+        });
+        const ids = await value(set.imageIds);
+        assert.deepEqual(Object.keys(ids).sort(), ["eu-west-1", "us-west-2"]);
+        const copies = registered.filter((x) => x.type.endsWith(":AmiCopy"));
+        assert.deepEqual(copies.map((c) => c.name).sort(), ["web-eu-west-1", "web-us-west-2"]);
+        assert.equal(copies.find((c) => c.name === "web-us-west-2")!.inputs.kmsKeyId, "alias/dr");
+        assert.ok(!("kmsKeyId" in copies.find((c) => c.name === "web-eu-west-1")!.inputs));
+    });
+
+    it("AmiReplicaSet refuses an empty region list", () => {
+        assert.throws(
+            () => new sdk.AmiReplicaSet("none", { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1", regions: [] }),
+            /regions is empty/,
+        );
+    });
+
+    it("AmiRetentionPolicy defaults its regions to the stack's region", async () => {
+        process.env.AWS_REGION = "ap-south-1";
+        try {
+            const p = new sdk.AmiRetentionPolicy("ret", { selector: { namePattern: "web-*" }, keepLatest: 2 });
+            await value(p.urn);
+            await new Promise((r) => setTimeout(r, 50));
+            const sent = registered.find((x) => x.name === "ret")!;
+            assert.deepEqual(sent.inputs.regions, ["ap-south-1"]);
+        } finally {
+            delete process.env.AWS_REGION;
+        }
+    });
+});
