@@ -11,10 +11,10 @@ import {
     DeleteSnapshotCommand,
     DeregisterImageCommand,
     DescribeInstancesCommand,
-    DescribeLaunchTemplateVersionsCommand,
     EC2Client,
     Image,
     paginateDescribeImages,
+    paginateDescribeLaunchTemplateVersions,
     RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import * as fs from "node:fs";
@@ -153,8 +153,13 @@ async function baselineScript(endpoint: string): Promise<void> {
         )) {
             images.push(...(page.Images ?? []));
         }
-        const templates = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ Versions: ["$Default", "$Latest"] }));
-        const templateImages = new Set((templates.LaunchTemplateVersions ?? []).map((v) => v.LaunchTemplateData?.ImageId));
+        const templateImages = new Set<string | undefined>();
+        for await (const page of paginateDescribeLaunchTemplateVersions(
+            { client: ec2, pageSize: 200 },
+            { Versions: ["$Default", "$Latest"] },
+        )) {
+            for (const v of page.LaunchTemplateVersions ?? []) templateImages.add(v.LaunchTemplateData?.ImageId);
+        }
         const groups = new Map<string, Image[]>();
         for (const img of images) {
             const g = img.Tags?.find((t) => t.Key === "Group")?.Value ?? "";
@@ -235,6 +240,7 @@ async function retentionAtScale(moto: Moto, proxy: Ec2Proxy) {
     const policyMs = Date.now() - t;
     if (result.code !== 0) throw new Error(`retention up failed:\n${result.stdout.slice(-3000)}`);
     const policyCalls = proxy.stats().requests;
+    for (const line of result.stdout.split("\n")) if (/retention: /.test(line)) say(`  ${line.trim()}`);
     const rssMb = await rss;
     const policyKept = await imageNames();
     const policyRetired = [...all].filter((n) => !policyKept.has(n));
@@ -243,8 +249,13 @@ async function retentionAtScale(moto: Moto, proxy: Ec2Proxy) {
     );
 
     const same = JSON.stringify(baselineRetired.sort()) === JSON.stringify(policyRetired.sort());
-    if (!same)
-        throw new Error(`the policy and the baseline retired different images (${baselineRetired.length} vs ${policyRetired.length})`);
+    if (!same) {
+        const onlyBaseline = baselineRetired.filter((n) => !policyRetired.includes(n));
+        const onlyPolicy = policyRetired.filter((n) => !baselineRetired.includes(n));
+        throw new Error(
+            `the policy and the baseline retired different images: only the baseline ${onlyBaseline.join(", ")}; only the policy ${onlyPolicy.join(", ")}`,
+        );
+    }
     if (policyRetired.length === 0) throw new Error("nothing was retired: the data set is wrong");
     say(`retention: both retired the same ${policyRetired.length} images`);
     say(`retention: provider process peak RSS ${rssMb.toFixed(0)} MB (target <= 300)`);
