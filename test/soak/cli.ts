@@ -1,6 +1,6 @@
 // `npm run soak -- [--cycles N] [--fault-rate R] [--seed S]`: a long soak.
 // Prints progress, then its figures on the last line.
-import { startMoto } from "../../scripts/lib/moto";
+import { motoEnv, startMoto } from "../../scripts/lib/moto";
 import { runSoak, soakLine } from "./soak";
 
 function arg(name: string, fallback: number): number {
@@ -10,6 +10,8 @@ function arg(name: string, fallback: number): number {
 
 async function main() {
     const moto = await startMoto();
+    // Seeding and sweeps go to moto directly; the stacks go through the fault proxy.
+    Object.assign(process.env, motoEnv(moto.endpoint));
     try {
         const r = await runSoak({
             motoEndpoint: moto.endpoint,

@@ -77,7 +77,10 @@ describe("AmiFromInstance provider hooks", () => {
             assert.deepEqual(r.inputs.snapshotTags, { A: "1" });
         });
         it("returns inputs the engine can carry: no undefined values (protobuf Structs refuse them)", async () => {
-            const r = await hooks.check({}, { sourceInstanceId: "i-0123456789abcdef0", name: "web-1", region: REGION, tags: undefined, description: undefined });
+            const r = await hooks.check(
+                {},
+                { sourceInstanceId: "i-0123456789abcdef0", name: "web-1", region: REGION, tags: undefined, description: undefined },
+            );
             assert.deepEqual(r.inputs, JSON.parse(JSON.stringify(r.inputs)));
             assert.ok(!("snapshotTags" in r.inputs));
         });

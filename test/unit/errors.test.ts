@@ -12,7 +12,14 @@ function awsError(code: string, message: string): Error {
 }
 
 const bakeInputs = { sourceInstanceId: "i-0123456789abcdef0", name: "web-1", region: "us-east-1" };
-const copyInputs = { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1", region: "us-west-2", name: "web-dr", encrypted: true, kmsKeyId: "alias/dr" };
+const copyInputs = {
+    sourceAmiId: "ami-0123456789abcdef0",
+    sourceAmiRegion: "us-east-1",
+    region: "us-west-2",
+    name: "web-dr",
+    encrypted: true,
+    kmsKeyId: "alias/dr",
+};
 
 describe("EC2 errors users meet become messages naming the resource, the AWS code and what to do", () => {
     beforeEach(() => ec2.reset());
