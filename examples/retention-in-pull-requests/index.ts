@@ -1,6 +1,7 @@
-// A retention policy whose plan is reviewed like code: the workflow in
-// .github/workflows/preview.yml runs `pulumi preview --diff` on every pull
-// request and posts it, so reviewers see exactly which AMIs a merge retires.
+// A retention policy whose plan is reviewed like code: the GitHub Actions
+// workflow beside this program (preview.yml, under .github) runs
+// `pulumi preview --diff` on every pull request and posts it, so reviewers see
+// exactly which AMIs a merge retires.
 import * as pulumi from "@pulumi/pulumi";
 import { AmiRetentionPolicy } from "golden-ami";
 
