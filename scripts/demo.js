@@ -26,12 +26,16 @@ async function main() {
     ensureSetup();
     const { createSourceInstance, inventory, leftBehind } = require("./lib/ec2-fixtures");
     let moto;
-    let extraEnv = {};
+    // The AWS SDK warns on every process that Node 20 support ends in 2027; the demo's output stays readable.
+    let extraEnv = {
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? "true",
+    };
+    Object.assign(process.env, extraEnv);
     const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1";
     try {
         if (!useAws) {
             moto = await startMoto({ log: (m) => console.log(m) });
-            extraEnv = motoEnv(moto.endpoint, region);
+            extraEnv = { ...extraEnv, ...motoEnv(moto.endpoint, region) };
             Object.assign(process.env, extraEnv);
         }
         const env = pulumiEnv(path.join(ROOT, ".pulumi-state"), extraEnv);
