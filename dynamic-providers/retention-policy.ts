@@ -69,7 +69,7 @@ export async function computePlan(
     const perRegion = await Promise.all(
         inputs.regions.map(async (region) => {
             const client = ec2Client(region);
-            const [images, inUse] = await Promise.all([listSelectedImages(client, region, inputs.selector), imagesInUse(client)]);
+            const [images, inUse] = await Promise.all([listSelectedImages(client, region, inputs.selector), imagesInUse(client, region)]);
             return planRetention(images, inUse, rulesOf(inputs), now);
         }),
     );
@@ -146,7 +146,7 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
                         region,
                         planned.map((p) => p.imageId),
                     ),
-                    imagesInUse(client),
+                    imagesInUse(client, region),
                 ]);
             } catch (e) {
                 for (const p of planned)

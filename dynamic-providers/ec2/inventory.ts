@@ -7,7 +7,8 @@ import {
     paginateDescribeLaunchTemplateVersions,
 } from "@aws-sdk/client-ec2";
 import type { RetentionImage, RetentionSelector } from "../../sdk/retention-plan";
-import { hasCode } from "./errors";
+import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { errorCode, hasCode } from "./errors";
 import { describeImages, imageSnapshotIds } from "./finders";
 import { isDeregistrationProtected, tagsToRecord } from "./image-lifecycle";
 
@@ -70,15 +71,68 @@ export async function describeImagesById(client: EC2Client, region: string, imag
     return out;
 }
 
+/** An SSM parameter a launch template takes its AMI from could not be read. */
+export class UnresolvedTemplateImageError extends Error {
+    constructor(
+        readonly parameters: string[],
+        cause: unknown,
+    ) {
+        super(
+            `launch templates take their AMI from SSM parameter(s) ${parameters.join(", ")}, which could not be read ` +
+                `(${errorCode(cause) ?? (cause as Error).message}); the images behind them would count as unused. ` +
+                `Grant ssm:GetParameters on them, or fix the templates`,
+            { cause },
+        );
+        this.name = "UnresolvedTemplateImageError";
+    }
+}
+
+/** `resolve:ssm:/golden/web` or `resolve:ssm:/golden/web:3` (a version) as GetParameters takes it. */
+function ssmParameterOf(imageId: string): string | undefined {
+    return imageId.startsWith("resolve:ssm:") ? imageId.slice("resolve:ssm:".length) : undefined;
+}
+
+/**
+ * The AMI ids behind launch templates' `resolve:ssm:` ImageIds, asked of SSM
+ * ten at a time. A parameter that cannot be read fails the plan: an image in
+ * use must never look unused.
+ */
+async function resolveSsmImages(region: string, parameters: Map<string, string>, inUse: Map<string, string>): Promise<void> {
+    if (parameters.size === 0) return;
+    const ssm = new SSMClient({ region, retryMode: "adaptive", maxAttempts: 10 });
+    try {
+        const names = [...parameters.keys()];
+        for (let i = 0; i < names.length; i += 10) {
+            const chunk = names.slice(i, i + 10);
+            let out;
+            try {
+                out = await ssm.send(new GetParametersCommand({ Names: chunk }));
+            } catch (e) {
+                throw new UnresolvedTemplateImageError(chunk, e);
+            }
+            if (out.InvalidParameters?.length) {
+                throw new UnresolvedTemplateImageError(out.InvalidParameters, new Error("ParameterNotFound"));
+            }
+            for (const p of out.Parameters ?? []) {
+                const asked = chunk.find((n) => n === p.Name || n === p.Selector || n.startsWith(`${p.Name}:`)) ?? p.Name ?? "";
+                if (p.Value?.startsWith("ami-") && !inUse.has(p.Value))
+                    inUse.set(p.Value, `${parameters.get(asked) ?? "a launch template"} (via SSM ${asked})`);
+            }
+        }
+    } finally {
+        ssm.destroy();
+    }
+}
+
 const LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"];
 
 /**
  * Images in use in the region, each with why: referenced by an instance that
  * is not terminated, or by the `$Default` or `$Latest` version of a launch
- * template. A template without an ImageId, or with a `resolve:ssm:` one that
- * names no AMI directly, references nothing here.
+ * template, directly or through a `resolve:ssm:` parameter (resolved with
+ * SSM). A template without an ImageId references nothing.
  */
-export async function imagesInUse(client: EC2Client): Promise<Map<string, string>> {
+export async function imagesInUse(client: EC2Client, region: string): Promise<Map<string, string>> {
     const inUse = new Map<string, string>();
     const instances = paginateDescribeInstances(
         { client, pageSize: 1000 },
@@ -91,16 +145,18 @@ export async function imagesInUse(client: EC2Client): Promise<Map<string, string
             }
         }
     }
+    const viaSsm = new Map<string, string>();
     const versions = paginateDescribeLaunchTemplateVersions({ client, pageSize: 200 }, { Versions: ["$Default", "$Latest"] });
     for await (const page of versions) {
         for (const v of page.LaunchTemplateVersions ?? []) {
             const imageId = v.LaunchTemplateData?.ImageId;
-            if (!imageId || !imageId.startsWith("ami-") || inUse.has(imageId)) continue;
-            inUse.set(
-                imageId,
-                `launch template ${v.LaunchTemplateName ?? v.LaunchTemplateId} version ${v.VersionNumber}${v.DefaultVersion ? " ($Default)" : ""}`,
-            );
+            if (!imageId) continue;
+            const what = `launch template ${v.LaunchTemplateName ?? v.LaunchTemplateId} version ${v.VersionNumber}${v.DefaultVersion ? " ($Default)" : ""}`;
+            const parameter = ssmParameterOf(imageId);
+            if (parameter) viaSsm.set(parameter, what);
+            else if (imageId.startsWith("ami-") && !inUse.has(imageId)) inUse.set(imageId, what);
         }
     }
+    await resolveSsmImages(region, viaSsm, inUse);
     return inUse;
 }

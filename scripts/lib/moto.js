@@ -86,6 +86,7 @@ async function startMoto({ log = () => {} } = {}) {
 function motoEnv(endpoint, region = "us-east-1") {
     return {
         AWS_ENDPOINT_URL_EC2: endpoint,
+        AWS_ENDPOINT_URL_SSM: endpoint,
         AWS_ACCESS_KEY_ID: "testing",
         AWS_SECRET_ACCESS_KEY: "testing",
         AWS_REGION: region,

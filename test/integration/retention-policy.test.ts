@@ -12,6 +12,7 @@ import {
     TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
+import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/retention-policy";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
@@ -56,6 +57,10 @@ describe("AmiRetentionPolicy against moto", () => {
         }
         const run = await ec2.send(new RunInstancesCommand({ ImageId: images[1], MinCount: 1, MaxCount: 1 }));
         instances.push(run.Instances![0].InstanceId!);
+        // image 4: behind an SSM parameter a launch template resolves
+        const ssm = new SSMClient({ region: REGION });
+        await ssm.send(new PutParameterCommand({ Name: "/golden/web", Value: images[3], Type: "String", Overwrite: true }));
+        ssm.destroy();
         // image 3: tagged to keep
         await ec2.send(new CreateTagsCommand({ Resources: [images[2]], Tags: [{ Key: "Retain", Value: "true" }] }));
     });
@@ -76,25 +81,34 @@ describe("AmiRetentionPolicy against moto", () => {
         exclude: { tags: { Retain: "true" } },
     };
 
-    it("plans exactly the images that are neither kept, excluded nor in use", async () => {
+    it("plans exactly the images that are neither kept, excluded nor in use (by an instance, a template, or a template through SSM)", async () => {
         const r = await hooks.check({}, settings);
         assert.deepEqual(r.failures, undefined);
-        // 6 newest is kept; 1 (launch template), 2 (instance), 3 (Retain) are excluded
-        assert.deepEqual(r.inputs.pending.map((p: { imageId: string }) => p.imageId).sort(), [images[3], images[4]].sort());
+        // 6 newest is kept; 1 (launch template), 2 (instance), 3 (Retain), 4 (template via SSM) are excluded
+        assert.deepEqual(
+            r.inputs.pending.map((p: { imageId: string }) => p.imageId),
+            [images[4]],
+        );
         for (const p of r.inputs.pending) assert.match(p.reason, /newest in group eu-central-1 \(keepLatest 1\)/);
     });
 
-    it("up retires them with their snapshots, leaves the rest, and a second plan is empty", async () => {
+    it("up retires it with its snapshot, leaves the rest, and a second plan is empty", async () => {
         const before = await inventory(REGION);
         const { inputs } = await hooks.check({}, settings);
         const r = await hooks.update("policy", inputs, inputs);
-        assert.deepEqual(r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId).sort(), [images[3], images[4]].sort());
+        assert.deepEqual(
+            r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId),
+            [images[4]],
+        );
         assert.deepEqual(r.outs.lastRun.failed, []);
         const after = await inventory(REGION);
         const left = after.images.map((i: { id: string }) => i.id);
-        assert.deepEqual(left.filter((i: string) => images.includes(i)).sort(), [images[0], images[1], images[2], images[5]].sort());
-        assert.equal(before.snapshots.length - after.snapshots.length, 2, "their two snapshots are gone");
-        assert.equal(r.outs.lastRun.snapshotsDeleted.length, 2);
+        assert.deepEqual(
+            left.filter((i: string) => images.includes(i)).sort(),
+            [images[0], images[1], images[2], images[3], images[5]].sort(),
+        );
+        assert.equal(before.snapshots.length - after.snapshots.length, 1, "its snapshot is gone");
+        assert.equal(r.outs.lastRun.snapshotsDeleted.length, 1);
 
         const again = await hooks.check(inputs, settings);
         assert.deepEqual(again.inputs.pending, []);

@@ -9,6 +9,7 @@ import {
     EnableImageDeprecationCommand,
     Image,
 } from "@aws-sdk/client-ec2";
+import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
@@ -16,6 +17,7 @@ import * as hooks from "../../dynamic-providers/retention-policy";
 import { checkRetentionPolicyInputs } from "../../sdk/validation";
 
 const ec2 = mockClient(EC2Client);
+const ssm = mockClient(SSMClient);
 const DAY = 86_400_000;
 
 function image(n: number, daysOld: number, extra: Partial<Image> = {}): Image {
@@ -39,6 +41,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
     let err: sinon.SinonStub;
     beforeEach(() => {
         ec2.reset();
+        ssm.reset();
         log = sinon.stub(console, "log");
         err = sinon.stub(console, "error");
         ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
@@ -65,8 +68,9 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(req.MaxResults, 1000);
         });
 
-        it("treats images used by instances and launch templates as in use, and survives templates without a plain AMI id", async () => {
-            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20), image(3, 10), image(4, 1)] });
+        it("treats images used by instances and launch templates as in use, through SSM parameters too, and survives templates without an ImageId", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image(0, 40), image(1, 30), image(2, 20), image(3, 10), image(4, 1)] });
+            ssm.on(GetParametersCommand).resolves({ Parameters: [{ Name: "/golden/web", Value: id(0) }], InvalidParameters: [] });
             ec2.on(DescribeInstancesCommand).resolves({
                 Reservations: [{ Instances: [{ InstanceId: "i-1", ImageId: id(1), State: { Name: "stopped" } }] }],
             });
@@ -86,6 +90,18 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.deepEqual(filter, [
                 { Name: "instance-state-name", Values: ["pending", "running", "shutting-down", "stopping", "stopped"] },
             ]);
+        });
+
+        it("refuses to plan when an SSM parameter behind a launch template cannot be read, naming it and the fix", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 1)] });
+            ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
+                LaunchTemplateVersions: [
+                    { LaunchTemplateName: "ssm", VersionNumber: 1, LaunchTemplateData: { ImageId: "resolve:ssm:/golden/gone" } },
+                ],
+            });
+            ssm.on(GetParametersCommand).resolves({ Parameters: [], InvalidParameters: ["/golden/gone"] });
+            const r = await hooks.check({}, settings);
+            assert.match(r.failures![0].reason, /SSM parameter\(s\) \/golden\/gone, which could not be read .*Grant ssm:GetParameters/);
         });
 
         it("follows DescribeImages pages", async () => {
