@@ -276,8 +276,9 @@ async function stateAndPreview(moto: Moto) {
     await noop.config({ count: "100" });
     await noop.run(["up", "--yes", "--skip-preview"]);
 
-    const exported = JSON.stringify(await images.export());
-    const resources = (await images.export()).deployment.resources!.filter((r) => r.type.endsWith(":AmiFromInstance"));
+    const state = await images.export();
+    const exported = JSON.stringify(state);
+    const resources = state.deployment.resources!.filter((r) => r.type.endsWith(":AmiFromInstance"));
     const providerBytes = Math.max(...resources.map((r) => String(r.inputs!.__provider).length));
     const perResource = Math.round(exported.length / resources.length);
     say(

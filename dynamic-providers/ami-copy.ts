@@ -49,34 +49,35 @@ async function copy(client: EC2Client, inputs: AmiCopyInputs, clientToken: strin
     return out.ImageId!;
 }
 
-async function exists(client: EC2Client, imageId: string): Promise<boolean> {
-    try {
-        await findImageById(client, imageId);
-        return true;
-    } catch (e) {
-        if (isNotFound(e)) return false;
-        throw e;
-    }
-}
-
 export async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
     const client = ec2Client(inputs.region);
     const op = `copying AMI ${inputs.sourceAmiId} (${inputs.sourceAmiRegion}) to ${inputs.region} as (${inputs.name})`;
-    let imageId: string;
+    const copyOrFail = async (token: string) => {
+        try {
+            return await copy(client, inputs, token);
+        } catch (e) {
+            throw new OperationError(op, "CopyImage", e);
+        }
+    };
     let copiedTags: Record<string, string> | undefined;
-    try {
-        if (inputs.copyImageTags) {
+    if (inputs.copyImageTags) {
+        try {
             copiedTags = tagsToRecord((await findImageById(ec2Client(inputs.sourceAmiRegion), inputs.sourceAmiId)).Tags);
+        } catch (e) {
+            throw new OperationError(op, "reading the source's tags", e);
         }
-        imageId = await copy(client, inputs, copyClientToken(inputs));
-        if (!(await exists(client, imageId))) {
-            // The token's earlier copy was destroyed; ask for a new one, still idempotently.
-            imageId = await copy(client, inputs, copyClientToken(inputs, imageId));
-        }
-    } catch (e) {
-        throw new OperationError(op, "CopyImage", e);
     }
-    return finishCreate(client, imageId, { ...inputs, copiedTags }, op, inputs.createTimeoutMinutes ?? COPY_IMAGE_TIMEOUT_MINUTES);
+    const finish = (imageId: string) =>
+        finishCreate(client, imageId, { ...inputs, copiedTags }, op, inputs.createTimeoutMinutes ?? COPY_IMAGE_TIMEOUT_MINUTES);
+    const first = await copyOrFail(copyClientToken(inputs));
+    try {
+        return await finish(first);
+    } catch (e) {
+        // The first poll found the copy gone: the token's earlier copy was
+        // destroyed and EC2 handed it back. Ask for a new one, still idempotently.
+        if (!(e instanceof OperationError) || !isNotFound(e.cause)) throw e;
+        return finish(await copyOrFail(copyClientToken(inputs, first)));
+    }
 }
 
 export async function read(id: string, props: ImageState<AmiCopyInputs>): Promise<dynamic.ReadResult> {

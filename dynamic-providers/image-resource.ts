@@ -130,6 +130,8 @@ export async function finishCreate(
     try {
         image = await waitForImageAvailable(client, imageId, { timeoutMinutes, label: op });
     } catch (e) {
+        // An image that is gone has nothing to keep in state; the caller decides what to do.
+        if (isNotFound(e)) throw new OperationError(op, "waiting for completion: the image is gone", e);
         if (!(e instanceof ImageFailedError)) throw partialCreate(op, "waiting for completion", e, imageId, inputs);
         try {
             await removeImageLeftBehind(client, imageId);

@@ -18,6 +18,7 @@ import assert from "node:assert/strict";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/ami-from-instance";
 import { PartialCreateError } from "../../dynamic-providers/ec2/errors";
+import { ec2Error } from "../support/aws-errors";
 
 const ec2 = mockClient(EC2Client);
 const REGION = "us-east-1";
@@ -36,10 +37,6 @@ function image(overrides: Partial<Image> = {}): Image {
         Tags: [{ Key: "App", Value: "web" }],
         ...overrides,
     };
-}
-
-function ec2Error(code: string, message = code): Error {
-    return Object.assign(new Error(message), { name: code, Code: code, $fault: "client", $metadata: {} });
 }
 
 const inputs = {

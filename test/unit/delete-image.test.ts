@@ -2,14 +2,11 @@ import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, E
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
 import { deleteImageWithSnapshots, SnapshotStillInUseError } from "../../dynamic-providers/ec2/delete-image";
+import { ec2Error } from "../support/aws-errors";
 
 const ec2 = mockClient(EC2Client);
 const client = new EC2Client({ region: "us-east-1" });
 const IMAGE = { imageId: "ami-0123456789abcdef0", snapshotIds: ["snap-00000000000000001", "snap-00000000000000002"] };
-
-function ec2Error(code: string): Error {
-    return Object.assign(new Error(code), { name: code, $fault: "client", $metadata: {} });
-}
 
 describe("deleting an image with its snapshots", () => {
     before(() => {

@@ -4,12 +4,9 @@ import assert from "node:assert/strict";
 import * as copy from "../../dynamic-providers/ami-copy";
 import * as bake from "../../dynamic-providers/ami-from-instance";
 import { errorCode, OperationError } from "../../dynamic-providers/ec2/errors";
+import { ec2Error } from "../support/aws-errors";
 
 const ec2 = mockClient(EC2Client);
-
-function awsError(code: string, message: string): Error {
-    return Object.assign(new Error(message), { name: code, $fault: "client", $metadata: { httpStatusCode: 400 } });
-}
 
 const bakeInputs = { sourceInstanceId: "i-0123456789abcdef0", name: "web-1", region: "us-east-1" };
 const copyInputs = {
@@ -35,9 +32,9 @@ describe("EC2 errors users meet become messages naming the resource, the AWS cod
     ];
     for (const [code, message, advice] of table) {
         it(`${code} on create`, async () => {
-            ec2.on(CreateImageCommand).rejects(awsError(code, message));
+            ec2.on(CreateImageCommand).rejects(ec2Error(code, message));
             // InvalidAMIName.Duplicate leads to a lookup of images of that name: none of ours
-            ec2.onAnyCommand().rejects(awsError(code, message));
+            ec2.onAnyCommand().rejects(ec2Error(code, message));
             await assert.rejects(bake.create(bakeInputs), (e: Error) => {
                 assert.ok(e instanceof OperationError, String(e));
                 assert.match(e.message, /^creating AMI \(web-1\) from instance \(i-0123456789abcdef0\): /, "names the resource");
@@ -51,7 +48,7 @@ describe("EC2 errors users meet become messages naming the resource, the AWS cod
 
     for (const code of ["KMS.DisabledException", "KMS.NotFoundException", "KMS.AccessDeniedException"]) {
         it(`${code} on copy says what is wrong with the key`, async () => {
-            ec2.on(CopyImageCommand).rejects(awsError(code, "key problem"));
+            ec2.on(CopyImageCommand).rejects(ec2Error(code, "key problem"));
             await assert.rejects(copy.create(copyInputs), (e: Error) => {
                 assert.match(e.message, /^copying AMI ami-0123456789abcdef0 \(us-east-1\) to us-west-2 as \(web-dr\): CopyImage: /);
                 assert.ok(e.message.includes(code));
