@@ -16,7 +16,7 @@ import type { RetentionRunReport } from "../sdk/retention-policy";
 import { checkRetentionPolicyInputs, UNKNOWN } from "../sdk/validation";
 import { ec2Client } from "./ec2/client";
 import { deleteImageWithSnapshots } from "./ec2/delete-image";
-import { errorCode, hintFor } from "./ec2/errors";
+import { errorCode, OperationError } from "./ec2/errors";
 import { describeImagesById, imagesInUse, listSelectedImages } from "./ec2/inventory";
 import { compact } from "./image-resource";
 import { DELETE_IMAGE_TIMEOUT_MINUTES, RETENTION_CONCURRENCY } from "./ec2/limits";
@@ -39,11 +39,8 @@ export interface RetentionPolicyInputs {
     pending: PlannedRetirement[];
 }
 
-/** What the last `pulumi up` did (the `lastRun` output). */
-export type RetentionRun = RetentionRunReport;
-
 export interface RetentionPolicyState extends RetentionPolicyInputs {
-    lastRun?: RetentionRun;
+    lastRun?: RetentionRunReport;
 }
 
 /** The policy's settings: a change to any of them is an update (a policy has nothing to replace). */
@@ -91,16 +88,8 @@ export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial
     try {
         inputs.pending = (await computePlan(inputs, new Date())).retire;
     } catch (e) {
-        const code = errorCode(e);
-        return {
-            inputs,
-            failures: [
-                {
-                    property: "regions",
-                    reason: `regions: listing images to plan retention failed: ${code ? `${code}: ` : ""}${(e as Error).message}${hintFor(e) ? ` (${hintFor(e)})` : ""}`,
-                },
-            ],
-        };
+        const err = new OperationError("regions: planning retention", "listing images", e);
+        return { inputs, failures: [{ property: "regions", reason: err.message }] };
     }
     return { inputs: compact(inputs) };
 }
@@ -128,8 +117,15 @@ function describeError(e: unknown): string {
  * protected, now in use or changed hands means skipped, not retired. One
  * image failing never stops the others.
  */
-export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promise<RetentionRun> {
-    const run: RetentionRun = { at: now.toISOString(), dryRun: inputs.dryRun, retired: [], snapshotsDeleted: [], skipped: [], failed: [] };
+export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promise<RetentionRunReport> {
+    const run: RetentionRunReport = {
+        at: now.toISOString(),
+        dryRun: inputs.dryRun,
+        retired: [],
+        snapshotsDeleted: [],
+        skipped: [],
+        failed: [],
+    };
     if (inputs.dryRun || inputs.pending.length === 0) return run;
     const rules = rulesOf(inputs);
     const regions = [...new Set(inputs.pending.map((p) => p.region))];
@@ -193,7 +189,7 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
     }
 }
 
-function report(run: RetentionRun): void {
+function report(run: RetentionRunReport): void {
     if (run.dryRun) return console.log("retention: dry run, nothing retired (see pending)");
     console.log(
         `retention: ${run.retired.length} retired, ${run.snapshotsDeleted.length} snapshots deleted, ${run.skipped.length} skipped, ${run.failed.length} failed`,

@@ -17,9 +17,3 @@ export function ec2Client(region: string): EC2Client {
     }
     return client;
 }
-
-/** Forget cached clients (tests change endpoints between runs). */
-export function resetEc2Clients(): void {
-    for (const c of clients.values()) c.destroy();
-    clients.clear();
-}
