@@ -23,7 +23,7 @@ import { motoEnv, startMoto } from "../scripts/lib/moto";
 import { createSourceInstance, inventory } from "../scripts/lib/ec2-fixtures";
 import { descendants } from "../scripts/lib/pulumi";
 import { newStack, Stack } from "../test/support/consumer";
-import { Ec2Proxy, startEc2Proxy } from "../test/support/ec2-proxy";
+import { Ec2Proxy, startEc2Proxy } from "../emulator/ec2-proxy";
 
 function arg(name: string, fallback: number): number {
     const i = process.argv.indexOf(`--${name}`);

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
-import { Ec2Proxy, startEc2Proxy } from "../support/ec2-proxy";
+import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import { currentMoto } from "../support/moto-hooks";
 import { descendants } from "../../scripts/lib/pulumi";
 import * as fs from "node:fs";

@@ -1,4 +1,4 @@
-// The EC2 test proxy (test/support/ec2-proxy.ts) through the real AWS SDK
+// The EC2 test proxy (emulator/ec2-proxy.ts) through the real AWS SDK
 // against moto: what a test that puts the proxy between golden-ami and moto
 // can rely on.
 import {
@@ -18,7 +18,7 @@ import {
     TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
-import { Ec2Proxy, ProxyOptions, startEc2Proxy } from "../support/ec2-proxy";
+import { Ec2Proxy, ProxyOptions, startEc2Proxy } from "../../emulator/ec2-proxy";
 import { currentMoto } from "../support/moto-hooks";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 
@@ -323,7 +323,7 @@ describe("EC2 test proxy in front of moto", () => {
 
 describe("EC2 test proxy: answers lost after the call and idempotency tokens", () => {
     it("a lost response means the call happened: CopyImage retried with the same ClientToken returns the same copy, as EC2 does", async () => {
-        const { startEc2Proxy } = await import("../support/ec2-proxy");
+        const { startEc2Proxy } = await import("../../emulator/ec2-proxy");
         const { currentMoto } = await import("../support/moto-hooks");
         const { createSourceInstance } = await import("../../scripts/lib/ec2-fixtures");
         const { CopyImageCommand, CreateImageCommand, DeregisterImageCommand, EC2Client } = await import("@aws-sdk/client-ec2");

@@ -15,7 +15,7 @@ import {
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
-import { startEc2Proxy } from "../support/ec2-proxy";
+import { startEc2Proxy } from "../../emulator/ec2-proxy";
 
 export interface SoakOptions {
     motoEndpoint: string;
