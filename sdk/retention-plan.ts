@@ -5,12 +5,27 @@
  * acts on it in `pulumi up`.
  */
 
+/**
+ * Who else may launch an image, one entry per grant, as EC2's
+ * `DescribeImageAttribute(launchPermission)` reports it.
+ */
+export interface LaunchPermissionSummary {
+    /** `"all"`: the image is public. */
+    group?: "all";
+    /** Another AWS account. */
+    userId?: string;
+    /** An organization (ARN). */
+    organizationArn?: string;
+    /** An organizational unit (ARN). */
+    organizationalUnitArn?: string;
+}
+
 /** One AMI as the planner sees it. */
 export interface RetentionImage {
     imageId: string;
     region: string;
     name: string;
-    /** ISO 8601, as EC2 reports it. */
+    /** ISO 8601, as EC2 reports it. An unreadable date counts as the newest (never retired for its age). */
     creationDate: string;
     ownerId: string;
     tags: Record<string, string>;
@@ -20,11 +35,58 @@ export interface RetentionImage {
     deregistrationProtected?: boolean;
     /** When an instance was last launched from it (EC2's lastLaunchedTime), if known. */
     lastLaunchedTime?: string;
-    /** When EC2 deprecates it, if set. */
+    /** When EC2 deprecates it, if set. A deprecated image still launches by id. */
     deprecationTime?: string;
-    /** `available`, `disabled`, ... */
+    /**
+     * EC2's image state: `available`, `pending`, `failed`, `disabled`,
+     * `transient`, `invalid`, `error`, `deregistered`. Omitted means
+     * `available`; a state not in this list is never touched.
+     */
     state?: string;
+    /** EC2's StateReason message, e.g. why a bake failed. */
+    stateReason?: string;
+    /** DescribeImages' `Public`. */
+    public?: boolean;
+    /**
+     * Its launch permissions (accounts, organizations, OUs, public). The
+     * inventory must fill this for `retireShared` to mean anything: an image
+     * with no entry here and `public` unset counts as not shared.
+     */
+    launchPermissions?: LaunchPermissionSummary[];
 }
+
+/** What can refer to an image. The `ec2:*`, `ssm:*` and `imagebuilder:*` names are DescribeImageReferences' resource types. */
+export type ImageReferenceKind =
+    | "instance"
+    | "launch-template"
+    | "launch-configuration"
+    | "ssm-parameter"
+    | "image-recipe"
+    | "container-recipe"
+    | "auto-scaling-group"
+    | "ec2-fleet"
+    | "spot-fleet"
+    | "ec2:Instance"
+    | "ec2:LaunchTemplate"
+    | "ssm:Parameter"
+    | "imagebuilder:ImageRecipe"
+    | "imagebuilder:ContainerRecipe";
+
+/** One thing that refers to an image, e.g. `{ kind: "launch-template", id: "lt-0abc", detail: "version 3, pinned by Auto Scaling group web" }`. */
+export interface ImageReference {
+    kind: ImageReferenceKind | (string & {});
+    /** Its id or ARN. */
+    id: string;
+    /** Anything a reviewer needs to find it, e.g. `running`, `$Default`. */
+    detail?: string;
+}
+
+/**
+ * The images in use, by image id: either a list of what refers to each
+ * (an empty list means nothing does), or, as before, one sentence saying
+ * why (e.g. `"instance i-0123 (running)"`).
+ */
+export type ImagesInUse = ReadonlyMap<string, string | readonly ImageReference[]>;
 
 /** Which images a policy looks at. */
 export interface RetentionSelector {
@@ -36,6 +98,7 @@ export interface RetentionSelector {
     tags?: Record<string, string>;
 }
 
+
 /** Images a policy never retires. */
 export interface RetentionExclusions {
     /** These images, e.g. the ones this stack manages. */
@@ -43,8 +106,9 @@ export interface RetentionExclusions {
     /** Images that have any of these tags (value `"*"` = any value), e.g. `{ Retain: "true" }`. */
     tags?: Record<string, string>;
     /**
-     * Images a non-terminated instance or the `$Default`/`$Latest` version of a
-     * launch template uses.
+     * Images something refers to (the `inUse` argument of
+     * {@link planRetention}: instances, launch template versions, launch
+     * configurations, SSM parameters, Image Builder recipes, ...).
      * @default true
      */
     inUse?: boolean;
@@ -59,9 +123,9 @@ export interface RetentionRules {
     selector: RetentionSelector;
     /** Tag keys whose values split images into groups. @default one group per region */
     groupBy?: string[];
-    /** Per group and region, the newest images that are never retired (at least 1). */
+    /** Per group and region, the newest available images that are never retired (at least 1). */
     keepLatest: number;
-    /** Only images older than this many days are retired. */
+    /** Only images older than this many days are retired (failed bakes excepted). */
     maxAgeDays?: number;
     /** @default "deregister" */
     action?: RetentionAction;
@@ -71,6 +135,13 @@ export interface RetentionRules {
      * never retired, whatever the selector says.
      */
     accountId?: string;
+    /**
+     * Also retire images shared with other accounts, organizations, OUs or
+     * the public. Off by default because this account cannot see what other
+     * accounts launch from them.
+     * @default false
+     */
+    retireShared?: boolean;
 }
 
 /** An image the plan retires, and why. */
@@ -83,15 +154,19 @@ export interface PlannedRetirement {
     reason: string;
 }
 
-/** An image that would be retired but is not, and why. */
+/** An image the plan leaves alone although its rules alone would retire it (or one it never touches, like a pending bake), and why. */
 export interface SkippedImage {
     imageId: string;
     region: string;
     reason: string;
+    /** Its group, when the planner reports it. */
+    group?: string;
 }
 
 export interface RetentionPlan {
+    /** Sorted by group, then age (oldest first), then image id. */
     retire: PlannedRetirement[];
+    /** Sorted the same way. */
     skipped: SkippedImage[];
 }
 
@@ -113,29 +188,121 @@ export function matchesSelector(image: RetentionImage, selector: RetentionSelect
     return Object.entries(selector.tags ?? {}).every(([k, v]) => hasTag(image.tags, k, v));
 }
 
-/** An image already retired by the policy's action is no longer a candidate, nor a keeper. */
+function isDeprecated(image: RetentionImage, now: Date, slackMs = 0): boolean {
+    return !!image.deprecationTime && Date.parse(image.deprecationTime) <= now.getTime() + slackMs;
+}
+
+/**
+ * An image already retired by the policy's action is no longer a candidate,
+ * nor a keeper: deregistered ones; with `disable`, disabled ones; with
+ * `deprecate`, deprecated ones and disabled ones (which already cannot launch).
+ */
 export function alreadyRetired(image: RetentionImage, action: RetentionAction, now: Date): boolean {
     if (image.state === "deregistered") return true;
     if (action === "disable") return image.state === "disabled";
-    if (action === "deprecate") return !!image.deprecationTime && Date.parse(image.deprecationTime) <= now.getTime() + 60_000;
+    if (action === "deprecate") return image.state === "disabled" || isDeprecated(image, now, 60_000);
     return false;
 }
 
+/**
+ * Where an image stands, from its EC2 state:
+ * - `launchable`: `available` (deprecated ones too: they still launch by
+ *   id), or no state given. Only these fill `keepLatest` slots.
+ * - `disabled`: launches from it fail, but it can be re-enabled. Never a
+ *   keeper; retired only when older than the group's `keepLatest` newest
+ *   available images (and than `maxAgeDays`).
+ * - `failed`: a failed bake, never launchable. Retired whatever
+ *   `keepLatest` and `maxAgeDays` (action `deregister` only).
+ * - `untouchable`: `pending`, `transient`, `invalid`, `error` or a state we
+ *   do not know: never touched, reported in `skipped`.
+ */
+export type ImageStanding =
+    | { kind: "launchable" }
+    | { kind: "disabled" }
+    | { kind: "failed" }
+    | { kind: "untouchable"; reason: string };
+
+const UNTOUCHABLE: Record<string, string> = {
+    pending: "state pending: EC2 is still making it; never touched",
+    transient: "state transient: EC2 is changing it; never touched",
+    invalid: "state invalid: left for a person to look at; never touched",
+    error: "state error: left for a person to look at; never touched",
+};
+
+export function imageStanding(image: RetentionImage): ImageStanding {
+    const state = image.state ?? "available";
+    if (state === "available") return { kind: "launchable" };
+    if (state === "disabled") return { kind: "disabled" };
+    if (state === "failed") return { kind: "failed" };
+    const known = UNTOUCHABLE[state] ?? `state ${state}: not a state golden-ami knows; never touched`;
+    return { kind: "untouchable", reason: image.stateReason ? `${known} (EC2: ${image.stateReason})` : known };
+}
+
 const DAY_MS = 86_400_000;
+const LISTED = 3;
+
+const KIND_LABEL: Record<string, string> = {
+    instance: "instance",
+    "launch-template": "launch template",
+    "launch-configuration": "launch configuration",
+    "ssm-parameter": "SSM parameter",
+    "image-recipe": "Image Builder image recipe",
+    "container-recipe": "Image Builder container recipe",
+    "auto-scaling-group": "Auto Scaling group",
+    "ec2-fleet": "EC2 Fleet",
+    "spot-fleet": "Spot Fleet request",
+    "ec2:Instance": "instance",
+    "ec2:LaunchTemplate": "launch template",
+    "ssm:Parameter": "SSM parameter",
+    "imagebuilder:ImageRecipe": "Image Builder image recipe",
+    "imagebuilder:ContainerRecipe": "Image Builder container recipe",
+};
+
+function listed(items: string[]): string {
+    const shown = items.slice(0, LISTED).join("; ");
+    return items.length > LISTED ? `${shown}; and ${items.length - LISTED} more` : shown;
+}
+
+/** "instance i-0123 (running); launch template lt-1 version 3 ($Default)", sorted so that the text does not depend on input order. */
+export function describeReferences(refs: readonly ImageReference[]): string {
+    const texts = refs.map((r) => `${KIND_LABEL[r.kind] ?? r.kind} ${r.id}${r.detail ? ` (${r.detail})` : ""}`);
+    return listed([...new Set(texts)].sort());
+}
+
+/** Why the image counts as in use, or undefined. */
+export function inUseReason(inUse: ImagesInUse, imageId: string): string | undefined {
+    if (!inUse.has(imageId)) return undefined;
+    const v = inUse.get(imageId);
+    if (typeof v === "string") return v;
+    if (!v || v.length === 0) return undefined;
+    return describeReferences(v);
+}
+
+/** Who else can launch the image, sorted: "the public", "account 4444…", "organization arn:…". */
+export function sharedWith(image: RetentionImage): string[] {
+    const out = new Set<string>();
+    if (image.public) out.add("the public");
+    for (const p of image.launchPermissions ?? []) {
+        if (p.group === "all") out.add("the public");
+        if (p.userId && p.userId !== image.ownerId) out.add(`account ${p.userId}`);
+        if (p.organizationArn) out.add(`organization ${p.organizationArn}`);
+        if (p.organizationalUnitArn) out.add(`organizational unit ${p.organizationalUnitArn}`);
+    }
+    return [...out].sort();
+}
 
 /** Why the policy never retires this image, or undefined. */
-export function exclusionReason(
-    image: RetentionImage,
-    inUse: ReadonlyMap<string, string>,
-    rules: RetentionRules,
-    now: Date,
-): string | undefined {
+export function exclusionReason(image: RetentionImage, inUse: ImagesInUse, rules: RetentionRules, now: Date): string | undefined {
     const ex = rules.exclude ?? {};
     if (rules.accountId && image.ownerId !== rules.accountId) return `owned by another account (${image.ownerId})`;
     if (ex.imageIds?.includes(image.imageId)) return "listed in exclude.imageIds";
     const tag = Object.entries(ex.tags ?? {}).find(([k, v]) => hasTag(image.tags, k, v));
     if (tag) return `tagged ${tag[0]}=${image.tags[tag[0]]} (exclude.tags)`;
-    if (ex.inUse !== false && inUse.has(image.imageId)) return `in use: ${inUse.get(image.imageId)}`;
+    const used = ex.inUse !== false ? inUseReason(inUse, image.imageId) : undefined;
+    if (used !== undefined) return `in use: ${used}`;
+    const shares = rules.retireShared ? [] : sharedWith(image);
+    if (shares.length > 0)
+        return `shared with ${listed(shares)}: launches in other accounts are invisible to this one (retireShared: true retires shared images)`;
     if (ex.launchedWithinDays !== undefined && image.lastLaunchedTime) {
         const days = (now.getTime() - Date.parse(image.lastLaunchedTime)) / DAY_MS;
         if (days <= ex.launchedWithinDays)
@@ -150,69 +317,140 @@ export function groupOf(image: RetentionImage, groupBy: string[] | undefined): s
     return [image.region, ...values].join("/");
 }
 
+/** Creation time in ms; an unreadable date counts as the newest, so that it is never the one retired. */
+function createdAt(image: { creationDate: string }): number {
+    const t = Date.parse(image.creationDate);
+    return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+}
+
+function compare<T>(a: T, b: T): number {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Newest first; ties in creation date broken by image id, so the order never depends on input order. */
 function newestFirst(a: RetentionImage, b: RetentionImage): number {
-    const d = Date.parse(b.creationDate) - Date.parse(a.creationDate);
-    return d !== 0 ? d : a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0;
+    return compare(createdAt(b), createdAt(a)) || compare(a.imageId, b.imageId);
+}
+
+/** By group, then oldest first, then image id. */
+function byGroupThenAge(
+    a: { group?: string; region: string; creationDate?: string; imageId: string },
+    b: { group?: string; region: string; creationDate?: string; imageId: string },
+): number {
+    return (
+        compare(a.group ?? a.region, b.group ?? b.region) ||
+        compare(createdAt({ creationDate: a.creationDate ?? "" }), createdAt({ creationDate: b.creationDate ?? "" })) ||
+        compare(a.imageId, b.imageId)
+    );
+}
+
+interface Group {
+    launchable: RetentionImage[];
+    disabled: RetentionImage[];
+    failed: RetentionImage[];
+    excluded: { image: RetentionImage; standing: ImageStanding; reason: string }[];
 }
 
 /**
- * Decides which images to retire. An image is retired when it matches the
- * selector, is not excluded (listed, tagged, in use, launched recently, owned
- * by another account), is not among the newest `keepLatest` non-excluded
- * images of its group in its region, and, when `maxAgeDays` is set, is older
- * than that. Deregistration-protected images that would be deregistered are
- * reported in `skipped` instead. The result is sorted and depends only on the
- * arguments.
+ * Decides which images to retire, one group (region + `groupBy` tag values)
+ * at a time:
+ *
+ * - Never touched: images that do not match the selector, are excluded
+ *   (owned by another account, listed, tagged, in use, shared unless
+ *   `retireShared`, launched recently), are `pending`/`transient`/`invalid`/
+ *   `error`, or that the action already retired.
+ * - Kept: the newest `keepLatest` available (deprecated included) non-excluded
+ *   images. Failed, pending and disabled images never take these slots.
+ * - Retired: the other available images and the disabled images older than
+ *   the kept ones, when older than `maxAgeDays` (if set); failed bakes
+ *   whatever their rank and age (action `deregister` only).
+ * - Skipped, with why: what the rules alone would retire but an exclusion
+ *   or deregistration protection keeps, failed bakes the action cannot
+ *   retire, and images in a state never touched.
+ *
+ * The result is sorted (group, then oldest first, then id) and depends only
+ * on the arguments.
  */
-export function planRetention(
-    images: readonly RetentionImage[],
-    inUse: ReadonlyMap<string, string>,
-    rules: RetentionRules,
-    now: Date,
-): RetentionPlan {
+export function planRetention(images: readonly RetentionImage[], inUse: ImagesInUse, rules: RetentionRules, now: Date): RetentionPlan {
     const action = rules.action ?? "deregister";
-    const groups = new Map<string, RetentionImage[]>();
+    const groups = new Map<string, Group>();
+    const retire: PlannedRetirement[] = [];
+    const skipped: (SkippedImage & { creationDate: string })[] = [];
+    const skip = (image: RetentionImage, group: string, reason: string) =>
+        skipped.push({ imageId: image.imageId, region: image.region, group, reason, creationDate: image.creationDate });
+
     const seen = new Set<string>();
     for (const image of images) {
         if (seen.has(image.imageId)) continue;
         seen.add(image.imageId);
         if (!matchesSelector(image, rules.selector)) continue;
         if (alreadyRetired(image, action, now)) continue;
-        if (exclusionReason(image, inUse, rules, now) !== undefined) continue;
         const group = groupOf(image, rules.groupBy);
-        groups.set(group, [...(groups.get(group) ?? []), image]);
+        const standing = imageStanding(image);
+        if (standing.kind === "untouchable") {
+            skip(image, group, standing.reason);
+            continue;
+        }
+        const g = groups.get(group) ?? { launchable: [], disabled: [], failed: [], excluded: [] };
+        groups.set(group, g);
+        const excluded = exclusionReason(image, inUse, rules, now);
+        if (excluded !== undefined) g.excluded.push({ image, standing, reason: excluded });
+        else g[standing.kind].push(image);
     }
 
-    const retire: PlannedRetirement[] = [];
-    const skipped: SkippedImage[] = [];
     const keep = Math.max(1, Math.floor(rules.keepLatest));
     const cutoff = rules.maxAgeDays === undefined ? undefined : now.getTime() - rules.maxAgeDays * DAY_MS;
-    for (const [group, members] of groups) {
-        members.sort(newestFirst);
-        members.slice(keep).forEach((image, i) => {
-            const created = Date.parse(image.creationDate);
-            if (cutoff !== undefined && !(created < cutoff)) return;
-            const age = Math.floor((now.getTime() - created) / DAY_MS);
-            const reasons = [`${ordinal(keep + i + 1)} newest in group ${group} (keepLatest ${keep})`];
-            if (rules.maxAgeDays !== undefined) reasons.push(`${age} days old (maxAgeDays ${rules.maxAgeDays})`);
-            if (action === "deregister" && image.deregistrationProtected) {
-                skipped.push({ imageId: image.imageId, region: image.region, reason: "deregistration protection is on" });
-                return;
-            }
-            retire.push({
-                imageId: image.imageId,
-                region: image.region,
-                name: image.name,
-                creationDate: image.creationDate,
-                group,
-                reason: reasons.join("; "),
-            });
+    const oldEnough = (image: RetentionImage) => cutoff === undefined || createdAt(image) < cutoff;
+    const ageText = (image: RetentionImage) =>
+        rules.maxAgeDays === undefined
+            ? []
+            : [`${Math.floor((now.getTime() - createdAt(image)) / DAY_MS)} days old (maxAgeDays ${rules.maxAgeDays})`];
+    const plan = (image: RetentionImage, group: string, reasons: string[]) => {
+        if (action === "deregister" && image.deregistrationProtected) return skip(image, group, "deregistration protection is on");
+        retire.push({
+            imageId: image.imageId,
+            region: image.region,
+            name: image.name,
+            creationDate: image.creationDate,
+            group,
+            reason: reasons.join("; "),
         });
+    };
+    const failedText = (image: RetentionImage) => `failed bake (state failed${image.stateReason ? `: ${image.stateReason}` : ""})`;
+
+    for (const [group, g] of groups) {
+        g.launchable.sort(newestFirst);
+        const oldestKept = g.launchable.length >= keep ? g.launchable[keep - 1] : undefined;
+        /** Older than the group's keepLatest newest available images. */
+        const pastKept = (image: RetentionImage) => oldestKept !== undefined && newestFirst(oldestKept, image) < 0;
+        const keptText = `older than the ${keep} newest available images of group ${group} (keepLatest ${keep})`;
+
+        g.launchable.slice(keep).forEach((image, i) => {
+            if (!oldEnough(image)) return;
+            const reasons = [`${ordinal(keep + i + 1)} newest available image in group ${group} (keepLatest ${keep})`, ...ageText(image)];
+            if (isDeprecated(image, now)) reasons.push(`deprecated since ${image.deprecationTime}`);
+            plan(image, group, reasons);
+        });
+        for (const image of g.disabled) {
+            if (pastKept(image) && oldEnough(image))
+                plan(image, group, [`disabled (launches from it fail; it could be re-enabled) and ${keptText}`, ...ageText(image)]);
+        }
+        for (const image of g.failed) {
+            if (action === "deregister")
+                plan(image, group, [`${failedText(image)}: it can never launch, so it is retired whatever keepLatest and maxAgeDays`]);
+            else skip(image, group, `${failedText(image)}: action ${action} does not apply to it; action "deregister" retires failed bakes`);
+        }
+        for (const { image, standing, reason } of g.excluded) {
+            const wouldRetire =
+                standing.kind === "failed" ? action === "deregister" : standing.kind !== "untouchable" && pastKept(image) && oldEnough(image);
+            if (wouldRetire) skip(image, group, reason);
+        }
     }
-    const byRegionThenId = (a: { region: string; imageId: string }, b: { region: string; imageId: string }) =>
-        a.region < b.region ? -1 : a.region > b.region ? 1 : a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0;
-    return { retire: retire.sort(byRegionThenId), skipped: skipped.sort(byRegionThenId) };
+    return {
+        retire: retire.sort(byGroupThenAge),
+        // creationDate only sorts the skipped images; it is not part of what is reported.
+        skipped: skipped.sort(byGroupThenAge).map(({ imageId, region, group, reason }) => ({ imageId, region, group, reason })),
+    };
 }
 
 function ordinal(n: number): string {
