@@ -245,12 +245,12 @@ const KIND_LABEL: Record<string, string> = {
     instance: "instance",
     "launch-template": "launch template",
     "launch-configuration": "launch configuration",
-    "ssm-parameter": "SSM parameter",
-    "image-recipe": "Image Builder image recipe",
-    "container-recipe": "Image Builder container recipe",
     "auto-scaling-group": "Auto Scaling group",
     "ec2-fleet": "EC2 Fleet",
     "spot-fleet": "Spot Fleet request",
+    "ssm-parameter": "SSM parameter",
+    "image-recipe": "Image Builder image recipe",
+    "container-recipe": "Image Builder container recipe",
     "ec2:Instance": "instance",
     "ec2:LaunchTemplate": "launch template",
     "ssm:Parameter": "SSM parameter",
@@ -263,10 +263,23 @@ function listed(items: string[]): string {
     return items.length > LISTED ? `${shown}; and ${items.length - LISTED} more` : shown;
 }
 
-/** "instance i-0123 (running); launch template lt-1 version 3 ($Default)", sorted so that the text does not depend on input order. */
+/** Labels in the order a reviewer looks for them: what runs first, then what launches, then what names the image. */
+const KIND_ORDER = [...new Set(Object.values(KIND_LABEL))];
+
+/**
+ * "instance i-0123 (running); launch template lt-1 (version 3, $Default)":
+ * instances first, then launch templates, ..., each kind by id, so that the
+ * text never depends on input order.
+ */
 export function describeReferences(refs: readonly ImageReference[]): string {
-    const texts = refs.map((r) => `${KIND_LABEL[r.kind] ?? r.kind} ${r.id}${r.detail ? ` (${r.detail})` : ""}`);
-    return listed([...new Set(texts)].sort());
+    const rank = (label: string) => {
+        const i = KIND_ORDER.indexOf(label);
+        return i < 0 ? KIND_ORDER.length : i;
+    };
+    const items = refs
+        .map((r) => ({ label: KIND_LABEL[r.kind] ?? r.kind, text: `${r.id}${r.detail ? ` (${r.detail})` : ""}` }))
+        .sort((a, b) => compare(rank(a.label), rank(b.label)) || compare(a.label, b.label) || compare(a.text, b.text));
+    return listed([...new Set(items.map((i) => `${i.label} ${i.text}`))]);
 }
 
 /** Why the image counts as in use, or undefined. */

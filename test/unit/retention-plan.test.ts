@@ -1,6 +1,15 @@
 import fc from "fast-check";
 import assert from "node:assert/strict";
-import { groupOf, planRetention, RetentionImage, RetentionRules, wildcardMatch } from "../../sdk/retention-plan";
+import {
+    groupOf,
+    ImageReference,
+    ImagesInUse,
+    planRetention,
+    RetentionAction,
+    RetentionImage,
+    RetentionRules,
+    wildcardMatch,
+} from "../../sdk/retention-plan";
 
 const NOW = new Date("2026-11-22T00:00:00Z");
 const DAY = 86_400_000;
@@ -26,8 +35,8 @@ describe("planRetention", () => {
         it("keeps the newest keepLatest and retires the rest", () => {
             const images = [img(1, 10), img(2, 5), img(3, 1), img(4, 20)];
             const plan = planRetention(images, NONE, { selector: { namePattern: "web-*" }, keepLatest: 2 }, NOW);
-            assert.deepEqual(ids(plan), [img(1, 0).imageId, img(4, 0).imageId]);
-            assert.match(plan.retire[0].reason, /3rd newest in group us-east-1 \(keepLatest 2\)/);
+            assert.deepEqual(ids(plan), [img(4, 0).imageId, img(1, 0).imageId], "oldest first");
+            assert.equal(plan.retire[1].reason, "3rd newest available image in group us-east-1 (keepLatest 2)");
         });
 
         it("with maxAgeDays retires only images older than that", () => {
@@ -110,7 +119,7 @@ describe("planRetention", () => {
             );
             assert.deepEqual(plan.retire, []);
             assert.deepEqual(plan.skipped, [
-                { imageId: img(1, 0).imageId, region: "us-east-1", reason: "deregistration protection is on" },
+                { imageId: img(1, 0).imageId, region: "us-east-1", group: "us-east-1", reason: "deregistration protection is on" },
             ]);
             const deprecate = planRetention(
                 [img(1, 50, { deregistrationProtected: true }), img(2, 1)],
@@ -141,13 +150,221 @@ describe("planRetention", () => {
 
         it("does not plan again what a deprecate or disable run already did", () => {
             const images = [img(1, 50, { deprecationTime: NOW.toISOString() }), img(2, 40, { state: "disabled" }), img(3, 1)];
-            assert.deepEqual(
-                ids(planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "deprecate" }, NOW)),
-                [img(2, 0).imageId],
-            );
-            assert.deepEqual(ids(planRetention(images, NONE, { selector: { namePattern: "*" }, keepLatest: 1, action: "disable" }, NOW)), [
-                img(1, 0).imageId,
+            const rules = (action: RetentionAction): RetentionRules => ({ selector: { namePattern: "*" }, keepLatest: 1, action });
+            // deprecate: 1 is deprecated already; 2 is disabled, which already stops launches
+            assert.deepEqual(ids(planRetention(images, NONE, rules("deprecate"), NOW)), []);
+            // disable: 2 is disabled already; 1 is deprecated but still launches by id
+            assert.deepEqual(ids(planRetention(images, NONE, rules("disable"), NOW)), [img(1, 0).imageId]);
+            // deregister: both go, 2 because it is disabled and older than the kept image
+            assert.deepEqual(ids(planRetention(images, NONE, rules("deregister"), NOW)), [img(1, 0).imageId, img(2, 0).imageId]);
+        });
+    });
+
+    describe("image states", () => {
+        const rules: RetentionRules = { selector: { namePattern: "*" }, keepLatest: 2 };
+
+        it("two failed bakes and a pending bake never retire the good images", () => {
+            const good = [img(1, 10), img(2, 5)];
+            const bad = [
+                img(3, 3, { state: "failed", stateReason: "Client.InternalError: snapshot failed" }),
+                img(4, 2, { state: "failed" }),
+                img(5, 1, { state: "pending" }),
+            ];
+            const plan = planRetention([...good, ...bad], NONE, rules, NOW);
+            assert.deepEqual(plan.retire, [
+                {
+                    imageId: img(3, 0).imageId,
+                    region: "us-east-1",
+                    name: "web-3",
+                    creationDate: bad[0].creationDate,
+                    group: "us-east-1",
+                    reason: "failed bake (state failed: Client.InternalError: snapshot failed): it can never launch, so it is retired whatever keepLatest and maxAgeDays",
+                },
+                {
+                    imageId: img(4, 0).imageId,
+                    region: "us-east-1",
+                    name: "web-4",
+                    creationDate: bad[1].creationDate,
+                    group: "us-east-1",
+                    reason: "failed bake (state failed): it can never launch, so it is retired whatever keepLatest and maxAgeDays",
+                },
             ]);
+            assert.deepEqual(plan.skipped, [
+                {
+                    imageId: img(5, 0).imageId,
+                    region: "us-east-1",
+                    group: "us-east-1",
+                    reason: "state pending: EC2 is still making it; never touched",
+                },
+            ]);
+        });
+
+        it("retires failed bakes whatever maxAgeDays, but not when protected or excluded, and not with deprecate or disable", () => {
+            const images = [img(1, 0, { state: "failed" }), img(2, 0, { state: "failed", deregistrationProtected: true }), img(3, 0)];
+            const withAge = { ...rules, maxAgeDays: 30, exclude: { tags: { Retain: "true" } } };
+            const tagged = img(4, 0, { state: "failed", tags: { Retain: "true" } });
+            const plan = planRetention([...images, tagged], NONE, withAge, NOW);
+            assert.deepEqual(ids(plan), [img(1, 0).imageId]);
+            assert.deepEqual(plan.skipped.map((s) => [s.imageId, s.reason]).sort(), [
+                [img(2, 0).imageId, "deregistration protection is on"],
+                [img(4, 0).imageId, "tagged Retain=true (exclude.tags)"],
+            ]);
+            const deprecate = planRetention(images, NONE, { ...rules, action: "deprecate" }, NOW);
+            assert.deepEqual(ids(deprecate), []);
+            assert.match(deprecate.skipped[0].reason, /^failed bake \(state failed\): action deprecate does not apply to it/);
+        });
+
+        it("never touches transient, invalid, error or unknown states, saying so", () => {
+            const images = [
+                img(1, 90, { state: "transient" }),
+                img(2, 90, { state: "invalid" }),
+                img(3, 90, { state: "error", stateReason: "Server.InternalError" }),
+                img(4, 90, { state: "frozen" }),
+                img(5, 1),
+            ];
+            const plan = planRetention(images, NONE, { ...rules, keepLatest: 1 }, NOW);
+            assert.deepEqual(plan.retire, []);
+            assert.deepEqual(
+                plan.skipped.map((s) => s.reason),
+                [
+                    "state transient: EC2 is changing it; never touched",
+                    "state invalid: left for a person to look at; never touched",
+                    "state error: left for a person to look at; never touched (EC2: Server.InternalError)",
+                    "state frozen: not a state golden-ami knows; never touched",
+                ],
+            );
+        });
+
+        it("disabled images never fill keepLatest, and are retired only when older than the kept ones", () => {
+            const images = [
+                img(1, 1, { state: "disabled" }), // newest, but cannot launch
+                img(2, 10),
+                img(3, 20),
+                img(4, 30, { state: "disabled" }),
+                img(5, 40),
+            ];
+            const plan = planRetention(images, NONE, rules, NOW);
+            assert.deepEqual(ids(plan), [img(5, 0).imageId, img(4, 0).imageId]);
+            assert.equal(
+                plan.retire[1].reason,
+                "disabled (launches from it fail; it could be re-enabled) and older than the 2 newest available images of group us-east-1 (keepLatest 2)",
+            );
+            // with fewer available images than keepLatest, no disabled image is retired either
+            assert.deepEqual(ids(planRetention([img(1, 1), img(4, 30, { state: "disabled" })], NONE, rules, NOW)), []);
+            // maxAgeDays applies to them too
+            assert.deepEqual(ids(planRetention(images, NONE, { ...rules, maxAgeDays: 35 }, NOW)), [img(5, 0).imageId]);
+        });
+
+        it("deprecated images still launch by id, so they fill keepLatest and are retired like available ones", () => {
+            const deprecated = { deprecationTime: new Date(NOW.getTime() - DAY).toISOString() };
+            const images = [img(1, 1, deprecated), img(2, 10), img(3, 20, deprecated)];
+            const plan = planRetention(images, NONE, rules, NOW);
+            assert.deepEqual(ids(plan), [img(3, 0).imageId]);
+            assert.equal(
+                plan.retire[0].reason,
+                `3rd newest available image in group us-east-1 (keepLatest 2); deprecated since ${deprecated.deprecationTime}`,
+            );
+        });
+
+        it("an unreadable creation date counts as the newest, so that image is never the one retired", () => {
+            const plan = planRetention([img(1, 5), img(2, 10, { creationDate: "not a date" })], NONE, { ...rules, keepLatest: 1 }, NOW);
+            assert.deepEqual(ids(plan), [img(1, 0).imageId]);
+        });
+    });
+
+    describe("what keeps an image", () => {
+        const rules: RetentionRules = { selector: { namePattern: "*" }, keepLatest: 1 };
+
+        it("keeps images shared with other accounts, organizations, OUs or the public, unless retireShared", () => {
+            const org = "arn:aws:organizations::111122223333:organization/o-abc123defg";
+            const images = [
+                img(1, 50, { public: true }),
+                img(2, 40, { launchPermissions: [{ userId: "444455556666" }, { organizationArn: org }] }),
+                img(3, 30, { launchPermissions: [{ userId: "111122223333" }] }), // its own account: not a share
+                img(4, 1),
+            ];
+            const plan = planRetention(images, NONE, rules, NOW);
+            assert.deepEqual(ids(plan), [img(3, 0).imageId]);
+            assert.deepEqual(
+                plan.skipped.map((s) => s.reason),
+                [
+                    "shared with the public: launches in other accounts are invisible to this one (retireShared: true retires shared images)",
+                    `shared with account 444455556666; organization ${org}: launches in other accounts are invisible to this one (retireShared: true retires shared images)`,
+                ],
+            );
+            assert.deepEqual(ids(planRetention(images, NONE, { ...rules, retireShared: true }, NOW)), [
+                img(1, 0).imageId,
+                img(2, 0).imageId,
+                img(3, 0).imageId,
+            ]);
+        });
+
+        it("takes what refers to an image as a list of references, and says what they are", () => {
+            const refs: ImageReference[] = [
+                { kind: "launch-template", id: "lt-0b", detail: "version 3, pinned by Auto Scaling group web" },
+                { kind: "instance", id: "i-0a", detail: "stopped" },
+                { kind: "ssm:Parameter", id: "/golden/web" },
+                { kind: "imagebuilder:ImageRecipe", id: "arn:aws:imagebuilder:us-east-1:111122223333:image-recipe/web/1.0.0" },
+                { kind: "spot-fleet", id: "sfr-1" },
+            ];
+            const inUse: ImagesInUse = new Map<string, readonly ImageReference[]>([
+                [img(1, 0).imageId, refs],
+                [img(2, 0).imageId, []], // nothing refers to it
+            ]);
+            const plan = planRetention([img(1, 50), img(2, 40), img(3, 1)], inUse, rules, NOW);
+            assert.deepEqual(ids(plan), [img(2, 0).imageId]);
+            assert.deepEqual(plan.skipped, [
+                {
+                    imageId: img(1, 0).imageId,
+                    region: "us-east-1",
+                    group: "us-east-1",
+                    reason:
+                        "in use: instance i-0a (stopped); launch template lt-0b (version 3, pinned by Auto Scaling group web); " +
+                        "Spot Fleet request sfr-1; and 2 more",
+                },
+            ]);
+        });
+
+        it("still takes the old shape, one sentence per image", () => {
+            const inUse = new Map([[img(1, 0).imageId, "instance i-0123 (running)"]]);
+            const plan = planRetention([img(1, 50), img(2, 1)], inUse, rules, NOW);
+            assert.deepEqual(ids(plan), []);
+            assert.equal(plan.skipped[0].reason, "in use: instance i-0123 (running)");
+        });
+
+        it("reports an excluded image in skipped only when the rules alone would retire it", () => {
+            const inUse = new Map([
+                [img(1, 0).imageId, "instance i-1 (running)"],
+                [img(3, 0).imageId, "instance i-3 (running)"],
+            ]);
+            // 3 is the newest and in use: it would be kept anyway, so it is not reported
+            const plan = planRetention([img(1, 50), img(2, 40), img(3, 1)], inUse, { ...rules, maxAgeDays: 45 }, NOW);
+            assert.deepEqual(ids(plan), []);
+            assert.deepEqual(
+                plan.skipped.map((s) => s.imageId),
+                [img(1, 0).imageId],
+            );
+        });
+
+        it("orders retire by group, then oldest first", () => {
+            const images = [
+                img(1, 5, { tags: { App: "web" } }),
+                img(2, 50, { tags: { App: "web" } }),
+                img(3, 1, { tags: { App: "web" } }),
+                img(4, 5, { tags: { App: "api" } }),
+                img(5, 60, { tags: { App: "api" } }),
+                img(6, 1, { tags: { App: "api" } }),
+            ];
+            const plan = planRetention(images, NONE, { ...rules, groupBy: ["App"] }, NOW);
+            assert.deepEqual(
+                plan.retire.map((r) => [r.group, r.imageId]),
+                [
+                    ["us-east-1/App=api", img(5, 0).imageId],
+                    ["us-east-1/App=api", img(4, 0).imageId],
+                    ["us-east-1/App=web", img(2, 0).imageId],
+                    ["us-east-1/App=web", img(1, 0).imageId],
+                ],
+            );
         });
     });
 
