@@ -98,7 +98,6 @@ export interface RetentionSelector {
     tags?: Record<string, string>;
 }
 
-
 /** Images a policy never retires. */
 export interface RetentionExclusions {
     /** These images, e.g. the ones this stack manages. */
@@ -216,17 +215,14 @@ export function alreadyRetired(image: RetentionImage, action: RetentionAction, n
  * - `untouchable`: `pending`, `transient`, `invalid`, `error` or a state we
  *   do not know: never touched, reported in `skipped`.
  */
-export type ImageStanding =
-    | { kind: "launchable" }
-    | { kind: "disabled" }
-    | { kind: "failed" }
-    | { kind: "untouchable"; reason: string };
+export type ImageStanding = { kind: "launchable" } | { kind: "disabled" } | { kind: "failed" } | { kind: "untouchable"; reason: string };
 
 const UNTOUCHABLE: Record<string, string> = {
     pending: "state pending: EC2 is still making it; never touched",
     transient: "state transient: EC2 is changing it; never touched",
     invalid: "state invalid: left for a person to look at; never touched",
     error: "state error: left for a person to look at; never touched",
+    deregistered: "state deregistered: already gone",
 };
 
 export function imageStanding(image: RetentionImage): ImageStanding {
@@ -397,13 +393,14 @@ export function planRetention(images: readonly RetentionImage[], inUse: ImagesIn
         if (seen.has(image.imageId)) continue;
         seen.add(image.imageId);
         if (!matchesSelector(image, rules.selector)) continue;
-        if (alreadyRetired(image, action, now)) continue;
+        if (image.state === "deregistered") continue;
         const group = groupOf(image, rules.groupBy);
         const standing = imageStanding(image);
         if (standing.kind === "untouchable") {
             skip(image, group, standing.reason);
             continue;
         }
+        if (alreadyRetired(image, action, now)) continue;
         const g = groups.get(group) ?? { launchable: [], disabled: [], failed: [], excluded: [] };
         groups.set(group, g);
         const excluded = exclusionReason(image, inUse, rules, now);
@@ -451,11 +448,14 @@ export function planRetention(images: readonly RetentionImage[], inUse: ImagesIn
         for (const image of g.failed) {
             if (action === "deregister")
                 plan(image, group, [`${failedText(image)}: it can never launch, so it is retired whatever keepLatest and maxAgeDays`]);
-            else skip(image, group, `${failedText(image)}: action ${action} does not apply to it; action "deregister" retires failed bakes`);
+            else
+                skip(image, group, `${failedText(image)}: action ${action} does not apply to it; action "deregister" retires failed bakes`);
         }
         for (const { image, standing, reason } of g.excluded) {
             const wouldRetire =
-                standing.kind === "failed" ? action === "deregister" : standing.kind !== "untouchable" && pastKept(image) && oldEnough(image);
+                standing.kind === "failed"
+                    ? action === "deregister"
+                    : standing.kind !== "untouchable" && pastKept(image) && oldEnough(image);
             if (wouldRetire) skip(image, group, reason);
         }
     }

@@ -377,6 +377,18 @@ describe("planRetention", () => {
     });
 
     describe("properties", () => {
+        const STATES = [
+            "available",
+            "available",
+            "available",
+            undefined,
+            "pending",
+            "failed",
+            "disabled",
+            "transient",
+            "error",
+            "deregistered",
+        ];
         const imageArb = fc.record({
             id: fc.integer({ min: 1, max: 60 }),
             daysOld: fc.integer({ min: 0, max: 400 }),
@@ -385,6 +397,9 @@ describe("planRetention", () => {
             retain: fc.boolean(),
             protectedImage: fc.boolean(),
             launchedDaysAgo: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+            state: fc.constantFrom(...STATES),
+            deprecatedDaysAgo: fc.option(fc.integer({ min: -30, max: 60 }), { nil: undefined }),
+            share: fc.constantFrom("none", "none", "none", "public", "account", "organization", "own-account"),
         });
         const worldArb = fc.record({
             images: fc.array(imageArb, { maxLength: 40 }).map((xs) =>
@@ -395,25 +410,57 @@ describe("planRetention", () => {
                         deregistrationProtected: x.protectedImage,
                         lastLaunchedTime:
                             x.launchedDaysAgo === undefined ? undefined : new Date(NOW.getTime() - x.launchedDaysAgo * DAY).toISOString(),
+                        state: x.state,
+                        deprecationTime:
+                            x.deprecatedDaysAgo === undefined
+                                ? undefined
+                                : new Date(NOW.getTime() - x.deprecatedDaysAgo * DAY).toISOString(),
+                        public: x.share === "public" ? true : undefined,
+                        launchPermissions:
+                            x.share === "account"
+                                ? [{ userId: "444455556666" }]
+                                : x.share === "organization"
+                                  ? [{ organizationArn: "arn:aws:organizations::111122223333:organization/o-abc123defg" }]
+                                  : x.share === "own-account"
+                                    ? [{ userId: "111122223333" }]
+                                    : undefined,
                     }),
                 ),
             ),
-            inUseIds: fc.array(fc.integer({ min: 1, max: 60 }), { maxLength: 10 }),
+            // each referenced image in one of the shapes planRetention takes; an empty list means unreferenced
+            inUse: fc.array(
+                fc.record({
+                    id: fc.integer({ min: 1, max: 60 }),
+                    shape: fc.constantFrom("sentence", "references", "empty"),
+                }),
+                { maxLength: 10 },
+            ),
             excludedIds: fc.array(fc.integer({ min: 1, max: 60 }), { maxLength: 5 }),
             keepLatest: fc.integer({ min: 1, max: 5 }),
             maxAgeDays: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
             groupByApp: fc.boolean(),
             launchedWithinDays: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
-            inUseExcluded: fc.boolean(),
+            inUseExcluded: fc.constantFrom(true, false, undefined),
+            retireShared: fc.option(fc.boolean(), { nil: undefined }),
+            action: fc.constantFrom("deregister", "deprecate", "disable") as fc.Arbitrary<RetentionAction>,
         });
         type World = typeof worldArb extends fc.Arbitrary<infer T> ? T : never;
         const setup = (w: World) => {
-            const inUse = new Map(w.inUseIds.map((n) => [img(n, 0).imageId, "instance i-1 (running)"]));
+            const inUse = new Map<string, string | readonly ImageReference[]>();
+            for (const u of w.inUse) {
+                const id = img(u.id, 0).imageId;
+                if (u.shape === "sentence") inUse.set(id, "instance i-1 (running)");
+                else if (u.shape === "references")
+                    inUse.set(id, [{ kind: "launch-template", id: "lt-1", detail: "version 7, pinned by EC2 Fleet" }]);
+                else inUse.set(id, []);
+            }
             const rules: RetentionRules = {
                 selector: { namePattern: "*" },
                 keepLatest: w.keepLatest,
                 maxAgeDays: w.maxAgeDays,
                 groupBy: w.groupByApp ? ["App"] : undefined,
+                action: w.action,
+                retireShared: w.retireShared,
                 exclude: {
                     imageIds: w.excludedIds.map((n) => img(n, 0).imageId),
                     tags: { Retain: "true" },
@@ -425,39 +472,136 @@ describe("planRetention", () => {
             const unique = [...new Map(w.images.map((i) => [i.imageId, i])).values()];
             return { inUse, rules, images: unique };
         };
-        const isExcluded = (i: RetentionImage, w: World, inUse: Map<string, string>) =>
+        // The model the properties check against, written apart from the planner.
+        const referenced = (i: RetentionImage, inUse: ImagesInUse) => {
+            const v = inUse.get(i.imageId);
+            return typeof v === "string" || (v !== undefined && v.length > 0);
+        };
+        const isShared = (i: RetentionImage) => !!i.public || (i.launchPermissions ?? []).some((p) => p.userId !== i.ownerId);
+        const isExcluded = (i: RetentionImage, w: World, inUse: ImagesInUse) =>
             w.excludedIds.some((n) => img(n, 0).imageId === i.imageId) ||
             i.tags.Retain === "true" ||
-            (w.inUseExcluded && inUse.has(i.imageId)) ||
+            (w.inUseExcluded !== false && referenced(i, inUse)) ||
+            (!w.retireShared && isShared(i)) ||
             (w.launchedWithinDays !== undefined &&
                 !!i.lastLaunchedTime &&
                 NOW.getTime() - Date.parse(i.lastLaunchedTime) <= w.launchedWithinDays * DAY);
+        const deprecated = (i: RetentionImage, slack = 0) => !!i.deprecationTime && Date.parse(i.deprecationTime) <= NOW.getTime() + slack;
+        /** Fills a keepLatest slot under this action: available (or no state), and not already retired by the action. */
+        const countsAsAvailable = (i: RetentionImage, action: RetentionAction) =>
+            (i.state ?? "available") === "available" && !(action === "deprecate" && deprecated(i, 60_000));
+        const newestFirst = (a: RetentionImage, b: RetentionImage) =>
+            Date.parse(b.creationDate) - Date.parse(a.creationDate) || (a.imageId < b.imageId ? -1 : 1);
+        const groupsOf = (images: RetentionImage[], rules: RetentionRules) => {
+            const groups = new Map<string, RetentionImage[]>();
+            for (const i of images) groups.set(groupOf(i, rules.groupBy), [...(groups.get(groupOf(i, rules.groupBy)) ?? []), i]);
+            return groups;
+        };
 
-        it("never retires an excluded, in-use or protected image", () => {
+        it("never retires a referenced image, whatever the other rules (with the in-use check on, the default)", () => {
+            fc.assert(
+                fc.property(worldArb, fc.constantFrom(true, undefined), (w0, inUseCheck) => {
+                    const w = { ...w0, inUseExcluded: inUseCheck };
+                    const { inUse, rules, images } = setup(w);
+                    const byId = new Map(images.map((i) => [i.imageId, i]));
+                    return planRetention(images, inUse, rules, NOW).retire.every((r) => !referenced(byId.get(r.imageId)!, inUse));
+                }),
+            );
+        });
+
+        it("never retires an excluded, shared (unless retireShared) or deregistration-protected image", () => {
             fc.assert(
                 fc.property(worldArb, (w) => {
                     const { inUse, rules, images } = setup(w);
-                    const plan = planRetention(images, inUse, rules, NOW);
                     const byId = new Map(images.map((i) => [i.imageId, i]));
-                    return plan.retire.every((r) => {
+                    return planRetention(images, inUse, rules, NOW).retire.every((r) => {
                         const i = byId.get(r.imageId)!;
-                        return !isExcluded(i, w, inUse) && !i.deregistrationProtected;
+                        return !isExcluded(i, w, inUse) && !(w.action === "deregister" && i.deregistrationProtected);
                     });
                 }),
             );
         });
 
-        it("never leaves a group with fewer than min(keepLatest, non-excluded) images", () => {
+        it("only available images count toward keepLatest: the newest min(N, keepLatest) available ones are kept, whatever else is newer", () => {
+            fc.assert(
+                fc.property(worldArb, (w) => {
+                    const { inUse, rules, images } = setup(w);
+                    const plan = planRetention(images, inUse, rules, NOW);
+                    const retired = new Set(ids(plan));
+                    const protectedSkip = new Set(
+                        plan.skipped.filter((s) => s.reason === "deregistration protection is on").map((s) => s.imageId),
+                    );
+                    const candidates = images.filter((i) => !isExcluded(i, w, inUse) && countsAsAvailable(i, w.action));
+                    return [...groupsOf(candidates, rules).values()].every((members) => {
+                        members.sort(newestFirst);
+                        const kept = members.slice(0, w.keepLatest);
+                        const rest = members.slice(w.keepLatest);
+                        // the newest are never retired, nor reported as held back
+                        if (kept.some((m) => retired.has(m.imageId) || protectedSkip.has(m.imageId))) return false;
+                        // without an age limit, every other one is retired (or held back only by its protection)
+                        if (w.maxAgeDays === undefined)
+                            return rest.every((m) => retired.has(m.imageId) || (protectedSkip.has(m.imageId) && w.action === "deregister"));
+                        return true;
+                    });
+                }),
+            );
+        });
+
+        it("keeps the newest keepLatest good images of a group even under many newer failed, pending and disabled ones", () => {
+            fc.assert(
+                fc.property(
+                    fc.integer({ min: 0, max: 8 }),
+                    fc.array(fc.constantFrom("failed", "pending", "disabled", "transient", "error"), { maxLength: 12 }),
+                    fc.integer({ min: 1, max: 5 }),
+                    (n, newer, keepLatest) => {
+                        // good images are 100+ days old; every other one is newer
+                        const good = Array.from({ length: n }, (_, k) => img(k + 1, 100 + k));
+                        const bad = newer.map((state, k) => img(30 + k, k, { state }));
+                        const plan = planRetention([...bad, ...good], NONE, { selector: { namePattern: "*" }, keepLatest }, NOW);
+                        const retiredGood = good.filter((g) => ids(plan).includes(g.imageId));
+                        return (
+                            retiredGood.length === Math.max(0, n - keepLatest) &&
+                            good.slice(0, Math.min(n, keepLatest)).every((g) => !ids(plan).includes(g.imageId))
+                        );
+                    },
+                ),
+            );
+        });
+
+        it("never retires pending, transient, invalid or error images, and reports each in skipped", () => {
+            fc.assert(
+                fc.property(worldArb, (w) => {
+                    const { inUse, rules, images } = setup(w);
+                    const plan = planRetention(images, inUse, rules, NOW);
+                    const retired = new Set(ids(plan));
+                    const skipped = new Set(plan.skipped.map((s) => s.imageId));
+                    return images
+                        .filter((i) => ["pending", "transient", "invalid", "error"].includes(i.state ?? ""))
+                        .every((i) => !retired.has(i.imageId) && skipped.has(i.imageId));
+                }),
+            );
+        });
+
+        it("retires every failed bake nothing holds back (action deregister), whatever keepLatest and maxAgeDays", () => {
+            fc.assert(
+                fc.property(worldArb, (w0) => {
+                    const w = { ...w0, action: "deregister" as const };
+                    const { inUse, rules, images } = setup(w);
+                    const retired = new Set(ids(planRetention(images, inUse, rules, NOW)));
+                    return images
+                        .filter((i) => i.state === "failed" && !isExcluded(i, w, inUse) && !i.deregistrationProtected)
+                        .every((i) => retired.has(i.imageId));
+                }),
+            );
+        });
+
+        it("never leaves a group with fewer than min(keepLatest, available non-excluded) launchable images", () => {
             fc.assert(
                 fc.property(worldArb, (w) => {
                     const { inUse, rules, images } = setup(w);
                     const retired = new Set(ids(planRetention(images, inUse, rules, NOW)));
-                    const groups = new Map<string, RetentionImage[]>();
-                    for (const i of images.filter((x) => !isExcluded(x, w, inUse))) {
-                        const g = groupOf(i, rules.groupBy);
-                        groups.set(g, [...(groups.get(g) ?? []), i]);
-                    }
-                    return [...groups.values()].every(
+                    const candidates = images.filter((x) => !isExcluded(x, w, inUse) && countsAsAvailable(x, w.action));
+                    return [...groupsOf(candidates, rules).values()].every(
                         (members) => members.filter((m) => !retired.has(m.imageId)).length >= Math.min(w.keepLatest, members.length),
                     );
                 }),
@@ -469,35 +613,61 @@ describe("planRetention", () => {
                 fc.property(worldArb, fc.integer(), (w, seed) => {
                     const { inUse, rules, images } = setup(w);
                     const shuffled = [...images].sort((a, b) => (a.imageId + seed).localeCompare(b.imageId + seed));
+                    const inUseReversed = new Map([...inUse].reverse());
                     return (
                         JSON.stringify(planRetention(images, inUse, rules, NOW)) ===
-                        JSON.stringify(planRetention(shuffled.reverse(), inUse, rules, NOW))
+                        JSON.stringify(planRetention(shuffled.reverse(), inUseReversed, rules, NOW))
                     );
                 }),
             );
         });
 
-        it("plans nothing more after its plan was applied", () => {
+        it("orders retire and skipped by group, then oldest first, then id, and never lists an image twice", () => {
+            const sorted = (xs: { group?: string; imageId: string }[], byId: Map<string, RetentionImage>) =>
+                xs.every((x, k) => {
+                    if (k === 0) return true;
+                    const p = xs[k - 1];
+                    if (p.group! !== x.group!) return p.group! < x.group!;
+                    const d = Date.parse(byId.get(p.imageId)!.creationDate) - Date.parse(byId.get(x.imageId)!.creationDate);
+                    return d < 0 || (d === 0 && p.imageId < x.imageId);
+                });
             fc.assert(
-                fc.property(
-                    worldArb,
-                    fc.constantFrom("deregister", "deprecate", "disable") as fc.Arbitrary<"deregister" | "deprecate" | "disable">,
-                    (w, action) => {
-                        const { inUse, rules, images } = setup(w);
-                        const r = { ...rules, action };
-                        const retired = new Set(ids(planRetention(images, inUse, r, NOW)));
-                        const after = images
-                            .filter((i) => action !== "deregister" || !retired.has(i.imageId))
-                            .map((i) =>
-                                !retired.has(i.imageId)
-                                    ? i
-                                    : action === "deprecate"
-                                      ? { ...i, deprecationTime: new Date(NOW.getTime() + 60_000).toISOString() }
-                                      : { ...i, state: "disabled" },
-                            );
-                        return planRetention(after, inUse, r, NOW).retire.length === 0;
-                    },
-                ),
+                fc.property(worldArb, (w) => {
+                    const { inUse, rules, images } = setup(w);
+                    const byId = new Map(images.map((i) => [i.imageId, i]));
+                    const plan = planRetention(images, inUse, rules, NOW);
+                    const all = [...plan.retire, ...plan.skipped].map((x) => x.imageId);
+                    return (
+                        sorted(plan.retire, byId) &&
+                        sorted(plan.skipped, byId) &&
+                        new Set(all).size === all.length &&
+                        [...plan.retire, ...plan.skipped].every(
+                            (x) => x.reason.length > 0 && x.group === groupOf(byId.get(x.imageId)!, rules.groupBy),
+                        )
+                    );
+                }),
+            );
+        });
+
+        it("is idempotent: once its plan is applied, it plans nothing more", () => {
+            fc.assert(
+                fc.property(worldArb, (w) => {
+                    const { inUse, rules, images } = setup(w);
+                    const first = planRetention(images, inUse, rules, NOW);
+                    const retired = new Set(ids(first));
+                    const after = images
+                        .filter((i) => w.action !== "deregister" || !retired.has(i.imageId))
+                        .map((i) =>
+                            !retired.has(i.imageId)
+                                ? i
+                                : w.action === "deprecate"
+                                  ? { ...i, deprecationTime: new Date(NOW.getTime() + 60_000).toISOString() }
+                                  : { ...i, state: "disabled" },
+                        );
+                    const second = planRetention(after, inUse, rules, NOW);
+                    // nothing new to retire, and what was held back is still held back, for the same reasons
+                    return second.retire.length === 0 && JSON.stringify(second.skipped) === JSON.stringify(first.skipped);
+                }),
             );
         });
     });
