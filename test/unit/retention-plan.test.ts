@@ -377,6 +377,13 @@ describe("planRetention", () => {
     });
 
     describe("properties", () => {
+        // Enough runs that each property fails reliably on the planner mutations it guards against (see the commit log).
+        let saved: fc.GlobalParameters;
+        before(() => {
+            saved = fc.readConfigureGlobal();
+            fc.configureGlobal({ ...saved, numRuns: 500 });
+        });
+        after(() => fc.configureGlobal(saved));
         const STATES = [
             "available",
             "available",
@@ -389,17 +396,23 @@ describe("planRetention", () => {
             "error",
             "deregistered",
         ];
+        // Weighted so that a world usually has several retirable images per group next to the excluded,
+        // shared, referenced and non-available ones, and ties in creation date.
+        const sometimes = <T>(arb: fc.Arbitrary<T>) =>
+            fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+        const rarely = fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
         const imageArb = fc.record({
-            id: fc.integer({ min: 1, max: 60 }),
-            daysOld: fc.integer({ min: 0, max: 400 }),
+            id: fc.integer({ min: 1, max: 30 }),
+            // a few fixed ages make ties in creation date common
+            daysOld: fc.oneof(fc.integer({ min: 0, max: 90 }), fc.constantFrom(10, 20, 30)),
             region: fc.constantFrom("us-east-1", "eu-west-1"),
             app: fc.constantFrom("web", "api", undefined),
-            retain: fc.boolean(),
-            protectedImage: fc.boolean(),
-            launchedDaysAgo: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+            retain: rarely,
+            protectedImage: rarely,
+            launchedDaysAgo: sometimes(fc.integer({ min: 0, max: 60 })),
             state: fc.constantFrom(...STATES),
-            deprecatedDaysAgo: fc.option(fc.integer({ min: -30, max: 60 }), { nil: undefined }),
-            share: fc.constantFrom("none", "none", "none", "public", "account", "organization", "own-account"),
+            deprecatedDaysAgo: sometimes(fc.integer({ min: -30, max: 60 })),
+            share: fc.constantFrom("none", "none", "none", "none", "none", "none", "public", "account", "organization", "own-account"),
         });
         const worldArb = fc.record({
             images: fc.array(imageArb, { maxLength: 40 }).map((xs) =>
@@ -430,16 +443,16 @@ describe("planRetention", () => {
             // each referenced image in one of the shapes planRetention takes; an empty list means unreferenced
             inUse: fc.array(
                 fc.record({
-                    id: fc.integer({ min: 1, max: 60 }),
+                    id: fc.integer({ min: 1, max: 30 }),
                     shape: fc.constantFrom("sentence", "references", "empty"),
                 }),
                 { maxLength: 10 },
             ),
-            excludedIds: fc.array(fc.integer({ min: 1, max: 60 }), { maxLength: 5 }),
-            keepLatest: fc.integer({ min: 1, max: 5 }),
-            maxAgeDays: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
+            excludedIds: fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 3 }),
+            keepLatest: fc.integer({ min: 1, max: 4 }),
+            maxAgeDays: fc.option(fc.integer({ min: 1, max: 90 }), { nil: undefined, freq: 2 }),
             groupByApp: fc.boolean(),
-            launchedWithinDays: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
+            launchedWithinDays: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined, freq: 2 }),
             inUseExcluded: fc.constantFrom(true, false, undefined),
             retireShared: fc.option(fc.boolean(), { nil: undefined }),
             action: fc.constantFrom("deregister", "deprecate", "disable") as fc.Arbitrary<RetentionAction>,
@@ -608,15 +621,19 @@ describe("planRetention", () => {
             );
         });
 
-        it("is deterministic: the same data in any order gives the same plan", () => {
+        it("is deterministic: the same data in any order gives the same plan, also when creation dates tie", () => {
             fc.assert(
-                fc.property(worldArb, fc.integer(), (w, seed) => {
-                    const { inUse, rules, images } = setup(w);
-                    const shuffled = [...images].sort((a, b) => (a.imageId + seed).localeCompare(b.imageId + seed));
+                fc.property(worldArb, fc.array(fc.integer(), { minLength: 40, maxLength: 40 }), fc.boolean(), (w, keys, sameAge) => {
+                    const { inUse, rules, images: generated } = setup(w);
+                    const images = sameAge ? generated.map((i) => ({ ...i, creationDate: img(0, 30).creationDate })) : generated;
+                    const shuffled = images
+                        .map((i, k) => ({ i, key: keys[k] }))
+                        .sort((a, b) => a.key - b.key)
+                        .map((x) => x.i);
                     const inUseReversed = new Map([...inUse].reverse());
                     return (
                         JSON.stringify(planRetention(images, inUse, rules, NOW)) ===
-                        JSON.stringify(planRetention(shuffled.reverse(), inUseReversed, rules, NOW))
+                        JSON.stringify(planRetention(shuffled, inUseReversed, rules, NOW))
                     );
                 }),
             );
