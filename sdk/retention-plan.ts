@@ -72,7 +72,10 @@ export type ImageReferenceKind =
     | "imagebuilder:ImageRecipe"
     | "imagebuilder:ContainerRecipe";
 
-/** One thing that refers to an image, e.g. `{ kind: "launch-template", id: "lt-0abc", detail: "version 3, pinned by Auto Scaling group web" }`. */
+/**
+ * One thing that refers to an image, e.g.
+ * `{ kind: "launch-template", id: "lt-0abc", detail: "version 3, pinned by Auto Scaling group web" }`.
+ */
 export interface ImageReference {
     kind: ImageReferenceKind | (string & {});
     /** Its id or ARN. */

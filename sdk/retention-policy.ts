@@ -37,8 +37,8 @@ export interface AmiRetentionPolicyArgs {
      */
     readonly maxAgeDays?: pulumi.Input<number>;
     /**
-     * What retiring means: `"deregister"` (and delete the snapshots), or the
-     * gentler `"deprecate"` (EC2 hides it from new launches) or `"disable"`.
+     * What retiring means: `"deregister"` (and delete the snapshots), `"deprecate"` (hidden from listings, still launches by
+     * id) or `"disable"` (launches fail, and DisableImage removes every launch permission: EnableImage does not restore them).
      * @default "deregister"
      */
     readonly action?: pulumi.Input<RetentionAction>;
