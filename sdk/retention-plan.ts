@@ -440,7 +440,7 @@ export function planRetention(images: readonly RetentionImage[], inUse: ImagesIn
 
         g.launchable.slice(keep).forEach((image, i) => {
             if (!oldEnough(image)) return;
-            const reasons = [`${ordinal(keep + i + 1)} newest available image in group ${group} (keepLatest ${keep})`, ...ageText(image)];
+            const reasons = [`${ordinal(keep + i + 1)} newest in group ${group} (keepLatest ${keep})`, ...ageText(image)];
             if (isDeprecated(image, now)) reasons.push(`deprecated since ${image.deprecationTime}`);
             plan(image, group, reasons);
         });

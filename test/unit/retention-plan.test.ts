@@ -36,7 +36,7 @@ describe("planRetention", () => {
             const images = [img(1, 10), img(2, 5), img(3, 1), img(4, 20)];
             const plan = planRetention(images, NONE, { selector: { namePattern: "web-*" }, keepLatest: 2 }, NOW);
             assert.deepEqual(ids(plan), [img(4, 0).imageId, img(1, 0).imageId], "oldest first");
-            assert.equal(plan.retire[1].reason, "3rd newest available image in group us-east-1 (keepLatest 2)");
+            assert.equal(plan.retire[1].reason, "3rd newest in group us-east-1 (keepLatest 2)");
         });
 
         it("with maxAgeDays retires only images older than that", () => {
@@ -262,7 +262,7 @@ describe("planRetention", () => {
             assert.deepEqual(ids(plan), [img(3, 0).imageId]);
             assert.equal(
                 plan.retire[0].reason,
-                `3rd newest available image in group us-east-1 (keepLatest 2); deprecated since ${deprecated.deprecationTime}`,
+                `3rd newest in group us-east-1 (keepLatest 2); deprecated since ${deprecated.deprecationTime}`,
             );
         });
 
