@@ -335,6 +335,15 @@ function validationOf(s: Settings): { model: boolean; regions: boolean } {
     return { model: s.validation.model ?? true, regions: s.validation.regions ?? true };
 }
 
+/**
+ * For DeregisterImage with DeleteAssociatedSnapshots: which of the image's
+ * snapshots another live image (a DescribeImages item) also uses, and so stay.
+ */
+export function sharedSnapshots(imageId: string, snapshots: string[], images: string[]): { snapshotId: string; usedElsewhere: boolean }[] {
+    const live = images.filter((i) => tagText(i, "imageId") !== imageId && tagText(i, "imageState") !== "deregistered");
+    return snapshots.map((snapshotId) => ({ snapshotId, usedElsewhere: live.some((i) => snapshotIdsOf(i).includes(snapshotId)) }));
+}
+
 // ---- the proxy -------------------------------------------------------------------
 
 export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
@@ -532,13 +541,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     async function deregisterWithSnapshots(imageId: string, snapshots: string[], req: http.IncomingMessage): Promise<Reply> {
         const others = (await lookupImages(req.headers, {})) ?? [];
         const results: string[] = [];
-        for (const snapshotId of snapshots) {
-            const usedElsewhere = others.some(
-                (i) =>
-                    tagText(i, "imageId") !== imageId &&
-                    tagText(i, "imageState") !== "deregistered" &&
-                    snapshotIdsOf(i).includes(snapshotId),
-            );
+        for (const { snapshotId, usedElsewhere } of sharedSnapshots(imageId, snapshots, others)) {
             let code = "skipped";
             if (!usedElsewhere) {
                 const deleted = await motoCall(req.headers, "DeleteSnapshot", { SnapshotId: snapshotId });
