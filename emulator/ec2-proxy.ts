@@ -468,9 +468,9 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
      * is DeleteOnTermination." (CreateImage, BlockDeviceMappings, Amazon EC2 API
      * Reference, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html).
      * NoDevice (omit the device) is allowed. A value equal to the volume's is
-     * no change and passes; the docs do not say which error code EC2 answers:
-     * InvalidBlockDeviceMapping ("The block device mapping is not valid",
-     * "Error codes for the Amazon EC2 API") is the one for a bad mapping.
+     * no change and passes. The docs do not say which error code EC2 answers
+     * here; it answers InvalidBlockDeviceMapping for mappings it cannot honour
+     * (e.g. "Volume of size 20GB is smaller than snapshot ..."), so that code.
      */
     async function checkBlockDevices(params: URLSearchParams, req: http.IncomingMessage): Promise<Reply | undefined> {
         const byIndex = new Map<string, Map<string, string>>();
@@ -637,7 +637,10 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 // parameter "the retry fails with an IdempotentParameterMismatch
                 // error"; the same token in another Region is another request.
                 // ("Ensuring idempotency in Amazon EC2 API requests",
-                // https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html)
+                // https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html;
+                // "Error codes for the Amazon EC2 API": IdempotentParameterMismatch,
+                // "The request uses the same client token as a previous, but
+                // non-identical request", HTTP 400 like every client error.)
                 // How long a token is remembered after the copy is deregistered
                 // the page does not say (for RunInstances "at least 24 hours after
                 // the termination"); the proxy never forgets one: a retry always
