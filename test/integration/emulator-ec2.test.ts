@@ -24,7 +24,8 @@ import {
     TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
-import { Ec2Proxy, ProxyOptions, sharedSnapshots, startEc2Proxy } from "../../emulator/ec2-proxy";
+import { Ec2Proxy, ProxyOptions, startEc2Proxy } from "../../emulator/ec2-proxy";
+import { sharedSnapshots } from "../../emulator/image-rules";
 import { ec2Success } from "../../emulator/ec2-xml";
 import { bucketFor } from "../../emulator/throttling";
 import { currentMoto } from "../support/moto-hooks";
