@@ -478,7 +478,8 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     async function handle(s: Settings, action: string, params: URLSearchParams, req: http.IncomingMessage, body: string, region: string) {
         const pass = (newBody = body) => forward(req.method ?? "POST", req.url ?? "/", req.headers, newBody);
 
-        if (s.eventualConsistency && !["CreateImage", "CopyImage", "RegisterImage"].includes(action)) {
+        if (s.eventualConsistency) {
+            // Any request naming a new image too early (a describe, a tag, a copy of it, its deregistration) misses it.
             const hidden = imagesNamed(params).find((id) => (notYetVisible.get(id) ?? 0) > 0);
             if (hidden) {
                 const left = notYetVisible.get(hidden)! - 1;

@@ -246,8 +246,10 @@ describe("emulator: real EC2 behaviour through the SDK", () => {
                 let misses = 0;
                 for (;;) {
                     try {
-                        // describes by id and attribute reads both see the image late
-                        if (misses % 2) await ec2.send(new DescribeImageAttributeCommand({ ImageId, Attribute: "description" }));
+                        // describes by id, attribute reads and changes all miss the image for a while
+                        if (misses % 3 === 1) await ec2.send(new DescribeImageAttributeCommand({ ImageId, Attribute: "description" }));
+                        else if (misses % 3 === 2)
+                            await ec2.send(new CreateTagsCommand({ Resources: [ImageId!], Tags: [{ Key: "k", Value: "v" }] }));
                         else assert.equal((await describe1(ec2, ImageId!)).ImageId, ImageId);
                         break;
                     } catch (e) {
