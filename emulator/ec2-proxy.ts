@@ -1,24 +1,85 @@
-// A loopback HTTP proxy between the AWS SDK and moto_server. It injects the
-// faults real EC2 produces (throttling, 5xx, dropped connections) from a
-// seeded PRNG, so a failing run replays, and emulates the EC2 behaviour moto
-// lacks and golden-ami depends on: images that stay `pending` or end `failed`,
-// `InvalidSnapshot.InUse` right after deregistration, unique image names,
-// DescribeImages pagination and the `block-device-mapping.snapshot-id` filter,
-// deprecation and deregistration protection.
+// A loopback HTTP proxy between the AWS SDK and moto_server that makes moto
+// behave like real EC2. It injects the faults real EC2 produces (throttling,
+// 5xx, dropped connections) from a seeded PRNG, so a failing run replays, and
+// emulates the EC2 behaviour moto lacks, each named after the EC2
+// documentation it follows (cited next to the code):
+//
+//   request validation   the EC2 API model (botocore's service-2.json): InvalidAction,
+//                        UnknownParameter, MissingParameter, InvalidParameterValue,
+//                        and AuthFailure for a region that does not exist   (on by default)
+//   image lifecycle      `pending` polls, `failed` with a state reason
+//   snapshots            InvalidSnapshot.InUse right after deregistration
+//   names                InvalidAMIName.Duplicate
+//   DescribeImages       pagination, the block-device-mapping.snapshot-id filter
+//   deprecation, deregistration protection (and its 24-hour cooldown)
+//   ClientToken          CopyImage idempotency (and IdempotentParameterMismatch)
+//   eventual consistency InvalidAMIID.NotFound after create, stale reads after changes
+//   CreateImage          block-device rules for the instance's existing volumes
+//   DeregisterImage      DeleteAssociatedSnapshots
+//   token buckets        EC2's documented per-action request throttling (throttling.ts)
+//
+// Every behaviour is switchable in ProxyOptions; what moto already does right
+// passes through. Extra actions can be emulated from outside this file:
+// `handlers` (ProxyOptions) run, in order, after faults, throttling and
+// validation and before the built-in emulation; the first that answers (a
+// Reply rather than undefined) wins. They get the request, the signed region,
+// a seeded PRNG, the emulator's clock and access to moto (HandlerContext);
+// emulator/ec2-xml.ts has the XML helpers (ec2Success, ec2Error, ...).
 //
 // EC2 speaks the AWS Query protocol: form-encoded POST bodies in, XML out.
 // Moto does not check SigV4 signatures, so rewriting a request body is fine.
-// XML is handled with string operations on moto's (regular) output.
-import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { checkRegion, Ec2Model, loadEc2Model, signedRegion, validateRequest } from "./api-model";
+import {
+    API_VERSION,
+    ec2Error,
+    ec2Success,
+    imageNotFound,
+    joinImages,
+    Reply,
+    setElement,
+    snapshotIdsOf,
+    splitImages,
+    tagText,
+    xmlEscape,
+    xmlUnescape,
+} from "./ec2-xml";
+import { checkCreateImageBlockDevices, deregisterWithSnapshots } from "./image-rules";
+import { TokenBuckets } from "./throttling";
 
+export type { Reply } from "./ec2-xml";
 export type FaultKind = "throttle" | "500" | "503" | "reset" | "lost-response";
+
+/** What an extra action handler (ProxyOptions.handlers) gets for each request. */
+export interface HandlerContext {
+    action: string;
+    /** The request's Query parameters (Action and Version included). */
+    params: URLSearchParams;
+    /** The region in the request's SigV4 credential scope ("us-east-1" when unsigned). */
+    region: string;
+    req: http.IncomingMessage;
+    /** The raw request body. */
+    body: string;
+    /** The options in force for this request. */
+    options: Readonly<ProxyOptions>;
+    /** Forwards this request (or this body instead) to moto with the client's headers. */
+    forward(body?: string): Promise<Reply>;
+    /** The proxy's own call to moto in the client's region and account; not counted in stats. */
+    moto(action: string, params: Record<string, string>): Promise<Reply>;
+    /** The emulator's clock in epoch milliseconds (ProxyOptions.now, moved by advanceClock). */
+    now(): number;
+    /** A PRNG in [0, 1) seeded from ProxyOptions.seed, separate from the fault draws. */
+    random(): number;
+}
+
+/** An extra action handler: a Reply answers the request, undefined passes it on. */
+export type ProxyHandler = (ctx: HandlerContext) => Promise<Reply | undefined>;
 
 export interface ProxyOptions {
     /** The moto endpoint requests are forwarded to, e.g. `http://127.0.0.1:5000`. */
     target: string;
-    /** Seed of the PRNG that draws faults: the same seed and the same requests give the same faults. @default 1 */
+    /** Seed of the PRNGs that draw faults and the emulated delays: the same seed and the same requests give the same run. @default 1 */
     seed?: number;
     /** Probability (0..1) that a request is answered by an injected fault instead of being forwarded. @default 0 */
     faultRate?: number;
@@ -49,6 +110,42 @@ export interface ProxyOptions {
     deprecation?: boolean;
     /** Emulate Enable/DisableImageDeregistrationProtection and refuse DeregisterImage of a protected image. @default true */
     deregistrationProtection?: boolean;
+    /**
+     * With `deregistrationProtection`: disabling a protection enabled
+     * `WithCooldown` keeps it in force for 24 hours (DescribeImages reports
+     * `disabled-after <time>`). Move the clock with `advanceClock`. @default false
+     */
+    protectionCooldown?: boolean;
+    /**
+     * Validate every request against the EC2 API model (botocore's, from
+     * moto's Python) and refuse it as EC2 does; `regions` refuses a credential
+     * scope naming a region that does not exist. `true` means both. @default true
+     */
+    validation?: boolean | { model?: boolean; regions?: boolean };
+    /**
+     * Eventual consistency: after CreateImage/CopyImage/RegisterImage, requests
+     * naming the new image answer InvalidAMIID.NotFound for 1..notFoundReads
+     * (seeded) reads; after a tag or attribute change of an image,
+     * DescribeImages and DescribeImageAttribute answer its previous values for
+     * 1..staleReads reads. @default false
+     */
+    eventualConsistency?: { notFoundReads?: number; staleReads?: number } | false;
+    /** CopyImage with a ClientToken already used in the region with other parameters fails IdempotentParameterMismatch. @default false */
+    idempotentParameterMismatch?: boolean;
+    /** CreateImage refuses block device mappings that change an existing volume of the instance beyond DeleteOnTermination. @default false */
+    createImageBlockDeviceRules?: boolean;
+    /** Emulate DeregisterImage's DeleteAssociatedSnapshots (moto ignores it). @default false */
+    deleteAssociatedSnapshots?: boolean;
+    /**
+     * EC2's request token buckets per region and action (sizes and refill
+     * rates from emulator/throttling.ts); an empty bucket answers HTTP 503
+     * RequestLimitExceeded. `refillScale` multiplies the refill rates. @default false
+     */
+    tokenBuckets?: { refillScale?: number } | false;
+    /** The emulator's clock in epoch milliseconds (cooldowns, token refill). @default Date.now */
+    now?: () => number;
+    /** Extra action handlers, run before the built-in emulation (see the file header). @default [] */
+    handlers?: ProxyHandler[];
 }
 
 export interface ProxyStats {
@@ -57,6 +154,11 @@ export interface ProxyStats {
     byAction: Record<string, number>;
     faultsInjected: number;
     faultsByKind: Record<string, number>;
+    /** Requests refused by the emulated token buckets (RequestLimitExceeded), in total and per action. */
+    throttled: number;
+    throttledByAction: Record<string, number>;
+    /** Requests refused by validation, by EC2 error code. */
+    refusedByCode: Record<string, number>;
 }
 
 export interface Ec2Proxy {
@@ -64,19 +166,50 @@ export interface Ec2Proxy {
     endpoint: string;
     stats(): ProxyStats;
     resetStats(): void;
-    /** Changes behaviour from the next request on; a `seed` in the patch restarts the PRNG. */
+    /** Changes behaviour from the next request on; a `seed` in the patch restarts the PRNGs, `tokenBuckets` refills the buckets. */
     setOptions(patch: Partial<ProxyOptions>): void;
+    /** Moves the emulator's clock forward (cooldowns, token refill), e.g. by a day. */
+    advanceClock(ms: number): void;
     stop(): Promise<void>;
 }
 
-type Settings = Required<Omit<ProxyOptions, "failImages" | "pageSize" | "creationDateFromName">> &
-    Pick<ProxyOptions, "failImages" | "pageSize" | "creationDateFromName">;
+type Settings = ProxyOptions &
+    Required<
+        Pick<
+            ProxyOptions,
+            | "seed"
+            | "faultRate"
+            | "faults"
+            | "latencyMs"
+            | "pendingPolls"
+            | "snapshotInUseCalls"
+            | "duplicateNames"
+            | "snapshotIdFilter"
+            | "deprecation"
+            | "deregistrationProtection"
+            | "protectionCooldown"
+            | "validation"
+            | "eventualConsistency"
+            | "idempotentParameterMismatch"
+            | "createImageBlockDeviceRules"
+            | "deleteAssociatedSnapshots"
+            | "tokenBuckets"
+            | "handlers"
+        >
+    >;
 
 /** The faults drawn by default. `lost-response` (the call happens, its answer is lost) is opt-in. */
 const ALL_FAULTS: FaultKind[] = ["throttle", "500", "503", "reset"];
-const API_VERSION = "2016-11-15";
-const XMLNS = `http://ec2.amazonaws.com/doc/${API_VERSION}/`;
 const SNAPSHOT_ID_FILTER = "block-device-mapping.snapshot-id";
+const DEFAULT_REGION = "us-east-1";
+
+/**
+ * "If true, enforces deregistration protection for 24 hours after
+ * deregistration protection is disabled." (EnableImageDeregistrationProtection,
+ * WithCooldown, Amazon EC2 API Reference,
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageDeregistrationProtection.html)
+ */
+const PROTECTION_COOLDOWN_MS = 24 * 60 * 60 * 1000;
 
 /**
  * How EC2 answers each injected fault. Real EC2 answers RequestLimitExceeded
@@ -99,46 +232,6 @@ function mulberry32(seed: number): () => number {
         t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
         return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
-}
-
-interface Reply {
-    status: number;
-    headers: http.OutgoingHttpHeaders;
-    body: string;
-}
-
-function xmlEscape(s: string): string {
-    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-function xmlUnescape(s: string): string {
-    return s
-        .replace(/&lt;/g, "<")
-        .replace(/&gt;/g, ">")
-        .replace(/&quot;/g, '"')
-        .replace(/&apos;/g, "'")
-        .replace(/&amp;/g, "&");
-}
-
-function xmlReply(status: number, body: string): Reply {
-    return { status, headers: { "content-type": "text/xml;charset=UTF-8" }, body };
-}
-
-/** EC2's error envelope for the Query protocol. */
-function ec2Error(status: number, code: string, message: string): Reply {
-    return xmlReply(
-        status,
-        `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${xmlEscape(code)}</Code>` +
-            `<Message>${xmlEscape(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
-    );
-}
-
-/** A successful answer to `action` with these elements after requestId. */
-function ec2Success(action: string, inner: string): Reply {
-    return xmlReply(
-        200,
-        `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${XMLNS}"><requestId>${randomUUID()}</requestId>${inner}</${action}Response>`,
-    );
 }
 
 // ---- Query-protocol parameters -------------------------------------------------
@@ -173,63 +266,15 @@ function putFilters(params: URLSearchParams, filters: Filter[]): void {
     });
 }
 
-// ---- DescribeImages XML ------------------------------------------------------------
-
-/** The top-level `<item>`s of an `<imagesSet>`; nested items (block devices, tags) stay inside theirs. */
-function topLevelItems(inner: string): string[] {
-    const items: string[] = [];
-    let depth = 0;
-    let start = 0;
-    for (const m of inner.matchAll(/<(\/?)item(?:\s[^>]*?)?(\/?)>/g)) {
-        const at = m.index ?? 0;
-        if (m[2] === "/") {
-            if (depth === 0) items.push(m[0]);
-        } else if (m[1] !== "/") {
-            if (depth === 0) start = at;
-            depth++;
-        } else if (--depth === 0) {
-            items.push(inner.slice(start, at + m[0].length));
-        }
-    }
-    return items;
+/** The values of a flattened list parameter `Name.1`, `Name.2`, ... */
+function listParam(params: URLSearchParams, name: string): string[] {
+    return [...params.entries()].filter(([k]) => new RegExp(`^${name}\\.\\d+$`).test(k)).map(([, v]) => v);
 }
 
-/** Splits a DescribeImages answer into what precedes the images, the image items, and what follows. */
-function splitImages(xml: string): { head: string; items: string[]; tail: string } | undefined {
-    const empty = xml.indexOf("<imagesSet/>");
-    if (empty >= 0) return { head: xml.slice(0, empty), items: [], tail: xml.slice(empty + "<imagesSet/>".length) };
-    const open = xml.indexOf("<imagesSet>");
-    const close = xml.indexOf("</imagesSet>", open);
-    if (open < 0 || close < 0) return undefined;
-    return {
-        head: xml.slice(0, open),
-        items: topLevelItems(xml.slice(open + "<imagesSet>".length, close)),
-        tail: xml.slice(close + "</imagesSet>".length),
-    };
-}
-
-function joinImages(parts: { head: string; items: string[]; tail: string }, nextToken?: string): string {
-    let tail = parts.tail.replace(/<nextToken>[^<]*<\/nextToken>|<nextToken\/>/, "");
-    if (nextToken) tail = tail.replace("</DescribeImagesResponse>", `<nextToken>${nextToken}</nextToken></DescribeImagesResponse>`);
-    return `${parts.head}<imagesSet>${parts.items.join("")}</imagesSet>${tail}`;
-}
-
-/** The text of the first `<tag>` in an item (image-level tags such as imageId do not occur nested). */
-function tagText(item: string, tag: string): string | undefined {
-    const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(item);
-    return m ? xmlUnescape(m[1]) : undefined;
-}
-
-/** Replaces an image-level element (removing it when `innerXml` is undefined). */
-function setElement(item: string, tag: string, innerXml: string | undefined): string {
-    const without = item.replace(new RegExp(`<${tag}>[\\s\\S]*?</${tag}>|<${tag}/>`, "g"), "");
-    if (innerXml === undefined) return without;
-    const end = without.lastIndexOf("</item>");
-    return `${without.slice(0, end)}<${tag}>${innerXml}</${tag}>${without.slice(end)}`;
-}
-
-function snapshotIdsOf(item: string): string[] {
-    return [...item.matchAll(/<snapshotId>([^<]+)<\/snapshotId>/g)].map((m) => m[1]);
+/** The request's parameters other than the envelope and the token, in a stable order: what a ClientToken binds. */
+function idempotentParameters(params: URLSearchParams): string {
+    const ignored = new Set(["Action", "Version", "ClientToken", "DryRun"]);
+    return JSON.stringify([...params.entries()].filter(([k]) => !ignored.has(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function encodeToken(offset: number): string {
@@ -243,10 +288,26 @@ function decodeToken(token: string): number | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// ---- the proxy -------------------------------------------------------------------
+/** Actions that change an image's tags or attributes: describes may answer the old values for a while. */
+const IMAGE_CHANGES = new Set([
+    "CreateTags",
+    "DeleteTags",
+    "ModifyImageAttribute",
+    "ResetImageAttribute",
+    "EnableImageDeprecation",
+    "DisableImageDeprecation",
+    "EnableImageDeregistrationProtection",
+    "DisableImageDeregistrationProtection",
+]);
+/** The DescribeImageAttribute attributes captured before a ModifyImageAttribute/ResetImageAttribute. */
+const STALE_ATTRIBUTES = ["description", "launchPermission"];
 
-export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
-    let settings: Settings = {
+function emptyStats(): ProxyStats {
+    return { requests: 0, byAction: {}, faultsInjected: 0, faultsByKind: {}, throttled: 0, throttledByAction: {}, refusedByCode: {} };
+}
+
+function withDefaults(options: ProxyOptions): Settings {
+    return {
         seed: 1,
         faultRate: 0,
         faults: ALL_FAULTS,
@@ -257,18 +318,57 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         snapshotIdFilter: true,
         deprecation: true,
         deregistrationProtection: true,
+        protectionCooldown: false,
+        validation: true,
+        eventualConsistency: false,
+        idempotentParameterMismatch: false,
+        createImageBlockDeviceRules: false,
+        deleteAssociatedSnapshots: false,
+        tokenBuckets: false,
+        handlers: [],
         ...options,
     };
+}
+
+function validationOf(s: Settings): { model: boolean; regions: boolean } {
+    if (typeof s.validation === "boolean") return { model: s.validation, regions: s.validation };
+    return { model: s.validation.model ?? true, regions: s.validation.regions ?? true };
+}
+
+// ---- the proxy -------------------------------------------------------------------
+
+export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
+    let settings = withDefaults(options);
     let target = new URL(settings.target);
     let random = mulberry32(settings.seed);
-    let stats: ProxyStats = { requests: 0, byAction: {}, faultsInjected: 0, faultsByKind: {} };
+    // A second stream for the emulated delays, so turning them on does not move the fault draws.
+    let delays = mulberry32(settings.seed ^ 0x5bd1e995);
+    let stats = emptyStats();
+    let clockOffset = 0;
+    const now = () => (settings.now ?? Date.now)() + clockOffset;
+    const makeBuckets = (s: Settings) => (s.tokenBuckets ? new TokenBuckets(now, s.tokenBuckets.refillScale ?? 1) : undefined);
+    let buckets = makeBuckets(settings);
+    // The model is needed only when validating; loaded once per process.
+    let model: Ec2Model | undefined;
+    const ensureModel = async (s: Settings) => {
+        const v = validationOf(s);
+        if ((v.model || v.regions) && !model) model = await loadEc2Model();
+    };
+    await ensureModel(settings);
 
     // What the proxy remembers about images and snapshots, by id.
     const lifecycles = new Map<string, { pendingLeft: number; fail?: { reason: string; code?: string } }>();
     const deprecationTimes = new Map<string, string>();
     const protections = new Map<string, string>();
+    /** Images whose with-cooldown protection was disabled: deregistration is refused until this time. */
+    const cooldownUntil = new Map<string, number>();
     const snapshotsInUse = new Map<string, { imageId: string; left: number }>();
-    const copiesByToken = new Map<string, Reply>();
+    /** CopyImage answers by region and ClientToken, with the parameters the token was first used with. */
+    const copiesByToken = new Map<string, { parameters: string; reply: Reply }>();
+    /** Eventual consistency: new images not yet visible, reads left. */
+    const notYetVisible = new Map<string, number>();
+    /** Eventual consistency: an image's answers from before its last change, reads left. */
+    const staleViews = new Map<string, { item?: string; attributes: Map<string, Reply>; left: number }>();
 
     /** Sends a request to moto with the client's headers (their SigV4 credential scope carries the region). */
     function forward(method: string, path: string, headers: http.IncomingHttpHeaders, body: string): Promise<Reply> {
@@ -294,10 +394,15 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         });
     }
 
+    /** The proxy's own call to moto, in the client's region (its headers). */
+    function motoCall(headers: http.IncomingHttpHeaders, action: string, params: Record<string, string>): Promise<Reply> {
+        const body = new URLSearchParams({ Action: action, Version: API_VERSION, ...params }).toString();
+        return forward("POST", "/", headers, body);
+    }
+
     /** DescribeImages at moto for the proxy's own bookkeeping; undefined when moto refuses (e.g. unknown id). */
     async function lookupImages(headers: http.IncomingHttpHeaders, params: Record<string, string>): Promise<string[] | undefined> {
-        const body = new URLSearchParams({ Action: "DescribeImages", Version: API_VERSION, ...params }).toString();
-        const reply = await forward("POST", "/", headers, body);
+        const reply = await motoCall(headers, "DescribeImages", params);
         if (reply.status !== 200) return undefined;
         return splitImages(reply.body)?.items;
     }
@@ -307,8 +412,8 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         return !!items?.some((i) => tagText(i, "imageId") === imageId && tagText(i, "imageState") !== "deregistered");
     }
 
-    // Real EC2 answers an action on an image id it does not know with InvalidAMIID.NotFound.
-    const imageNotFound = (imageId: string) => ec2Error(400, "InvalidAMIID.NotFound", `The image id '[${imageId}]' does not exist`);
+    /** A number of reads in 1..max drawn from the seeded delay stream. */
+    const drawReads = (max: number) => 1 + Math.floor(delays() * Math.max(1, max));
 
     /** CreateImage, CopyImage or RegisterImage, with what moto does not do: duplicate names, pending and failed states. */
     async function createImage(
@@ -335,24 +440,126 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             // StateReason (e.g. an unusable KMS key on an encrypted copy).
             lifecycles.set(created, { pendingLeft: s.pendingPolls, fail: s.failImages });
         }
+        if (created && s.eventualConsistency && (s.eventualConsistency.notFoundReads ?? 0) > 0) {
+            // "If you run a command to modify or describe the resource that you
+            // just created, its ID might not have propagated throughout the
+            // system, and you will get an error responding that the resource
+            // does not exist." ("Eventual consistency in the Amazon EC2 API",
+            // https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html)
+            notYetVisible.set(created, drawReads(s.eventualConsistency.notFoundReads ?? 0));
+        }
         return reply;
     }
 
-    async function handle(s: Settings, action: string, params: URLSearchParams, req: http.IncomingMessage, body: string): Promise<Reply> {
+    /** The image ids a request names (ImageId, ImageId.N, SourceImageId, ResourceId.N). */
+    function imagesNamed(params: URLSearchParams): string[] {
+        const ids = [
+            params.get("ImageId"),
+            params.get("SourceImageId"),
+            ...listParam(params, "ImageId"),
+            ...listParam(params, "ResourceId"),
+        ];
+        return ids.filter((id): id is string => !!id && id.startsWith("ami-"));
+    }
+
+    /** What DescribeImages answers for an image right now (without using up pending polls), for a stale view. */
+    async function currentView(req: http.IncomingMessage, imageId: string, action: string) {
+        const item = (await lookupImages(req.headers, { "ImageId.1": imageId }))?.find((i) => tagText(i, "imageId") === imageId);
+        const attributes = new Map<string, Reply>();
+        if (action === "ModifyImageAttribute" || action === "ResetImageAttribute") {
+            for (const attribute of STALE_ATTRIBUTES) {
+                const reply = await motoCall(req.headers, "DescribeImageAttribute", { ImageId: imageId, Attribute: attribute });
+                if (reply.status === 200) attributes.set(attribute, reply);
+            }
+        }
+        return { item: item && overlay(item, false), attributes };
+    }
+
+    async function handle(s: Settings, action: string, params: URLSearchParams, req: http.IncomingMessage, body: string, region: string) {
         const pass = (newBody = body) => forward(req.method ?? "POST", req.url ?? "/", req.headers, newBody);
+
+        if (s.eventualConsistency) {
+            // Any request naming a new image too early (a describe, a tag, a copy of it, its deregistration) misses it.
+            const hidden = imagesNamed(params).find((id) => (notYetVisible.get(id) ?? 0) > 0);
+            if (hidden) {
+                const left = notYetVisible.get(hidden)! - 1;
+                if (left > 0) notYetVisible.set(hidden, left);
+                else notYetVisible.delete(hidden);
+                return imageNotFound(hidden);
+            }
+            const staleReads = s.eventualConsistency.staleReads ?? 0;
+            if (IMAGE_CHANGES.has(action) && staleReads > 0) {
+                // "The result of an API command you run that affects your Amazon
+                // EC2 resources might not be immediately visible to all subsequent
+                // commands you run." (same page): describes answer the values from
+                // before the change for a while.
+                const images = imagesNamed(params);
+                const before = await Promise.all(images.map((id) => currentView(req, id, action)));
+                const reply = await handleBuiltIn(s, action, params, req, pass, region);
+                if (reply.status === 200) {
+                    images.forEach((id, i) => staleViews.set(id, { ...before[i], left: drawReads(staleReads) }));
+                }
+                return reply;
+            }
+            if (action === "DescribeImageAttribute") {
+                const view = staleViews.get(params.get("ImageId") ?? "");
+                const old = view?.attributes.get(params.get("Attribute") ?? "");
+                if (view && old) {
+                    if (--view.left <= 0) staleViews.delete(params.get("ImageId") ?? "");
+                    return old;
+                }
+            }
+        }
+        return handleBuiltIn(s, action, params, req, pass, region);
+    }
+
+    async function handleBuiltIn(
+        s: Settings,
+        action: string,
+        params: URLSearchParams,
+        req: http.IncomingMessage,
+        pass: (body?: string) => Promise<Reply>,
+        region: string,
+    ): Promise<Reply> {
         const imageId = params.get("ImageId") ?? "";
 
         switch (action) {
             case "CreateImage":
             case "CopyImage":
             case "RegisterImage": {
-                // Real EC2: CopyImage with a ClientToken it has seen answers with
-                // the copy that token made, instead of copying again (moto ignores it).
+                if (action === "CreateImage" && s.createImageBlockDeviceRules) {
+                    const refused = await checkCreateImageBlockDevices(params, (a, p) => motoCall(req.headers, a, p));
+                    if (refused) return refused;
+                }
+                // Real EC2: "If you retry a request that completed successfully
+                // using the same client token and the same parameters, the retry
+                // succeeds without performing any further actions"; with a changed
+                // parameter "the retry fails with an IdempotentParameterMismatch
+                // error"; the same token in another Region is another request.
+                // ("Ensuring idempotency in Amazon EC2 API requests",
+                // https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html;
+                // "Error codes for the Amazon EC2 API": IdempotentParameterMismatch,
+                // "The request uses the same client token as a previous, but
+                // non-identical request", HTTP 400 like every client error.)
+                // How long a token is remembered after the copy is deregistered
+                // the page does not say (for RunInstances "at least 24 hours after
+                // the termination"); the proxy never forgets one: a retry always
+                // gets the first copy's id back, even when that copy is gone.
                 const token = action === "CopyImage" ? params.get("ClientToken") : null;
-                const seen = token ? copiesByToken.get(token) : undefined;
-                if (seen) return seen;
+                const key = `${region}|${token}`;
+                const seen = token ? copiesByToken.get(key) : undefined;
+                if (seen) {
+                    if (s.idempotentParameterMismatch && seen.parameters !== idempotentParameters(params)) {
+                        return ec2Error(
+                            400,
+                            "IdempotentParameterMismatch",
+                            `The client token ${token} was used before with different parameters; use a new token or repeat the request unchanged.`,
+                        );
+                    }
+                    return seen.reply;
+                }
                 const reply = await createImage(s, params, req, () => pass());
-                if (token && reply.status === 200) copiesByToken.set(token, reply);
+                if (token && reply.status === 200) copiesByToken.set(key, { parameters: idempotentParameters(params), reply });
                 return reply;
             }
 
@@ -363,24 +570,47 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 if (s.deregistrationProtection && protections.get(imageId)?.startsWith("enabled")) {
                     // Real EC2 refuses to deregister a protected image until protection
                     // is disabled. The exact code and message are an assumption (the
-                    // API reference does not list them); golden-ami matches neither.
+                    // API reference and the user guide do not list them); a generic
+                    // InvalidParameterValue is the hardest on a client, which cannot
+                    // tell it from a bad request by its code.
                     return ec2Error(
                         400,
                         "InvalidParameterValue",
                         `Image ${imageId} has deregistration protection enabled; disable deregistration protection before deregistering it.`,
                     );
                 }
+                const until = cooldownUntil.get(imageId);
+                if (s.deregistrationProtection && until !== undefined && now() < until) {
+                    // "If you chose to include a 24-hour cooldown period when you
+                    // enabled deregistration protection for the AMI, then, when you
+                    // disable deregistration protection, you won't immediately be
+                    // able to deregister the AMI." (DisableImageDeregistrationProtection,
+                    // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImageDeregistrationProtection.html)
+                    // Same code as an enabled protection (see above).
+                    return ec2Error(
+                        400,
+                        "InvalidParameterValue",
+                        `Image ${imageId} is in its deregistration protection cooldown until ${new Date(until).toISOString()}; ` +
+                            `it can be deregistered after that.`,
+                    );
+                }
+                const withSnapshots = s.deleteAssociatedSnapshots && params.get("DeleteAssociatedSnapshots") === "true";
                 const snapshots =
-                    s.snapshotInUseCalls > 0
+                    s.snapshotInUseCalls > 0 || withSnapshots
                         ? ((await lookupImages(req.headers, { "ImageId.1": imageId })) ?? []).flatMap(snapshotIdsOf)
                         : [];
-                const reply = await pass();
+                let reply = await pass();
                 if (reply.status === 200) {
-                    // Real EC2: for a while after DeregisterImage, DeleteSnapshot of the
-                    // image's snapshots still fails InvalidSnapshot.InUse.
-                    for (const snap of snapshots) snapshotsInUse.set(snap, { imageId, left: s.snapshotInUseCalls });
                     deprecationTimes.delete(imageId);
                     protections.delete(imageId);
+                    cooldownUntil.delete(imageId);
+                    if (withSnapshots) {
+                        reply = await deregisterWithSnapshots(imageId, snapshots, (a, p) => motoCall(req.headers, a, p));
+                    } else {
+                        // Real EC2: for a while after DeregisterImage, DeleteSnapshot of the
+                        // image's snapshots still fails InvalidSnapshot.InUse.
+                        for (const snap of snapshots) snapshotsInUse.set(snap, { imageId, left: s.snapshotInUseCalls });
+                    }
                 }
                 return reply;
             }
@@ -418,21 +648,38 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 if (!s.deregistrationProtection) return pass();
                 if (!(await imageExists(req.headers, imageId))) return imageNotFound(imageId);
                 // Real EC2 answers (and DescribeImages reports) "enabled-with-cooldown",
-                // "enabled-without-cooldown" or "disabled". The 24-hour cooldown after
-                // disabling a with-cooldown protection is not emulated.
-                const state =
-                    action === "DisableImageDeregistrationProtection"
-                        ? "disabled"
-                        : params.get("WithCooldown") === "true"
-                          ? "enabled-with-cooldown"
-                          : "enabled-without-cooldown";
+                // "enabled-without-cooldown" or "disabled".
+                const previous = protections.get(imageId);
+                let state: string;
+                if (action === "EnableImageDeregistrationProtection") {
+                    state = params.get("WithCooldown") === "true" ? "enabled-with-cooldown" : "enabled-without-cooldown";
+                    cooldownUntil.delete(imageId);
+                } else {
+                    state = "disabled";
+                    if (s.protectionCooldown && previous === "enabled-with-cooldown")
+                        cooldownUntil.set(imageId, now() + PROTECTION_COOLDOWN_MS);
+                }
                 protections.set(imageId, state);
-                return ec2Success(action, `<return>${state}</return>`);
+                return ec2Success(action, `<return>${protectionText(imageId) ?? state}</return>`);
             }
 
             default:
                 return pass();
         }
+    }
+
+    /**
+     * The DeregistrationProtection text of an image. During a cooldown:
+     * `disabled-after <ISO time>`. The user guide ("Protect an Amazon EC2 AMI
+     * from deregistration") does not give the exact text; the API model types
+     * the field as a free string. A text that does not start with "enabled"
+     * although DeregisterImage is still refused is the hardest on a client.
+     */
+    function protectionText(imageId: string): string | undefined {
+        const state = protections.get(imageId);
+        const until = cooldownUntil.get(imageId);
+        if (state === "disabled" && until !== undefined && now() < until) return `disabled-after ${new Date(until).toISOString()}`;
+        return state;
     }
 
     async function describeImages(s: Settings, params: URLSearchParams, pass: (body?: string) => Promise<Reply>): Promise<Reply> {
@@ -483,17 +730,25 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             if (offset + limit < items.length) nextToken = encodeToken(offset + limit);
             items = items.slice(offset, offset + limit);
         }
-        items = items.map((item) => overlay(item));
+        items = items.map((item) => {
+            const id = tagText(item, "imageId") ?? "";
+            const stale = staleViews.get(id);
+            if (stale?.item) {
+                if (--stale.left <= 0) staleViews.delete(id);
+                return stale.item;
+            }
+            return overlay(item, true);
+        });
         return { ...reply, body: joinImages({ ...parts, items }, nextToken) };
     }
 
     /** What the proxy knows about an image and moto does not, written into its DescribeImages item. */
-    function overlay(item: string): string {
+    function overlay(item: string, consume: boolean): string {
         const id = tagText(item, "imageId") ?? "";
         const life = lifecycles.get(id);
         if (life && tagText(item, "imageState") === "available") {
             if (life.pendingLeft > 0) {
-                life.pendingLeft--;
+                if (consume) life.pendingLeft--;
                 item = setElement(item, "imageState", "pending");
             } else if (life.fail) {
                 item = setElement(item, "imageState", "failed");
@@ -504,7 +759,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         }
         const deprecationTime = deprecationTimes.get(id);
         if (deprecationTime) item = setElement(item, "deprecationTime", deprecationTime);
-        const protection = protections.get(id);
+        const protection = protectionText(id);
         if (protection) item = setElement(item, "deregistrationProtection", protection);
         const created = settings.creationDateFromName?.(xmlUnescape(tagText(item, "name") ?? ""));
         if (created) item = setElement(item, "creationDate", created);
@@ -516,6 +771,53 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         const roll = random();
         if (s.faultRate <= 0 || s.faults.length === 0 || roll >= s.faultRate) return undefined;
         return s.faults[Math.floor(random() * s.faults.length)];
+    }
+
+    /** A request's answer once no fault was injected: region, token buckets, validation, extra handlers, emulation. */
+    async function respond(s: Settings, action: string, params: URLSearchParams, req: http.IncomingMessage, body: string): Promise<Reply> {
+        await ensureModel(s); // a validation switched on by setOptions loads the model here
+        const signed = signedRegion(req.headers.authorization);
+        const region = signed ?? DEFAULT_REGION;
+        const validation = validationOf(s);
+        const refused = (refusal: { status: number; code: string; message: string }) => {
+            stats.refusedByCode[refusal.code] = (stats.refusedByCode[refusal.code] ?? 0) + 1;
+            return ec2Error(refusal.status, refusal.code, refusal.message);
+        };
+        if (validation.regions && model) {
+            const refusal = checkRegion(model, signed);
+            if (refusal) return refused(refusal);
+        }
+        if (buckets && !buckets.take(region, action, params)) {
+            // "If you exceed an API throttling limit, you get the
+            // RequestLimitExceeded error code." ("Request throttling for the
+            // Amazon EC2 API"); HTTP 503 as for injected throttling.
+            stats.throttled++;
+            stats.throttledByAction[action] = (stats.throttledByAction[action] ?? 0) + 1;
+            return ec2Error(503, "RequestLimitExceeded", "Request limit exceeded.");
+        }
+        if (validation.model && model) {
+            const refusal = validateRequest(model, action, params);
+            if (refusal) return refused(refusal);
+        }
+        if (s.handlers.length > 0) {
+            const ctx: HandlerContext = {
+                action,
+                params,
+                region,
+                req,
+                body,
+                options: s,
+                forward: (newBody = body) => forward(req.method ?? "POST", req.url ?? "/", req.headers, newBody),
+                moto: (a, p) => motoCall(req.headers, a, p),
+                now,
+                random: delays,
+            };
+            for (const handler of s.handlers) {
+                const reply = await handler(ctx);
+                if (reply) return reply;
+            }
+        }
+        return handle(s, action, params, req, body, region);
     }
 
     const server = http.createServer((req, res) => {
@@ -542,13 +844,13 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 if (fault === "lost-response") {
                     // Real EC2 behind a broken network: the call is done, its
                     // answer never arrives, and the SDK sends it again.
-                    await handle(s, action, params, req, body);
+                    await respond(s, action, params, req, body);
                     req.socket.destroy();
                     return;
                 }
                 const reply = fault
                     ? ec2Error(FAULT_REPLIES[fault].status, FAULT_REPLIES[fault].code, FAULT_REPLIES[fault].message)
-                    : await handle(s, action, params, req, body);
+                    : await respond(s, action, params, req, body);
                 res.writeHead(reply.status, { ...reply.headers, "content-length": Buffer.byteLength(reply.body) });
                 res.end(reply.body);
             } catch (e) {
@@ -570,12 +872,19 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         endpoint: `http://127.0.0.1:${port}`,
         stats: () => structuredClone(stats),
         resetStats: () => {
-            stats = { requests: 0, byAction: {}, faultsInjected: 0, faultsByKind: {} };
+            stats = emptyStats();
         },
         setOptions: (patch) => {
             settings = { ...settings, ...patch };
             if (patch.target !== undefined) target = new URL(settings.target);
-            if (patch.seed !== undefined) random = mulberry32(settings.seed);
+            if (patch.seed !== undefined) {
+                random = mulberry32(settings.seed);
+                delays = mulberry32(settings.seed ^ 0x5bd1e995);
+            }
+            if (patch.tokenBuckets !== undefined) buckets = makeBuckets(settings);
+        },
+        advanceClock: (ms) => {
+            clockOffset += ms;
         },
         stop: () =>
             new Promise<void>((resolve) => {
