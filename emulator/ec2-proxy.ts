@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { credentialScope, type Handler } from "./handler";
 
 export type FaultKind = "throttle" | "500" | "503" | "reset" | "lost-response";
 
@@ -49,6 +50,10 @@ export interface ProxyOptions {
     deprecation?: boolean;
     /** Emulate Enable/DisableImageDeregistrationProtection and refuse DeregisterImage of a protected image. @default true */
     deregistrationProtection?: boolean;
+    /** Emulated behaviours (emulator/references.ts, emulator/builders.ts) run in order before the built-in ones; the first answer wins. @default [] */
+    handlers?: Handler[];
+    /** The loopback port to listen on. @default 0 (a free port) */
+    port?: number;
 }
 
 export interface ProxyStats {
@@ -257,6 +262,8 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         snapshotIdFilter: true,
         deprecation: true,
         deregistrationProtection: true,
+        handlers: [],
+        port: 0,
         ...options,
     };
     let target = new URL(settings.target);
@@ -341,6 +348,11 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     async function handle(s: Settings, action: string, params: URLSearchParams, req: http.IncomingMessage, body: string): Promise<Reply> {
         const pass = (newBody = body) => forward(req.method ?? "POST", req.url ?? "/", req.headers, newBody);
         const imageId = params.get("ImageId") ?? "";
+        const scope = credentialScope(req.headers);
+        for (const handler of s.handlers) {
+            const answer = await handler({ action, params, ...scope, target: s.target, forward: (b) => pass(b) });
+            if (answer) return answer;
+        }
 
         switch (action) {
             case "CreateImage":
@@ -562,7 +574,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
 
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
+        server.listen(settings.port, "127.0.0.1", () => resolve());
     });
     const { port } = server.address() as AddressInfo;
 
