@@ -70,7 +70,11 @@ export function readUserData(base64: string): { script: string[]; isScript: bool
     const text = Buffer.from(base64, "base64").toString("utf8");
     const script = text.replace(/\r\n/g, "\n").split("\n");
     const isScript = script[0]?.startsWith("#!") ?? false;
-    const last = [...script].reverse().find((l) => l.trim() !== "")?.trim() ?? "";
+    const last =
+        [...script]
+            .reverse()
+            .find((l) => l.trim() !== "")
+            ?.trim() ?? "";
     return { script, isScript, powersOff: isScript && POWER_OFF.test(last) };
 }
 
@@ -119,7 +123,9 @@ export function builderEmulation(options: BuildersOptions = {}): BuilderEmulatio
         }
         const action = state.shutdownBehavior === "terminate" ? "TerminateInstances" : "StopInstances";
         try {
-            const reply = await ctx.forward(new URLSearchParams({ Action: action, Version: API_VERSION, "InstanceId.1": state.instanceId }).toString());
+            const reply = await ctx.forward(
+                new URLSearchParams({ Action: action, Version: API_VERSION, "InstanceId.1": state.instanceId }).toString(),
+            );
             if (reply.status === 200) {
                 state.outcome = state.shutdownBehavior === "terminate" ? "terminated" : "stopped";
             } else {

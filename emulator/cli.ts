@@ -33,7 +33,8 @@ function parse(argv: string[]): Flags {
     const flags: Flags = { eventualConsistency: false, json: false };
     const integer = (name: string, value: string | undefined, min: number, max: number): number => {
         const n = Number(value);
-        if (value === undefined || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} needs an integer from ${min} to ${max}, got '${value ?? ""}'`);
+        if (value === undefined || !Number.isInteger(n) || n < min || n > max)
+            throw new UsageError(`${name} needs an integer from ${min} to ${max}, got '${value ?? ""}'`);
         return n;
     };
     for (let i = 0; i < rest.length; i++) {
@@ -48,7 +49,8 @@ function parse(argv: string[]): Flags {
                 break;
             case "--region": {
                 const r = value();
-                if (!r || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(r)) throw new UsageError(`--region needs a region name such as us-east-1, got '${r ?? ""}'`);
+                if (!r || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(r))
+                    throw new UsageError(`--region needs a region name such as us-east-1, got '${r ?? ""}'`);
                 flags.region = r;
                 break;
             }
@@ -83,7 +85,13 @@ async function main(): Promise<void> {
     const note = (msg: string) => process.stderr.write(`golden-ami emulator: ${msg}\n`);
     let emulator;
     try {
-        emulator = await startEmulator({ port: flags.port, seed: flags.seed, region: flags.region, eventualConsistency: flags.eventualConsistency, log: note });
+        emulator = await startEmulator({
+            port: flags.port,
+            seed: flags.seed,
+            region: flags.region,
+            eventualConsistency: flags.eventualConsistency,
+            log: note,
+        });
     } catch (e) {
         if (e instanceof MotoNotFoundError) {
             note(e.message);
@@ -95,7 +103,11 @@ async function main(): Promise<void> {
     if (flags.json) {
         process.stdout.write(`${JSON.stringify(emulator.env)}\n`);
     } else {
-        process.stdout.write(Object.entries(emulator.env).map(([k, v]) => `export ${k}=${v}`).join("\n") + "\n");
+        process.stdout.write(
+            Object.entries(emulator.env)
+                .map(([k, v]) => `export ${k}=${v}`)
+                .join("\n") + "\n",
+        );
         note(
             `emulating deregistration protection, deprecation, pending images, unique names, CopyImage ClientToken, ` +
                 `DescribeImageReferences and build instances; eventual consistency ${flags.eventualConsistency ? "on" : "off"}. Ctrl-C stops it.`,

@@ -40,7 +40,13 @@ export interface ReferencesOptions {
     imageReferences?: "emulate" | "unsupported";
 }
 
-const RESOURCE_TYPES = ["ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter", "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe"] as const;
+const RESOURCE_TYPES = [
+    "ec2:Instance",
+    "ec2:LaunchTemplate",
+    "ssm:Parameter",
+    "imagebuilder:ImageRecipe",
+    "imagebuilder:ContainerRecipe",
+] as const;
 type ResourceType = (typeof RESOURCE_TYPES)[number];
 const INSTANCE_STATES = ["pending", "running", "shutting-down", "terminated", "stopping", "stopped"];
 const DEFAULT_VERSION_DEPTH = 10;
@@ -128,7 +134,10 @@ function parseRequest(params: URLSearchParams): { imageIds: string[]; types: Map
             } else if (name === "version-depth" && type === "ec2:LaunchTemplate") {
                 const depth = Number(values[0]);
                 if (values.length !== 1 || !Number.isInteger(depth) || depth < 1 || depth > MAX_VERSION_DEPTH) {
-                    throw new BadRequest("InvalidParameterValue", `version-depth: '${values.join(",")}' is not an integer from 1 to ${MAX_VERSION_DEPTH}`);
+                    throw new BadRequest(
+                        "InvalidParameterValue",
+                        `version-depth: '${values.join(",")}' is not an integer from 1 to ${MAX_VERSION_DEPTH}`,
+                    );
                 }
                 scope.versionDepth = depth;
             } else {
@@ -146,7 +155,10 @@ function parseRequest(params: URLSearchParams): { imageIds: string[]; types: Map
     if (params.has("MaxResults")) {
         maxResults = Number(params.get("MaxResults"));
         if (!Number.isInteger(maxResults) || maxResults < MIN_MAX_RESULTS) {
-            throw new BadRequest("InvalidParameterValue", `MaxResults: '${params.get("MaxResults")}' must be an integer of at least ${MIN_MAX_RESULTS}`);
+            throw new BadRequest(
+                "InvalidParameterValue",
+                `MaxResults: '${params.get("MaxResults")}' must be an integer of at least ${MIN_MAX_RESULTS}`,
+            );
         }
     }
     return { imageIds, types, maxResults };
@@ -186,7 +198,10 @@ async function describeImageReferences(ctx: HandlerContext): Promise<Reply> {
     const page = found.slice(offset, offset + limit);
     const next = offset + limit < found.length ? `<nextToken>${encodeToken(offset + limit)}</nextToken>` : "";
     const items = page
-        .map((r) => `<item><imageId>${r.imageId}</imageId><resourceType>${r.resourceType}</resourceType><arn>${xmlEscape(r.arn)}</arn></item>`)
+        .map(
+            (r) =>
+                `<item><imageId>${r.imageId}</imageId><resourceType>${r.resourceType}</resourceType><arn>${xmlEscape(r.arn)}</arn></item>`,
+        )
         .join("");
     return ec2Success("DescribeImageReferences", `<imageReferenceSet>${items}</imageReferenceSet>${next}`);
 }
@@ -203,7 +218,11 @@ async function instanceReferences(ctx: HandlerContext, imageIds: string[], state
             const state = /<instanceState>[\s\S]*?<name>([^<]*)<\/name>/.exec(instance)?.[1] ?? "";
             // moto's filters are applied again here: the answer must not depend on moto honouring them.
             if (!imageIds.includes(imageId) || !states.includes(state)) continue;
-            refs.push({ imageId, resourceType: "ec2:Instance", arn: `arn:aws:ec2:${ctx.region}:${owner}:instance/${textOf(instance, "instanceId")}` });
+            refs.push({
+                imageId,
+                resourceType: "ec2:Instance",
+                arn: `arn:aws:ec2:${ctx.region}:${owner}:instance/${textOf(instance, "instanceId")}`,
+            });
         }
     }
     return refs;
@@ -221,7 +240,11 @@ async function launchTemplateReferences(ctx: HandlerContext, wanted: Set<string>
         // One reference per template and image, whichever of its recent versions name it.
         for (const imageId of new Set(versions.map((v) => v.imageId))) {
             if (imageId && wanted.has(imageId)) {
-                refs.push({ imageId, resourceType: "ec2:LaunchTemplate", arn: `arn:aws:ec2:${ctx.region}:${account}:launch-template/${id}` });
+                refs.push({
+                    imageId,
+                    resourceType: "ec2:LaunchTemplate",
+                    arn: `arn:aws:ec2:${ctx.region}:${account}:launch-template/${id}`,
+                });
             }
         }
     }
@@ -241,10 +264,16 @@ async function parameterReferences(ctx: HandlerContext, wanted: Set<string>): Pr
     } while (nextToken);
     const refs: ImageReference[] = [];
     for (let i = 0; i < names.length; i += 10) {
-        const out = (await ssm(ctx, "GetParameters", { Names: names.slice(i, i + 10) })) as { Parameters?: { Name: string; Value: string; ARN?: string }[] };
+        const out = (await ssm(ctx, "GetParameters", { Names: names.slice(i, i + 10) })) as {
+            Parameters?: { Name: string; Value: string; ARN?: string }[];
+        };
         for (const p of out.Parameters ?? []) {
             if (!wanted.has(p.Value)) continue;
-            refs.push({ imageId: p.Value, resourceType: "ssm:Parameter", arn: p.ARN ?? `arn:aws:ssm:${ctx.region}:123456789012:parameter/${p.Name.replace(/^\//, "")}` });
+            refs.push({
+                imageId: p.Value,
+                resourceType: "ssm:Parameter",
+                arn: p.ARN ?? `arn:aws:ssm:${ctx.region}:123456789012:parameter/${p.Name.replace(/^\//, "")}`,
+            });
         }
     }
     return refs;
@@ -297,7 +326,9 @@ function ssm(ctx: HandlerContext, operation: string, input: object): Promise<unk
                 const text = Buffer.concat(chunks).toString("utf8");
                 if (res.statusCode !== 200) {
                     // Without its parameters the answer would be silently incomplete: refuse as EC2 does when a dependency fails.
-                    reject(new MotoRefused(ec2Error(500, "InternalError", `SSM ${operation} at the emulator failed: ${text.slice(0, 300)}`)));
+                    reject(
+                        new MotoRefused(ec2Error(500, "InternalError", `SSM ${operation} at the emulator failed: ${text.slice(0, 300)}`)),
+                    );
                     return;
                 }
                 resolve(JSON.parse(text || "{}"));
