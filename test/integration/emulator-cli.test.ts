@@ -73,6 +73,10 @@ describe("golden-ami emulator (the CLI)", () => {
         const port = await freePort();
         const run = startCli(["emulator", "--json", "--port", String(port), "--seed", "7"]);
         started.push(run);
+        // stdout and stderr are separate pipes: wait for both the environment and moto's pid.
+        const motoPid = await until("moto's pid", () => /moto_server listening on \S+ \(pid (\d+)\)/.exec(run.stderr())?.[1], run).then(
+            Number,
+        );
         const env = await until(
             "environment",
             () => {
@@ -81,7 +85,6 @@ describe("golden-ami emulator (the CLI)", () => {
             },
             run,
         );
-        const motoPid = Number(/moto_server listening on \S+ \(pid (\d+)\)/.exec(run.stderr())?.[1]);
         assert.equal(env.AWS_ENDPOINT_URL_EC2, `http://127.0.0.1:${port}`, "--port is the endpoint's port");
         assert.equal(env.AWS_ENDPOINT_URL_SSM, env.AWS_ENDPOINT_URL_EC2);
         assert.equal(env.AWS_ENDPOINT_URL_AUTO_SCALING, env.AWS_ENDPOINT_URL_EC2);
@@ -154,7 +157,7 @@ describe("golden-ami emulator (the CLI)", () => {
         assert.match(text, /^export AWS_ENDPOINT_URL_SSM=http:\/\/127\.0\.0\.1:\d+$/m);
         assert.match(text, /^export AWS_ENDPOINT_URL_AUTO_SCALING=http:\/\/127\.0\.0\.1:\d+$/m);
         assert.match(text, /^export AWS_ACCESS_KEY_ID=testing$/m);
-        assert.match(run.stderr(), /eventual consistency off/);
+        await until("the note on stderr", () => (/eventual consistency off/.test(run.stderr()) ? true : undefined), run);
     });
 
     it("says plainly that moto_server is missing and exits 2", async () => {
