@@ -47,6 +47,7 @@ import {
 } from "./ec2-xml";
 import { checkCreateImageBlockDevices, deregisterWithSnapshots } from "./image-rules";
 import { TokenBuckets } from "./throttling";
+import { credentialScope } from "./handler";
 
 export type { Reply } from "./ec2-xml";
 export type FaultKind = "throttle" | "500" | "503" | "reset" | "lost-response";
@@ -58,6 +59,10 @@ export interface HandlerContext {
     params: URLSearchParams;
     /** The region in the request's SigV4 credential scope ("us-east-1" when unsigned). */
     region: string;
+    /** The service of the request's SigV4 credential scope (`ec2`, `ssm`, `autoscaling`); undefined when unsigned. */
+    service?: string;
+    /** moto's endpoint, e.g. `http://127.0.0.1:5000`: it serves every service (SSM too) on that one port. */
+    target: string;
     req: http.IncomingMessage;
     /** The raw request body. */
     body: string;
@@ -146,6 +151,8 @@ export interface ProxyOptions {
     now?: () => number;
     /** Extra action handlers, run before the built-in emulation (see the file header). @default [] */
     handlers?: ProxyHandler[];
+    /** The loopback port to listen on. @default 0 (a free port) */
+    port?: number;
 }
 
 export interface ProxyStats {
@@ -195,6 +202,7 @@ type Settings = ProxyOptions &
             | "deleteAssociatedSnapshots"
             | "tokenBuckets"
             | "handlers"
+            | "port"
         >
     >;
 
@@ -326,6 +334,7 @@ function withDefaults(options: ProxyOptions): Settings {
         deleteAssociatedSnapshots: false,
         tokenBuckets: false,
         handlers: [],
+        port: 0,
         ...options,
     };
 }
@@ -804,6 +813,8 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 action,
                 params,
                 region,
+                service: credentialScope(req.headers).service,
+                target: s.target,
                 req,
                 body,
                 options: s,
@@ -826,6 +837,20 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         req.on("end", async () => {
             const s = settings;
             const body = Buffer.concat(chunks).toString("utf8");
+            const { service } = credentialScope(req.headers);
+            if ((service !== undefined && service !== "ec2") || req.headers["x-amz-target"] !== undefined) {
+                // Another service on moto's port (SSM, Auto Scaling): passed
+                // through untouched, not counted, no faults, no EC2 validation.
+                try {
+                    const reply = await forward(req.method ?? "POST", req.url ?? "/", req.headers, body);
+                    res.writeHead(reply.status, { ...reply.headers, "content-length": Buffer.byteLength(reply.body) });
+                    res.end(reply.body);
+                } catch (e) {
+                    res.writeHead(502);
+                    res.end(String((e as Error).message));
+                }
+                return;
+            }
             const params = new URLSearchParams(body);
             const action = params.get("Action") ?? new URL(req.url ?? "/", "http://proxy").searchParams.get("Action") ?? "(none)";
             stats.requests++;
@@ -864,7 +889,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
 
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
+        server.listen(settings.port, "127.0.0.1", () => resolve());
     });
     const { port } = server.address() as AddressInfo;
 

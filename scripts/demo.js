@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run demo`: the whole life of an AMI under the real `pulumi` CLI.
 //
-// Against a local EC2 emulator (moto) by default: starts it, launches a source
+// Against the local EC2 emulator by default (moto_server with the golden-ami
+// proxy in front of it, as `npx golden-ami emulator` runs it, so deregistration
+// protection, deprecation and pending images behave as on EC2): starts it, launches a source
 // instance there, then `pulumi up` (bake the AMI), a tag change through
 // `pulumi preview --diff` and `pulumi up` (updated in place), `pulumi destroy`,
 // and a sweep that reports what is left: nothing.
@@ -12,7 +14,6 @@
 
 const path = require("node:path");
 const { ensureSetup, ROOT } = require("./setup");
-const { startMoto, motoEnv } = require("./lib/moto");
 const { pulumiEnv, runPulumi } = require("./lib/pulumi");
 
 const useAws = process.argv.includes("--aws");
@@ -25,7 +26,8 @@ function say(msg) {
 async function main() {
     ensureSetup();
     const { createSourceInstance, inventory, leftBehind } = require("./lib/ec2-fixtures");
-    let moto;
+    const { startEmulator } = require("./lib/emulator");
+    let emulator;
     // The AWS SDK warns on every process that Node 20 support ends in 2027; the demo's output stays readable.
     let extraEnv = {
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? "true",
@@ -34,8 +36,8 @@ async function main() {
     const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1";
     try {
         if (!useAws) {
-            moto = await startMoto({ log: (m) => console.log(m) });
-            extraEnv = { ...extraEnv, ...motoEnv(moto.endpoint, region) };
+            emulator = await startEmulator({ region, log: (m) => console.log(m) });
+            extraEnv = { ...extraEnv, ...emulator.env };
             Object.assign(process.env, extraEnv);
         }
         const env = pulumiEnv(path.join(ROOT, ".pulumi-state"), extraEnv);
@@ -75,7 +77,7 @@ async function main() {
         if (!useAws) await pulumi(["stack", "rm", STACK, "--yes"], { echo: false });
         if (left.images.length || left.snapshots.length) process.exitCode = 1;
     } finally {
-        if (moto) await moto.stop();
+        if (emulator) await emulator.stop();
     }
 }
 
