@@ -210,10 +210,14 @@ function ensureNode(major) {
     const r = spawnSync("npm", ["view", `node@${major}`, "version", "--json"], { encoding: "utf8" });
     if (r.status === 0) {
         const listed = JSON.parse(r.stdout);
-        version = (Array.isArray(listed) ? listed : [listed]).filter((v) => /^\d+\.\d+\.\d+$/.test(v)).sort(compareVersions).pop();
+        version = (Array.isArray(listed) ? listed : [listed])
+            .filter((v) => /^\d+\.\d+\.\d+$/.test(v))
+            .sort(compareVersions)
+            .pop();
     }
     version ??= cached();
-    if (!version) throw new Error(`setup: cannot resolve node@${major} from the npm registry (${(r.stderr || "").trim()}) and none is cached`);
+    if (!version)
+        throw new Error(`setup: cannot resolve node@${major} from the npm registry (${(r.stderr || "").trim()}) and none is cached`);
     const dir = path.join(root, version);
     const bin = path.join(dir, "node_modules", ".bin");
     if (!fs.existsSync(path.join(bin, "node"))) {
@@ -242,10 +246,11 @@ function compareVersions(a, b) {
  * processes on Node < 22 (this machine's Node 20, which cannot change): the SDK
  * warns on every process there that its releases after January 2027 need 22.
  * On supported Node versions nothing is silenced, and the compat tier checks
- * that nothing warns.
+ * that nothing warns. A value already in the environment wins.
  */
 function legacyNodeEnv(nodeVersion = process.versions.node) {
-    return Number(nodeVersion.split(".")[0]) < 22 ? { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" } : {};
+    if (Number(nodeVersion.split(".")[0]) >= 22) return {};
+    return { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? "true" };
 }
 
 /** PATH with .tools/bin first: what every script gives the processes it starts. */

@@ -89,8 +89,11 @@ async function build(opts: ConsumerOptions): Promise<Consumer> {
         env: nodeEnv({ ...process.env, PATH }, nodeVersion),
     });
     const installOutput = `${r.stdout ?? ""}${r.stderr ?? ""}`;
-    if (r.status !== 0) throw new Error(`npm install in the consumer project exited ${r.status}${r.error ? `: ${r.error.message}` : ""}\n${installOutput}`);
-    const pulumiVersion = JSON.parse(fs.readFileSync(path.join(project, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8")).version;
+    if (r.status !== 0)
+        throw new Error(`npm install in the consumer project exited ${r.status}${r.error ? `: ${r.error.message}` : ""}\n${installOutput}`);
+    const pulumiVersion = JSON.parse(
+        fs.readFileSync(path.join(project, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8"),
+    ).version;
     return { project, pulumiVersion, nodeVersion, installOutput, path: PATH };
 }
 
@@ -99,9 +102,10 @@ async function build(opts: ConsumerOptions): Promise<Consumer> {
  * is silenced only on Node < 22 (the machine's Node 20); on supported versions
  * it stays on even when this test process has it off, so a warning would show.
  */
-function nodeEnv(env: NodeJS.ProcessEnv, nodeVersion: string): NodeJS.ProcessEnv {
-    const out: NodeJS.ProcessEnv = { ...env, ...legacyNodeEnv(nodeVersion.replace(/^v/, "")) };
-    if (Object.keys(legacyNodeEnv(nodeVersion.replace(/^v/, ""))).length === 0) delete out.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+export function nodeEnv(env: NodeJS.ProcessEnv, nodeVersion: string): NodeJS.ProcessEnv {
+    const legacy = legacyNodeEnv(nodeVersion.replace(/^v/, ""));
+    const out: NodeJS.ProcessEnv = { ...env, ...legacy };
+    if (Object.keys(legacy).length === 0) delete out.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
     return out;
 }
 
@@ -155,14 +159,16 @@ export interface Stack {
  * A fresh stack of the program, with local state and the given extra
  * environment (e.g. moto's), in the consumer project for `opts`.
  */
-export async function newStack(program: string, stackName: string, extraEnv: Record<string, string>, opts: ConsumerOptions = {}): Promise<Stack> {
+export async function newStack(
+    program: string,
+    stackName: string,
+    extraEnv: Record<string, string>,
+    opts: ConsumerOptions = {},
+): Promise<Stack> {
     const dir = await programDir(program, opts);
     const { path: PATH, nodeVersion } = await consumer(opts);
     // Programs are typechecked once by tsc (examples.test.ts, npm run typecheck); ts-node need not again on every run.
-    const env = nodeEnv(
-        pulumiEnv(path.join(dir, ".state"), { PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...extraEnv, PATH }),
-        nodeVersion,
-    );
+    const env = nodeEnv(pulumiEnv(path.join(dir, ".state"), { PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...extraEnv, PATH }), nodeVersion);
     await runPulumi(["stack", "init", stackName], { cwd: dir, env });
     // Several stacks share a program directory: name the stack on every command.
     const run: Stack["run"] = (args, opts = {}) => runPulumi([...args, "--stack", stackName], { cwd: dir, env, check: opts.check ?? true });
