@@ -224,9 +224,15 @@ function ensureNode(major) {
         log(`node: installing v${version} from the npm registry into the cache`);
         const tmp = `${dir}.tmp-${process.pid}`;
         fs.rmSync(tmp, { recursive: true, force: true });
+        fs.rmSync(dir, { recursive: true, force: true }); // a broken earlier install, without its node
         run("npm", ["install", "--prefix", tmp, "--no-audit", "--no-fund", "--loglevel=error", `node@${version}`]);
-        fs.rmSync(dir, { recursive: true, force: true });
-        fs.renameSync(tmp, dir);
+        try {
+            fs.renameSync(tmp, dir);
+        } catch (e) {
+            // Another process installed the same version meanwhile: keep theirs.
+            if (!fs.existsSync(path.join(bin, "node"))) throw e;
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
     }
     const got = execFileSync(path.join(bin, "node"), ["--version"], { encoding: "utf8" }).trim();
     if (got !== `v${version}`) throw new Error(`setup: ${path.join(bin, "node")} is ${got}, expected v${version}`);
