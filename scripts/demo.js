@@ -13,7 +13,7 @@
 "use strict";
 
 const path = require("node:path");
-const { ensureSetup, ROOT } = require("./setup");
+const { ensureSetup, legacyNodeEnv, ROOT } = require("./setup");
 const { pulumiEnv, runPulumi } = require("./lib/pulumi");
 
 const useAws = process.argv.includes("--aws");
@@ -28,10 +28,10 @@ async function main() {
     const { createSourceInstance, inventory, leftBehind } = require("./lib/ec2-fixtures");
     const { startEmulator } = require("./lib/emulator");
     let emulator;
-    // The AWS SDK warns on every process that Node 20 support ends in 2027; the demo's output stays readable.
-    let extraEnv = {
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? "true",
-    };
+    // On Node < 22 (unsupported) the AWS SDK warns on every process that its
+    // releases after January 2027 need 22; the demo's output stays readable
+    // there. On supported Node versions nothing is silenced.
+    let extraEnv = { ...legacyNodeEnv() };
     Object.assign(process.env, extraEnv);
     const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1";
     try {

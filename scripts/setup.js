@@ -11,6 +11,9 @@
 //   4. moto_server, the local EC2 emulator (pip-installed into .tools/venv
 //      when the machine does not have it)
 //
+// `ensureNode(major)` (used by the compat tier, not by `ensureSetup`) brings
+// another Node.js from the npm registry's `node` package into the cache.
+//
 // Prints one line per step. Other scripts call `ensureSetup()` and put
 // `toolPath()` in front of PATH.
 "use strict";
@@ -190,6 +193,72 @@ function ensureMoto() {
     linkInto(TOOLS_BIN, "moto_server", venvMoto);
 }
 
+/**
+ * The newest Node.js `major`.x from the npm registry's `node` package (its
+ * preinstall fetches the real binary as the `node-<os>-<arch>` package), in
+ * `<cache>/golden-ami/node/<version>`; returns the directory to put first in
+ * PATH, holding only `node`. Offline, the newest one already in the cache.
+ */
+function ensureNode(major) {
+    const root = path.join(cacheDir(), "node");
+    const cached = () =>
+        (fs.existsSync(root) ? fs.readdirSync(root) : [])
+            .filter((v) => v.split(".")[0] === String(major) && fs.existsSync(path.join(root, v, "node_modules", ".bin", "node")))
+            .sort(compareVersions)
+            .pop();
+    let version;
+    const r = spawnSync("npm", ["view", `node@${major}`, "version", "--json"], { encoding: "utf8" });
+    if (r.status === 0) {
+        const listed = JSON.parse(r.stdout);
+        version = (Array.isArray(listed) ? listed : [listed])
+            .filter((v) => /^\d+\.\d+\.\d+$/.test(v))
+            .sort(compareVersions)
+            .pop();
+    }
+    version ??= cached();
+    if (!version)
+        throw new Error(`setup: cannot resolve node@${major} from the npm registry (${(r.stderr || "").trim()}) and none is cached`);
+    const dir = path.join(root, version);
+    const bin = path.join(dir, "node_modules", ".bin");
+    if (!fs.existsSync(path.join(bin, "node"))) {
+        log(`node: installing v${version} from the npm registry into the cache`);
+        const tmp = `${dir}.tmp-${process.pid}`;
+        fs.rmSync(tmp, { recursive: true, force: true });
+        fs.rmSync(dir, { recursive: true, force: true }); // a broken earlier install, without its node
+        run("npm", ["install", "--prefix", tmp, "--no-audit", "--no-fund", "--loglevel=error", `node@${version}`]);
+        try {
+            fs.renameSync(tmp, dir);
+        } catch (e) {
+            // Another process installed the same version meanwhile: keep theirs.
+            if (!fs.existsSync(path.join(bin, "node"))) throw e;
+            fs.rmSync(tmp, { recursive: true, force: true });
+        }
+    }
+    const got = execFileSync(path.join(bin, "node"), ["--version"], { encoding: "utf8" }).trim();
+    if (got !== `v${version}`) throw new Error(`setup: ${path.join(bin, "node")} is ${got}, expected v${version}`);
+    log(`node: v${version} from cache`);
+    return bin;
+}
+
+function compareVersions(a, b) {
+    const pa = a.split(".").map(Number);
+    const pb = b.split(".").map(Number);
+    for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+    return 0;
+}
+
+/**
+ * Environment that silences the AWS SDK's NodeVersionSupportWarning, only for
+ * processes on Node < 22 (this machine's Node 20, which cannot change): the SDK
+ * warns on every process there that its releases after January 2027 need 22.
+ * On supported Node versions nothing is silenced, and the compat tier checks
+ * that nothing warns. A value already in the environment wins.
+ */
+function legacyNodeEnv(nodeVersion = process.versions.node) {
+    if (Number(nodeVersion.split(".")[0]) >= 22) return {};
+    return { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? "true" };
+}
+
 /** PATH with .tools/bin first: what every script gives the processes it starts. */
 function toolPath() {
     return [TOOLS_BIN, process.env.PATH || ""].join(path.delimiter);
@@ -204,7 +273,7 @@ function ensureSetup({ build = true } = {}) {
     log(`ready: pulumi ${version}, tools in .tools/bin`);
 }
 
-module.exports = { ensureSetup, toolPath, ROOT, TOOLS_BIN };
+module.exports = { ensureSetup, ensureNode, legacyNodeEnv, toolPath, ROOT, TOOLS_BIN };
 
 if (require.main === module) {
     try {
