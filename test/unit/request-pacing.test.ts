@@ -1,4 +1,5 @@
-import { DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeImagesCommand, DescribeImagesCommandOutput, EC2Client } from "@aws-sdk/client-ec2";
+import { Client as SmithyClient } from "@smithy/core/client";
 import { HttpResponse } from "@smithy/core/transport";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -235,6 +236,19 @@ describe("EC2 request pacing", () => {
             "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r1</RequestID></Response>";
         const EMPTY = `<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r2</requestId><imagesSet/></DescribeImagesResponse>`;
 
+        /**
+         * The SDK's own send: other unit files mock EC2Client.prototype.send for
+         * the whole mocha process (aws-sdk-client-mock), and a mock skips the
+         * middleware stack these tests are about.
+         */
+        const send = (client: EC2Client, input: DescribeImagesCommand["input"] = {}) =>
+            (
+                SmithyClient.prototype.send as unknown as (
+                    this: EC2Client,
+                    c: DescribeImagesCommand,
+                ) => Promise<DescribeImagesCommandOutput>
+            ).call(client, new DescribeImagesCommand(input));
+
         /** A real EC2Client whose HTTP layer answers from `replies` in turn (mocks of `send` would bypass the middleware stack). */
         function clientAnswering(replies: { status: number; body: string }[], accessKeyId = "AKIDPACING", roleArn?: string) {
             const sent: number[] = [];
@@ -275,7 +289,7 @@ describe("EC2 request pacing", () => {
                     { status: 503, body: THROTTLED },
                     { status: 200, body: EMPTY },
                 ]);
-                const out = await client.send(new DescribeImagesCommand({ Owners: ["self"] }));
+                const out = await send(client, { Owners: ["self"] });
                 assert.equal(out.$metadata.attempts, 2);
                 assert.equal(sent.length, 2);
                 assert.equal(acquire.callCount, 2);
@@ -290,7 +304,7 @@ describe("EC2 request pacing", () => {
             const bucket = limiterFor("AKIDPACING", "us-east-1", bucketsFor("DescribeImages")[0]);
             await bucket.acquire(5);
             const started = Date.now();
-            await client.send(new DescribeImagesCommand({ Owners: ["self"] }));
+            await send(client, { Owners: ["self"] });
             assert.ok(sent[0] - started >= 900, `sent after ${sent[0] - started} ms, not after the 1 s refill`);
         });
 
@@ -298,8 +312,8 @@ describe("EC2 request pacing", () => {
             clock = sinon.useFakeTimers({ toFake: ["Date"] }); // no refill while the SDK works
             setRateShare(1);
             const role = "arn:aws:iam::111122223333:role/golden-ami";
-            await clientAnswering([{ status: 200, body: EMPTY }], "AKIDFIRST").client.send(new DescribeImagesCommand({}));
-            await clientAnswering([{ status: 200, body: EMPTY }], "AKIDSECOND", role).client.send(new DescribeImagesCommand({}));
+            await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDFIRST").client);
+            await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDSECOND", role).client);
             const left = (account: string) => limiterFor(account, "us-east-1", bucketsFor("DescribeImages")[0]).available();
             assert.equal(left("AKIDFIRST"), 99);
             assert.equal(left(role), 99);
