@@ -49,6 +49,15 @@ export interface ProxyOptions {
     deprecation?: boolean;
     /** Emulate Enable/DisableImageDeregistrationProtection and refuse DeregisterImage of a protected image. @default true */
     deregistrationProtection?: boolean;
+    /**
+     * Honour DeregisterImage's DeleteAssociatedSnapshots as EC2 does: delete
+     * the image's snapshots, skip those another image uses, and report each
+     * in DeleteSnapshotResults. Off by default: moto ignores the parameter,
+     * which is the harder case for golden-ami (it must then delete each
+     * snapshot itself, InUse retries included), and what the other tiers
+     * exercise. @default false
+     */
+    deleteAssociatedSnapshots?: boolean;
 }
 
 export interface ProxyStats {
@@ -257,6 +266,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         snapshotIdFilter: true,
         deprecation: true,
         deregistrationProtection: true,
+        deleteAssociatedSnapshots: false,
         ...options,
     };
     let target = new URL(settings.target);
@@ -370,12 +380,40 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                         `Image ${imageId} has deregistration protection enabled; disable deregistration protection before deregistering it.`,
                     );
                 }
+                const withSnapshots = s.deleteAssociatedSnapshots && params.get("DeleteAssociatedSnapshots") === "true";
                 const snapshots =
-                    s.snapshotInUseCalls > 0
-                        ? ((await lookupImages(req.headers, { "ImageId.1": imageId })) ?? []).flatMap(snapshotIdsOf)
+                    s.snapshotInUseCalls > 0 || withSnapshots
+                        ? [...new Set(((await lookupImages(req.headers, { "ImageId.1": imageId })) ?? []).flatMap(snapshotIdsOf))]
                         : [];
                 const reply = await pass();
-                if (reply.status === 200) {
+                if (reply.status === 200 && withSnapshots) {
+                    // Real EC2 (DeregisterImage, DeleteAssociatedSnapshots): "If a snapshot
+                    // is associated with multiple AMIs, it is not deleted"; each snapshot's
+                    // outcome comes back in DeleteSnapshotResults (DeleteSnapshotReturnCode:
+                    // success, skipped, ...). The EC2 API reference, DeregisterImage.
+                    const others = ((await lookupImages(req.headers, { "Owner.1": "self" })) ?? []).filter(
+                        (i) => tagText(i, "imageId") !== imageId && tagText(i, "imageState") !== "deregistered",
+                    );
+                    const items: string[] = [];
+                    for (const snap of snapshots) {
+                        let code = "skipped";
+                        if (!others.some((i) => snapshotIdsOf(i).includes(snap))) {
+                            const body = new URLSearchParams({
+                                Action: "DeleteSnapshot",
+                                Version: API_VERSION,
+                                SnapshotId: snap,
+                            }).toString();
+                            code = (await forward("POST", "/", req.headers, body)).status === 200 ? "success" : "internal-error";
+                        }
+                        items.push(`<item><snapshotId>${xmlEscape(snap)}</snapshotId><returnCode>${code}</returnCode></item>`);
+                    }
+                    reply.body = reply.body.replace(
+                        "</DeregisterImageResponse>",
+                        `<deleteSnapshotResultSet>${items.join("")}</deleteSnapshotResultSet></DeregisterImageResponse>`,
+                    );
+                    deprecationTimes.delete(imageId);
+                    protections.delete(imageId);
+                } else if (reply.status === 200) {
                     // Real EC2: for a while after DeregisterImage, DeleteSnapshot of the
                     // image's snapshots still fails InvalidSnapshot.InUse.
                     for (const snap of snapshots) snapshotsInUse.set(snap, { imageId, left: s.snapshotInUseCalls });

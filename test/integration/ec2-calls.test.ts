@@ -2,10 +2,11 @@
 // (emulator/ec2-proxy.ts) in front of moto, through the providers' own paced
 // client. Moto ignores DeregisterImage's DeleteAssociatedSnapshots (its
 // DeregisterImage reads only ImageId and answers no DeleteSnapshotResults), so
-// these runs take the fallback path: one DeleteSnapshot per snapshot after the
-// deregistration. Against EC2, which honours the parameter, that call is not
-// made (test/unit/delete-image.test.ts: "deletes image and snapshots in one
-// DeregisterImage call").
+// those runs take the fallback path: one DeleteSnapshot per snapshot after the
+// deregistration. With the proxy's `deleteAssociatedSnapshots` it honours the
+// parameter as EC2 documents, and that call is not made. (A snapshot shared by
+// two images cannot be made in moto: RegisterImage makes its own snapshot, so
+// keeping a shared one is covered by test/unit/delete-image.test.ts.)
 import {
     CreateImageCommand,
     DeleteSnapshotCommand,
@@ -77,7 +78,7 @@ describe("EC2 calls per image life, counted against moto", () => {
     });
 
     beforeEach(() => {
-        proxy.setOptions({ snapshotInUseCalls: 0 });
+        proxy.setOptions({ snapshotInUseCalls: 0, deleteAssociatedSnapshots: false });
         proxy.resetStats();
         sent.length = 0;
         log = sinon.stub(console, "log");
@@ -120,5 +121,16 @@ describe("EC2 calls per image life, counted against moto", () => {
         assert.equal(proxy.stats().byAction.DeleteSnapshot, snapshotIds.length * 3, "two InUse answers, then deleted");
         const left = await inventory(REGION);
         assert.ok(!left.snapshots.some((s) => snapshotIds.includes(s.id)));
+    });
+
+    it("is 3 calls where DeregisterImage deletes the snapshots: CreateImage, one DescribeImages, DeregisterImage", async () => {
+        proxy.setOptions({ deleteAssociatedSnapshots: true });
+        const { inputs } = await hooks.check({}, { sourceInstanceId: source.instanceId, name: "calls-life-ec2", region: REGION });
+        const r = await hooks.create(inputs);
+        await hooks.delete(r.id, r.outs);
+        assert.deepEqual(proxy.stats().byAction, { CreateImage: 1, DescribeImages: 1, DeregisterImage: 1 });
+        const left = await inventory(REGION);
+        assert.ok(!left.images.some((i) => i.id === r.id), "image gone");
+        assert.ok(!left.snapshots.some((s) => (r.outs.snapshotIds as string[]).includes(s.id)), "snapshots gone with it");
     });
 });
