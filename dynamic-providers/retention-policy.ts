@@ -123,6 +123,7 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
         dryRun: inputs.dryRun,
         retired: [],
         snapshotsDeleted: [],
+        snapshotsKept: [],
         skipped: [],
         failed: [],
     };
@@ -161,7 +162,7 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
                             return run.skipped.push({ imageId: p.imageId, region, reason: "deregistration protection is on" });
                         }
                         try {
-                            await retire(client, image.imageId, image.snapshotIds, inputs, now);
+                            await retire(region, client, image.imageId, image.snapshotIds, inputs, now);
                             run.retired.push({ imageId: p.imageId, region });
                         } catch (e) {
                             run.failed.push({ imageId: p.imageId, region, error: describeError(e) });
@@ -171,9 +172,22 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
             );
         }),
     );
+    // Each snapshot once; one kept by an earlier retirement may be deleted by a later one.
+    run.snapshotsDeleted = [...new Set(run.snapshotsDeleted)];
+    const deleted = new Set(run.snapshotsDeleted);
+    run.snapshotsKept = run.snapshotsKept.filter(
+        (k, i, all) => !deleted.has(k.snapshotId) && all.findIndex((o) => o.snapshotId === k.snapshotId) === i,
+    );
     return run;
 
-    async function retire(client: EC2Client, imageId: string, snapshotIds: string[], i: RetentionPolicyInputs, at: Date): Promise<void> {
+    async function retire(
+        region: string,
+        client: EC2Client,
+        imageId: string,
+        snapshotIds: string[],
+        i: RetentionPolicyInputs,
+        at: Date,
+    ): Promise<void> {
         if (i.action === "deprecate") {
             await client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date(at.getTime() + 60_000) }));
         } else if (i.action === "disable") {
@@ -185,6 +199,8 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
                 { deleteSnapshots: i.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
             );
             run.snapshotsDeleted.push(...r.snapshotsDeleted);
+            for (const k of r.snapshotsKept)
+                if (k.inUse) run.snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
         }
     }
 }
@@ -195,6 +211,7 @@ function report(run: RetentionRunReport): void {
         `retention: ${run.retired.length} retired, ${run.snapshotsDeleted.length} snapshots deleted, ${run.skipped.length} skipped, ${run.failed.length} failed`,
     );
     for (const s of run.skipped) console.log(`retention: skipped ${s.imageId} (${s.region}): ${s.reason}`);
+    for (const k of run.snapshotsKept) console.log(`retention: kept snapshot ${k.snapshotId} of ${k.imageId} (${k.region}): ${k.reason}`);
     // stderr: Pulumi shows it more prominently than stdout.
     for (const f of run.failed) console.error(`warning: retention: ${f.imageId} (${f.region}) failed, retried next run: ${f.error}`);
 }

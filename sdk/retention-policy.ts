@@ -72,7 +72,10 @@ export interface RetentionRunReport {
     at: string;
     dryRun: boolean;
     retired: { imageId: string; region: string }[];
+    /** Snapshots deleted, each once (two retired images may share one). */
     snapshotsDeleted: string[];
+    /** Snapshots of retired images kept because another image still uses them (not deleted by a later retirement of the run). */
+    snapshotsKept: { snapshotId: string; region: string; imageId: string; reason: string }[];
     /** Planned images left alone when checked right before acting (gone, now in use, protected), with why. */
     skipped: SkippedImage[];
     /** Images that failed, with the error; retried by the next run. */

@@ -1,5 +1,6 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { EC2_MAX_ATTEMPTS } from "./limits";
+import { installPacing } from "./request-pacing";
 
 const clients = new Map<string, EC2Client>();
 
@@ -12,7 +13,7 @@ const clients = new Map<string, EC2Client>();
 export function ec2Client(region: string): EC2Client {
     let client = clients.get(region);
     if (!client) {
-        client = new EC2Client({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS });
+        client = installPacing(new EC2Client({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS }));
         clients.set(region, client);
     }
     return client;

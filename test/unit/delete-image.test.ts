@@ -44,7 +44,14 @@ describe("deleting an image with its snapshots", () => {
         });
         const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 });
         assert.deepEqual(r.snapshotsDeleted, ["snap-00000000000000002"]);
-        assert.deepEqual(r.snapshotsKept, [{ snapshotId: "snap-00000000000000001", reason: "still used by ami-0fedcba9876543210" }]);
+        assert.deepEqual(r.snapshotsKept, [
+            {
+                snapshotId: "snap-00000000000000001",
+                reason: "still used by ami-0fedcba9876543210",
+                inUse: true,
+                usedBy: "ami-0fedcba9876543210",
+            },
+        ]);
         assert.equal(ec2.commandCalls(DeleteSnapshotCommand, { SnapshotId: "snap-00000000000000001" }).length, 1);
         const filter = ec2.commandCalls(DescribeImagesCommand)[0].args[0].input.Filters;
         assert.deepEqual(filter, [{ Name: "block-device-mapping.snapshot-id", Values: ["snap-00000000000000001"] }]);
@@ -76,5 +83,130 @@ describe("deleting an image with its snapshots", () => {
             /UnauthorizedOperation/,
         );
         assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 1);
+    });
+
+    describe("with DeleteAssociatedSnapshots", () => {
+        const [SNAP1, SNAP2] = IMAGE.snapshotIds;
+
+        it("deletes image and snapshots in one DeregisterImage call when EC2 deletes them all", async () => {
+            ec2.on(DeregisterImageCommand).resolves({
+                Return: true,
+                DeleteSnapshotResults: [
+                    { SnapshotId: SNAP1, ReturnCode: "success" },
+                    { SnapshotId: SNAP2, ReturnCode: "success" },
+                ],
+            });
+            const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 });
+            assert.deepEqual(r, { deregistered: true, snapshotsDeleted: IMAGE.snapshotIds, snapshotsKept: [], deletedWithImage: true });
+            assert.deepEqual(
+                ec2.calls().map((c) => c.args[0].constructor.name),
+                ["DeregisterImageCommand"],
+            );
+            assert.deepEqual(ec2.commandCalls(DeregisterImageCommand)[0].args[0].input, {
+                ImageId: IMAGE.imageId,
+                DeleteAssociatedSnapshots: true,
+            });
+        });
+
+        it("keeps a snapshot EC2 skipped because another image uses it, without deleting or retrying it", async () => {
+            ec2.on(DeregisterImageCommand).resolves({
+                DeleteSnapshotResults: [
+                    { SnapshotId: SNAP1, ReturnCode: "skipped" },
+                    { SnapshotId: SNAP2, ReturnCode: "success" },
+                ],
+            });
+            const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 });
+            assert.deepEqual(r.snapshotsDeleted, [SNAP2]);
+            assert.deepEqual(r.snapshotsKept, [{ snapshotId: SNAP1, reason: "still used by another image", inUse: true }]);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0);
+        });
+
+        it("deletes one by one what EC2 reports it could not delete, and only that", async () => {
+            ec2.on(DeregisterImageCommand).resolves({
+                DeleteSnapshotResults: [
+                    { SnapshotId: SNAP1, ReturnCode: "internal-error" },
+                    { SnapshotId: SNAP2, ReturnCode: "success" },
+                ],
+            });
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 });
+            assert.deepEqual([...r.snapshotsDeleted].sort(), [...IMAGE.snapshotIds].sort());
+            assert.deepEqual(
+                ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId),
+                [SNAP1],
+            );
+        });
+
+        it("reports EC2's own error when the role may not delete snapshots (missing-permissions)", async () => {
+            ec2.on(DeregisterImageCommand).resolves({
+                DeleteSnapshotResults: [
+                    { SnapshotId: SNAP1, ReturnCode: "missing-permissions" },
+                    { SnapshotId: SNAP2, ReturnCode: "missing-permissions" },
+                ],
+            });
+            ec2.on(DeleteSnapshotCommand).rejects(ec2Error("UnauthorizedOperation"));
+            await assert.rejects(
+                deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 }),
+                /UnauthorizedOperation/,
+            );
+        });
+
+        it("falls back to per-snapshot deletes, InUse retries included, when the endpoint ignores the parameter", async () => {
+            ec2.on(DeregisterImageCommand).resolves({ Return: true }); // no DeleteSnapshotResults: moto
+            ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+            ec2.on(DeleteSnapshotCommand).rejectsOnce(ec2Error("InvalidSnapshot.InUse")).resolves({});
+            const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 });
+            assert.deepEqual(r.snapshotsDeleted, IMAGE.snapshotIds);
+            assert.equal(r.deletedWithImage, false);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 3, "one InUse retry, then one call each");
+        });
+
+        it("deregisters again without the parameter when the endpoint refuses it, then deletes the snapshots", async () => {
+            ec2.on(DeregisterImageCommand, { DeleteAssociatedSnapshots: true }).rejects(ec2Error("UnknownParameter"));
+            ec2.on(DeregisterImageCommand, { ImageId: IMAGE.imageId }, true).resolves({});
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 });
+            assert.equal(r.deregistered, true);
+            assert.deepEqual(r.snapshotsDeleted, IMAGE.snapshotIds);
+            assert.deepEqual(
+                ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.DeleteAssociatedSnapshots),
+                [true, undefined],
+            );
+        });
+
+        it("deletes snapshots EC2 does not mention one by one", async () => {
+            ec2.on(DeregisterImageCommand).resolves({ DeleteSnapshotResults: [{ SnapshotId: SNAP2, ReturnCode: "success" }] });
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 });
+            assert.deepEqual([...r.snapshotsDeleted].sort(), [...IMAGE.snapshotIds].sort());
+            assert.deepEqual(
+                ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId),
+                [SNAP1],
+            );
+        });
+
+        it("does not ask EC2 to delete snapshots when deleteSnapshots is off", async () => {
+            ec2.on(DeregisterImageCommand).resolves({});
+            const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: false, timeoutMinutes: 1 });
+            assert.deepEqual(ec2.commandCalls(DeregisterImageCommand)[0].args[0].input, { ImageId: IMAGE.imageId });
+            assert.deepEqual(
+                r.snapshotsKept.map((k) => [k.snapshotId, k.inUse]),
+                [
+                    [SNAP1, undefined],
+                    [SNAP2, undefined],
+                ],
+            );
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0);
+        });
+
+        it("never treats another refusal of DeregisterImage as a refused parameter", async () => {
+            ec2.on(DeregisterImageCommand).rejects(ec2Error("InvalidParameterValue", "deregistration protection is enabled"));
+            await assert.rejects(
+                deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, timeoutMinutes: 1 }),
+                /deregistration protection/,
+            );
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0);
+        });
     });
 });

@@ -216,6 +216,26 @@ describe("AmiRetentionPolicy provider hooks", () => {
             );
         });
 
+        it("counts a snapshot two retired images share once, and reports snapshots kept because another image uses them", async () => {
+            const shared = "snap-0000000000000000x";
+            const sharing = (n: number, days: number) =>
+                image(n, days, { BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: shared } }] });
+            const inputs = await plan([sharing(1, 30), sharing(2, 20), image(4, 25), image(3, 1)]);
+            const results = (snapshotId: string, code: "success" | "skipped") => ({
+                DeleteSnapshotResults: [{ SnapshotId: snapshotId, ReturnCode: code }],
+            });
+            ec2.on(DeregisterImageCommand, { ImageId: id(1) } as never).resolves(results(shared, "skipped"));
+            ec2.on(DeregisterImageCommand, { ImageId: id(2) } as never).resolves(results(shared, "success"));
+            ec2.on(DeregisterImageCommand, { ImageId: id(4) } as never).resolves(results("snap-00000000000000004", "skipped"));
+            const r = await hooks.update("p", inputs, inputs);
+            assert.equal(r.outs.lastRun.retired.length, 3);
+            assert.deepEqual(r.outs.lastRun.snapshotsDeleted, [shared]);
+            assert.deepEqual(r.outs.lastRun.snapshotsKept, [
+                { snapshotId: "snap-00000000000000004", region: "us-east-1", imageId: id(4), reason: "still used by another image" },
+            ]);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0, "one call per retirement");
+        });
+
         it("re-checks right before acting: an image now in use or now protected is skipped, not retired", async () => {
             const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)]);
             ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20, { DeregistrationProtection: "enabled" })] });

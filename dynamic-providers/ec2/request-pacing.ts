@@ -1,0 +1,385 @@
+/**
+ * Client-side pacing of EC2 requests to the token buckets EC2 throttles with.
+ *
+ * EC2 throttles each account and region with one request token bucket per API
+ * action, sized by the action's category, and for a few instance actions a
+ * second, resource token bucket that each affected instance drains (EC2
+ * developer guide, "Request throttling for the Amazon EC2 API",
+ * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html:
+ * "each API is evaluated individually, and you are throttled on the number of
+ * requests you make on a per-API basis"; "Limits are applied to individual API
+ * actions, not API action categories"). Against real EC2 a large run is
+ * bounded by those refill rates, not by latency: going faster only buys
+ * `RequestLimitExceeded`, retries, and throttling of every other tool in the
+ * account. So every attempt (SDK retries included) takes a token from a
+ * limiter that mirrors EC2's bucket for that account, region and action,
+ * shared by every resource in the provider process. Adaptive retry stays as
+ * the safety net for what the client cannot see (other tools, raised limits).
+ *
+ * Headroom: golden-ami uses only a share of each bucket (capacity and refill),
+ * `GOLDEN_AMI_EC2_RATE_SHARE` (0 < share ≤ 1, default 0.5), leaving the rest
+ * to the other automation of the account (CI, autoscaling, the console).
+ */
+import type { EC2Client, ServiceInputTypes, ServiceOutputTypes } from "@aws-sdk/client-ec2";
+import type { FinalizeRequestMiddleware } from "@smithy/types";
+
+/** A token bucket: `capacity` tokens at most, `refillPerSecond` added back every second. */
+export interface BucketSize {
+    capacity: number;
+    refillPerSecond: number;
+}
+
+/** EC2's request-rate categories (the page's "API action category"), plus actions with their own bucket sizes. */
+export type Ec2ActionCategory = "non-mutating" | "unfiltered-non-mutating" | "mutating" | "resource-intensive" | "uncategorized";
+
+/** "Request token bucket sizes and refill rates", the category table. */
+export const CATEGORY_BUCKETS: Readonly<Record<Exclude<Ec2ActionCategory, "uncategorized">, BucketSize>> = {
+    /** `Describe*`, `List*`, `Search*`, `Get*` not in another category. */
+    "non-mutating": { capacity: 100, refillPerSecond: 20 },
+    /** DescribeInstances, DescribeSnapshots, ... requested without a filter or pagination. */
+    "unfiltered-non-mutating": { capacity: 50, refillPerSecond: 10 },
+    /** Mutating actions that are neither resource-intensive nor uncategorized. */
+    mutating: { capacity: 50, refillPerSecond: 5 },
+    /** AuthorizeSecurityGroupIngress, CreateKeyPair, RequestSpotInstances, ... (none used by golden-ami). */
+    "resource-intensive": { capacity: 50, refillPerSecond: 5 },
+};
+
+/** "Uncategorized actions" with their own sizes: the ones golden-ami uses (or may use next). */
+export const OWN_BUCKETS: Readonly<Record<string, BucketSize>> = {
+    CopyImage: { capacity: 100, refillPerSecond: 1 },
+    CreateSnapshot: { capacity: 100, refillPerSecond: 5 },
+    CreateTags: { capacity: 100, refillPerSecond: 10 },
+    CreateVolume: { capacity: 100, refillPerSecond: 5 },
+    DeleteSnapshot: { capacity: 100, refillPerSecond: 5 },
+    DeleteTags: { capacity: 100, refillPerSecond: 10 },
+    DeleteVolume: { capacity: 100, refillPerSecond: 5 },
+    DeregisterImage: { capacity: 100, refillPerSecond: 5 },
+    ModifyImageAttribute: { capacity: 100, refillPerSecond: 5 },
+    ModifySnapshotAttribute: { capacity: 100, refillPerSecond: 5 },
+    RunInstances: { capacity: 5, refillPerSecond: 2 },
+    StartInstances: { capacity: 5, refillPerSecond: 2 },
+    TerminateInstances: { capacity: 100, refillPerSecond: 5 },
+};
+
+/** "Resource token bucket sizes and refill rates": drained by the number of instances a request affects. */
+export const RESOURCE_BUCKETS: Readonly<Record<string, BucketSize>> = {
+    RunInstances: { capacity: 1000, refillPerSecond: 2 },
+    TerminateInstances: { capacity: 1000, refillPerSecond: 20 },
+    StartInstances: { capacity: 1000, refillPerSecond: 2 },
+    StopInstances: { capacity: 1000, refillPerSecond: 20 },
+};
+
+/** The page's "Unfiltered and unpaginated non-mutating actions". */
+const UNFILTERED_SUBSET = new Set([
+    "DescribeInstances",
+    "DescribeInstanceStatus",
+    "DescribeNetworkInterfaces",
+    "DescribeSecurityGroups",
+    "DescribeSnapshots",
+    "DescribeSpotInstanceRequests",
+    "DescribeVolumes",
+]);
+
+/**
+ * The category of every EC2 action golden-ami calls, written out so that a
+ * reviewer can check each against the page; an action not listed falls back
+ * to the page's naming rule (Describe/List/Search/Get are non-mutating, the
+ * rest mutating).
+ */
+export const ACTION_CATEGORIES: Readonly<Record<string, Ec2ActionCategory>> = {
+    DescribeImages: "non-mutating",
+    DescribeImageAttribute: "non-mutating",
+    DescribeImageReferences: "non-mutating",
+    DescribeImageUsageReports: "non-mutating",
+    DescribeLaunchTemplates: "non-mutating",
+    DescribeLaunchTemplateVersions: "non-mutating",
+    DescribeRegions: "non-mutating",
+    GetConsoleOutput: "non-mutating",
+    // Non-mutating, but in the smaller bucket unless filtered or paginated.
+    DescribeInstances: "non-mutating",
+    DescribeSnapshots: "non-mutating",
+    DescribeVolumes: "non-mutating",
+    CreateImage: "mutating",
+    RegisterImage: "mutating",
+    EnableImageDeprecation: "mutating",
+    DisableImageDeprecation: "mutating",
+    EnableImageDeregistrationProtection: "mutating",
+    DisableImageDeregistrationProtection: "mutating",
+    EnableImage: "mutating",
+    DisableImage: "mutating",
+    StopInstances: "mutating",
+    CreateImageUsageReport: "mutating",
+    CopyImage: "uncategorized",
+    CreateSnapshot: "uncategorized",
+    CreateTags: "uncategorized",
+    CreateVolume: "uncategorized",
+    DeleteSnapshot: "uncategorized",
+    DeleteTags: "uncategorized",
+    DeleteVolume: "uncategorized",
+    DeregisterImage: "uncategorized",
+    ModifyImageAttribute: "uncategorized",
+    ModifySnapshotAttribute: "uncategorized",
+    RunInstances: "uncategorized",
+    StartInstances: "uncategorized",
+    TerminateInstances: "uncategorized",
+};
+
+/** The category of an EC2 action: from the table above, else by EC2's naming rule. */
+export function categoryOf(action: string): Ec2ActionCategory {
+    const listed = ACTION_CATEGORIES[action];
+    if (listed) return listed;
+    if (OWN_BUCKETS[action]) return "uncategorized";
+    return /^(Describe|List|Search|Get)[A-Z]/.test(action) ? "non-mutating" : "mutating";
+}
+
+/** One bucket a request draws from: its name (unique per account and region) and size, and how many tokens it takes. */
+export interface BucketDraw {
+    bucket: string;
+    size: BucketSize;
+    tokens: number;
+}
+
+function hasAny(value: unknown): boolean {
+    return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== null && value !== "";
+}
+
+/**
+ * The buckets one attempt of `action` with this input draws from: its request
+ * bucket (one per action; the smaller one for the unfiltered and unpaginated
+ * subset) and, for instance actions, its resource bucket, drained by the
+ * number of instances.
+ */
+export function bucketsFor(action: string, input: Record<string, unknown> = {}): BucketDraw[] {
+    const category = categoryOf(action);
+    const draws: BucketDraw[] = [];
+    if (category === "uncategorized") {
+        draws.push({ bucket: action, size: OWN_BUCKETS[action] ?? CATEGORY_BUCKETS.mutating, tokens: 1 });
+    } else if (UNFILTERED_SUBSET.has(action) && !hasAny(input.Filters) && !hasAny(input.MaxResults) && !hasAny(input.NextToken)) {
+        draws.push({ bucket: `${action}/unfiltered`, size: CATEGORY_BUCKETS["unfiltered-non-mutating"], tokens: 1 });
+    } else {
+        draws.push({ bucket: action, size: CATEGORY_BUCKETS[category], tokens: 1 });
+    }
+    const resource = RESOURCE_BUCKETS[action];
+    if (resource) {
+        const instances =
+            action === "RunInstances" ? Number(input.MaxCount ?? input.MinCount ?? 1) : ((input.InstanceIds as unknown[]) ?? []).length;
+        draws.push({ bucket: `${action}/resources`, size: resource, tokens: Math.max(1, instances || 1) });
+    }
+    return draws;
+}
+
+// ---- the limiter ---------------------------------------------------------------
+
+/**
+ * A token bucket that starts full and refills continuously. `acquire(n)`
+ * resolves once n tokens are taken; waiters are served first come, first
+ * served, so a large request is not starved by small ones. Time comes from
+ * `Date.now` and `setTimeout` (fake timers drive it in tests).
+ */
+export class TokenBucket {
+    private tokens: number;
+    private last: number;
+    private readonly waiting: { tokens: number; resolve: () => void }[] = [];
+    private timer: ReturnType<typeof setTimeout> | undefined;
+
+    constructor(
+        private capacity: number,
+        private refillPerSecond: number,
+    ) {
+        if (!(capacity > 0) || !(refillPerSecond > 0))
+            throw new Error(`a token bucket needs capacity and refill > 0, got ${capacity}/${refillPerSecond}`);
+        this.tokens = capacity;
+        this.last = Date.now();
+    }
+
+    /** Tokens in the bucket now (fractional while refilling). */
+    available(): number {
+        this.refill();
+        return this.tokens;
+    }
+
+    /** Waits for `n` tokens (more than the capacity is taken as the capacity) and takes them. */
+    acquire(n = 1): Promise<void> {
+        const want = Math.min(n, this.capacity);
+        if (this.waiting.length === 0) {
+            this.refill();
+            if (this.tokens >= want - 1e-9) {
+                this.tokens -= want;
+                return Promise.resolve();
+            }
+        }
+        return new Promise((resolve) => {
+            this.waiting.push({ tokens: want, resolve });
+            this.schedule();
+        });
+    }
+
+    /** Changes the size (a new rate share), keeping what is in the bucket up to the new capacity. */
+    resize(capacity: number, refillPerSecond: number): void {
+        this.refill();
+        this.capacity = capacity;
+        this.refillPerSecond = refillPerSecond;
+        this.tokens = Math.min(this.tokens, capacity);
+        for (const w of this.waiting) w.tokens = Math.min(w.tokens, capacity);
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = undefined;
+        this.serve();
+    }
+
+    private refill(): void {
+        const now = Date.now();
+        this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.refillPerSecond);
+        this.last = now;
+    }
+
+    private serve(): void {
+        this.refill();
+        while (this.waiting.length > 0 && this.tokens >= this.waiting[0].tokens - 1e-9) {
+            const w = this.waiting.shift()!;
+            this.tokens -= w.tokens;
+            w.resolve();
+        }
+        if (this.waiting.length > 0) this.schedule();
+    }
+
+    private schedule(): void {
+        if (this.timer) return;
+        const missing = Math.max(0, this.waiting[0].tokens - this.tokens);
+        const ms = Math.max(1, Math.ceil((missing / this.refillPerSecond) * 1000));
+        this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.serve();
+        }, ms);
+    }
+}
+
+// ---- headroom ------------------------------------------------------------------
+
+/** The environment variable that sets the share of each EC2 bucket golden-ami may use. */
+export const RATE_SHARE_ENV = "GOLDEN_AMI_EC2_RATE_SHARE";
+
+/**
+ * Default share of each bucket: half. EC2's buckets belong to the whole
+ * account and region, and golden-ami is rarely the only client (CI pipelines,
+ * autoscaling, the console, other IaC); leaving half of every bucket and of
+ * its refill to them keeps a large retention run from throttling them, at the
+ * price of a run twice as long as the bucket would allow.
+ */
+export const DEFAULT_RATE_SHARE = 0.5;
+
+function parseShare(raw: string | number, source: string): number {
+    const n = typeof raw === "number" ? raw : Number(raw.trim());
+    if (raw === "" || !Number.isFinite(n) || n <= 0 || n > 1) {
+        throw new Error(
+            `${source} must be a number above 0 and at most 1 (the share of each EC2 request bucket golden-ami may use, e.g. 0.5); got '${raw}'`,
+        );
+    }
+    return n;
+}
+
+// One registry per process, even if two copies of this module are loaded
+// (the package and a linked checkout): EC2's buckets are per account, not per copy.
+interface Registry {
+    buckets: Map<string, { bucket: TokenBucket; size: BucketSize }>;
+    share: number | undefined;
+}
+const REGISTRY_KEY = Symbol.for("golden-ami.ec2-request-pacing");
+function registry(): Registry {
+    const g = globalThis as unknown as Record<symbol, Registry | undefined>;
+    return (g[REGISTRY_KEY] ??= { buckets: new Map(), share: undefined });
+}
+
+/** The share in use: set by `setRateShare`, else `GOLDEN_AMI_EC2_RATE_SHARE`, else 0.5. A bad value is an error naming the variable. */
+export function rateShare(): number {
+    const set = registry().share;
+    if (set !== undefined) return set;
+    const raw = process.env[RATE_SHARE_ENV];
+    return raw === undefined ? DEFAULT_RATE_SHARE : parseShare(raw, RATE_SHARE_ENV);
+}
+
+/**
+ * Sets the share of each bucket for this process (undefined: back to the
+ * environment variable). Buckets already in use are resized at once.
+ */
+export function setRateShare(share: number | undefined): void {
+    registry().share = share === undefined ? undefined : parseShare(share, "the EC2 rate share");
+    const now = rateShare();
+    for (const { bucket, size } of registry().buckets.values()) {
+        const s = scaled(size, now);
+        bucket.resize(s.capacity, s.refillPerSecond);
+    }
+}
+
+function scaled(size: BucketSize, share: number): BucketSize {
+    // A bucket must hold at least one request, or it would never let one through.
+    return { capacity: Math.max(1, size.capacity * share), refillPerSecond: size.refillPerSecond * share };
+}
+
+/** The process-wide limiter of one EC2 bucket of one account in one region. */
+export function limiterFor(account: string, region: string, draw: Pick<BucketDraw, "bucket" | "size">): TokenBucket {
+    const key = `${account}|${region}|${draw.bucket}`;
+    const reg = registry();
+    let entry = reg.buckets.get(key);
+    if (!entry) {
+        const s = scaled(draw.size, rateShare());
+        entry = { bucket: new TokenBucket(s.capacity, s.refillPerSecond), size: draw.size };
+        reg.buckets.set(key, entry);
+    }
+    return entry.bucket;
+}
+
+/** Waits until one attempt of `action` may be sent for this account and region. */
+export async function pace(account: string, region: string, action: string, input?: Record<string, unknown>): Promise<void> {
+    for (const draw of bucketsFor(action, input)) await limiterFor(account, region, draw).acquire(draw.tokens);
+}
+
+/** Forgets every bucket and the share set in code (tests only: real buckets do not reset). */
+export function resetPacing(): void {
+    const reg = registry();
+    reg.buckets.clear();
+    reg.share = undefined;
+}
+
+// ---- SDK middleware -------------------------------------------------------------
+
+export const PACING_MIDDLEWARE = "goldenAmiPacing";
+const installed = new WeakSet<object>();
+
+/**
+ * Makes every attempt this client sends wait for its EC2 buckets. The
+ * middleware sits in `finalizeRequest` right after `retryMiddleware`, inside
+ * the retry loop, so SDK retries take tokens too, and before signing, so a
+ * request that waited is signed when it leaves. The account is `roleArn` when
+ * the client factory assumes a role, else the access key id of the resolved
+ * credentials; the region is the client's. Calling it twice on a client is a
+ * no-op.
+ */
+export function installPacing(client: EC2Client, options: { roleArn?: string } = {}): EC2Client {
+    if (installed.has(client)) return client;
+    installed.add(client);
+    let where: Promise<{ account: string; region: string }> | undefined;
+    const resolveWhere = async () => {
+        const region = await client.config.region();
+        const account = options.roleArn ?? (await client.config.credentials()).accessKeyId;
+        return { account, region };
+    };
+    const middleware: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next, context) => async (args) => {
+        const action = typeof context.commandName === "string" ? context.commandName.replace(/Command$/, "") : undefined;
+        if (action) {
+            where ??= resolveWhere().catch((e: unknown) => {
+                where = undefined; // not remembered: the next attempt asks again
+                throw e;
+            });
+            const { account, region } = await where;
+            await pace(account, region, action, args.input as Record<string, unknown>);
+        }
+        return next(args);
+    };
+    client.middlewareStack.addRelativeTo(middleware, {
+        name: PACING_MIDDLEWARE,
+        relation: "after",
+        toMiddleware: "retryMiddleware",
+        override: true,
+    });
+    return client;
+}

@@ -1,0 +1,323 @@
+import { DescribeImagesCommand, DescribeImagesCommandOutput, EC2Client } from "@aws-sdk/client-ec2";
+import { Client as SmithyClient } from "@smithy/core/client";
+import { HttpResponse } from "@smithy/core/transport";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Readable } from "node:stream";
+import * as sinon from "sinon";
+import {
+    ACTION_CATEGORIES,
+    bucketsFor,
+    categoryOf,
+    installPacing,
+    limiterFor,
+    pace,
+    PACING_MIDDLEWARE,
+    rateShare,
+    RATE_SHARE_ENV,
+    resetPacing,
+    setRateShare,
+    TokenBucket,
+} from "../../dynamic-providers/ec2/request-pacing";
+
+/** Lets pending promise callbacks run without moving the fake clock. */
+async function settle(clock: sinon.SinonFakeTimers): Promise<void> {
+    await clock.tickAsync(0);
+}
+
+function tracked(p: Promise<void>): { done: boolean } {
+    const state = { done: false };
+    void p.then(() => (state.done = true));
+    return state;
+}
+
+describe("EC2 request pacing", () => {
+    let clock: sinon.SinonFakeTimers | undefined;
+    const savedShare = process.env[RATE_SHARE_ENV];
+
+    beforeEach(() => {
+        resetPacing();
+        delete process.env[RATE_SHARE_ENV];
+    });
+    afterEach(() => {
+        clock?.restore();
+        clock = undefined;
+        resetPacing();
+        if (savedShare === undefined) delete process.env[RATE_SHARE_ENV];
+        else process.env[RATE_SHARE_ENV] = savedShare;
+    });
+
+    describe("a token bucket", () => {
+        it("lets a burst of its capacity through at once, then one request per 1/refill seconds", async () => {
+            clock = sinon.useFakeTimers();
+            const bucket = new TokenBucket(3, 2);
+            const burst = [bucket.acquire(), bucket.acquire(), bucket.acquire()].map(tracked);
+            await settle(clock);
+            assert.deepEqual(
+                burst.map((b) => b.done),
+                [true, true, true],
+            );
+            const fourth = tracked(bucket.acquire());
+            const fifth = tracked(bucket.acquire());
+            await clock.tickAsync(499);
+            assert.equal(fourth.done, false, "the fourth waits 1/2 s");
+            await clock.tickAsync(1);
+            assert.equal(fourth.done, true);
+            assert.equal(fifth.done, false);
+            await clock.tickAsync(500);
+            assert.equal(fifth.done, true);
+        });
+
+        it("refills up to its capacity, never beyond", async () => {
+            clock = sinon.useFakeTimers();
+            const bucket = new TokenBucket(5, 10);
+            for (let i = 0; i < 5; i++) await bucket.acquire();
+            await clock.tickAsync(60_000);
+            assert.equal(bucket.available(), 5);
+        });
+
+        it("serves waiters in order: a large request is not overtaken by small ones", async () => {
+            clock = sinon.useFakeTimers();
+            const bucket = new TokenBucket(4, 1);
+            await bucket.acquire(4);
+            const big = tracked(bucket.acquire(3));
+            const small = tracked(bucket.acquire(1));
+            await clock.tickAsync(1000);
+            assert.equal(small.done, false, "one token is there, but the large request came first");
+            await clock.tickAsync(2000);
+            assert.equal(big.done, true);
+            assert.equal(small.done, false);
+            await clock.tickAsync(1000);
+            assert.equal(small.done, true);
+        });
+
+        it("takes a request larger than the bucket as a full bucket instead of waiting forever", async () => {
+            clock = sinon.useFakeTimers();
+            const bucket = new TokenBucket(2, 1);
+            const huge = tracked(bucket.acquire(50));
+            await settle(clock);
+            assert.equal(huge.done, true);
+            assert.ok(bucket.available() < 1e-9);
+        });
+    });
+
+    describe("EC2's table", () => {
+        it("sizes each action golden-ami uses from the documented categories and own buckets", () => {
+            const size = (action: string, input?: Record<string, unknown>) =>
+                bucketsFor(action, input).map((d) => [d.bucket, d.size.capacity, d.size.refillPerSecond, d.tokens]);
+            assert.deepEqual(size("DescribeImages"), [["DescribeImages", 100, 20, 1]]);
+            assert.deepEqual(size("CreateImage"), [["CreateImage", 50, 5, 1]]);
+            assert.deepEqual(size("EnableImageDeprecation"), [["EnableImageDeprecation", 50, 5, 1]]);
+            assert.deepEqual(size("DeregisterImage"), [["DeregisterImage", 100, 5, 1]]);
+            assert.deepEqual(size("DeleteSnapshot"), [["DeleteSnapshot", 100, 5, 1]]);
+            assert.deepEqual(size("CopyImage"), [["CopyImage", 100, 1, 1]]);
+            assert.deepEqual(size("CreateTags"), [["CreateTags", 100, 10, 1]]);
+            assert.deepEqual(size("ModifyImageAttribute"), [["ModifyImageAttribute", 100, 5, 1]]);
+        });
+
+        it("puts DescribeInstances and DescribeSnapshots without filter or paging in the smaller bucket", () => {
+            assert.deepEqual(
+                bucketsFor("DescribeSnapshots", { SnapshotIds: ["snap-1"] }).map((d) => [d.bucket, d.size.capacity]),
+                [["DescribeSnapshots/unfiltered", 50]],
+            );
+            assert.deepEqual(
+                bucketsFor("DescribeInstances", { Filters: [{ Name: "image-id", Values: ["ami-1"] }] }).map((d) => [
+                    d.bucket,
+                    d.size.capacity,
+                ]),
+                [["DescribeInstances", 100]],
+            );
+            assert.deepEqual(
+                bucketsFor("DescribeInstances", { MaxResults: 1000 }).map((d) => d.bucket),
+                ["DescribeInstances"],
+            );
+        });
+
+        it("drains the resource bucket of instance actions by the number of instances", () => {
+            assert.deepEqual(
+                bucketsFor("RunInstances", { MinCount: 3, MaxCount: 3 }).map((d) => [d.bucket, d.size.capacity, d.tokens]),
+                [
+                    ["RunInstances", 5, 1],
+                    ["RunInstances/resources", 1000, 3],
+                ],
+            );
+            assert.deepEqual(
+                bucketsFor("TerminateInstances", { InstanceIds: ["i-1", "i-2"] }).map((d) => [d.bucket, d.size.refillPerSecond, d.tokens]),
+                [
+                    ["TerminateInstances", 5, 1],
+                    ["TerminateInstances/resources", 20, 2],
+                ],
+            );
+        });
+
+        it("classes actions it does not list by EC2's naming rule", () => {
+            assert.equal(categoryOf("DescribeFastLaunchImages"), "non-mutating");
+            assert.equal(categoryOf("GetImageBlockPublicAccessState"), "non-mutating");
+            assert.equal(categoryOf("ResetImageAttribute"), "mutating");
+        });
+
+        it("lists every EC2 action the providers send", () => {
+            const root = path.join(__dirname, "..", "..", "dynamic-providers");
+            const files = fs.readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+            const actions = new Set<string>();
+            for (const f of files) {
+                const text = fs.readFileSync(path.join(root, f), "utf8");
+                for (const m of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*"@aws-sdk\/client-ec2"/g)) {
+                    for (const name of m[1].split(",").map((s) => s.trim())) {
+                        const command = /^(\w+)Command$/.exec(name);
+                        const paginator = /^paginate(\w+)$/.exec(name);
+                        const action = command?.[1] ?? paginator?.[1];
+                        if (action) actions.add(action);
+                    }
+                }
+            }
+            assert.ok(actions.size > 10, `found ${actions.size} actions: the scan is broken`);
+            const missing = [...actions].filter((a) => !(a in ACTION_CATEGORIES));
+            assert.deepEqual(missing, [], "add these to ACTION_CATEGORIES with their category from EC2's throttling page");
+        });
+    });
+
+    describe("the process-wide limiters", () => {
+        it("keeps one bucket per account, region and action", async () => {
+            clock = sinon.useFakeTimers();
+            setRateShare(1);
+            for (let i = 0; i < 100; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
+            const blocked = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
+            const otherAccount = tracked(pace("AKIDB", "us-east-1", "DeregisterImage"));
+            const otherRegion = tracked(pace("AKIDA", "eu-west-1", "DeregisterImage"));
+            const otherAction = tracked(pace("AKIDA", "us-east-1", "DeleteSnapshot"));
+            await settle(clock);
+            assert.deepEqual([blocked.done, otherAccount.done, otherRegion.done, otherAction.done], [false, true, true, true]);
+            await clock.tickAsync(200); // DeregisterImage refills 5 tokens a second
+            assert.equal(blocked.done, true);
+        });
+
+        it("uses half of each bucket by default, leaving the rest to other automation", async () => {
+            clock = sinon.useFakeTimers();
+            assert.equal(rateShare(), 0.5);
+            for (let i = 0; i < 50; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
+            const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
+            await clock.tickAsync(399);
+            assert.equal(next.done, false, "2.5 tokens a second: the 51st waits 400 ms");
+            await clock.tickAsync(1);
+            assert.equal(next.done, true);
+        });
+
+        it("takes the share from GOLDEN_AMI_EC2_RATE_SHARE", async () => {
+            clock = sinon.useFakeTimers();
+            process.env[RATE_SHARE_ENV] = "0.25";
+            assert.equal(
+                limiterFor("AKIDA", "us-east-1", { bucket: "CreateImage", size: { capacity: 40, refillPerSecond: 4 } }).available(),
+                10,
+            );
+        });
+
+        it("refuses a share outside (0, 1], naming the variable", () => {
+            for (const bad of ["0", "1.5", "-1", "half", ""]) {
+                process.env[RATE_SHARE_ENV] = bad;
+                assert.throws(() => rateShare(), /GOLDEN_AMI_EC2_RATE_SHARE must be a number above 0 and at most 1/);
+            }
+            assert.throws(() => setRateShare(0), /rate share must be a number above 0/);
+        });
+
+        it("resizes buckets already in use when the share changes", async () => {
+            clock = sinon.useFakeTimers();
+            setRateShare(1);
+            const bucket = limiterFor("AKIDA", "us-east-1", { bucket: "DeleteSnapshot", size: { capacity: 100, refillPerSecond: 5 } });
+            assert.equal(bucket.available(), 100);
+            setRateShare(0.1);
+            assert.equal(bucket.available(), 10);
+        });
+    });
+
+    describe("the SDK middleware", () => {
+        const THROTTLED =
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r1</RequestID></Response>";
+        const EMPTY = `<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r2</requestId><imagesSet/></DescribeImagesResponse>`;
+
+        /**
+         * The SDK's own send: other unit files mock EC2Client.prototype.send for
+         * the whole mocha process (aws-sdk-client-mock), and a mock skips the
+         * middleware stack these tests are about.
+         */
+        const send = (client: EC2Client, input: DescribeImagesCommand["input"] = {}) =>
+            (
+                SmithyClient.prototype.send as unknown as (
+                    this: EC2Client,
+                    c: DescribeImagesCommand,
+                ) => Promise<DescribeImagesCommandOutput>
+            ).call(client, new DescribeImagesCommand(input));
+
+        /** A real EC2Client whose HTTP layer answers from `replies` in turn (mocks of `send` would bypass the middleware stack). */
+        function clientAnswering(replies: { status: number; body: string }[], accessKeyId = "AKIDPACING", roleArn?: string) {
+            const sent: number[] = [];
+            const client = new EC2Client({
+                region: "us-east-1",
+                retryMode: "adaptive",
+                maxAttempts: 5,
+                credentials: { accessKeyId, secretAccessKey: "not-a-secret" },
+                requestHandler: {
+                    handle: async () => {
+                        const r = replies[Math.min(sent.length, replies.length - 1)];
+                        sent.push(Date.now());
+                        return {
+                            response: new HttpResponse({
+                                statusCode: r.status,
+                                headers: { "content-type": "text/xml" },
+                                body: Readable.from([Buffer.from(r.body)]),
+                            }),
+                        };
+                    },
+                },
+            });
+            return { client: installPacing(client, { roleArn }), sent };
+        }
+
+        it("sits inside the retry loop and before signing", () => {
+            const { client } = clientAnswering([{ status: 200, body: EMPTY }]);
+            const stack = client.middlewareStack.identify();
+            const at = (name: string) => stack.findIndex((m) => m.startsWith(name));
+            assert.ok(at(PACING_MIDDLEWARE) > at("retryMiddleware"), stack.join("\n"));
+            assert.ok(at(PACING_MIDDLEWARE) < at("httpSigningMiddleware"), stack.join("\n"));
+        });
+
+        it("takes a token for every attempt, SDK retries included", async () => {
+            const acquire = sinon.spy(TokenBucket.prototype, "acquire");
+            try {
+                const { client, sent } = clientAnswering([
+                    { status: 503, body: THROTTLED },
+                    { status: 200, body: EMPTY },
+                ]);
+                const out = await send(client, { Owners: ["self"] });
+                assert.equal(out.$metadata.attempts, 2);
+                assert.equal(sent.length, 2);
+                assert.equal(acquire.callCount, 2);
+            } finally {
+                acquire.restore();
+            }
+        });
+
+        it("holds a request until its bucket has a token", async () => {
+            setRateShare(0.05); // DescribeImages: 5 tokens, 1 a second
+            const { client, sent } = clientAnswering([{ status: 200, body: EMPTY }]);
+            const bucket = limiterFor("AKIDPACING", "us-east-1", bucketsFor("DescribeImages")[0]);
+            await bucket.acquire(5);
+            const started = Date.now();
+            await send(client, { Owners: ["self"] });
+            assert.ok(sent[0] - started >= 900, `sent after ${sent[0] - started} ms, not after the 1 s refill`);
+        });
+
+        it("keys the bucket by the client's credentials, or by the role it was given", async () => {
+            clock = sinon.useFakeTimers({ toFake: ["Date"] }); // no refill while the SDK works
+            setRateShare(1);
+            const role = "arn:aws:iam::111122223333:role/golden-ami";
+            await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDFIRST").client);
+            await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDSECOND", role).client);
+            const left = (account: string) => limiterFor(account, "us-east-1", bucketsFor("DescribeImages")[0]).available();
+            assert.equal(left("AKIDFIRST"), 99);
+            assert.equal(left(role), 99);
+            assert.equal(left("AKIDSECOND"), 100, "a role's requests are not counted against the key that assumed it");
+        });
+    });
+});
