@@ -1,5 +1,5 @@
 import { DeregisterImageCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { hasCode } from "./errors";
+import { isNotFoundCode } from "./errors";
 import { findOwnImagesUsingSnapshots } from "./finders";
 import { deleteSnapshotWhenFree } from "./waiters";
 
@@ -46,7 +46,7 @@ export async function deleteImageWithSnapshots(
     try {
         await client.send(new DeregisterImageCommand({ ImageId: image.imageId }));
     } catch (e) {
-        if (!hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) throw e;
+        if (!isNotFoundCode(e, "image")) throw e;
         deregistered = false;
     }
     const result: DeleteImageResult = { deregistered, snapshotsDeleted: [], snapshotsKept: [] };

@@ -21,7 +21,7 @@ export async function findImageById(client: EC2Client, imageId: string): Promise
         const out = await client.send(new DescribeImagesCommand({ ImageIds: [imageId], IncludeDeprecated: true, IncludeDisabled: true }));
         images = out.Images ?? [];
     } catch (e) {
-        if (hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) {
+        if (isNotFoundCode(e, "image")) {
             throw new NotFoundError("AMI", imageId, { cause: e });
         }
         throw e;
@@ -72,7 +72,7 @@ export async function findLaunchPermissions(client: EC2Client, imageId: string):
         const out = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: "launchPermission" }));
         return out.LaunchPermissions ?? [];
     } catch (e) {
-        if (hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) {
+        if (isNotFoundCode(e, "image")) {
             throw new NotFoundError("AMI", imageId, { cause: e });
         }
         throw e;

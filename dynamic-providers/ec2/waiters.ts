@@ -1,6 +1,7 @@
 import { DeleteSnapshotCommand, DescribeSnapshotsCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
 import { createWaiter, WaiterState } from "@smithy/core/client";
-import { hasCode } from "./errors";
+import { SNAPSHOT_IN_USE } from "./error-codes";
+import { hasCode, isNotFoundCode } from "./errors";
 import { findImageById, imageSnapshotIds } from "./finders";
 import {
     IMAGE_POLL_MAX_DELAY_SECONDS,
@@ -131,8 +132,8 @@ export async function deleteSnapshotWhenFree(
             await c.send(new DeleteSnapshotCommand({ SnapshotId: id }));
             return { state: WaiterState.SUCCESS };
         } catch (e) {
-            if (hasCode(e, "InvalidSnapshot.NotFound")) return { state: WaiterState.SUCCESS };
-            if (!hasCode(e, "InvalidSnapshot.InUse")) throw e;
+            if (isNotFoundCode(e, "snapshot")) return { state: WaiterState.SUCCESS };
+            if (!hasCode(e, SNAPSHOT_IN_USE)) throw e;
             if (!asked) {
                 asked = true;
                 user = await usedBy(id);
