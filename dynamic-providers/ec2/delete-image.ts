@@ -1,6 +1,8 @@
-import { DeregisterImageCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { isNotFoundCode } from "./errors";
-import { findOwnImagesUsingSnapshots } from "./finders";
+import { DeregisterImageCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
+import { isNotFound, isNotFoundCode } from "./errors";
+import { imageSnapshotIds } from "./converters";
+import { findImageById, findOwnImagesUsingSnapshots } from "./finders";
+import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./limits";
 import { deleteSnapshotWhenFree } from "./waiters";
 
 export interface DeleteImageResult {
@@ -72,4 +74,20 @@ export async function deleteImageWithSnapshots(
     }
     if (stuck.length > 0) throw new SnapshotStillInUseError(stuck, options.timeoutMinutes);
     return result;
+}
+
+/** Deregisters an image nobody should keep (failed, or made by a failed create) with its snapshots. */
+export async function removeImageLeftBehind(client: EC2Client, imageId: string): Promise<void> {
+    let image: Image;
+    try {
+        image = await findImageById(client, imageId);
+    } catch (e) {
+        if (isNotFound(e)) return;
+        throw e;
+    }
+    await deleteImageWithSnapshots(
+        client,
+        { imageId, snapshotIds: imageSnapshotIds(image) },
+        { deleteSnapshots: true, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
+    );
 }
