@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { ImageKind } from "../sdk/image-kind";
+import type { ImageKind } from "../sdk/image-kind";
 import type { LaunchPermissions } from "../sdk/types";
 import { ec2Client } from "./ec2/client";
 import {

@@ -6,12 +6,11 @@ import { identityValues, ImageKind, replaceKeys } from "../sdk/image-kind";
 import { checkImageKindInputs } from "../sdk/rules/image";
 import type { CheckFailure } from "../sdk/rules/primitives";
 import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
-
-export type { ImageInputs };
 import { normalizeLaunchPermissions, sameDeprecationTime } from "./ec2/converters";
 import { compact } from "./state-values";
 
 export { compact };
+export type { ImageInputs };
 
 /**
  * `check` and `diff` of every image kind, made from its descriptor, and
