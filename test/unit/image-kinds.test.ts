@@ -76,7 +76,7 @@ describe("rule runner", () => {
 
 describe("inventory re-check by id", () => {
     const ec2 = mockClient(EC2Client);
-    afterEach(() => ec2.reset());
+    beforeEach(() => ec2.reset());
 
     it("counts only not-found as gone: throttling while asking one by one fails the re-check", async () => {
         ec2.on(DescribeImagesCommand, { ImageIds: ["ami-0123456789abcdef0", "ami-0123456789abcdef1"] }).rejects(
