@@ -1,15 +1,19 @@
-import { CopyImageCommand, EC2Client } from "@aws-sdk/client-ec2";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { createHash } from "node:crypto";
+import { AmiCopyInputs, descriptor } from "../sdk/ami-copy";
+import { replaceKeys } from "../sdk/image-kind";
+import type { CheckFailure } from "../sdk/rules/primitives";
 import { ec2Client } from "./ec2/client";
+import { tagsToRecord } from "./ec2/converters";
+import { copyImage } from "./ec2/create-image";
 import { isNotFound, OperationError } from "./ec2/errors";
 import { findImageById } from "./ec2/finders";
-import { recordToTags, tagsToRecord } from "./ec2/image-lifecycle";
-import { COPY_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
-import { deleteImage, finishCreate, ImageState, readImage, updateImage } from "./image-resource";
-import { AmiCopyInputs } from "./ami-copy-checks";
+import { finishCreate, imageHooks } from "./image-hooks";
+import { identityToken } from "./image-planning";
 
-export { AmiCopyInputs, check, diff, REPLACE_KEYS } from "./ami-copy-checks";
+export { AmiCopyInputs };
+
+/** Changing any of these makes a new copy. */
+export const REPLACE_KEYS = replaceKeys(descriptor);
 
 /**
  * The idempotency token of a copy: the same resource with the same inputs
@@ -18,43 +22,48 @@ export { AmiCopyInputs, check, diff, REPLACE_KEYS } from "./ami-copy-checks";
  * destroyed (EC2 would otherwise hand back the deregistered one).
  */
 export function copyClientToken(inputs: AmiCopyInputs, salt = ""): string {
-    const identity = [
-        inputs.name,
-        inputs.sourceAmiId,
-        inputs.sourceAmiRegion,
-        inputs.region,
-        !!inputs.encrypted,
-        inputs.kmsKeyId ?? "",
-        salt,
-    ];
-    return `golden-ami-${createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 52)}`;
+    return identityToken(descriptor, inputs as unknown as Record<string, unknown>, salt);
 }
 
-async function copy(client: EC2Client, inputs: AmiCopyInputs, clientToken: string): Promise<string> {
-    const out = await client.send(
-        new CopyImageCommand({
-            SourceImageId: inputs.sourceAmiId,
-            SourceRegion: inputs.sourceAmiRegion,
-            Name: inputs.name,
-            Description: inputs.description,
-            Encrypted: inputs.encrypted || undefined,
-            KmsKeyId: inputs.kmsKeyId,
-            CopyImageTags: inputs.copyImageTags || undefined,
-            ClientToken: clientToken,
-            TagSpecifications: Object.keys(inputs.tags ?? {}).length
-                ? [{ ResourceType: "image", Tags: recordToTags(inputs.tags) }]
-                : undefined,
-        }),
-    );
-    return out.ImageId!;
+/**
+ * A copy into the source's own region under the source's own name is refused
+ * by EC2 only after the call; asking for the source's name here moves the
+ * error to preview (the descriptor's needsEc2Check says when). A failed
+ * lookup is left for `up` to report.
+ */
+export async function checkWithEc2(news: Partial<AmiCopyInputs>): Promise<CheckFailure | undefined> {
+    const { region, sourceAmiRegion, sourceAmiId, name } = news;
+    try {
+        const source = await findImageById(ec2Client(sourceAmiRegion!), sourceAmiId!);
+        if (source.Name === name) {
+            return {
+                property: "name",
+                reason: `name: "${name}" is the name of the source AMI ${sourceAmiId} in ${region}, where names are unique; choose another name or leave it unset`,
+            };
+        }
+    } catch {
+        // unreachable or not found: CopyImage will say so, with the AWS error code
+    }
+    return undefined;
 }
 
-export async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
+/** AmiCopy's own create: CopyImage with the idempotency token, then the shared finish. */
+async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
     const client = ec2Client(inputs.region);
     const op = `copying AMI ${inputs.sourceAmiId} (${inputs.sourceAmiRegion}) to ${inputs.region} as (${inputs.name})`;
-    const copyOrFail = async (token: string) => {
+    const copyOrFail = async (clientToken: string) => {
         try {
-            return await copy(client, inputs, token);
+            return await copyImage(client, {
+                sourceImageId: inputs.sourceAmiId,
+                sourceRegion: inputs.sourceAmiRegion,
+                name: inputs.name,
+                description: inputs.description,
+                encrypted: inputs.encrypted,
+                kmsKeyId: inputs.kmsKeyId,
+                copyImageTags: inputs.copyImageTags,
+                clientToken,
+                tags: inputs.tags,
+            });
         } catch (e) {
             throw new OperationError(op, "CopyImage", e);
         }
@@ -68,7 +77,7 @@ export async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResul
         }
     }
     const finish = (imageId: string) =>
-        finishCreate(client, imageId, { ...inputs, copiedTags }, op, inputs.createTimeoutMinutes ?? COPY_IMAGE_TIMEOUT_MINUTES);
+        finishCreate(client, imageId, { ...inputs, copiedTags }, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
     const first = await copyOrFail(copyClientToken(inputs));
     try {
         return await finish(first);
@@ -80,12 +89,8 @@ export async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResul
     }
 }
 
-export async function read(id: string, props: ImageState<AmiCopyInputs>): Promise<dynamic.ReadResult> {
-    return readImage(id, props);
-}
-
-export async function update(id: string, olds: ImageState<AmiCopyInputs>, news: AmiCopyInputs): Promise<dynamic.UpdateResult> {
-    return updateImage(id, olds, news, COPY_IMAGE_TIMEOUT_MINUTES);
-}
-
-export { deleteImage as delete };
+const hooks = imageHooks(descriptor, create, checkWithEc2);
+export const { check, diff, read, update } = hooks;
+export { create };
+const remove = hooks.delete;
+export { remove as delete };

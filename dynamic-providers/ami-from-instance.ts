@@ -1,43 +1,20 @@
-import { BlockDeviceMapping as Ec2BlockDeviceMapping, CreateImageCommand, EC2Client, TagSpecification } from "@aws-sdk/client-ec2";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import type { BlockDeviceMapping } from "../sdk/types";
+import { AmiFromInstanceInputs, descriptor } from "../sdk/ami-from-instance";
+import { replaceKeys } from "../sdk/image-kind";
 import { ec2Client } from "./ec2/client";
+import { createImageFromInstance } from "./ec2/create-image";
+import { removeImageLeftBehind } from "./ec2/delete-image";
+import { IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
 import { hasCode, OperationError } from "./ec2/errors";
 import { findOwnImagesByName } from "./ec2/finders";
-import { recordToTags } from "./ec2/image-lifecycle";
-import { CREATE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
+import type { EC2Client } from "./ec2/types";
 import { printProgress } from "./ec2/waiters";
-import { deleteImage, finishCreate, ImageState, readImage, removeImageLeftBehind, updateImage } from "./image-resource";
-import { AmiFromInstanceInputs } from "./ami-from-instance-checks";
+import { finishCreate, imageHooks } from "./image-hooks";
 
-export { AmiFromInstanceInputs, check, diff, REPLACE_KEYS } from "./ami-from-instance-checks";
+export { AmiFromInstanceInputs };
 
-function toEc2BlockDeviceMappings(mappings: BlockDeviceMapping[] | undefined): Ec2BlockDeviceMapping[] | undefined {
-    if (!mappings?.length) return undefined;
-    return mappings.map((m) => ({
-        DeviceName: m.deviceName,
-        ...(m.noDevice ? { NoDevice: "" } : {}),
-        ...(m.virtualName ? { VirtualName: m.virtualName } : {}),
-        ...(m.ebs
-            ? {
-                  Ebs: {
-                      VolumeSize: m.ebs.volumeSize,
-                      VolumeType: m.ebs.volumeType as NonNullable<Ec2BlockDeviceMapping["Ebs"]>["VolumeType"],
-                      Iops: m.ebs.iops,
-                      Throughput: m.ebs.throughput,
-                      DeleteOnTermination: m.ebs.deleteOnTermination,
-                      Encrypted: m.ebs.encrypted,
-                  },
-              }
-            : {}),
-    }));
-}
-
-/** Image tags go on at create; snapshot tags once the snapshots exist (finishCreate). */
-function tagSpecifications(inputs: AmiFromInstanceInputs): TagSpecification[] | undefined {
-    if (Object.keys(inputs.tags ?? {}).length === 0) return undefined;
-    return [{ ResourceType: "image", Tags: recordToTags(inputs.tags) }];
-}
+/** Changing any of these makes a new image. */
+export const REPLACE_KEYS = replaceKeys(descriptor);
 
 /**
  * CreateImage; when EC2 says the name is taken by an image of ours made from
@@ -45,19 +22,18 @@ function tagSpecifications(inputs: AmiFromInstanceInputs): TagSpecification[] | 
  * instead of making a second one.
  */
 async function createOrAdopt(client: EC2Client, inputs: AmiFromInstanceInputs, op: string): Promise<string> {
-    const request = new CreateImageCommand({
-        InstanceId: inputs.sourceInstanceId,
-        Name: inputs.name,
-        Description: inputs.description,
-        NoReboot: inputs.snapshotWithoutReboot,
-        BlockDeviceMappings: toEc2BlockDeviceMappings(inputs.blockDeviceMappings),
-        TagSpecifications: tagSpecifications(inputs),
-    });
+    const spec = {
+        instanceId: inputs.sourceInstanceId,
+        name: inputs.name,
+        description: inputs.description,
+        noReboot: inputs.snapshotWithoutReboot,
+        blockDeviceMappings: inputs.blockDeviceMappings,
+        tags: inputs.tags,
+    };
     try {
-        const out = await client.send(request);
-        return out.ImageId!;
+        return await createImageFromInstance(client, spec);
     } catch (e) {
-        if (!hasCode(e, "InvalidAMIName.Duplicate")) throw e;
+        if (!hasCode(e, IMAGE_NAME_DUPLICATE)) throw e;
         const existing = await findOwnImagesByName(client, inputs.name);
         const ours = existing.find(
             (i) =>
@@ -71,12 +47,12 @@ async function createOrAdopt(client: EC2Client, inputs: AmiFromInstanceInputs, o
         const failed = existing.filter((i) => i.State === "failed" || i.State === "error");
         if (failed.length === 0) throw e;
         for (const f of failed) await removeImageLeftBehind(client, f.ImageId!);
-        const out = await client.send(request);
-        return out.ImageId!;
+        return createImageFromInstance(client, spec);
     }
 }
 
-export async function create(inputs: AmiFromInstanceInputs): Promise<dynamic.CreateResult> {
+/** AmiFromInstance's own create: CreateImage (or adopt what an interrupted run left), then the shared finish. */
+async function create(inputs: AmiFromInstanceInputs): Promise<dynamic.CreateResult> {
     const client = ec2Client(inputs.region);
     const op = `creating AMI (${inputs.name}) from instance (${inputs.sourceInstanceId})`;
     let imageId: string;
@@ -85,19 +61,11 @@ export async function create(inputs: AmiFromInstanceInputs): Promise<dynamic.Cre
     } catch (e) {
         throw new OperationError(op, "CreateImage", e);
     }
-    return finishCreate(client, imageId, inputs, op, inputs.createTimeoutMinutes ?? CREATE_IMAGE_TIMEOUT_MINUTES);
+    return finishCreate(client, imageId, inputs, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
 }
 
-export async function read(id: string, props: ImageState<AmiFromInstanceInputs>): Promise<dynamic.ReadResult> {
-    return readImage(id, props);
-}
-
-export async function update(
-    id: string,
-    olds: ImageState<AmiFromInstanceInputs>,
-    news: AmiFromInstanceInputs,
-): Promise<dynamic.UpdateResult> {
-    return updateImage(id, olds, news, CREATE_IMAGE_TIMEOUT_MINUTES);
-}
-
-export { deleteImage as delete };
+const hooks = imageHooks(descriptor, create);
+export const { check, diff, read, update } = hooks;
+export { create };
+const remove = hooks.delete;
+export { remove as delete };

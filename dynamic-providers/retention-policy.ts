@@ -1,10 +1,10 @@
-import { DisableImageCommand, EC2Client, EnableImageDeprecationCommand } from "@aws-sdk/client-ec2";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import pLimit from "p-limit";
 import { isDeepStrictEqual } from "node:util";
 import {
     exclusionReason,
     PlannedRetirement,
+    RetentionImage,
     planRetention,
     RetentionAction,
     RetentionExclusions,
@@ -17,8 +17,10 @@ import { checkRetentionPolicyInputs, UNKNOWN } from "../sdk/validation";
 import { ec2Client } from "./ec2/client";
 import { deleteImageWithSnapshots } from "./ec2/delete-image";
 import { errorCode, OperationError } from "./ec2/errors";
+import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
 import { describeImagesById, imagesInUse, listSelectedImages } from "./ec2/inventory";
-import { compact } from "./image-resource";
+import type { EC2Client } from "./ec2/types";
+import { compact } from "./state-values";
 import { DELETE_IMAGE_TIMEOUT_MINUTES, RETENTION_CONCURRENCY } from "./ec2/limits";
 import { exitWhenOutputIsGone } from "./orphan-guard";
 
@@ -111,13 +113,83 @@ function describeError(e: unknown): string {
     return `${code && !msg.includes(code) ? `${code}: ` : ""}${msg}`;
 }
 
+/** What happened to one planned image. */
+type Outcome =
+    | { kind: "retired"; imageId: string; region: string; snapshotsDeleted: string[]; snapshotsKept: RetentionRunReport["snapshotsKept"] }
+    | { kind: "skipped"; imageId: string; region: string; reason: string }
+    | { kind: "failed"; imageId: string; region: string; error: string };
+
 /**
- * Acts on the plan region by region (regions in parallel, bounded concurrency
- * within one). Each image is checked again right before acting: gone,
- * protected, now in use or changed hands means skipped, not retired. One
- * image failing never stops the others.
+ * Step 1, re-check: each planned image is described again right before
+ * acting. Gone, protected, now in use or changed hands means skipped; the
+ * rest are ready to retire. A failed re-check fails the region's images.
  */
-export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promise<RetentionRunReport> {
+async function recheck(
+    client: EC2Client,
+    region: string,
+    planned: PlannedRetirement[],
+    inputs: RetentionPolicyInputs,
+    now: Date,
+): Promise<{ ready: RetentionImage[]; outcomes: Outcome[] }> {
+    let current: Map<string, RetentionImage>;
+    let inUse: Map<string, string>;
+    try {
+        [current, inUse] = await Promise.all([
+            describeImagesById(
+                client,
+                region,
+                planned.map((p) => p.imageId),
+            ),
+            imagesInUse(client, region),
+        ]);
+    } catch (e) {
+        const error = `checking before acting: ${describeError(e)}`;
+        return { ready: [], outcomes: planned.map((p) => ({ kind: "failed", imageId: p.imageId, region, error })) };
+    }
+    const rules = rulesOf(inputs);
+    const ready: RetentionImage[] = [];
+    const outcomes: Outcome[] = [];
+    for (const p of planned) {
+        const image = current.get(p.imageId);
+        const skip = (reason: string) => outcomes.push({ kind: "skipped", imageId: p.imageId, region, reason });
+        if (!image) skip("already gone");
+        else {
+            const excluded = exclusionReason(image, inUse, rules, now);
+            if (excluded) skip(excluded);
+            else if (inputs.action === "deregister" && image.deregistrationProtected) skip("deregistration protection is on");
+            else ready.push(image);
+        }
+    }
+    return { ready, outcomes };
+}
+
+/** Step 2, retire one image as the policy's action says; a failure is an outcome, never a stop. */
+async function retireImage(client: EC2Client, image: RetentionImage, inputs: RetentionPolicyInputs, at: Date): Promise<Outcome> {
+    const { imageId, region } = image;
+    try {
+        let snapshotsDeleted: string[] = [];
+        const snapshotsKept: RetentionRunReport["snapshotsKept"] = [];
+        if (inputs.action === "deprecate") {
+            await setDeprecation(client, imageId, new Date(at.getTime() + 60_000).toISOString());
+        } else if (inputs.action === "disable") {
+            await disableImage(client, imageId);
+        } else {
+            const r = await deleteImageWithSnapshots(
+                client,
+                { imageId, snapshotIds: image.snapshotIds },
+                { deleteSnapshots: inputs.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
+            );
+            snapshotsDeleted = r.snapshotsDeleted;
+            for (const k of r.snapshotsKept) if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
+        }
+        return { kind: "retired", imageId, region, snapshotsDeleted, snapshotsKept };
+    } catch (e) {
+        return { kind: "failed", imageId, region, error: describeError(e) };
+    }
+}
+
+/** Step 3, the run's report from every outcome. */
+function runReport(inputs: RetentionPolicyInputs, now: Date, outcomes: Outcome[]): RetentionRunReport {
     const run: RetentionRunReport = {
         at: now.toISOString(),
         dryRun: inputs.dryRun,
@@ -127,51 +199,14 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
         skipped: [],
         failed: [],
     };
-    if (inputs.dryRun || inputs.pending.length === 0) return run;
-    const rules = rulesOf(inputs);
-    const regions = [...new Set(inputs.pending.map((p) => p.region))];
-    await Promise.all(
-        regions.map(async (region) => {
-            const client = ec2Client(region);
-            const planned = inputs.pending.filter((p) => p.region === region);
-            let current: Awaited<ReturnType<typeof describeImagesById>>;
-            let inUse: Map<string, string>;
-            try {
-                [current, inUse] = await Promise.all([
-                    describeImagesById(
-                        client,
-                        region,
-                        planned.map((p) => p.imageId),
-                    ),
-                    imagesInUse(client, region),
-                ]);
-            } catch (e) {
-                for (const p of planned)
-                    run.failed.push({ imageId: p.imageId, region, error: `checking before acting: ${describeError(e)}` });
-                return;
-            }
-            const limit = pLimit(RETENTION_CONCURRENCY);
-            await Promise.all(
-                planned.map((p) =>
-                    limit(async () => {
-                        const image = current.get(p.imageId);
-                        if (!image) return run.skipped.push({ imageId: p.imageId, region, reason: "already gone" });
-                        const excluded = exclusionReason(image, inUse, rules, now);
-                        if (excluded) return run.skipped.push({ imageId: p.imageId, region, reason: excluded });
-                        if (inputs.action === "deregister" && image.deregistrationProtected) {
-                            return run.skipped.push({ imageId: p.imageId, region, reason: "deregistration protection is on" });
-                        }
-                        try {
-                            await retire(region, client, image.imageId, image.snapshotIds, inputs, now);
-                            run.retired.push({ imageId: p.imageId, region });
-                        } catch (e) {
-                            run.failed.push({ imageId: p.imageId, region, error: describeError(e) });
-                        }
-                    }),
-                ),
-            );
-        }),
-    );
+    for (const o of outcomes) {
+        if (o.kind === "retired") {
+            run.retired.push({ imageId: o.imageId, region: o.region });
+            run.snapshotsDeleted.push(...o.snapshotsDeleted);
+            run.snapshotsKept.push(...o.snapshotsKept);
+        } else if (o.kind === "skipped") run.skipped.push({ imageId: o.imageId, region: o.region, reason: o.reason });
+        else run.failed.push({ imageId: o.imageId, region: o.region, error: o.error });
+    }
     // Each snapshot once; one kept by an earlier retirement may be deleted by a later one.
     run.snapshotsDeleted = [...new Set(run.snapshotsDeleted)];
     const deleted = new Set(run.snapshotsDeleted);
@@ -179,30 +214,32 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
         (k, i, all) => !deleted.has(k.snapshotId) && all.findIndex((o) => o.snapshotId === k.snapshotId) === i,
     );
     return run;
+}
 
-    async function retire(
-        region: string,
-        client: EC2Client,
-        imageId: string,
-        snapshotIds: string[],
-        i: RetentionPolicyInputs,
-        at: Date,
-    ): Promise<void> {
-        if (i.action === "deprecate") {
-            await client.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date(at.getTime() + 60_000) }));
-        } else if (i.action === "disable") {
-            await client.send(new DisableImageCommand({ ImageId: imageId }));
-        } else {
-            const r = await deleteImageWithSnapshots(
+/**
+ * Acts on the plan region by region (regions in parallel, bounded concurrency
+ * within one): re-check, retire, report. One image failing never stops the
+ * others.
+ */
+export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promise<RetentionRunReport> {
+    if (inputs.dryRun || inputs.pending.length === 0) return runReport(inputs, now, []);
+    const regions = [...new Set(inputs.pending.map((p) => p.region))];
+    const perRegion = await Promise.all(
+        regions.map(async (region) => {
+            const client = ec2Client(region);
+            const checked = await recheck(
                 client,
-                { imageId, snapshotIds },
-                { deleteSnapshots: i.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
+                region,
+                inputs.pending.filter((p) => p.region === region),
+                inputs,
+                now,
             );
-            run.snapshotsDeleted.push(...r.snapshotsDeleted);
-            for (const k of r.snapshotsKept)
-                if (k.inUse) run.snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
-        }
-    }
+            const limit = pLimit(RETENTION_CONCURRENCY);
+            const retired = await Promise.all(checked.ready.map((image) => limit(() => retireImage(client, image, inputs, now))));
+            return [...checked.outcomes, ...retired];
+        }),
+    );
+    return runReport(inputs, now, perRegion.flat());
 }
 
 function report(run: RetentionRunReport): void {

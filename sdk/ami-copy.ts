@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { autoImageName } from "./auto-name";
-import { commonImageInputs, givenInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
+import { COPY_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { imageResourceProps, ImageResourceArgs } from "./image-args";
+import type { ImageKind } from "./image-kind";
 import provider from "./providers/ami-copy";
 import { ImageResource } from "./image-resource";
-import { defaultRegion } from "./region";
+import { booleanRule, containsUnknown, imageIdRule, kmsKeyRule, regionRule } from "./rules/primitives";
+import type { ImageInputs } from "./types";
 
 /** Args of {@link AmiCopy}. */
 export interface AmiCopyArgs extends ImageResourceArgs {
@@ -31,6 +33,55 @@ export interface AmiCopyArgs extends ImageResourceArgs {
      */
     readonly copyImageTags?: pulumi.Input<boolean>;
 }
+
+/** AmiCopy's inputs once `check` has filled in defaults. */
+export interface AmiCopyInputs extends ImageInputs {
+    sourceAmiId: string;
+    sourceAmiRegion: string;
+    encrypted?: boolean;
+    kmsKeyId?: string;
+    copyImageTags?: boolean;
+}
+
+/** What golden-ami knows about AmiCopy (see ImageKind). The identity also makes the copy's idempotency token. */
+export const descriptor: ImageKind<AmiCopyInputs> = {
+    type: "AmiCopy",
+    module: "ami-copy",
+    identity: [
+        { key: "sourceAmiId" },
+        { key: "sourceAmiRegion" },
+        { key: "region", default: "" },
+        { key: "name" },
+        { key: "encrypted", default: false },
+        { key: "kmsKeyId", default: "" },
+    ],
+    name: "input",
+    defaults: { encrypted: false, copyImageTags: false },
+    rules: [
+        { property: "sourceAmiId", rule: imageIdRule, required: "is required: the id of the AMI to copy" },
+        { property: "sourceAmiRegion", rule: regionRule, required: "is required: the region the AMI to copy lives in" },
+        { property: "encrypted", rule: booleanRule },
+        { property: "copyImageTags", rule: booleanRule },
+        { property: "kmsKeyId", rule: kmsKeyRule },
+        {
+            property: "kmsKeyId",
+            unlessFailed: true,
+            relation: ({ news }) =>
+                news.kmsKeyId !== undefined &&
+                !containsUnknown(news.kmsKeyId) &&
+                news.encrypted !== true &&
+                !containsUnknown(news.encrypted)
+                    ? "is set but encrypted is not true; set encrypted: true to encrypt the copy with this key, or drop kmsKeyId"
+                    : undefined,
+        },
+    ],
+    createTimeoutMinutes: COPY_IMAGE_TIMEOUT_MINUTES,
+    ownsSnapshots: true,
+    outputInputs: ["sourceAmiId", "sourceAmiRegion"],
+    // EC2 refuses a copy into the source's region under the source's name only after the call.
+    needsEc2Check: ({ region, sourceAmiRegion, sourceAmiId, name }) =>
+        !!region && region === sourceAmiRegion && !!sourceAmiId && !!name && !containsUnknown([region, sourceAmiId, name]),
+};
 
 /**
  * A copy of an AMI in another region (or the same one), for disaster recovery
@@ -60,25 +111,13 @@ export class AmiCopy extends ImageResource {
     declare readonly sourceAmiRegion: pulumi.Output<string>;
 
     constructor(name: string, args: AmiCopyArgs, opts?: pulumi.CustomResourceOptions) {
-        const region = args.region ?? defaultRegion();
-        const inputs = {
+        const own = {
             sourceAmiId: args.sourceAmiId,
             sourceAmiRegion: args.sourceAmiRegion,
             encrypted: args.encrypted,
             kmsKeyId: args.kmsKeyId,
             copyImageTags: args.copyImageTags,
-            ...commonImageInputs(args, region),
         };
-        const imageName =
-            args.name ??
-            autoImageName(name, [
-                inputs.sourceAmiId,
-                inputs.sourceAmiRegion,
-                region ?? "",
-                inputs.encrypted ?? false,
-                inputs.kmsKeyId ?? "",
-            ]);
-        const props = givenInputs({ ...inputs, name: imageName }, ["name", "region", "tags", "sourceAmiId", "sourceAmiRegion"]);
-        super(provider, name, { ...props, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiCopy");
+        super(provider, name, imageResourceProps(descriptor, name, args, own), opts, "golden-ami", descriptor.type);
     }
 }

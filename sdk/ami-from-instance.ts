@@ -1,10 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { autoImageName } from "./auto-name";
-import { commonImageInputs, givenInputs, IMAGE_OUTPUTS, ImageResourceArgs } from "./image-args";
+import { CREATE_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { imageResourceProps, ImageResourceArgs } from "./image-args";
+import type { ImageKind } from "./image-kind";
 import provider from "./providers/ami-from-instance";
 import { ImageResource } from "./image-resource";
-import { defaultRegion } from "./region";
-import type { BlockDeviceMapping } from "./types";
+import { blockDeviceMappingsRule, booleanRule, instanceIdRule } from "./rules/primitives";
+import type { BlockDeviceMapping, ImageInputs } from "./types";
 
 /** Args of {@link AmiFromInstance}. */
 export interface AmiFromInstanceArgs extends ImageResourceArgs {
@@ -25,6 +26,40 @@ export interface AmiFromInstanceArgs extends ImageResourceArgs {
      */
     readonly blockDeviceMappings?: pulumi.Input<pulumi.Input<BlockDeviceMapping>[]>;
 }
+
+/** AmiFromInstance's inputs once `check` has filled in defaults. */
+export interface AmiFromInstanceInputs extends ImageInputs {
+    sourceInstanceId: string;
+    snapshotWithoutReboot?: boolean;
+    blockDeviceMappings?: BlockDeviceMapping[];
+}
+
+/** What golden-ami knows about AmiFromInstance (see ImageKind). */
+export const descriptor: ImageKind<AmiFromInstanceInputs> = {
+    type: "AmiFromInstance",
+    module: "ami-from-instance",
+    identity: [
+        { key: "sourceInstanceId" },
+        { key: "name" },
+        { key: "snapshotWithoutReboot", default: false },
+        { key: "blockDeviceMappings", default: [] },
+        { key: "region", default: "" },
+    ],
+    name: "input",
+    defaults: { snapshotWithoutReboot: false },
+    rules: [
+        {
+            property: "sourceInstanceId",
+            rule: instanceIdRule,
+            required: "is required: the id of the EC2 instance to make the image from",
+        },
+        { property: "snapshotWithoutReboot", rule: booleanRule },
+        { property: "blockDeviceMappings", rule: blockDeviceMappingsRule },
+    ],
+    createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
+    ownsSnapshots: true,
+    outputInputs: ["sourceInstanceId"],
+};
 
 /**
  * An AMI baked from an EC2 instance.
@@ -50,22 +85,11 @@ export class AmiFromInstance extends ImageResource {
     declare readonly sourceInstanceId: pulumi.Output<string>;
 
     constructor(name: string, args: AmiFromInstanceArgs, opts?: pulumi.CustomResourceOptions) {
-        const region = args.region ?? defaultRegion();
-        const inputs = {
+        const own = {
             sourceInstanceId: args.sourceInstanceId,
             snapshotWithoutReboot: args.snapshotWithoutReboot,
             blockDeviceMappings: args.blockDeviceMappings,
-            ...commonImageInputs(args, region),
         };
-        const imageName =
-            args.name ??
-            autoImageName(name, [
-                inputs.sourceInstanceId,
-                inputs.snapshotWithoutReboot ?? false,
-                inputs.blockDeviceMappings ?? [],
-                region ?? "",
-            ]);
-        const props = givenInputs({ ...inputs, name: imageName }, ["name", "region", "tags", "sourceInstanceId"]);
-        super(provider, name, { ...props, ...IMAGE_OUTPUTS }, opts, "golden-ami", "AmiFromInstance");
+        super(provider, name, imageResourceProps(descriptor, name, args, own), opts, "golden-ami", descriptor.type);
     }
 }

@@ -1,5 +1,9 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 import * as pulumi from "@pulumi/pulumi";
-import type { LaunchPermissions } from "./types";
+import { autoImageName } from "./auto-name";
+import { identityValues, ImageKind } from "./image-kind";
+import { defaultRegion } from "./region";
+import type { ImageOutputs, LaunchPermissions } from "./types";
 
 /** Args every image resource (AmiFromInstance, AmiCopy) shares. */
 export interface ImageResourceArgs {
@@ -90,13 +94,43 @@ export function givenInputs<T extends Record<string, unknown>>(inputs: T, output
     return Object.fromEntries(Object.entries(inputs).filter(([k, v]) => v !== undefined || outputs.includes(k))) as Partial<T>;
 }
 
-/** Output properties every image resource has, unknown until the engine fills them. */
-export const IMAGE_OUTPUTS = {
-    imageId: undefined,
-    arn: undefined,
-    ownerId: undefined,
-    state: undefined,
-    creationDate: undefined,
-    rootSnapshotId: undefined,
-    snapshotIds: undefined,
-};
+/**
+ * The outputs every image resource has that are not also inputs (`name`,
+ * `region` and `tags` are both): declared once, unknown until the engine
+ * fills them. Their shape is ImageOutputs.
+ */
+export const IMAGE_OUTPUT_KEYS = [
+    "imageId",
+    "arn",
+    "ownerId",
+    "state",
+    "creationDate",
+    "rootSnapshotId",
+    "snapshotIds",
+] as const satisfies readonly (keyof ImageOutputs)[];
+
+/** IMAGE_OUTPUT_KEYS as the properties a resource declares. */
+export const IMAGE_OUTPUTS = Object.fromEntries(IMAGE_OUTPUT_KEYS.map((k) => [k, undefined])) as Record<
+    (typeof IMAGE_OUTPUT_KEYS)[number],
+    undefined
+>;
+
+/**
+ * The properties an image class sends to the engine, from its descriptor:
+ * the kind's own inputs and the shared ones (only those given, plus the
+ * declared outputs), the region defaulted, and the name given or automatic
+ * (a hash of the kind's identity) unless the image keeps its own.
+ */
+export function imageResourceProps(
+    kind: ImageKind<any>,
+    resourceName: string,
+    args: ImageResourceArgs,
+    own: Record<string, unknown>,
+): Record<string, unknown> {
+    const region = args.region ?? defaultRegion();
+    const inputs: Record<string, unknown> = { ...own, ...commonImageInputs(args, region) };
+    if (kind.name === "input")
+        inputs.name = args.name ?? autoImageName(resourceName, identityValues(kind, inputs) as pulumi.Input<unknown>[]);
+    const props = givenInputs(inputs, [...(kind.name === "input" ? ["name"] : []), "region", "tags", ...kind.outputInputs]);
+    return { ...IMAGE_OUTPUTS, ...props, ...(kind.name === "image" ? { name: undefined } : {}) };
+}

@@ -73,3 +73,23 @@ export interface ImageOutputs {
     /** The image's tags as EC2 has them. */
     tags: Record<string, string>;
 }
+
+/** The inputs every image resource has, as its hooks get them once `check` has filled in defaults. */
+export interface ImageInputs {
+    name: string;
+    region: string;
+    description?: string;
+    tags?: Record<string, string>;
+    snapshotTags?: Record<string, string>;
+    deprecationTime?: string;
+    deregistrationProtection?: boolean;
+    launchPermissions?: LaunchPermissions;
+    deleteSnapshotsOnDestroy?: boolean;
+    createTimeoutMinutes?: number;
+    deleteTimeoutMinutes?: number;
+    /**
+     * Tags the image got from elsewhere at create time (AmiCopy's
+     * `copyImageTags`): kept in state, wanted on the image under `tags`.
+     */
+    copiedTags?: Record<string, string>;
+}

@@ -1,20 +1,71 @@
+import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { EC2_MAX_ATTEMPTS } from "./limits";
 import { installPacing } from "./request-pacing";
 
-const clients = new Map<string, EC2Client>();
+/**
+ * Where and as whom a client calls AWS. Today only `region` is used; a
+ * `roleArn` (another account, for multi-account work) is part of the cache key
+ * so that two accounts can never share a client, and is refused until
+ * assuming roles is supported.
+ */
+export interface AwsTarget {
+    region: string;
+    roleArn?: string;
+}
+
+type ClientKind = "ec2" | "ssm" | "autoScaling";
+type AnyClient = EC2Client | SSMClient | AutoScalingClient;
+
+const clients = new Map<string, AnyClient>();
+
+function keyOf(kind: ClientKind, target: AwsTarget): string {
+    return JSON.stringify([kind, target.region, target.roleArn ?? ""]);
+}
+
+function targetOf(target: string | AwsTarget): AwsTarget {
+    return typeof target === "string" ? { region: target } : target;
+}
 
 /**
- * One EC2 client per region for the life of the provider process. Credentials
- * come from the SDK's default chain (environment, AWS_PROFILE, SSO, instance
- * role); `AWS_ENDPOINT_URL_EC2` points it at an emulator. Adaptive retry backs
- * off when EC2 throttles.
+ * The one place golden-ami builds AWS clients, one per service, region and
+ * credentials for the life of the provider process. Credentials come from the
+ * SDK's default chain (environment, AWS_PROFILE, SSO, instance role);
+ * `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_SSM` point them at an emulator.
+ * Adaptive retry backs off when AWS throttles. Middleware every client needs
+ * (a client-side rate limiter, say) belongs here.
  */
-export function ec2Client(region: string): EC2Client {
-    let client = clients.get(region);
+function cachedClient<C extends AnyClient>(kind: ClientKind, target: string | AwsTarget, make: (region: string) => C): C {
+    const t = targetOf(target);
+    if (t.roleArn !== undefined) {
+        throw new Error(
+            `assuming role ${t.roleArn} is not supported by this version of golden-ami; ` +
+                `run with credentials of the target account (AWS_PROFILE or the default credential chain) instead`,
+        );
+    }
+    const key = keyOf(kind, t);
+    let client = clients.get(key) as C | undefined;
     if (!client) {
-        client = installPacing(new EC2Client({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS }));
-        clients.set(region, client);
+        client = make(t.region);
+        clients.set(key, client);
     }
     return client;
+}
+
+const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS });
+
+/** The EC2 client for a region (or a region and credentials). */
+export function ec2Client(target: string | AwsTarget): EC2Client {
+    return cachedClient("ec2", target, (region) => installPacing(new EC2Client(config(region)), { roleArn: targetOf(target).roleArn }));
+}
+
+/** The SSM client for a region (launch templates' `resolve:ssm:` images; SSM publishing). */
+export function ssmClient(target: string | AwsTarget): SSMClient {
+    return cachedClient("ssm", target, (region) => new SSMClient(config(region)));
+}
+
+/** The Auto Scaling client for a region (groups' launch templates and configurations). */
+export function autoScalingClient(target: string | AwsTarget): AutoScalingClient {
+    return cachedClient("autoScaling", target, (region) => new AutoScalingClient(config(region)));
 }

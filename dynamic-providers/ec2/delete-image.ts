@@ -1,6 +1,9 @@
-import { DeleteSnapshotReturnCode, DeregisterImageCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { hasCode } from "./errors";
-import { findOwnImagesUsingSnapshots } from "./finders";
+import { DeleteSnapshotReturnCode, DeregisterImageCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
+import { imageSnapshotIds } from "./converters";
+import { PARAMETER_REFUSED_CODES } from "./error-codes";
+import { hasCode, isNotFound, isNotFoundCode } from "./errors";
+import { findImageById, findOwnImagesUsingSnapshots } from "./finders";
+import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./limits";
 import { deleteSnapshotWhenFree } from "./waiters";
 
 /** A snapshot deleteImageWithSnapshots left alone, and why. */
@@ -47,8 +50,6 @@ export class SnapshotStillInUseError extends Error {
  * take: an endpoint (an older region, a partition, an emulator) that refuses
  * DeleteAssociatedSnapshots. Matched by code, never by message.
  */
-const PARAMETER_REFUSED = ["UnknownParameter", "InvalidParameter"];
-const GONE = ["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"];
 
 /** DeregisterImage; `undefined` results when EC2 did not say what it did with the snapshots. */
 async function deregister(
@@ -62,9 +63,9 @@ async function deregister(
         );
         return { deregistered: true, results: withSnapshots ? out.DeleteSnapshotResults : undefined };
     } catch (e) {
-        if (hasCode(e, ...GONE)) return { deregistered: false };
+        if (isNotFoundCode(e, "image")) return { deregistered: false };
         // Refused: deregister without it; the snapshots go one by one.
-        if (withSnapshots && hasCode(e, ...PARAMETER_REFUSED)) return deregister(client, imageId, false);
+        if (withSnapshots && hasCode(e, ...PARAMETER_REFUSED_CODES)) return deregister(client, imageId, false);
         throw e;
     }
 }
@@ -138,4 +139,20 @@ export async function deleteImageWithSnapshots(
     }
     if (stuck.length > 0) throw new SnapshotStillInUseError(stuck, options.timeoutMinutes);
     return result;
+}
+
+/** Deregisters an image nobody should keep (failed, or made by a failed create) with its snapshots. */
+export async function removeImageLeftBehind(client: EC2Client, imageId: string): Promise<void> {
+    let image: Image;
+    try {
+        image = await findImageById(client, imageId);
+    } catch (e) {
+        if (isNotFound(e)) return;
+        throw e;
+    }
+    await deleteImageWithSnapshots(
+        client,
+        { imageId, snapshotIds: imageSnapshotIds(image) },
+        { deleteSnapshots: true, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
+    );
 }

@@ -1,3 +1,5 @@
+import { IMAGE_NAME_DUPLICATE, NOT_FOUND_CODES, NotFoundKind, SNAPSHOT_IN_USE } from "./error-codes";
+
 /**
  * EC2 errors, matched by code (never by message text), and the errors
  * golden-ami raises: each names the operation, the resource and the failed
@@ -30,9 +32,14 @@ export function errorCode(e: unknown): string | undefined {
     return undefined;
 }
 
-export function hasCode(e: unknown, ...codes: string[]): boolean {
+export function hasCode(e: unknown, ...codes: readonly string[]): boolean {
     const code = errorCode(e);
     return code !== undefined && codes.includes(code);
+}
+
+/** EC2 says the thing of this kind does not exist (see NOT_FOUND_CODES): the only error golden-ami may ignore. */
+export function isNotFoundCode(e: unknown, kind: NotFoundKind): boolean {
+    return hasCode(e, ...NOT_FOUND_CODES[kind]);
 }
 
 /** What a user should do about the EC2 errors they meet most. */
@@ -40,7 +47,7 @@ const HINTS: Record<string, string> = {
     "InvalidInstanceID.NotFound": "check sourceInstanceId and that the instance is in the resource's region",
     "InvalidInstanceID.Malformed": "sourceInstanceId must look like i-0123456789abcdef0",
     "InvalidAMIID.NotFound": "check the AMI id and that it is in the region given",
-    "InvalidAMIName.Duplicate":
+    [IMAGE_NAME_DUPLICATE]:
         "another image in this region already has that name: choose another name, or leave name unset for an automatic one",
     UnauthorizedOperation: "the credentials lack an EC2 permission this resource needs: see the IAM policy in the README",
     AuthFailure: "the AWS credentials were refused: check AWS_PROFILE or the credential chain",
@@ -52,7 +59,7 @@ const HINTS: Record<string, string> = {
     "KMS.DisabledException": "the KMS key is disabled: enable it or choose another key",
     "KMS.AccessDeniedException":
         "the credentials may not use the KMS key: grant kms:CreateGrant, kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey* and kms:DescribeKey",
-    "InvalidSnapshot.InUse": "the snapshot is still used by an image or a volume: it is retried until the delete limit",
+    [SNAPSHOT_IN_USE]: "the snapshot is still used by an image or a volume: it is retried until the delete limit",
     IncorrectState: "the image is in a state that does not allow this operation yet: run the command again",
 };
 

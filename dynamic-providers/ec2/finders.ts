@@ -1,13 +1,15 @@
 import {
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
+    DescribeSnapshotsCommand,
     EC2Client,
     Filter,
     Image,
     LaunchPermission,
     paginateDescribeImages,
+    Snapshot,
 } from "@aws-sdk/client-ec2";
-import { hasCode, NotFoundError } from "./errors";
+import { isNotFoundCode, NotFoundError } from "./errors";
 
 /**
  * Finders: every EC2 lookup of golden-ami goes through here. A missing or
@@ -21,7 +23,7 @@ export async function findImageById(client: EC2Client, imageId: string): Promise
         const out = await client.send(new DescribeImagesCommand({ ImageIds: [imageId], IncludeDeprecated: true, IncludeDisabled: true }));
         images = out.Images ?? [];
     } catch (e) {
-        if (hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) {
+        if (isNotFoundCode(e, "image")) {
             throw new NotFoundError("AMI", imageId, { cause: e });
         }
         throw e;
@@ -54,27 +56,38 @@ export async function findOwnImagesUsingSnapshots(client: EC2Client, snapshotIds
     return describeImages(client, [{ Name: "block-device-mapping.snapshot-id", Values: snapshotIds }]);
 }
 
-/** The snapshot ids an image's EBS block devices were made from. */
-export function imageSnapshotIds(image: Image): string[] {
-    const ids = (image.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId).filter((id): id is string => !!id);
-    return [...new Set(ids)];
-}
-
-/** The snapshot behind the image's root device, if it is EBS-backed. */
-export function rootSnapshotId(image: Image): string | undefined {
-    const root = (image.BlockDeviceMappings ?? []).find((m) => m.DeviceName === image.RootDeviceName);
-    return root?.Ebs?.SnapshotId ?? imageSnapshotIds(image)[0];
-}
-
 /** Who may launch the image, as EC2 lists it. */
 export async function findLaunchPermissions(client: EC2Client, imageId: string): Promise<LaunchPermission[]> {
     try {
         const out = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: "launchPermission" }));
         return out.LaunchPermissions ?? [];
     } catch (e) {
-        if (hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) {
+        if (isNotFoundCode(e, "image")) {
             throw new NotFoundError("AMI", imageId, { cause: e });
         }
         throw e;
     }
+}
+
+/**
+ * The image if this account owns it and it is not deregistered, else
+ * undefined (another account's image and an unknown id look the same).
+ */
+export async function findOwnImageById(client: EC2Client, imageId: string): Promise<Image | undefined> {
+    try {
+        const out = await client.send(
+            new DescribeImagesCommand({ ImageIds: [imageId], Owners: ["self"], IncludeDeprecated: true, IncludeDisabled: true }),
+        );
+        return out.Images?.find((i) => i.ImageId === imageId && i.State !== "deregistered");
+    } catch (e) {
+        if (isNotFoundCode(e, "image")) return undefined;
+        throw e;
+    }
+}
+
+/** These snapshots as EC2 describes them. */
+export async function findSnapshots(client: EC2Client, snapshotIds: string[]): Promise<Snapshot[]> {
+    if (snapshotIds.length === 0) return [];
+    const out = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
+    return out.Snapshots ?? [];
 }

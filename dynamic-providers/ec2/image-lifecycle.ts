@@ -1,37 +1,25 @@
 import {
     CreateTagsCommand,
     DeleteTagsCommand,
+    DisableImageCommand,
     DisableImageDeprecationCommand,
     DisableImageDeregistrationProtectionCommand,
     EC2Client,
     EnableImageDeprecationCommand,
     EnableImageDeregistrationProtectionCommand,
-    Image,
-    LaunchPermission,
     ModifyImageAttributeCommand,
-    Tag,
 } from "@aws-sdk/client-ec2";
 import type { LaunchPermissions } from "../../sdk/types";
-import { normalizeLaunchPermissions, sameDeprecationTime } from "../image-diff";
-
-export { normalizeLaunchPermissions, sameDeprecationTime };
+import { launchPermissionsMinus, launchPermissionsToEc2, normalizeLaunchPermissions, tagsToRecord } from "./converters";
+import { findSnapshots } from "./finders";
 
 /**
  * What an image resource can change in place, written once for every image
  * resource: tags, description, deprecation, deregistration protection and
  * launch permissions. Each function takes what is wanted and what EC2 has now,
- * and makes only the calls the difference needs.
+ * and makes only the calls the difference needs. Retention's deprecate and
+ * disable are here too: one way to do each.
  */
-
-export function tagsToRecord(tags: Tag[] | undefined): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const t of tags ?? []) if (t.Key !== undefined) out[t.Key] = t.Value ?? "";
-    return out;
-}
-
-export function recordToTags(tags: Record<string, string> | undefined): Tag[] {
-    return Object.entries(tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
-}
 
 /** Makes the tags of `resourceIds` equal `wanted`, given that they are `current` now. */
 export async function reconcileTags(
@@ -63,47 +51,12 @@ export async function setDeprecation(client: EC2Client, imageId: string, time: s
     }
 }
 
-/** EC2 reports `enabled`, `enabled-with-cooldown`, `disabled` or `disabled-until <time>`. */
-export function isDeregistrationProtected(image: Image): boolean {
-    return (image.DeregistrationProtection ?? "").startsWith("enabled");
-}
-
 export async function setDeregistrationProtection(client: EC2Client, imageId: string, enabled: boolean): Promise<void> {
     if (enabled) {
         await client.send(new EnableImageDeregistrationProtectionCommand({ ImageId: imageId }));
     } else {
         await client.send(new DisableImageDeregistrationProtectionCommand({ ImageId: imageId }));
     }
-}
-
-/** EC2's launch permission list, in the shape of the `launchPermissions` arg. */
-export function launchPermissionsFromEc2(perms: LaunchPermission[]): LaunchPermissions {
-    const sorted = (xs: (string | undefined)[]) => xs.filter((x): x is string => !!x).sort();
-    return normalizeLaunchPermissions({
-        userIds: sorted(perms.map((p) => p.UserId)),
-        organizationArns: sorted(perms.map((p) => p.OrganizationArn)),
-        organizationalUnitArns: sorted(perms.map((p) => p.OrganizationalUnitArn)),
-        public: perms.some((p) => p.Group === "all"),
-    });
-}
-
-function toEc2(p: LaunchPermissions): LaunchPermission[] {
-    return [
-        ...(p.userIds ?? []).map((UserId) => ({ UserId })),
-        ...(p.organizationArns ?? []).map((OrganizationArn) => ({ OrganizationArn })),
-        ...(p.organizationalUnitArns ?? []).map((OrganizationalUnitArn) => ({ OrganizationalUnitArn })),
-        ...(p.public ? [{ Group: "all" as const }] : []),
-    ];
-}
-
-function minus(a: LaunchPermissions, b: LaunchPermissions): LaunchPermissions {
-    const keep = (xs: string[] | undefined, ys: string[] | undefined) => (xs ?? []).filter((x) => !(ys ?? []).includes(x));
-    return {
-        userIds: keep(a.userIds, b.userIds),
-        organizationArns: keep(a.organizationArns, b.organizationArns),
-        organizationalUnitArns: keep(a.organizationalUnitArns, b.organizationalUnitArns),
-        public: !!a.public && !b.public,
-    };
 }
 
 /**
@@ -116,8 +69,8 @@ export async function reconcileLaunchPermissions(
     wanted: LaunchPermissions,
     current: LaunchPermissions,
 ): Promise<void> {
-    const add = toEc2(minus(normalizeLaunchPermissions(wanted), normalizeLaunchPermissions(current)));
-    const remove = toEc2(minus(normalizeLaunchPermissions(current), normalizeLaunchPermissions(wanted)));
+    const add = launchPermissionsToEc2(launchPermissionsMinus(normalizeLaunchPermissions(wanted), normalizeLaunchPermissions(current)));
+    const remove = launchPermissionsToEc2(launchPermissionsMinus(normalizeLaunchPermissions(current), normalizeLaunchPermissions(wanted)));
     if (add.length === 0 && remove.length === 0) return;
     await client.send(
         new ModifyImageAttributeCommand({
@@ -128,4 +81,16 @@ export async function reconcileLaunchPermissions(
             },
         }),
     );
+}
+
+/** Makes the tags of each of these snapshots equal `wanted`, reading what they have first. */
+export async function reconcileSnapshotTags(client: EC2Client, snapshotIds: string[], wanted: Record<string, string>): Promise<void> {
+    for (const s of await findSnapshots(client, snapshotIds)) {
+        if (s.SnapshotId) await reconcileTags(client, [s.SnapshotId], wanted, tagsToRecord(s.Tags));
+    }
+}
+
+/** Disables the image: it can no longer be launched or shared, and can be enabled again. */
+export async function disableImage(client: EC2Client, imageId: string): Promise<void> {
+    await client.send(new DisableImageCommand({ ImageId: imageId }));
 }

@@ -1,48 +1,17 @@
-import {
-    DescribeImagesCommand,
-    EC2Client,
-    Filter,
-    Image,
-    paginateDescribeInstances,
-    paginateDescribeLaunchTemplateVersions,
-} from "@aws-sdk/client-ec2";
+import { DescribeImagesCommand, EC2Client, paginateDescribeInstances, paginateDescribeLaunchTemplateVersions } from "@aws-sdk/client-ec2";
+import { GetParametersCommand } from "@aws-sdk/client-ssm";
 import type { RetentionImage, RetentionSelector } from "../../sdk/retention-plan";
-import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { errorCode, hasCode } from "./errors";
-import { describeImages, imageSnapshotIds } from "./finders";
-import { isDeregistrationProtected, tagsToRecord } from "./image-lifecycle";
+import { ssmClient } from "./client";
+import { NOT_FOUND_CODES } from "./error-codes";
+import { selectorFilters, toRetentionImage } from "./converters";
+import { errorCode, isNotFoundCode } from "./errors";
+import { describeImages } from "./finders";
 
 /**
  * What retention needs to know about a region, in few calls: the images the
  * selector can match (paginated by 1,000), and which images are in use, built
  * once per region rather than asked per image.
  */
-
-export function toRetentionImage(image: Image, region: string): RetentionImage {
-    return {
-        imageId: image.ImageId ?? "",
-        region,
-        name: image.Name ?? "",
-        creationDate: image.CreationDate ?? "",
-        ownerId: image.OwnerId ?? "",
-        tags: tagsToRecord(image.Tags),
-        snapshotIds: imageSnapshotIds(image),
-        deregistrationProtected: isDeregistrationProtected(image),
-        lastLaunchedTime: image.LastLaunchedTime,
-        deprecationTime: image.DeprecationTime,
-        state: image.State,
-    };
-}
-
-/** Server-side filters for the selector (the planner matches again, exactly). */
-export function selectorFilters(selector: RetentionSelector): Filter[] {
-    const filters: Filter[] = [];
-    if (selector.namePattern && selector.namePattern !== "*") filters.push({ Name: "name", Values: [selector.namePattern] });
-    for (const [k, v] of Object.entries(selector.tags ?? {})) {
-        filters.push(v === "*" ? { Name: "tag-key", Values: [k] } : { Name: `tag:${k}`, Values: [v] });
-    }
-    return filters;
-}
 
 /** This account's images in the region that the selector may match. */
 export async function listSelectedImages(client: EC2Client, region: string, selector: RetentionSelector): Promise<RetentionImage[]> {
@@ -60,9 +29,13 @@ export async function describeImagesById(client: EC2Client, region: string, imag
             for (const img of r.Images ?? []) if (img.State !== "deregistered") out.set(img.ImageId!, toRetentionImage(img, region));
         } catch (e) {
             // One unknown id fails the whole call: ask one by one for this chunk.
-            if (!hasCode(e, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")) throw e;
+            if (!isNotFoundCode(e, "image")) throw e;
             for (const id of chunk) {
-                const r = await client.send(new DescribeImagesCommand({ ImageIds: [id] })).catch(() => undefined);
+                // Only not-found means gone: throttling or an outage must fail the check, not skip the image.
+                const r = await client.send(new DescribeImagesCommand({ ImageIds: [id] })).catch((err: unknown) => {
+                    if (isNotFoundCode(err, "image")) return undefined;
+                    throw err;
+                });
                 const img = r?.Images?.[0];
                 if (img && img.State !== "deregistered") out.set(id, toRetentionImage(img, region));
             }
@@ -99,28 +72,24 @@ function ssmParameterOf(imageId: string): string | undefined {
  */
 async function resolveSsmImages(region: string, parameters: Map<string, string>, inUse: Map<string, string>): Promise<void> {
     if (parameters.size === 0) return;
-    const ssm = new SSMClient({ region, retryMode: "adaptive", maxAttempts: 10 });
-    try {
-        const names = [...parameters.keys()];
-        for (let i = 0; i < names.length; i += 10) {
-            const chunk = names.slice(i, i + 10);
-            let out;
-            try {
-                out = await ssm.send(new GetParametersCommand({ Names: chunk }));
-            } catch (e) {
-                throw new UnresolvedTemplateImageError(chunk, e);
-            }
-            if (out.InvalidParameters?.length) {
-                throw new UnresolvedTemplateImageError(out.InvalidParameters, new Error("ParameterNotFound"));
-            }
-            for (const p of out.Parameters ?? []) {
-                const asked = chunk.find((n) => n === p.Name || n === p.Selector || n.startsWith(`${p.Name}:`)) ?? p.Name ?? "";
-                if (p.Value?.startsWith("ami-") && !inUse.has(p.Value))
-                    inUse.set(p.Value, `${parameters.get(asked) ?? "a launch template"} (via SSM ${asked})`);
-            }
+    const ssm = ssmClient(region);
+    const names = [...parameters.keys()];
+    for (let i = 0; i < names.length; i += 10) {
+        const chunk = names.slice(i, i + 10);
+        let out;
+        try {
+            out = await ssm.send(new GetParametersCommand({ Names: chunk }));
+        } catch (e) {
+            throw new UnresolvedTemplateImageError(chunk, e);
         }
-    } finally {
-        ssm.destroy();
+        if (out.InvalidParameters?.length) {
+            throw new UnresolvedTemplateImageError(out.InvalidParameters, new Error(NOT_FOUND_CODES.parameter[0]));
+        }
+        for (const p of out.Parameters ?? []) {
+            const asked = chunk.find((n) => n === p.Name || n === p.Selector || n.startsWith(`${p.Name}:`)) ?? p.Name ?? "";
+            if (p.Value?.startsWith("ami-") && !inUse.has(p.Value))
+                inUse.set(p.Value, `${parameters.get(asked) ?? "a launch template"} (via SSM ${asked})`);
+        }
     }
 }
 

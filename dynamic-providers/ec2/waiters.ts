@@ -1,7 +1,9 @@
-import { DeleteSnapshotCommand, DescribeSnapshotsCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
+import { DeleteSnapshotCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
 import { createWaiter, WaiterState } from "@smithy/core/client";
-import { hasCode } from "./errors";
-import { findImageById, imageSnapshotIds } from "./finders";
+import { SNAPSHOT_IN_USE } from "./error-codes";
+import { hasCode, isNotFoundCode } from "./errors";
+import { imageSnapshotIds } from "./converters";
+import { findImageById, findSnapshots } from "./finders";
 import {
     IMAGE_POLL_MAX_DELAY_SECONDS,
     IMAGE_POLL_MIN_DELAY_SECONDS,
@@ -50,8 +52,7 @@ async function snapshotProgress(client: EC2Client, image: Image): Promise<string
     const ids = imageSnapshotIds(image);
     if (ids.length === 0) return "";
     try {
-        const out = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: ids }));
-        const parts = (out.Snapshots ?? []).map((s) => s.Progress ?? "0%");
+        const parts = (await findSnapshots(client, ids)).map((s) => s.Progress ?? "0%");
         return parts.length ? `, snapshots ${parts.join(" ")}` : "";
     } catch {
         return ""; // progress is a courtesy: never fail a wait over it
@@ -131,8 +132,8 @@ export async function deleteSnapshotWhenFree(
             await c.send(new DeleteSnapshotCommand({ SnapshotId: id }));
             return { state: WaiterState.SUCCESS };
         } catch (e) {
-            if (hasCode(e, "InvalidSnapshot.NotFound")) return { state: WaiterState.SUCCESS };
-            if (!hasCode(e, "InvalidSnapshot.InUse")) throw e;
+            if (isNotFoundCode(e, "snapshot")) return { state: WaiterState.SUCCESS };
+            if (!hasCode(e, SNAPSHOT_IN_USE)) throw e;
             if (!asked) {
                 asked = true;
                 user = await usedBy(id);

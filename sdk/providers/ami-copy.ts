@@ -1,4 +1,4 @@
-// The provider object of AmiCopy (see lazy-hooks.ts).
-import { lazyHooks } from "./lazy-hooks";
+// The provider object of an image kind (see lazy-hooks.ts).
+import { imageProvider } from "./lazy-hooks";
 
-export = lazyHooks("golden-ami/dynamic-providers/ami-copy-checks", "golden-ami/dynamic-providers/ami-copy");
+export = imageProvider("ami-copy");

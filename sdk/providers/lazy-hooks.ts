@@ -2,7 +2,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 
 /**
- * A provider object whose hooks load the implementation from the installed
+ * Provider objects whose hooks load the implementation from the installed
  * package only when the engine calls them, in the provider process.
  *
  * Each resource type has a module whose `module.exports` is such an object.
@@ -18,6 +18,24 @@ export function lazyHooks(checks: string, implementation: string = checks): dyna
     return {
         check: (olds: any, news: any) => planning().check(olds, news),
         diff: (id: string, olds: any, news: any) => planning().diff(id, olds, news),
+        create: (inputs: any) => impl().create(inputs),
+        read: (id: string, props: any) => impl().read(id, props),
+        update: (id: string, olds: any, news: any) => impl().update(id, olds, news),
+        delete: (id: string, props: any) => impl().delete(id, props),
+    };
+}
+
+/**
+ * The provider object of an image kind (see ImageKind): check and diff from
+ * the shared planning module and the kind's descriptor, without the AWS SDK;
+ * the rest from `dynamic-providers/<kind>`.
+ */
+export function imageProvider(kind: string): dynamic.ResourceProvider {
+    const planning = () => require("golden-ami/dynamic-providers/image-planning");
+    const impl = () => require(`golden-ami/dynamic-providers/${kind}`);
+    return {
+        check: (olds: any, news: any) => planning().check(kind, olds, news),
+        diff: (id: string, olds: any, news: any) => planning().diff(kind, id, olds, news),
         create: (inputs: any) => impl().create(inputs),
         read: (id: string, props: any) => impl().read(id, props),
         update: (id: string, olds: any, news: any) => impl().update(id, olds, news),

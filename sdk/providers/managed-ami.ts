@@ -1,4 +1,4 @@
-// The provider object of ManagedAmi (see lazy-hooks.ts).
-import { lazyHooks } from "./lazy-hooks";
+// The provider object of an image kind (see lazy-hooks.ts).
+import { imageProvider } from "./lazy-hooks";
 
-export = lazyHooks("golden-ami/dynamic-providers/managed-ami-checks", "golden-ami/dynamic-providers/managed-ami");
+export = imageProvider("managed-ami");

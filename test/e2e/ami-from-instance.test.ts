@@ -6,6 +6,7 @@ import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
 
 const REGION = "us-east-1";
 
@@ -115,4 +116,7 @@ describe("AmiFromInstance end to end (real pulumi CLI, packed package, moto)", (
         const r = await stack.run(["destroy", "--yes", "--skip-preview"]);
         assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] }, r.stdout);
     });
+
+    // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
+    sweepAfterSuite([REGION]);
 });

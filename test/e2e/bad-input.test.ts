@@ -7,6 +7,7 @@ import { motoEnv } from "../../scripts/lib/moto";
 import { inventory } from "../../scripts/lib/ec2-fixtures";
 import { newStack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
 
 const REGION = "us-east-1";
 
@@ -38,4 +39,7 @@ describe("bad input under the real CLI (moto)", () => {
             assert.ok(!(state.deployment.resources ?? []).some((r) => r.urn.endsWith("::subject")), "nothing in state");
         });
     }
+
+    // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
+    sweepAfterSuite([REGION]);
 });

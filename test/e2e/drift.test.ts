@@ -12,6 +12,7 @@ import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
 
 const REGION = "eu-south-1";
 const ACCOUNT = "444455556666";
@@ -76,4 +77,7 @@ describe("drift (real pulumi CLI, moto)", () => {
         await stack.run(["destroy", "--yes", "--skip-preview"]);
         assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] });
     });
+
+    // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
+    sweepAfterSuite([REGION]);
 });

@@ -9,6 +9,7 @@ import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { consumerProject, newStack, programDir } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const EXAMPLES = fs.readdirSync(path.join(ROOT, "examples")).filter((d) => fs.existsSync(path.join(ROOT, "examples", d, "index.ts")));
@@ -149,4 +150,7 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
             ec2.destroy();
         }
     });
+
+    // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
+    sweepAfterSuite(["us-east-2", "us-west-1", "sa-east-1", "eu-north-1", "ap-south-1", "eu-west-3"]);
 });

@@ -12,6 +12,7 @@ import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/e
 import { newStack, Stack } from "../support/consumer";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
 import { descendants } from "../../scripts/lib/pulumi";
 import * as fs from "node:fs";
 
@@ -173,4 +174,7 @@ describe("interrupted pulumi (SIGKILL) recovers with no orphan and no duplicate 
             for (const r of regions) assert.deepEqual(leftBehind(baseline[r], await inventory(r)), { images: [], snapshots: [] }, r);
         });
     }
+
+    // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
+    sweepAfterSuite(["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]);
 });

@@ -6,6 +6,7 @@ import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
 
 const SOURCE = "us-east-1";
 const REGIONS = ["us-west-2", "eu-west-1"];
@@ -86,4 +87,7 @@ describe("multi-region pipeline end to end (real pulumi CLI, packed package, mot
             );
         }
     });
+
+    // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
+    sweepAfterSuite(ALL);
 });

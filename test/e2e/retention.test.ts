@@ -6,6 +6,7 @@ import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
 
 const REGION = "ap-northeast-1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,4 +92,7 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         await stack.run(["destroy", "--yes", "--skip-preview"]);
         assert.deepEqual((await inventory(REGION)).images, before.images);
     });
+
+    // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
+    sweepAfterSuite([REGION]);
 });

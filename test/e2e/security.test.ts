@@ -10,6 +10,7 @@ import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance } from "../../scripts/lib/ec2-fixtures";
 import { newStack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
 
 const REGION = "us-east-1";
 
@@ -62,4 +63,7 @@ describe("security (real pulumi CLI, moto)", () => {
         assert.ok(exported.includes("ciphertext"), "it is there, encrypted");
         assert.ok(!logs.some((l) => l.includes(note)), "nor in the output");
     });
+
+    // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
+    sweepAfterSuite([REGION]);
 });

@@ -1,58 +1,41 @@
-import { DescribeSnapshotsCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
+/* eslint-disable @typescript-eslint/no-explicit-any */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import type { ImageOutputs, LaunchPermissions } from "../sdk/types";
-import { CommonImageInputs, changedProperties, compact, ImageState, wantedImageTags } from "./image-diff";
+import type { ImageKind } from "../sdk/image-kind";
+import type { LaunchPermissions } from "../sdk/types";
 import { ec2Client } from "./ec2/client";
-import { deleteImageWithSnapshots } from "./ec2/delete-image";
-import { isNotFound, OperationError, PartialCreateError } from "./ec2/errors";
-import { findImageById, findLaunchPermissions, imageSnapshotIds, rootSnapshotId } from "./ec2/finders";
 import {
-    isDeregistrationProtected,
+    imageOutputs,
+    imageSnapshotIds,
     launchPermissionsFromEc2,
     normalizeLaunchPermissions,
-    reconcileLaunchPermissions,
-    reconcileTags,
     sameDeprecationTime,
+    tagsToRecord,
+    isDeregistrationProtected,
+} from "./ec2/converters";
+import { deleteImageWithSnapshots, removeImageLeftBehind } from "./ec2/delete-image";
+import { isNotFound, OperationError, PartialCreateError } from "./ec2/errors";
+import { findImageById, findLaunchPermissions } from "./ec2/finders";
+import {
+    reconcileLaunchPermissions,
+    reconcileSnapshotTags,
+    reconcileTags,
     setDeprecation,
     setDeregistrationProtection,
     setDescription,
-    tagsToRecord,
 } from "./ec2/image-lifecycle";
+import type { EC2Client, Image } from "./ec2/types";
 import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
 import { ImageFailedError, printProgress, waitForImageAvailable } from "./ec2/waiters";
+import { changedProperties, compact, Ec2Check, ImageInputs, ImageResourceState, planningHooks, wantedImageTags } from "./image-planning";
 import { exitWhenOutputIsGone } from "./orphan-guard";
 
 exitWhenOutputIsGone();
 
-export { changedProperties, CommonImageInputs, compact, diffImage, IN_PLACE, ImageState, wantedImageTags } from "./image-diff";
-
 /**
- * Read, update, delete and diff, written once for every image resource
- * (AmiFromInstance, AmiCopy): the resources differ only in how they create.
+ * The lifecycle every image kind shares, written once: finishing a create,
+ * read, update and delete; `imageHooks` makes a kind's hooks from its
+ * descriptor and its own create. Kinds differ only in how they create.
  */
-
-function partitionOf(region: string): string {
-    if (region.startsWith("cn-")) return "aws-cn";
-    if (region.startsWith("us-gov-")) return "aws-us-gov";
-    return "aws";
-}
-
-/** The outputs every image resource reports, from EC2's description of the image. */
-export function imageOutputs(image: Image, region: string): ImageOutputs {
-    const imageId = image.ImageId ?? "";
-    return {
-        imageId,
-        arn: `arn:${partitionOf(region)}:ec2:${region}::image/${imageId}`,
-        name: image.Name ?? "",
-        region,
-        ownerId: image.OwnerId ?? "",
-        state: image.State ?? "",
-        creationDate: image.CreationDate ?? "",
-        rootSnapshotId: rootSnapshotId(image),
-        snapshotIds: imageSnapshotIds(image),
-        tags: tagsToRecord(image.Tags),
-    };
-}
 
 /**
  * Settings applied once the image is available: tags the create call did not
@@ -60,7 +43,7 @@ export function imageOutputs(image: Image, region: string): ImageOutputs {
  * deregistration protection and launch permissions. Calls only what the
  * inputs ask for.
  */
-export async function applyInitialSettings(client: EC2Client, image: Image, inputs: CommonImageInputs): Promise<void> {
+export async function applyInitialSettings(client: EC2Client, image: Image, inputs: ImageInputs): Promise<void> {
     const imageId = image.ImageId!;
     await reconcileTags(client, [imageId], wantedImageTags(inputs), tagsToRecord(image.Tags));
     if (Object.keys(inputs.snapshotTags ?? {}).length) {
@@ -72,30 +55,7 @@ export async function applyInitialSettings(client: EC2Client, image: Image, inpu
     if (Object.keys(perms).length > 0) await reconcileLaunchPermissions(client, imageId, perms, {});
 }
 
-/** Deregisters an image nobody should keep (failed, or made by a failed create) with its snapshots. */
-export async function removeImageLeftBehind(client: EC2Client, imageId: string): Promise<void> {
-    let image: Image;
-    try {
-        image = await findImageById(client, imageId);
-    } catch (e) {
-        if (isNotFound(e)) return;
-        throw e;
-    }
-    await deleteImageWithSnapshots(
-        client,
-        { imageId, snapshotIds: imageSnapshotIds(image) },
-        { deleteSnapshots: true, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
-    );
-}
-
-function partialCreate(
-    op: string,
-    step: string,
-    cause: unknown,
-    imageId: string,
-    inputs: CommonImageInputs,
-    image?: Image,
-): PartialCreateError {
+function partialCreate(op: string, step: string, cause: unknown, imageId: string, inputs: ImageInputs, image?: Image): PartialCreateError {
     const err = new OperationError(op, step, cause);
     const properties = compact({
         ...inputs,
@@ -122,7 +82,7 @@ function partialCreate(
 export async function finishCreate(
     client: EC2Client,
     imageId: string,
-    inputs: CommonImageInputs,
+    inputs: ImageInputs,
     op: string,
     timeoutMinutes: number,
 ): Promise<dynamic.CreateResult> {
@@ -161,7 +121,7 @@ function describe(props: { name?: string }, id: string): string {
 }
 
 /** `pulumi refresh`: EC2's view of the image; an image gone out of band leaves state. */
-export async function readImage<I extends CommonImageInputs>(id: string, props: ImageState<I>): Promise<dynamic.ReadResult> {
+export async function readImage<I extends ImageInputs>(id: string, props: ImageResourceState<I>): Promise<dynamic.ReadResult> {
     const client = ec2Client(props.region);
     let image: Image;
     let perms: LaunchPermissions;
@@ -185,22 +145,14 @@ export async function readImage<I extends CommonImageInputs>(id: string, props: 
     };
 }
 
-async function reconcileSnapshotTags(client: EC2Client, snapshotIds: string[], wanted: Record<string, string>): Promise<void> {
-    if (snapshotIds.length === 0) return;
-    const out = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
-    for (const s of out.Snapshots ?? []) {
-        if (s.SnapshotId) await reconcileTags(client, [s.SnapshotId], wanted, tagsToRecord(s.Tags));
-    }
-}
-
 /**
  * Updates in place whatever differs between EC2 and the new inputs. It first
  * waits for the image to be available, so an update also finishes a create
  * that was interrupted or timed out.
  */
-export async function updateImage<I extends CommonImageInputs>(
+export async function updateImage<I extends ImageInputs>(
     id: string,
-    olds: ImageState<I>,
+    olds: ImageResourceState<I>,
     news: I,
     defaultCreateTimeoutMinutes: number,
     /** Reconcile everything with EC2, not only what changed since `olds` (adopting an image). */
@@ -252,7 +204,7 @@ export async function updateImage<I extends CommonImageInputs>(
 }
 
 /** Destroy: deregister the image and delete its snapshots (unless told to keep them). */
-export async function deleteImage(id: string, props: ImageState): Promise<void> {
+export async function deleteImage(id: string, props: ImageResourceState): Promise<void> {
     const client = ec2Client(props.region);
     const deleteSnapshots = props.deleteSnapshotsOnDestroy !== false;
     try {
@@ -282,4 +234,36 @@ export async function deleteImage(id: string, props: ImageState): Promise<void> 
         }
         throw err;
     }
+}
+
+/** Every hook of an image kind. */
+export interface ImageHooks<I extends ImageInputs> {
+    check(olds: Partial<I>, news: Partial<I>): Promise<dynamic.CheckResult>;
+    diff(id: string, olds: ImageResourceState<any>, news: I): Promise<dynamic.DiffResult>;
+    create(inputs: I): Promise<dynamic.CreateResult>;
+    read(id: string, props: ImageResourceState<I>): Promise<dynamic.ReadResult>;
+    update(id: string, olds: ImageResourceState<I>, news: I): Promise<dynamic.UpdateResult>;
+    delete(id: string, props: ImageResourceState<I>): Promise<void>;
+}
+
+/**
+ * A kind's hooks from its descriptor and its own create: check and diff from
+ * the descriptor (image-planning.ts), read, update and delete shared. An
+ * adopted image (`name: "image"`) keeps its own name through updates.
+ */
+export function imageHooks<I extends ImageInputs>(
+    kind: ImageKind<I>,
+    create: (inputs: I) => Promise<dynamic.CreateResult>,
+    checkWithEc2?: Ec2Check<I>,
+): ImageHooks<I> {
+    const planning = planningHooks<I>(kind, checkWithEc2 && (() => checkWithEc2));
+    return {
+        check: planning.check,
+        diff: planning.diff,
+        create,
+        read: (id, props) => readImage(id, props),
+        update: (id, olds, news) =>
+            updateImage(id, olds, kind.name === "image" ? { ...news, name: olds.name } : news, kind.createTimeoutMinutes),
+        delete: (id, props) => deleteImage(id, props),
+    };
 }

@@ -1,0 +1,162 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { createHash } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
+import { identityValues, ImageKind, replaceKeys } from "../sdk/image-kind";
+import { checkImageKindInputs } from "../sdk/rules/image";
+import type { CheckFailure } from "../sdk/rules/primitives";
+import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
+import { normalizeLaunchPermissions, sameDeprecationTime } from "./ec2/converters";
+import { compact } from "./state-values";
+
+export { compact };
+export type { ImageInputs };
+
+/**
+ * `check` and `diff` of every image kind, made from its descriptor, and
+ * nothing that loads the AWS SDK: preview runs these for every image
+ * resource, so they stay light (converters.ts imports only types).
+ */
+
+/**
+ * The defaults `check` fills in: the kind's own, then the shared ones (snapshot
+ * tags follow the image tags, no deregistration protection, snapshots deleted
+ * on destroy when the kind owns them). The result carries no undefined values
+ * (the engine refuses them).
+ */
+export function withImageDefaults<T extends Partial<ImageInputs>>(news: T, kind: ImageKind<any>): T {
+    const values = news as Record<string, unknown>;
+    const own = Object.fromEntries(Object.entries(kind.defaults).map(([k, v]) => [k, values[k] ?? v]));
+    return compact({
+        ...news,
+        ...own,
+        snapshotTags: news.snapshotTags ?? news.tags,
+        deregistrationProtection: news.deregistrationProtection ?? false,
+        deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? kind.ownsSnapshots,
+    });
+}
+
+/** The tags the image should have: what it was given at create time, then `tags` on top. */
+export function wantedImageTags(inputs: ImageInputs, copiedTags = inputs.copiedTags): Record<string, string> {
+    return { ...(copiedTags ?? {}), ...(inputs.tags ?? {}) };
+}
+
+/** What an image resource keeps in Pulumi's state: its inputs and the image's outputs (not EC2's image `State`). */
+export type ImageResourceState<I extends ImageInputs = ImageInputs> = I & ImageOutputs;
+
+/** Changing these never touches EC2; they are only stored. */
+const STORED_ONLY = ["deleteSnapshotsOnDestroy", "createTimeoutMinutes", "deleteTimeoutMinutes"] as const;
+
+/** Which properties differ between state and new inputs, each compared the way EC2 keeps it. */
+export function changedProperties(oldProps: object, newProps: object, keys: readonly string[]): string[] {
+    const olds = oldProps as Record<string, unknown>;
+    const news = newProps as Record<string, unknown>;
+    const same: Record<string, (a: unknown, b: unknown) => boolean> = {
+        tags: (a, b) => isDeepStrictEqual(a ?? {}, b ?? {}),
+        snapshotTags: (a, b) => isDeepStrictEqual(a ?? {}, b ?? {}),
+        description: (a, b) => (a ?? "") === (b ?? ""),
+        deprecationTime: (a, b) => sameDeprecationTime(a as string | undefined, b as string | undefined),
+        deregistrationProtection: (a, b) => !!a === !!b,
+        launchPermissions: (a, b) =>
+            isDeepStrictEqual(normalizeLaunchPermissions(a as LaunchPermissions), normalizeLaunchPermissions(b as LaunchPermissions)),
+        deleteSnapshotsOnDestroy: (a, b) => (a ?? true) === (b ?? true),
+        blockDeviceMappings: (a, b) => isDeepStrictEqual(a ?? [], b ?? []),
+    };
+    return keys.filter((k) => !(same[k] ?? isDeepStrictEqual)(olds[k], news[k]));
+}
+
+/** Properties every image resource updates in place. */
+export const IN_PLACE = [
+    "tags",
+    "snapshotTags",
+    "description",
+    "deprecationTime",
+    "deregistrationProtection",
+    "launchPermissions",
+] as const;
+
+/**
+ * The diff table: `replaceKeys` replace the image, the shared in-place keys
+ * update it. When a replacement would keep the same name in the same region,
+ * the old image goes first (EC2 names are unique per region).
+ */
+export function diffImage(olds: ImageInputs, news: ImageInputs, replaceKeys: readonly string[]): dynamic.DiffResult {
+    // State has the image's tags as EC2 has them, copied ones included.
+    const wanted = { ...news, tags: wantedImageTags(news, olds.copiedTags) };
+    const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...STORED_ONLY]);
+    const replaces = changed.filter((k) => replaceKeys.includes(k));
+    const sameName = olds.name === news.name && olds.region === news.region;
+    return {
+        changes: changed.length > 0,
+        replaces,
+        deleteBeforeReplace: replaces.length > 0 && sameName,
+    };
+}
+
+/** A check that asks EC2, made by the kind's implementation module (loaded only when the descriptor says it is needed). */
+export type Ec2Check<I> = (news: Partial<I>) => Promise<CheckFailure | undefined>;
+
+export interface PlanningHooks<I extends Partial<ImageInputs>> {
+    check(olds: Partial<I>, news: Partial<I>): Promise<dynamic.CheckResult>;
+    diff(id: string, olds: ImageResourceState<any>, news: I): Promise<dynamic.DiffResult>;
+}
+
+/** The kind's check (its rules, then the shared ones; defaults filled in) and diff (its identity replaces). */
+export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>, ec2Check?: () => Ec2Check<I>): PlanningHooks<I> {
+    const replaces = replaceKeys(kind);
+    return {
+        async check(olds, news) {
+            const failures = checkImageKindInputs(kind, news, olds);
+            if (failures.length === 0 && ec2Check && kind.needsEc2Check?.(news)) {
+                const failure = await ec2Check()(news);
+                if (failure) failures.push(failure);
+            }
+            return { inputs: withImageDefaults(news, kind), failures };
+        },
+        async diff(_id, olds, news) {
+            if (kind.name === "input") return diffImage(olds, news as unknown as ImageInputs, replaces);
+            // The name is the image's own, never an input: compare as if it were unchanged.
+            const result = diffImage(olds, { ...(news as unknown as ImageInputs), name: olds.name }, replaces);
+            // Replacing means adopting another image: the old one is released first.
+            return { ...result, deleteBeforeReplace: false };
+        },
+    };
+}
+
+/**
+ * The idempotency token of a create: the same resource with the same inputs
+ * always asks for the same token, so a retried or re-run create never makes a
+ * second image. `salt` tells apart an image made again after the first was
+ * destroyed. The name, then the kind's identity (never reorder it).
+ */
+export function identityToken(kind: ImageKind<any>, inputs: Record<string, unknown>, salt = ""): string {
+    const identity = [inputs.name, ...identityValues(kind, inputs), salt];
+    return `golden-ami-${createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 52)}`;
+}
+
+const planners = new Map<string, PlanningHooks<any>>();
+
+/**
+ * The planning hooks of a kind by module name, as the provider objects
+ * (`sdk/providers/*`) ask for them: the descriptor comes from the kind's class
+ * module; its implementation module (the AWS SDK) only for `checkWithEc2`.
+ */
+export function planningHooksFor(module: string): PlanningHooks<any> {
+    let hooks = planners.get(module);
+    if (!hooks) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const kind = (require(`../sdk/${module}`) as { descriptor: ImageKind<any> }).descriptor;
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        hooks = planningHooks(kind, () => (require(`./${module}`) as { checkWithEc2: Ec2Check<any> }).checkWithEc2);
+        planners.set(module, hooks);
+    }
+    return hooks;
+}
+
+export async function check(module: string, olds: any, news: any): Promise<dynamic.CheckResult> {
+    return planningHooksFor(module).check(olds, news);
+}
+
+export async function diff(module: string, id: string, olds: any, news: any): Promise<dynamic.DiffResult> {
+    return planningHooksFor(module).diff(id, olds, news);
+}

@@ -1,0 +1,61 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import type { RuleTable } from "./rules/runner";
+
+/**
+ * Everything golden-ami knows about one kind of image resource, written once
+ * and read by the resource class (automatic names, which inputs are sent),
+ * `check` (defaults, rules), `diff` (what replaces), create (time limits) and
+ * destroy (whether snapshots go with the image). No AWS SDK here: preview
+ * reads it for every resource.
+ */
+export interface ImageKind<I = Record<string, unknown>> {
+    /** The Pulumi type, e.g. `AmiCopy`. */
+    readonly type: string;
+    /**
+     * The module name of the kind (`ami-copy`): `sdk/<module>.ts` holds this
+     * descriptor and the class, `sdk/providers/<module>.ts` the provider
+     * object, `dynamic-providers/<module>.ts` its create and hooks.
+     */
+    readonly module: string;
+    /**
+     * The inputs that identify the image, in this order: changing any of them
+     * replaces it. Without `name`, with each `default` for an unset value,
+     * they are what an automatic name hashes (and AmiCopy's idempotency
+     * token, with the name in front): never reorder or rename an entry, or
+     * names and tokens of existing images change.
+     */
+    readonly identity: readonly { readonly key: keyof I & string; readonly default?: unknown }[];
+    /** `input`: the name is an input (given, else automatic); `image`: the image's own name (an adopted image). */
+    readonly name: "input" | "image";
+    /** What `check` fills in for unset inputs of this kind (the shared ones have their own defaults). */
+    readonly defaults: Readonly<Partial<Record<keyof I & string, unknown>>>;
+    /** The kind's own check rules, run before the shared image rules. */
+    readonly rules: RuleTable<Partial<Record<keyof I & string, unknown>>>;
+    /** How long create (and an update finishing a create) waits for the image, unless `createTimeoutMinutes` says otherwise. */
+    readonly createTimeoutMinutes: number;
+    /**
+     * Whether the image's snapshots are the resource's own, deleted with it on
+     * destroy by default (`deleteSnapshotsOnDestroy`). A kind whose snapshots
+     * belong to someone else (a user's source snapshot) must say false.
+     */
+    readonly ownsSnapshots: boolean;
+    /** Inputs the class also declares as outputs: always sent to the engine, even when unset. */
+    readonly outputInputs: readonly (keyof I & string)[];
+    /**
+     * True when `check` must ask EC2 (AmiCopy: a copy into its source's region
+     * under the source's name); `check` then loads the kind's implementation
+     * module and calls its `checkWithEc2`. Pure: preview of every other
+     * resource never loads the AWS SDK.
+     */
+    readonly needsEc2Check?: (news: Partial<I>) => boolean;
+}
+
+/** The inputs whose change replaces the image. */
+export function replaceKeys(kind: ImageKind<any>): string[] {
+    return kind.identity.map((i) => i.key as string);
+}
+
+/** The identity values without the name, defaults filled in: what an automatic name (and a copy token) hashes. */
+export function identityValues<T>(kind: ImageKind<any>, inputs: Record<string, T>): (T | unknown)[] {
+    return kind.identity.filter((i) => i.key !== "name").map((i) => inputs[i.key] ?? i.default);
+}

@@ -1,0 +1,20 @@
+// Teardown for the tiers that talk to EC2: after the suite, the sweeper
+// removes whatever the suite made in its regions (images with their
+// snapshots, snapshots left without an image), so the next suite starts
+// clean even when an assertion failed halfway.
+import { sweep } from "../../dynamic-providers/ec2/sweeper";
+
+/**
+ * Call last inside a `describe`, so it runs after the suite's own teardown:
+ * sweeps the suite's regions of everything made since the suite was loaded.
+ */
+export function sweepAfterSuite(regions: string[]): void {
+    // moto stamps creation times to the second
+    const started = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000);
+    after(async function () {
+        this.timeout(300_000);
+        const results = await sweep({ regions, createdAfter: started, delete: true, timeoutMinutes: 2 });
+        const failed = results.flatMap((r) => r.failed.map((f) => `${r.region} ${f.id}: ${f.error}`));
+        if (failed.length) console.error(`teardown sweep could not delete: ${failed.join("; ")}`);
+    });
+}
