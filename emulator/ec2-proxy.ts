@@ -862,6 +862,11 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             }
             try {
                 if (s.latencyMs > 0) await sleep(s.latencyMs);
+                // The latency stands for the request's time on the wire: one whose
+                // client went away before it got there never reaches EC2. (The EC2
+                // docs say nothing of it; for a killed client it is also the case
+                // where an interrupted run has the most left to recover.)
+                if (req.socket.destroyed) return;
                 if (fault === "reset") {
                     req.socket.destroy();
                     return;
