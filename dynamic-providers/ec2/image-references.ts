@@ -86,6 +86,28 @@ async function reading<T>(action: string, permission: string, read: () => Promis
     }
 }
 
+/**
+ * Like {@link reading}, for a kind of resource the endpoint may not offer at
+ * all (fleets at an emulator): an answer by code that the action does not
+ * exist (InvalidAction, UnsupportedOperation, ...) means no such resource
+ * can exist there, so none refers to an image; said once in the log. Any
+ * other failure, an unexplained HTTP 500 included, stops the plan.
+ */
+async function readingUnlessAbsent(action: string, permission: string, read: () => Promise<void>): Promise<void> {
+    try {
+        await read();
+    } catch (e) {
+        if (!hasCode(e, ...ACTION_UNSUPPORTED_CODES)) throw new UnreadableReferenceSourceError(action, permission, e);
+        if (!absentSaid.has(action)) {
+            absentSaid.add(action);
+            console.log(
+                `retention: the endpoint does not offer ${action} (${errorCode(e)}): nothing of that kind can refer to an image there`,
+            );
+        }
+    }
+}
+const absentSaid = new Set<string>();
+
 /** The endpoint does not offer the action at all (by code). */
 export function isActionUnsupported(e: unknown): boolean {
     return hasCode(e, ...ACTION_UNSUPPORTED_CODES) || e instanceof EndpointLacksActionError;
@@ -311,7 +333,7 @@ async function fleetUses(client: EC2Client, refs: ReferenceMap, viaSsm: Map<stri
     };
     const done = (state: string | undefined) =>
         !!state && (state.startsWith("deleted") || state.startsWith("cancelled") || state === "failed");
-    await reading("DescribeFleets", "ec2:DescribeFleets", async () => {
+    await readingUnlessAbsent("DescribeFleets", "ec2:DescribeFleets", async () => {
         for await (const page of paginateDescribeFleets({ client, pageSize: 1000 }, {})) {
             for (const f of page.Fleets ?? []) {
                 if (done(f.FleetState)) continue;
@@ -330,7 +352,7 @@ async function fleetUses(client: EC2Client, refs: ReferenceMap, viaSsm: Map<stri
             }
         }
     });
-    await reading("DescribeSpotFleetRequests", "ec2:DescribeSpotFleetRequests", async () => {
+    await readingUnlessAbsent("DescribeSpotFleetRequests", "ec2:DescribeSpotFleetRequests", async () => {
         for await (const page of paginateDescribeSpotFleetRequests({ client, pageSize: 1000 }, {})) {
             for (const r of page.SpotFleetRequestConfigs ?? []) {
                 if (done(r.SpotFleetRequestState)) continue;
