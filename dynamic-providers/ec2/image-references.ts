@@ -68,7 +68,7 @@ export class UnreadableReferenceSourceError extends Error {
         const why = hasCode(cause, ...ACCESS_DENIED_CODES)
             ? `access denied: grant ${permission} (see the minimal IAM policy in the README)`
             : hasCode(cause, ...THROTTLING_CODES)
-              ? `throttled past the retry budget: run again later, or lower GOLDEN_AMI_EC2_RATE_SHARE's competitors`
+              ? `throttled past the retry budget: run again later (every tool in the account and region shares AWS's request buckets)`
               : `the images it refers to would count as unused; fix the cause (${permission} is needed) and run again`;
         super(`finding images in use: ${action} failed (${code ?? (cause as Error)?.message ?? String(cause)}): ${why}`, { cause });
         this.name = "UnreadableReferenceSourceError";

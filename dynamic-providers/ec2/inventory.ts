@@ -129,6 +129,8 @@ export async function retentionInventory(
     const images = await listSelectedImages(client, region, rules.selector);
     const first = planRetention(images, new Map(), { ...rules, retireShared: true }, now);
     const candidates = new Set(first.retire.map((r) => r.imageId));
+    // Nothing the rules would retire: no reference can change that, so no more calls.
+    if (candidates.size === 0) return [images, new Map()];
     const [inUse] = await Promise.all([
         imagesInUse(client, region, [...candidates]),
         addLaunchPermissions(
