@@ -3,6 +3,7 @@ import pLimit from "p-limit";
 import { isDeepStrictEqual } from "node:util";
 import {
     exclusionReason,
+    ImageReference,
     PlannedRetirement,
     RetentionImage,
     planRetention,
@@ -18,7 +19,7 @@ import { ec2Client } from "./ec2/client";
 import { deleteImageWithSnapshots } from "./ec2/delete-image";
 import { errorCode, OperationError } from "./ec2/errors";
 import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
-import { describeImagesById, imagesInUse, listSelectedImages } from "./ec2/inventory";
+import { describeImagesById, imagesInUse, retentionInventory } from "./ec2/inventory";
 import type { EC2Client } from "./ec2/types";
 import { compact } from "./state-values";
 import { DELETE_IMAGE_TIMEOUT_MINUTES, RETENTION_CONCURRENCY } from "./ec2/limits";
@@ -68,7 +69,7 @@ export async function computePlan(
     const perRegion = await Promise.all(
         inputs.regions.map(async (region) => {
             const client = ec2Client(region);
-            const [images, inUse] = await Promise.all([listSelectedImages(client, region, inputs.selector), imagesInUse(client, region)]);
+            const [images, inUse] = await retentionInventory(client, region, rulesOf(inputs), now);
             return planRetention(images, inUse, rulesOf(inputs), now);
         }),
     );
@@ -132,7 +133,7 @@ async function recheck(
     now: Date,
 ): Promise<{ ready: RetentionImage[]; outcomes: Outcome[] }> {
     let current: Map<string, RetentionImage>;
-    let inUse: Map<string, string>;
+    let inUse: Map<string, ImageReference[]>;
     try {
         [current, inUse] = await Promise.all([
             describeImagesById(
@@ -140,7 +141,11 @@ async function recheck(
                 region,
                 planned.map((p) => p.imageId),
             ),
-            imagesInUse(client, region),
+            imagesInUse(
+                client,
+                region,
+                planned.map((p) => p.imageId),
+            ),
         ]);
     } catch (e) {
         const error = `checking before acting: ${describeError(e)}`;
@@ -180,7 +185,8 @@ async function retireImage(client: EC2Client, image: RetentionImage, inputs: Ret
                 { deleteSnapshots: inputs.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
             );
             snapshotsDeleted = r.snapshotsDeleted;
-            for (const k of r.snapshotsKept) if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
+            for (const k of r.snapshotsKept)
+                if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
         }
         return { kind: "retired", imageId, region, snapshotsDeleted, snapshotsKept };
     } catch (e) {

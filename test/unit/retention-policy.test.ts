@@ -1,23 +1,30 @@
 import {
     DeleteSnapshotCommand,
     DeregisterImageCommand,
+    DescribeFleetsCommand,
+    DescribeImageAttributeCommand,
+    DescribeImageReferencesCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
     DescribeLaunchTemplateVersionsCommand,
+    DescribeSpotFleetRequestsCommand,
     DisableImageCommand,
     EC2Client,
     EnableImageDeprecationCommand,
     Image,
 } from "@aws-sdk/client-ec2";
-import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeLaunchConfigurationsCommand } from "@aws-sdk/client-auto-scaling";
+import { DescribeParametersCommand, GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/retention-policy";
 import { checkRetentionPolicyInputs } from "../../sdk/validation";
+import { ec2Error } from "../support/aws-errors";
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
+const autoScaling = mockClient(AutoScalingClient);
 const DAY = 86_400_000;
 
 function image(n: number, daysOld: number, extra: Partial<Image> = {}): Image {
@@ -42,10 +49,19 @@ describe("AmiRetentionPolicy provider hooks", () => {
     beforeEach(() => {
         ec2.reset();
         ssm.reset();
+        autoScaling.reset();
         log = sinon.stub(console, "log");
         err = sinon.stub(console, "error");
         ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
         ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [] });
+        // These tests exercise the enumeration (no DescribeImageReferences), with no fleets, groups or shares.
+        ec2.on(DescribeImageReferencesCommand).rejects(ec2Error("InvalidAction"));
+        ec2.on(DescribeFleetsCommand).resolves({ Fleets: [] });
+        ec2.on(DescribeSpotFleetRequestsCommand).resolves({ SpotFleetRequestConfigs: [] });
+        ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+        autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+        autoScaling.on(DescribeLaunchConfigurationsCommand).resolves({ LaunchConfigurations: [] });
+        ssm.on(DescribeParametersCommand).resolves({ Parameters: [] });
     });
     afterEach(() => {
         log.restore();
