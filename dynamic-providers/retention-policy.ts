@@ -86,7 +86,7 @@ export function unknownInputs(inputs: Partial<Record<string, unknown>>): string[
     return out;
 }
 
-function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
+export function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
     const unknown = unknownInputs(inputs as never);
     // Planning with a value not known yet would drop it (an exclusion, say): refuse instead.
     if (unknown.length > 0) throw new Error(`retention: cannot plan while ${unknown.join(", ")} are not known yet`);
