@@ -11,10 +11,22 @@ import { sweepAfterSuite } from "../support/sweep-teardown";
 const REGION = "ap-northeast-1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface Entry {
+    imageId: string;
+    reason: string;
+}
+interface Pending {
+    status: string;
+    summary: string;
+    total: number;
+    groups: { group: string; count: number; first: Entry[] }[];
+    heldBack: { total: number; byReason: { reason: string; count: number }[]; first: Entry[] };
+    unknownInputs?: string[];
+}
 interface Step {
     op: string;
     urn: string;
-    newState?: { inputs?: { pending?: { imageId: string; reason: string }[] } };
+    newState?: { inputs?: { pending?: Pending } };
 }
 
 function policyStep(preview: string): Step | undefined {
@@ -44,31 +56,40 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         const run = await ec2.send(new RunInstancesCommand({ ImageId: images[0], MinCount: 1, MaxCount: 1 }));
         user = run.Instances![0].InstanceId!;
         stack = await newStack("retention", "ret", motoEnv(currentMoto().endpoint, REGION));
-        await stack.config({ "aws:region": REGION, namePattern: "e2e-ret-*", keepLatest: "2" });
+        await stack.config({ "aws:region": REGION, namePattern: "e2e-ret-*", keepLatest: "2", excludeViaResource: images[1] });
     });
     after(async () => {
         await ec2.send(new TerminateInstancesCommand({ InstanceIds: [user] }));
         ec2.destroy();
     });
 
-    it("preview --json names exactly the images the policy will retire, with why", async () => {
-        const { stdout } = await stack.run(["preview", "--json"]);
-        const pending = policyStep(stdout)?.newState?.inputs?.pending ?? [];
-        assert.deepEqual(pending.map((p) => p.imageId).sort(), [images[1], images[2]].sort());
-        for (const p of pending) assert.match(p.reason, /newest in group ap-northeast-1 \(keepLatest 2\)/);
+    it("first preview, the exclusion coming from a resource not created yet: plain preview says the plan is computed at apply", async () => {
+        const { stdout } = await stack.run(["preview"]);
+        assert.match(stdout, /retention web-images: plan computed at apply \(inputs not known yet: exclude\.imageIds\)/);
+        const json = await stack.run(["preview", "--json"]);
+        const pending = policyStep(json.stdout)?.newState?.inputs?.pending;
+        assert.equal(pending?.status, "at-apply");
+        assert.deepEqual(pending?.unknownInputs, ["exclude.imageIds"]);
     });
 
-    it("up retires them and their snapshots; the image in use and the newest stay", async () => {
+    it("up plans with the then-known exclusion and retires the rest with their snapshots; the image in use and the newest stay", async () => {
         const before = await inventory(REGION);
-        await stack.run(["up", "--yes", "--skip-preview"]);
+        const { stdout } = await stack.run(["up", "--yes", "--skip-preview"]);
         const after = await inventory(REGION);
         const left = after.images.map((i: { id: string }) => i.id).filter((i: string) => images.includes(i));
-        assert.deepEqual(left.sort(), [images[0], images[3], images[4]].sort());
-        assert.equal(before.snapshots.length - after.snapshots.length, 2);
+        // images[0] in use, images[1] excluded through the other resource, images[3..4] the newest two
+        assert.deepEqual(left.sort(), [images[0], images[1], images[3], images[4]].sort());
+        assert.equal(before.snapshots.length - after.snapshots.length, 1);
+        assert.match(stdout, /retention web-images: will retire 1 image \(ap-northeast-1: 1\); 2 held back/);
         const out = await stack.outputs();
-        const run = out.lastRun as { retired: { imageId: string }[]; snapshotsDeleted: string[] };
-        assert.equal(run.retired.length, 2);
-        assert.equal(run.snapshotsDeleted.length, 2);
+        const run = out.lastRun as { counts: { retired: number; snapshotsDeleted: number }; retired: { imageId: string }[] };
+        assert.deepEqual(
+            run.retired.map((r) => r.imageId),
+            [images[2]],
+        );
+        assert.equal(run.counts.retired, 1);
+        assert.equal(run.counts.snapshotsDeleted, 1);
+        assert.equal((out.pending as Pending).status, "done", "no stale plan in state after up");
     });
 
     it("a second preview is a no-op", async () => {
@@ -76,15 +97,30 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         assert.ok([undefined, "same"].includes(policyStep(stdout)?.op), stdout.slice(0, 1500));
     });
 
-    it("a newer image pushes the next one out, shown in preview as a change of pending", async () => {
+    it("a newer image pushes the next one out: preview shows which image and why, the count, and what is held back", async () => {
         await bake(6);
+        const plain = await stack.run(["preview"]);
+        assert.match(
+            plain.stdout,
+            /retention web-images: will retire 1 image \(ap-northeast-1: 1\); 2 held back \(exclude\.imageIds, in use\)/,
+        );
         const { stdout } = await stack.run(["preview", "--json"]);
         const step = policyStep(stdout);
         assert.equal(step?.op, "update");
+        const pending = step?.newState?.inputs?.pending;
+        assert.equal(pending?.total, 1);
         assert.deepEqual(
-            step?.newState?.inputs?.pending?.map((p) => p.imageId),
+            pending?.groups.map((g) => [g.group, g.count]),
+            [["ap-northeast-1", 1]],
+        );
+        assert.deepEqual(
+            pending?.groups[0].first.map((p) => p.imageId),
             [images[3]],
         );
+        assert.match(pending!.groups[0].first[0].reason, /3rd newest in group ap-northeast-1 \(keepLatest 2\)/);
+        assert.deepEqual(pending?.heldBack.first.map((h) => h.imageId).sort(), [images[0], images[1]].sort());
+        const diff = await stack.run(["preview", "--diff"]);
+        assert.ok(diff.stdout.includes(images[3]), diff.stdout);
     });
 
     it("destroying the policy leaves the remaining images alone", async () => {
