@@ -162,6 +162,8 @@ export function reasonKind(reason: string): string {
 
 const DAY_MS = 86_400_000;
 
+const cut = (text: string, chars: number) => (text.length > chars ? `${text.slice(0, chars - 1)}…` : text);
+
 function summaryLine(total: number, regions: RetentionPendingSummary["regions"], heldBack: RetentionPendingSummary["heldBack"]): string {
     const perRegion = regions
         .filter((r) => r.count > 0)
@@ -181,7 +183,7 @@ export function summarizePlan(
     plan: { retire: readonly PlannedRetirement[]; skipped: readonly SkippedImage[] },
     regions: readonly string[],
     now: Date,
-    limits: { groups: number; perGroup: number; heldBack: number } = RETENTION_REPORT_LIMITS,
+    limits: { groups: number; perGroup: number; heldBack: number; heldBackReasons: number; reasonChars: number } = RETENTION_REPORT_LIMITS,
 ): RetentionPendingSummary {
     const sorted = [...plan.retire].sort(byGroupThenAge);
     const groups: PendingGroup[] = [];
@@ -211,7 +213,7 @@ export function summarizePlan(
                 name: p.name,
                 creationDate: p.creationDate,
                 ageDays: Number.isFinite(ageDays) ? ageDays : 0,
-                reason: p.reason,
+                reason: cut(p.reason, limits.reasonChars),
             });
         }
     }
@@ -222,8 +224,8 @@ export function summarizePlan(
         byReason: [...reasons]
             .map(([reason, count]) => ({ reason, count }))
             .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1))
-            .slice(0, limits.heldBack),
-        first: plan.skipped.slice(0, limits.heldBack).map((s) => ({ ...s })),
+            .slice(0, limits.heldBackReasons),
+        first: plan.skipped.slice(0, limits.heldBack).map((s) => ({ ...s, reason: cut(s.reason, limits.reasonChars) })),
     };
     const regionList = [...perRegion].map(([region, r]) => ({ region, ...r }));
     return {

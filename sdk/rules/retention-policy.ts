@@ -24,9 +24,13 @@ export const RETENTION_REPORT_LIMITS = {
     /** Groups listed in a pending summary; the rest are counted in `moreGroups`. */
     groups: 10,
     /** Entries listed per group. */
-    perGroup: 5,
-    /** Held-back images listed, and reasons counted. */
-    heldBack: 10,
+    perGroup: 3,
+    /** Held-back images listed. */
+    heldBack: 5,
+    /** Reasons counted for held-back images. */
+    heldBackReasons: 10,
+    /** A listed entry's reason is cut to this many characters. */
+    reasonChars: 200,
 } as const;
 
 const ACTIONS = ["deregister", "deprecate", "disable"];

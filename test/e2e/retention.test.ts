@@ -2,6 +2,8 @@
 // the packed package, against moto with seeded images and instances.
 import { CreateImageCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
@@ -17,6 +19,7 @@ interface Entry {
 }
 interface Pending {
     status: string;
+    digest: string;
     summary: string;
     total: number;
     groups: { group: string; count: number; first: Entry[] }[];
@@ -55,7 +58,11 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         // the oldest image still runs an instance: in use, never retired
         const run = await ec2.send(new RunInstancesCommand({ ImageId: images[0], MinCount: 1, MaxCount: 1 }));
         user = run.Instances![0].InstanceId!;
-        stack = await newStack("retention", "ret", motoEnv(currentMoto().endpoint, REGION));
+        // The full plan on demand: one JSON file per policy, relative to the program's directory.
+        stack = await newStack("retention", "ret", {
+            ...motoEnv(currentMoto().endpoint, REGION),
+            GOLDEN_AMI_RETENTION_PLAN_DIR: "retention-plan",
+        });
         await stack.config({ "aws:region": REGION, namePattern: "e2e-ret-*", keepLatest: "2", excludeViaResource: images[1] });
     });
     after(async () => {
@@ -90,6 +97,9 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         assert.equal(run.counts.retired, 1);
         assert.equal(run.counts.snapshotsDeleted, 1);
         assert.equal((out.pending as Pending).status, "done", "no stale plan in state after up");
+        const policy = (await stack.export()).deployment.resources?.find((r) => r.urn.endsWith("::web-images"));
+        assert.equal((policy?.outputs?.pending as Pending).total, 0);
+        assert.equal((policy?.inputs?.pending as Pending).status, "planned", "the inputs hold the summary check made, never a list");
     });
 
     it("a second preview is a no-op", async () => {
@@ -121,6 +131,12 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         assert.deepEqual(pending?.heldBack.first.map((h) => h.imageId).sort(), [images[0], images[1]].sort());
         const diff = await stack.run(["preview", "--diff"]);
         assert.ok(diff.stdout.includes(images[3]), diff.stdout);
+        const file = JSON.parse(fs.readFileSync(path.join(stack.dir, "retention-plan", "web-images.json"), "utf8"));
+        assert.deepEqual(
+            file.retire.map((p: Entry) => p.imageId),
+            [images[3]],
+        );
+        assert.equal(file.digest, pending?.digest);
     });
 
     it("destroying the policy leaves the remaining images alone", async () => {

@@ -146,13 +146,13 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 p.groups.map((g) => [g.group, g.count, g.first.length]),
                 [
                     ["us-east-1/App=api", 1, 1],
-                    ["us-east-1/App=web", 7, 5],
+                    ["us-east-1/App=web", 7, 3],
                 ],
             );
             const web = p.groups[1];
             assert.deepEqual(
                 web.first.map((e) => e.imageId),
-                [1, 2, 3, 4, 5].map(id),
+                [1, 2, 3].map(id),
                 "oldest first",
             );
             assert.equal(web.first[0].ageDays, 99);
@@ -204,14 +204,43 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(p.total, 10_000);
             assert.equal(p.groups.length, 10);
             assert.deepEqual(p.moreGroups, { groups: 40, images: 8_000 });
-            assert.ok(p.groups.every((g) => g.count === 200 && g.first.length === 5));
+            assert.ok(p.groups.every((g) => g.count === 200 && g.first.length === 3));
             const pendingBytes = JSON.stringify(p).length;
             assert.ok(pendingBytes <= 20_000, `pending is ${pendingBytes} bytes`);
+            // The CLI prints it one property a line, indented: about the size of indented JSON.
+            const shown = JSON.stringify(p, null, 4).length;
+            assert.ok(shown <= 25_000, `pending shows as about ${shown} bytes`);
             const u = await hooks.update("p", r.inputs, r.inputs);
             assert.equal(u.outs.lastRun.counts.retired, 10_000);
             assert.equal(u.outs.lastRun.retired.length, 20);
             const stateBytes = JSON.stringify({ inputs: r.inputs, outputs: u.outs }).length;
             assert.ok(stateBytes <= 64 * 1024, `state is ${stateBytes} bytes`);
+        });
+
+        it("stays within the PR-comment budget with long names and reasons (10,000 images in 50 groups, 3,000 held back)", () => {
+            const now = new Date("2026-12-01T00:00:00Z");
+            const group = (n: number) => `us-east-1/App=app-${n % 50}/Env=production`;
+            const retire = Array.from({ length: 10_000 }, (_, n) => ({
+                imageId: id(n),
+                region: "us-east-1",
+                name: `web-app-${n % 50}-2026-09-01T10-00-00-build-${n}`,
+                creationDate: new Date(now.getTime() - (n + 40) * DAY).toISOString(),
+                group: group(n),
+                reason: `123rd newest in group ${group(n)} (keepLatest 3); 82 days old (maxAgeDays 30); ${"deprecated ".repeat(30)}`,
+            }));
+            const skipped = Array.from({ length: 3_000 }, (_, n) => ({
+                imageId: id(20_000 + n),
+                region: "us-east-1",
+                group: group(n),
+                reason: `in use: ${"launch template lt-0123456789abcdef0 (version 3, $Default); ".repeat(6)}`,
+            }));
+            const p = hooks.summarizePlan({ retire, skipped }, ["us-east-1"], now);
+            assert.equal(p.total, 10_000);
+            assert.equal(p.heldBack.total, 3_000);
+            assert.ok([...p.groups.flatMap((g) => g.first), ...p.heldBack.first].every((e) => e.reason.length <= 200));
+            assert.ok(p.groups[0].first[0].reason.endsWith("…"));
+            const shown = JSON.stringify(p, null, 4).length;
+            assert.ok(shown <= 25_000, `pending shows as about ${shown} bytes`);
         });
 
         it("keeps failures up to a bound with the count beyond, each error cut short", async function () {
@@ -239,7 +268,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 assert.equal(file.retire.length, 29);
                 assert.equal(file.digest, r.inputs.pending.digest);
                 assert.equal(hooks.planDigest(file.retire), r.inputs.pending.digest);
-                assert.equal(listed(r.inputs.pending).length, 5, "the summary lists the first five only");
+                assert.equal(listed(r.inputs.pending).length, 3, "the summary lists the first three only");
             } finally {
                 delete process.env.GOLDEN_AMI_RETENTION_PLAN_DIR;
                 await fs.rm(dir, { recursive: true, force: true });
