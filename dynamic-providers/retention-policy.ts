@@ -244,7 +244,10 @@ export function summarizePlan(
 export function atApplySummary(unknown: string[]): RetentionPendingSummary {
     return {
         status: "at-apply",
-        summary: `plan computed at apply (inputs not known yet: ${unknown.join(", ")})`,
+        summary:
+            unknown.length > 0
+                ? `plan computed at apply (inputs not known yet: ${unknown.join(", ")})`
+                : "not planned: the inputs are refused",
         total: 0,
         digest: "",
         regions: [],
@@ -296,7 +299,6 @@ async function writePlanFile(
     const dir = process.env[PLAN_DIR_ENV];
     if (!dir) return undefined;
     const file = path.join(dir, `${(inputs.policyName ?? `retention-${inputs.regions.join("-")}`).replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
-    await fs.mkdir(dir, { recursive: true });
     const body = {
         policy: inputs.policyName,
         at: now.toISOString(),
@@ -305,7 +307,18 @@ async function writePlanFile(
         retire: plan.retire,
         skipped: plan.skipped,
     };
-    await fs.writeFile(file, JSON.stringify(body, null, 2) + "\n");
+    try {
+        await fs.mkdir(dir, { recursive: true });
+        await fs.writeFile(file, JSON.stringify(body, null, 2) + "\n");
+    } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new Error(
+            `${label(inputs)}: writing the full plan to ${file} (${PLAN_DIR_ENV}): ${why}; point ${PLAN_DIR_ENV} at a writable directory or unset it`,
+            {
+                cause: e,
+            },
+        );
+    }
     return file;
 }
 

@@ -274,6 +274,22 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 await fs.rm(dir, { recursive: true, force: true });
             }
         });
+        it("names the variable and the fix when the plan file cannot be written", async () => {
+            const dir = await fs.mkdtemp(path.join(os.tmpdir(), "plan-"));
+            const notADir = path.join(dir, "file");
+            await fs.writeFile(notADir, "");
+            process.env.GOLDEN_AMI_RETENTION_PLAN_DIR = path.join(notADir, "sub");
+            try {
+                ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 1)] });
+                await assert.rejects(
+                    hooks.check({}, settings),
+                    /writing the full plan to .*GOLDEN_AMI_RETENTION_PLAN_DIR.*writable directory/,
+                );
+            } finally {
+                delete process.env.GOLDEN_AMI_RETENTION_PLAN_DIR;
+                await fs.rm(dir, { recursive: true, force: true });
+            }
+        });
     });
 
     describe("inputs not known yet (preview before another resource exists)", () => {
