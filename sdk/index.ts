@@ -5,7 +5,16 @@ export { ImageResourceArgs } from "./image-args";
 export { ManagedAmi, ManagedAmiArgs } from "./managed-ami";
 export { defaultRegion } from "./region";
 export * from "./retention-plan";
-export { AmiRetentionPolicy, AmiRetentionPolicyArgs, RetentionRunReport } from "./retention-policy";
+export {
+    AmiRetentionPolicy,
+    AmiRetentionPolicyArgs,
+    PendingEntry,
+    PendingGroup,
+    RETENTION_REPORT_LIMITS,
+    RetentionPendingSummary,
+    RetentionRunCounts,
+    RetentionRunReport,
+} from "./retention-policy";
 export * from "./types";
 export {
     AmiCopyCheckInputs,
