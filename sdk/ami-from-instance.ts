@@ -4,7 +4,7 @@ import { imageResourceProps, ImageResourceArgs } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import provider from "./providers/ami-from-instance";
 import { ImageResource } from "./image-resource";
-import { blockDeviceMappingsRule, booleanRule, instanceIdRule } from "./rules/primitives";
+import { blockDeviceMappingsRule, booleanRule, containsUnknown, instanceIdRule } from "./rules/primitives";
 import type { BlockDeviceMapping, ImageInputs } from "./types";
 
 /** Args of {@link AmiFromInstance}. */
@@ -59,6 +59,18 @@ export const descriptor: ImageKind<AmiFromInstanceInputs> = {
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
     outputInputs: ["sourceInstanceId"],
+    // The preflight (checkWithEc2): a changed source instance or block devices
+    // (a replacement: checked before the old image goes), and block devices on
+    // a create. A plain create asks EC2 nothing at preview.
+    needsEc2Check: (news, olds) => {
+        const { sourceInstanceId, region, blockDeviceMappings } = news;
+        if (!sourceInstanceId || !region || containsUnknown([sourceInstanceId, region, blockDeviceMappings ?? []])) return false;
+        if (!olds?.sourceInstanceId) return (blockDeviceMappings ?? []).length > 0;
+        return (
+            olds.sourceInstanceId !== sourceInstanceId ||
+            JSON.stringify(olds.blockDeviceMappings ?? []) !== JSON.stringify(blockDeviceMappings ?? [])
+        );
+    },
 };
 
 /**
