@@ -105,7 +105,7 @@ async function create(inputs: AmiFromInstanceInputs): Promise<dynamic.CreateResu
     try {
         imageId = await createOrAdopt(client, inputs, op);
     } catch (e) {
-        throw new OperationError(op, "CreateImage", e);
+        throw new OperationError(op, "CreateImage", e, { region: inputs.region });
     }
     return finishCreate(client, imageId, inputs, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
 }

@@ -186,7 +186,7 @@ export async function readImage<I extends ImageInputs>(
         image = await findImageById(client, id);
         perms = launchPermissionsFromEc2(await findLaunchPermissions(client, id));
     } catch (e) {
-        if (!isNotFound(e)) throw new OperationError(op, "describing the image", e);
+        if (!isNotFound(e)) throw new OperationError(op, "describing the image", e, { region: props.region });
         return readDeregistered(client, id, props, op);
     }
     const refreshed = compact({
@@ -208,7 +208,7 @@ async function readDeregistered(client: EC2Client, id: string, props: ImageResou
     try {
         left = await findExistingSnapshotIds(client, snapshotIds);
     } catch (e) {
-        throw new OperationError(op, "the image is deregistered: looking for its snapshots", e);
+        throw new OperationError(op, "the image is deregistered: looking for its snapshots", e, { region: props.region });
     }
     if (left.length === 0) return {};
     printProgress(
@@ -244,7 +244,7 @@ export async function updateImage<I extends ImageInputs>(
         try {
             return await fn();
         } catch (e) {
-            throw new OperationError(op, name, e);
+            throw new OperationError(op, name, e, { region: news.region });
         }
     };
     const image = await step("waiting for the image to be available", () =>
@@ -308,7 +308,9 @@ export async function deleteImage(id: string, props: ImageResourceState): Promis
                 (kept.length ? `; kept ${kept.join(", ")}` : ""),
         );
     } catch (e) {
-        const err = new OperationError(`deleting ${describe(props, id)}`, "deregistering the image and deleting its snapshots", e);
+        const err = new OperationError(`deleting ${describe(props, id)}`, "deregistering the image and deleting its snapshots", e, {
+            region: props.region,
+        });
         if (props.deregistrationProtection) {
             err.message += " (deregistration protection is on: set deregistrationProtection: false and run `pulumi up` before destroying)";
         }
