@@ -91,7 +91,8 @@ describe("drift (real pulumi CLI, moto)", () => {
         await stack.run(["up", "--yes", "--skip-preview"]);
         const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0];
         assert.equal(image.Tags?.find((t) => t.Key === "Version")?.Value, "1", "up reverted the tag");
-        assert.equal(op((await stack.run(["preview", "--json"])).stdout), "same", "nothing left to change");
+        const after = op((await stack.run(["preview", "--json"])).stdout);
+        assert.ok(after === undefined || after === "same", `nothing left to change, got ${after}`);
     });
 
     it("an AMI deregistered by hand, its snapshots left: refresh keeps them tracked, destroy deletes them", async () => {
@@ -114,7 +115,10 @@ describe("drift (real pulumi CLI, moto)", () => {
         const again = (await stack.outputs()) as { imageId: string; snapshotIds: string[] };
         assert.notEqual(again.imageId, s.imageId);
         const left = await inventory(REGION);
-        assert.ok(left.images.some((i) => i.id === again.imageId), "the new image exists");
+        assert.ok(
+            left.images.some((i) => i.id === again.imageId),
+            "the new image exists",
+        );
         assert.ok(!left.snapshots.some((x) => s.snapshotIds.includes(x.id)), "the old snapshots are deleted");
         await stack.run(["destroy", "--yes", "--skip-preview"]);
         assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] });
