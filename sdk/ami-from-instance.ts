@@ -9,7 +9,12 @@ import type { BlockDeviceMapping, ImageInputs } from "./types";
 
 /** Args of {@link AmiFromInstance}. */
 export interface AmiFromInstanceArgs extends ImageResourceArgs {
-    /** The EC2 instance to make the image from, e.g. `i-0123456789abcdef0`. Changing it replaces the image. */
+    /**
+     * The EC2 instance to make the image from, e.g. `i-0123456789abcdef0`.
+     * Changing it replaces the image; `check` first makes sure the new
+     * instance exists and is not terminated, so a same-name replacement never
+     * deletes the old image for an instance that cannot be imaged.
+     */
     readonly sourceInstanceId: pulumi.Input<string>;
     /**
      * Snapshot the volumes without stopping the instance first (`--no-reboot`).
@@ -21,7 +26,10 @@ export interface AmiFromInstanceArgs extends ImageResourceArgs {
     /**
      * Block devices of the image, to change or leave out volumes of the
      * instance, e.g. `[{ deviceName: "/dev/sdf", noDevice: true }]` leaves a data
-     * volume out. Changing it replaces the image.
+     * volume out. For a device the instance already has, CreateImage allows
+     * only `ebs.deleteOnTermination` (or `noDevice`); `check` refuses size,
+     * type, IOPS, throughput or encryption changes there, before anything is
+     * replaced. New devices may set anything. Changing it replaces the image.
      * @default the instance's own block devices
      */
     readonly blockDeviceMappings?: pulumi.Input<pulumi.Input<BlockDeviceMapping>[]>;
