@@ -87,7 +87,7 @@ describe("an endpoint that does not answer EC2's XML", () => {
         });
         try {
             // The SDK's own send (the smithy Client's), past the unit tests' mock of EC2Client.
-            const send = Object.getPrototypeOf(EC2Client.prototype).send as EC2Client["send"];
+            const send = Object.getPrototypeOf(EC2Client.prototype).send as (this: EC2Client, command: unknown) => Promise<unknown>;
             await send.call(client, new CreateImageCommand({ InstanceId: "i-0123456789abcdef0", Name: "web-1" }));
         } catch (e) {
             return e;
