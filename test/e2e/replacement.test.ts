@@ -3,6 +3,7 @@
 // new source instance and block devices before the engine deletes anything.
 import { DescribeInstancesCommand, DescribeVolumesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
+import * as http from "node:http";
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
@@ -96,4 +97,54 @@ describe("same-name replacement (real pulumi CLI, moto)", () => {
 
     // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
     sweepAfterSuite([REGION]);
+});
+
+// What users meet before any image exists: a region that only looks like one is
+// refused at preview; an endpoint that is not EC2 reads as that, never as the
+// SDK's XML parse error.
+describe("regions and endpoints at preview and up (real pulumi CLI)", () => {
+    it('region "us-east-9" fails preview in check, listing known regions and the nearest', async () => {
+        const stack = await newStack("bad-input", "region-9", motoEnv(currentMoto().endpoint, "us-east-1"));
+        await stack.config({
+            "aws:region": "us-east-1",
+            kind: "AmiFromInstance",
+            args: JSON.stringify({ sourceInstanceId: "i-0123456789abcdef0", name: "web-region", region: "us-east-9" }),
+        });
+        const r = await stack.run(["preview"], { check: false });
+        assert.notEqual(r.code, 0, "preview must fail");
+        assert.match(
+            r.stdout + r.stderr,
+            /region: "us-east-9" is not an AWS region; known regions: .*us-east-1.* \(did you mean us-east-1\?\)/,
+        );
+        assert.doesNotMatch(r.stdout + r.stderr, /XML parse error/);
+    });
+
+    it("an endpoint answering HTML: up names the endpoint, the region and the fix, not an XML parse error", async () => {
+        const server = http.createServer((_req, res) => {
+            res.writeHead(404, { "content-type": "text/html" });
+            res.end("<!DOCTYPE html><html><body><h1>Not Found</h1><br></body></html>");
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+        try {
+            const stack = await newStack("bad-input", "html-endpoint", motoEnv(endpoint, "us-east-1"));
+            await stack.config({
+                "aws:region": "us-east-1",
+                kind: "AmiFromInstance",
+                args: JSON.stringify({ sourceInstanceId: "i-0123456789abcdef0", name: "web-html" }),
+            });
+            const r = await stack.run(["up", "--yes", "--skip-preview"], { check: false });
+            assert.notEqual(r.code, 0, "up must fail");
+            const out = r.stdout + r.stderr;
+            assert.match(
+                out,
+                new RegExp(
+                    `CreateImage: the endpoint for region us-east-1 answered something that is not EC2 \\(HTTP 404, not EC2's XML\\); AWS_ENDPOINT_URL_EC2 is ${endpoint}: check that it is an EC2 endpoint`,
+                ),
+            );
+            assert.doesNotMatch(out, /XML parse error/);
+        } finally {
+            server.close();
+        }
+    });
 });
