@@ -87,6 +87,7 @@ export async function checkWithEc2(
             `checking instance (${sourceInstanceId}) before replacing AMI (${news.name})`,
             "DescribeInstances",
             e,
+            { region },
         );
         return {
             property: "sourceInstanceId",

@@ -67,16 +67,19 @@ export const descriptor: ImageKind<AmiFromInstanceInputs> = {
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
     outputInputs: ["sourceInstanceId"],
-    // The preflight (checkWithEc2): a changed source instance or block devices
-    // (a replacement: checked before the old image goes), and block devices on
-    // a create. A plain create asks EC2 nothing at preview.
+    // The preflight (checkWithEc2): a changed source instance, block devices
+    // or reboot choice (a replacement: checked before the old image goes), and
+    // block devices on a create. A plain create asks EC2 nothing at preview.
     needsEc2Check: (news, olds) => {
         const { sourceInstanceId, region, blockDeviceMappings } = news;
         if (!sourceInstanceId || !region || containsUnknown([sourceInstanceId, region, blockDeviceMappings ?? []])) return false;
         if (!olds?.sourceInstanceId) return (blockDeviceMappings ?? []).length > 0;
+        // Any replacement on the instance's side: the instance may have been
+        // terminated since the last bake (a builder instance often is).
         return (
             olds.sourceInstanceId !== sourceInstanceId ||
-            JSON.stringify(olds.blockDeviceMappings ?? []) !== JSON.stringify(blockDeviceMappings ?? [])
+            JSON.stringify(olds.blockDeviceMappings ?? []) !== JSON.stringify(blockDeviceMappings ?? []) ||
+            (olds.snapshotWithoutReboot ?? false) !== (news.snapshotWithoutReboot ?? false)
         );
     },
 };

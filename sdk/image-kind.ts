@@ -44,7 +44,7 @@ export interface ImageKind<I = Record<string, unknown>> {
     /**
      * True when `check` must ask EC2 (AmiCopy: a copy into its source's region
      * under the source's name; AmiFromInstance: a new or changed source
-     * instance or block devices, the preflight of a replacement); `check` then
+     * instance block devices or reboot choice, the preflight of a replacement); `check` then
      * loads the kind's implementation module and calls its `checkWithEc2`.
      * `olds` are the previous inputs (empty on a create). Pure: preview of
      * every other resource never loads the AWS SDK.

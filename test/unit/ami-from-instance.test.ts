@@ -174,6 +174,17 @@ describe("AmiFromInstance provider hooks", () => {
             const left = await hooks.check(olds, { ...moved, blockDeviceMappings: [{ deviceName: "/dev/xvda", noDevice: true }] });
             assert.deepEqual(left.failures, []);
         });
+        it("preflights a same-name replacement by the reboot choice: the instance may be gone since the last bake", async () => {
+            ec2.on(DescribeInstancesCommand).rejects(ec2Error("InvalidInstanceID.NotFound"));
+            const r = await hooks.check(olds, { ...inputs, snapshotWithoutReboot: false });
+            assert.match(
+                r.failures![0].reason,
+                /^sourceInstanceId: instance i-0123456789abcdef0 does not exist in us-east-1 or is terminated/,
+            );
+            ec2.resetHistory();
+            assert.deepEqual((await hooks.check(olds, { ...inputs, tags: { App: "other" } })).failures, []);
+            assert.equal(ec2.calls().length, 0, "an in-place change asks EC2 nothing");
+        });
         it("checks block devices on a create too", async () => {
             instance();
             const r = await hooks.check({}, { ...moved, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: 20 } }] });
