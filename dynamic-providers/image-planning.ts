@@ -76,11 +76,26 @@ export const IN_PLACE = [
 ] as const;
 
 /**
+ * The `state` a refresh records for an image deregistered outside Pulumi
+ * whose snapshots are still there (see readImage): `up` makes the image
+ * again, `destroy` deletes the snapshots.
+ */
+export const DEREGISTERED = "deregistered";
+
+/**
  * The diff table: `replaceKeys` replace the image, the shared in-place keys
  * update it. When a replacement would keep the same name in the same region,
- * the old image goes first (EC2 names are unique per region).
+ * the old image goes first (EC2 names are unique per region); `check` has
+ * then already run the kind's preflight (AmiFromInstance: the source
+ * instance and block devices), so the old image is deleted only when the new
+ * one can be made. An image deregistered outside Pulumi (`state:
+ * "deregistered"` after a refresh) is replaced, new image first: its name is
+ * free, and the old snapshots stay tracked until the new image exists.
  */
 export function diffImage(olds: ImageInputs, news: ImageInputs, replaceKeys: readonly string[]): dynamic.DiffResult {
+    if ((olds as Partial<ImageOutputs>).state === DEREGISTERED) {
+        return { changes: true, replaces: ["state"], deleteBeforeReplace: false };
+    }
     // State has the image's tags as EC2 has them, copied ones included.
     const wanted = { ...news, tags: wantedImageTags(news, olds.copiedTags) };
     const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...STORED_ONLY]);
@@ -94,7 +109,7 @@ export function diffImage(olds: ImageInputs, news: ImageInputs, replaceKeys: rea
 }
 
 /** A check that asks EC2, made by the kind's implementation module (loaded only when the descriptor says it is needed). */
-export type Ec2Check<I> = (news: Partial<I>) => Promise<CheckFailure | undefined>;
+export type Ec2Check<I> = (news: Partial<I>, olds?: Partial<I>) => Promise<CheckFailure | undefined>;
 
 export interface PlanningHooks<I extends Partial<ImageInputs>> {
     check(olds: Partial<I>, news: Partial<I>): Promise<dynamic.CheckResult>;
@@ -107,8 +122,8 @@ export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>
     return {
         async check(olds, news) {
             const failures = checkImageKindInputs(kind, news, olds);
-            if (failures.length === 0 && ec2Check && kind.needsEc2Check?.(news)) {
-                const failure = await ec2Check()(news);
+            if (failures.length === 0 && ec2Check && kind.needsEc2Check?.(news, olds)) {
+                const failure = await ec2Check()(news, olds);
                 if (failure) failures.push(failure);
             }
             return { inputs: withImageDefaults(news, kind), failures };

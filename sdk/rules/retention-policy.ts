@@ -54,7 +54,7 @@ export const RETENTION_POLICY_RULES: RuleTable<RetentionPolicyCheckInputs> = [
                 }
             } else {
                 const bad = news.regions.find((r) => !containsUnknown(r) && regionRule(r, "regions") !== undefined);
-                if (bad !== undefined) failures.push(fail("regions", `${show(bad)} is not an AWS region; expected e.g. "us-east-1"`));
+                if (bad !== undefined) failures.push(fail("regions", regionRule(bad, "regions")!));
             }
             return failures;
         },
