@@ -221,7 +221,7 @@ export async function deleteImage(id: string, props: ImageResourceState): Promis
             { imageId: id, snapshotIds },
             { deleteSnapshots, timeoutMinutes: props.deleteTimeoutMinutes ?? DELETE_IMAGE_TIMEOUT_MINUTES },
         );
-        const kept = r.snapshotsKept.map((k) => `${k.snapshotId} (${k.reason})`);
+        const kept = r.snapshotsKept.map((k) => `${k.snapshotId} (${deleteSnapshots ? k.reason : "deleteSnapshotsOnDestroy is false"})`);
         printProgress(
             `${r.deregistered ? "deregistered" : "already gone:"} ${id}` +
                 (r.snapshotsDeleted.length ? `; deleted ${r.snapshotsDeleted.join(", ")}` : "") +
