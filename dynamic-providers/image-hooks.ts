@@ -28,6 +28,7 @@ import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
 import { ImageFailedError, printProgress, waitForImageAvailable } from "./ec2/waiters";
 import { changedProperties, compact, Ec2Check, ImageInputs, ImageResourceState, planningHooks, wantedImageTags } from "./image-planning";
 import { exitWhenOutputIsGone } from "./orphan-guard";
+import { publishImage, PublishOutputs, publishStep, reconcilePublish, unpublishImage } from "./publish";
 
 exitWhenOutputIsGone();
 
@@ -105,6 +106,13 @@ export async function finishCreate(
     } catch (e) {
         throw partialCreate(op, "applying tags, deprecation, protection and launch permissions", e, imageId, inputs, image);
     }
+    // Publishing (publish.ts) comes last: consumers see the image only once it is ready.
+    let published: PublishOutputs;
+    try {
+        published = await publishImage(imageId, inputs);
+    } catch (e) {
+        throw partialCreate(op, "publishing the image id to SSM", e, imageId, inputs, image);
+    }
     return {
         id: imageId,
         outs: compact({
@@ -112,6 +120,7 @@ export async function finishCreate(
             ...imageOutputs(image, inputs.region),
             tags: wantedImageTags(inputs),
             description: inputs.description ?? "",
+            ...published,
         }),
     };
 }
@@ -192,9 +201,11 @@ export async function updateImage<I extends ImageInputs>(
             await reconcileLaunchPermissions(client, id, wantedPerms, current);
         });
     }
+    const published = await step("publishing the image id to SSM", () => reconcilePublish(id, olds, news));
     return {
         outs: compact({
             ...news,
+            ...published,
             copiedTags: olds.copiedTags,
             ...imageOutputs(image, news.region),
             tags: wantedTags,
@@ -234,6 +245,8 @@ export async function deleteImage(id: string, props: ImageResourceState): Promis
         }
         throw err;
     }
+    // After the image: a protected image that refuses to go keeps its parameter too.
+    await publishStep(`deleting ${describe(props, id)}`, () => unpublishImage(id, props));
 }
 
 /** Every hook of an image kind. */

@@ -21,6 +21,7 @@ import { CreateTagsCommand, ModifyImageAttributeCommand } from "@aws-sdk/client-
 import { deleteImage, readImage } from "./image-hooks";
 import type { ImageResourceState } from "./image-planning";
 import { check, diff } from "./managed-ami-planning";
+import { publishStep, reconcilePublish, unpublishImage } from "./publish";
 import { compact } from "./state-values";
 
 export { ManagedAmiInputs, check, diff };
@@ -111,7 +112,12 @@ export async function previewAdoption(inputs: ManagedAmiInputs, options: { adopt
 }
 
 /** Brings the image to the inputs, touching only what they give; the image's outputs, with the inputs' tags. */
-async function reconcile(op: string, imageId: string, inputs: ManagedAmiInputs): Promise<Record<string, unknown>> {
+async function reconcile(
+    op: string,
+    imageId: string,
+    inputs: ManagedAmiInputs,
+    olds: { region: string; publish?: ManagedAmiInputs["publish"] } = { region: inputs.region },
+): Promise<Record<string, unknown>> {
     const client = ec2Client(inputs.region);
     const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
         try {
@@ -126,8 +132,9 @@ async function reconcile(op: string, imageId: string, inputs: ManagedAmiInputs):
     const current = await step("reading its settings", () => adoptedImageState(client, image, inputs.snapshotTags !== undefined));
     const changes = planAdoption(current, inputs);
     await step(`applying ${changes.map(describeAdoptionChange).join(", ") || "nothing"}`, () => applyAdoption(client, imageId, changes));
+    const published = await step("publishing the image id to SSM", () => reconcilePublish(imageId, olds, inputs));
     const { tags: _ec2Tags, ...outputs } = imageOutputs(image, inputs.region);
-    return compact({ ...inputs, ...outputs, name: image.Name ?? "", tags: inputs.tags ?? {} });
+    return compact({ ...inputs, ...outputs, ...published, name: image.Name ?? "", tags: inputs.tags ?? {} });
 }
 
 /**
@@ -148,7 +155,7 @@ async function create(inputs: ManagedAmiInputs): Promise<dynamic.CreateResult> {
 }
 
 async function update(id: string, olds: ImageResourceState, news: ManagedAmiInputs): Promise<dynamic.UpdateResult> {
-    return { outs: await reconcile(`updating adopted AMI (${olds.name}) ${id}`, id, news) };
+    return { outs: await reconcile(`updating adopted AMI (${olds.name}) ${id}`, id, news, olds) };
 }
 
 /** `pulumi refresh`: EC2's view, but `tags` stay the ones the inputs manage (others are not ours to report as drift). */
@@ -167,7 +174,8 @@ async function read(id: string, props: ImageResourceState & ManagedAmiInputs): P
  */
 async function remove(id: string, props: ImageResourceState & ManagedAmiInputs): Promise<void> {
     if (props.deleteOnRelease !== true) {
-        // No EC2 call: releasing never touches the image.
+        // No EC2 call: releasing never touches the image (its SSM parameter is the resource's own).
+        await publishStep(`releasing adopted AMI ${id}`, () => unpublishImage(id, props));
         printProgress(`released ${id} untouched (deleteOnRelease is false)`);
         return;
     }

@@ -180,7 +180,8 @@ async function retireImage(client: EC2Client, image: RetentionImage, inputs: Ret
                 { deleteSnapshots: inputs.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
             );
             snapshotsDeleted = r.snapshotsDeleted;
-            for (const k of r.snapshotsKept) if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
+            for (const k of r.snapshotsKept)
+                if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
         }
         return { kind: "retired", imageId, region, snapshotsDeleted, snapshotsKept };
     } catch (e) {
