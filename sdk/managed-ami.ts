@@ -81,6 +81,9 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
  * protection, deprecation) stays as it is. Preview prints one line per
  * change adoption will make, and names what it leaves alone.
  *
+ * Its `tags` output holds the tags it manages (the listed keys), not every
+ * tag of the image.
+ *
  * `pulumi destroy` (or a new `imageId`) releases the image untouched; with
  * `deleteOnRelease: true` it deregisters it instead (and deletes its
  * snapshots only with `deleteSnapshotsOnDestroy: true`).
@@ -91,7 +94,11 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
  *
  * @example
  * ```ts
- * const legacy = new ManagedAmi("legacy-web", { imageId: "ami-0123456789abcdef0", tags: { App: "web" } });
+ * const legacy = new ManagedAmi("legacy-web", {
+ *     imageId: "ami-0123456789abcdef0",
+ *     tags: { App: "web" }, // sets App; the image's other tags stay
+ *     publish: { ssmParameter: "/golden/web/latest" },
+ * });
  * ```
  */
 export class ManagedAmi extends ImageResource {

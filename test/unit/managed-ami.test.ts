@@ -12,6 +12,7 @@ import {
     Image,
     ModifyImageAttributeCommand,
 } from "@aws-sdk/client-ec2";
+import { DeleteParameterCommand, GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
 import sinon from "sinon";
@@ -157,6 +158,25 @@ describe("ManagedAmi provider hooks", () => {
         } as never);
         assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
         assert.notEqual(ec2.commandCalls(DeregisterImageCommand)[0].args[0].input.DeleteAssociatedSnapshots, true, "snapshots kept");
+    });
+
+    it("a release withdraws the resource's SSM parameter and leaves the image", async () => {
+        const ssm = mockClient(SSMClient);
+        ssm.on(GetParameterCommand).resolves({ Parameter: { Name: "/golden/legacy", Value: AMI, Version: 1 } });
+        ssm.on(DeleteParameterCommand).resolves({});
+        try {
+            await hooks.delete(AMI, {
+                imageId: AMI,
+                region: "us-east-1",
+                name: "web-legacy",
+                snapshotIds: [SNAP],
+                publish: { ssmParameter: "/golden/legacy", owner: "p/s/ManagedAmi/legacy" },
+            } as never);
+            assert.equal(ssm.commandCalls(DeleteParameterCommand).length, 1);
+            assert.deepEqual(mutations(), []);
+        } finally {
+            ssm.restore();
+        }
     });
 
     it("descriptor: an adopted image does not own its snapshots", () => {
