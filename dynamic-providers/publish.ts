@@ -24,12 +24,16 @@ export interface PublishOutputs {
 }
 
 /** Writes (or confirms) the parameter of `publish` with `imageId`. */
-export async function publishImage(imageId: string, inputs: Publishing): Promise<PublishOutputs> {
+export async function publishImage(imageId: string, inputs: Publishing, previous?: PublishInputs): Promise<PublishOutputs> {
     const p = inputs.publish;
     if (!p) return {};
     const mark = publisherMark(p.owner);
+    // A resource or stack renamed (aliases) still owns what it published under its old name.
+    const earlier =
+        previous && previous.ssmParameter === p.ssmParameter && previous.owner !== p.owner ? [publisherMark(previous.owner)] : [];
     const version = await publishImageParameter(ssmClient(inputs.region), p.ssmParameter, imageId, {
         ownedBy: mark,
+        alsoOwnedBy: earlier,
         takeOver: p.overwrite === true,
         tier: p.tier,
     });
@@ -47,7 +51,7 @@ export async function unpublishImage(imageId: string, props: Publishing): Promis
 
 /** Update: publish as the new inputs say, then withdraw a parameter they no longer name. */
 export async function reconcilePublish(imageId: string, olds: Publishing, news: Publishing): Promise<PublishOutputs> {
-    const out = await publishImage(imageId, news);
+    const out = await publishImage(imageId, news, olds.publish);
     const moved = olds.publish && (olds.publish.ssmParameter !== news.publish?.ssmParameter || olds.region !== news.region);
     if (moved) await unpublishImage(imageId, olds);
     return out;

@@ -123,6 +123,8 @@ export interface PublishOptions {
      * Without it any parameter is overwritten (GoldenImage's behaviour).
      */
     ownedBy?: string;
+    /** With `ownedBy`: earlier marks of the same publisher (a renamed resource or stack), also taken as the caller's. */
+    alsoOwnedBy?: string[];
     /** With `ownedBy`: take over a parameter with another description (still refusing another data type). */
     takeOver?: boolean;
 }
@@ -145,7 +147,8 @@ export async function publishImageParameter(
         const meta = await describeParameter(client, name);
         const dataType = meta?.dataType ?? current.dataType ?? "text";
         if (dataType !== "aws:ec2:image") throw new ParameterDataTypeError(name, dataType);
-        if (!options.takeOver && (meta?.description ?? "") !== options.ownedBy) throw new ParameterNotOursError(name, meta?.description);
+        const ours = [options.ownedBy, ...(options.alsoOwnedBy ?? [])].includes(meta?.description ?? "");
+        if (!options.takeOver && !ours) throw new ParameterNotOursError(name, meta?.description);
         const sameTier = options.tier === undefined || options.tier === meta?.tier;
         if (current.value === imageId && sameTier && meta?.description === options.ownedBy) return current.version;
     } else if (current?.value === imageId && (current.dataType ?? "aws:ec2:image") === "aws:ec2:image") {

@@ -145,6 +145,17 @@ describe("publishing an image id to SSM", () => {
         assert.equal(store.has(NAME), false);
     });
 
+    it("a renamed resource (aliases) keeps the parameter it published under its old name", async () => {
+        await publishImage(OLD, { region: "us-east-1", publish });
+        const renamed = { ...publish, owner: "proj/dev/AmiFromInstance/web2" };
+        await reconcilePublish(OLD, { region: "us-east-1", publish }, { region: "us-east-1", publish: renamed });
+        assert.equal(store.get(NAME)?.description, publisherMark(renamed.owner), "marked with the new name");
+        await assert.rejects(
+            publishImage(NEW, { region: "us-east-1", publish: { ...publish, owner: "proj/dev/AmiFromInstance/other" } }),
+            /not published by this resource/,
+        );
+    });
+
     it("unpublishing a parameter that is gone is no error", async () => {
         await unpublishImage(OLD, { region: "us-east-1", publish });
         assert.equal(ssm.commandCalls(DeleteParameterCommand).length, 0);
