@@ -39,6 +39,7 @@ import {
     wantedImageTags,
 } from "./image-planning";
 import { exitWhenOutputIsGone } from "./orphan-guard";
+import { publishImage, PublishOutputs, publishStep, reconcilePublish, unpublishImage } from "./publish";
 
 exitWhenOutputIsGone();
 
@@ -116,6 +117,13 @@ export async function finishCreate(
     } catch (e) {
         throw partialCreate(op, "applying tags, deprecation, protection and launch permissions", e, imageId, inputs, image);
     }
+    // Publishing (publish.ts) comes last: consumers see the image only once it is ready.
+    let published: PublishOutputs;
+    try {
+        published = await publishImage(imageId, inputs);
+    } catch (e) {
+        throw partialCreate(op, "publishing the image id to SSM", e, imageId, inputs, image);
+    }
     return {
         id: imageId,
         outs: compact({
@@ -123,6 +131,7 @@ export async function finishCreate(
             ...imageOutputs(image, inputs.region),
             tags: wantedImageTags(inputs),
             description: inputs.description ?? "",
+            ...published,
         }),
     };
 }
@@ -272,9 +281,11 @@ export async function updateImage<I extends ImageInputs>(
             await reconcileLaunchPermissions(client, id, wantedPerms, current);
         });
     }
+    const published = await step("publishing the image id to SSM", () => reconcilePublish(id, olds, news));
     return {
         outs: compact({
             ...news,
+            ...published,
             copiedTags: olds.copiedTags,
             ...imageOutputs(image, news.region),
             tags: wantedTags,
@@ -301,7 +312,7 @@ export async function deleteImage(id: string, props: ImageResourceState): Promis
             { imageId: id, snapshotIds },
             { deleteSnapshots, timeoutMinutes: props.deleteTimeoutMinutes ?? DELETE_IMAGE_TIMEOUT_MINUTES },
         );
-        const kept = r.snapshotsKept.map((k) => `${k.snapshotId} (${k.reason})`);
+        const kept = r.snapshotsKept.map((k) => `${k.snapshotId} (${deleteSnapshots ? k.reason : "deleteSnapshotsOnDestroy is false"})`);
         printProgress(
             `${r.deregistered ? "deregistered" : "already gone:"} ${id}` +
                 (r.snapshotsDeleted.length ? `; deleted ${r.snapshotsDeleted.join(", ")}` : "") +
@@ -316,6 +327,8 @@ export async function deleteImage(id: string, props: ImageResourceState): Promis
         }
         throw err;
     }
+    // After the image: a protected image that refuses to go keeps its parameter too.
+    await publishStep(`deleting ${describe(props, id)}`, () => unpublishImage(id, props));
 }
 
 /** Every hook of an image kind. */

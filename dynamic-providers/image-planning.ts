@@ -6,6 +6,7 @@ import { identityValues, ImageKind, replaceKeys } from "../sdk/image-kind";
 import { checkImageKindInputs } from "../sdk/rules/image";
 import type { CheckFailure } from "../sdk/rules/primitives";
 import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
+import { samePublish, PublishInputs } from "../sdk/publish";
 import { normalizeLaunchPermissions, sameDeprecationTime } from "./ec2/converters";
 import { compact } from "./state-values";
 
@@ -61,6 +62,7 @@ export function changedProperties(oldProps: object, newProps: object, keys: read
             isDeepStrictEqual(normalizeLaunchPermissions(a as LaunchPermissions), normalizeLaunchPermissions(b as LaunchPermissions)),
         deleteSnapshotsOnDestroy: (a, b) => (a ?? true) === (b ?? true),
         blockDeviceMappings: (a, b) => isDeepStrictEqual(a ?? [], b ?? []),
+        publish: (a, b) => samePublish(a as PublishInputs | undefined, b as PublishInputs | undefined),
     };
     return keys.filter((k) => !(same[k] ?? isDeepStrictEqual)(olds[k], news[k]));
 }
@@ -73,6 +75,8 @@ export const IN_PLACE = [
     "deprecationTime",
     "deregistrationProtection",
     "launchPermissions",
+    // The SSM parameter the image id is published to (publish.ts): rewritten in place.
+    "publish",
 ] as const;
 
 /**

@@ -1,21 +1,145 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { descriptor, ManagedAmiInputs } from "../sdk/managed-ami";
-import { ImageKind, replaceKeys } from "../sdk/image-kind";
+import { replaceKeys } from "../sdk/image-kind";
+import type { CheckFailure } from "../sdk/rules/primitives";
+import { AdoptedImageState, AdoptionChange, describeAdoptionChange, planAdoption, untouchedSettings } from "./adoption-plan";
 import { ec2Client } from "./ec2/client";
+import {
+    imageOutputs,
+    imageSnapshotIds,
+    isDeregistrationProtected,
+    launchPermissionsFromEc2,
+    launchPermissionsToEc2,
+    tagsToRecord,
+} from "./ec2/converters";
 import { OperationError } from "./ec2/errors";
-import { findOwnImageById } from "./ec2/finders";
-import { imageHooks, updateImage } from "./image-hooks";
+import { findLaunchPermissions, findOwnImageById, findSnapshots } from "./ec2/finders";
+import { setDeprecation, setDeregistrationProtection, setDescription } from "./ec2/image-lifecycle";
+import type { EC2Client, Image } from "./ec2/types";
+import { printProgress, waitForImageAvailable } from "./ec2/waiters";
+import { CreateTagsCommand, ModifyImageAttributeCommand } from "@aws-sdk/client-ec2";
+import { deleteImage, readImage } from "./image-hooks";
 import type { ImageResourceState } from "./image-planning";
+import { check, diff } from "./managed-ami-planning";
+import { publishStep, reconcilePublish, unpublishImage } from "./publish";
+import { compact } from "./state-values";
 
-export { ManagedAmiInputs };
+export { ManagedAmiInputs, check, diff };
 
 /** Another image, or another region, is another resource. */
 export const REPLACE_KEYS = replaceKeys(descriptor);
 
+/** What EC2 has now of everything a ManagedAmi can manage (snapshot tags only when asked for). */
+export async function adoptedImageState(client: EC2Client, image: Image, withSnapshotTags: boolean): Promise<AdoptedImageState> {
+    const state: AdoptedImageState = {
+        description: image.Description ?? "",
+        tags: tagsToRecord(image.Tags),
+        deprecationTime: image.DeprecationTime,
+        deregistrationProtection: isDeregistrationProtected(image),
+        launchPermissions: launchPermissionsFromEc2(await findLaunchPermissions(client, image.ImageId!)),
+    };
+    if (withSnapshotTags) {
+        state.snapshotTags = Object.fromEntries(
+            (await findSnapshots(client, imageSnapshotIds(image))).map((s) => [s.SnapshotId!, tagsToRecord(s.Tags)]),
+        );
+    }
+    return state;
+}
+
+/** Carries out an adoption plan: one call per kind of change. */
+export async function applyAdoption(client: EC2Client, imageId: string, changes: AdoptionChange[]): Promise<void> {
+    const tags = changes.flatMap((c) => (c.property === "tags" ? [{ Key: c.key, Value: c.to }] : []));
+    if (tags.length) await client.send(new CreateTagsCommand({ Resources: [imageId], Tags: tags }));
+    const bySnapshot = new Map<string, { Key: string; Value: string }[]>();
+    for (const c of changes) {
+        if (c.property === "snapshotTags")
+            bySnapshot.set(c.snapshotId, [...(bySnapshot.get(c.snapshotId) ?? []), { Key: c.key, Value: c.to }]);
+    }
+    for (const [snapshotId, t] of bySnapshot) await client.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: t }));
+    for (const c of changes) {
+        if (c.property === "description") await setDescription(client, imageId, c.to);
+        if (c.property === "deprecationTime") await setDeprecation(client, imageId, c.to);
+        if (c.property === "deregistrationProtection") await setDeregistrationProtection(client, imageId, c.to);
+        if (c.property === "launchPermissions") {
+            const add = launchPermissionsToEc2(c.grant);
+            const remove = launchPermissionsToEc2(c.revoke);
+            await client.send(
+                new ModifyImageAttributeCommand({
+                    ImageId: imageId,
+                    LaunchPermission: { ...(add.length ? { Add: add } : {}), ...(remove.length ? { Remove: remove } : {}) },
+                }),
+            );
+        }
+    }
+}
+
+function notOwned(inputs: ManagedAmiInputs): string {
+    return `it is not an image this account owns in ${inputs.region} (check imageId and region; only your own images can be managed)`;
+}
+
 /**
- * Adopts the image: makes sure this account owns it, then brings its tags,
- * description, deprecation, protection and launch permissions to the inputs
- * (the same code as an update). No image is created.
+ * Preview's view of an adoption (called by check): reads the image and prints
+ * one line per change `pulumi up` will make, and what it leaves alone. On
+ * later previews it prints only when EC2 has drifted from the inputs. An image
+ * this account does not own is a check failure; any other error is printed
+ * (create reports it in full) and preview goes on.
+ */
+export async function previewAdoption(inputs: ManagedAmiInputs, options: { adopting: boolean }): Promise<CheckFailure | undefined> {
+    const client = ec2Client(inputs.region);
+    const label = `ManagedAmi ${inputs.imageId} (${inputs.region})`;
+    let image: Image | undefined;
+    let current: AdoptedImageState;
+    try {
+        image = await findOwnImageById(client, inputs.imageId);
+        if (!image) return { property: "imageId", reason: `imageId: ${inputs.imageId}: ${notOwned(inputs)}` };
+        current = await adoptedImageState(client, image, inputs.snapshotTags !== undefined);
+    } catch (e) {
+        printProgress(
+            `${label}: could not read the image to show what adoption changes: ${new OperationError("reading", "describing the image", e).message}`,
+        );
+        return undefined;
+    }
+    const changes = planAdoption(current, inputs);
+    if (!options.adopting && changes.length === 0) return undefined;
+    const verb = options.adopting ? "adopting" : "updating";
+    printProgress(
+        changes.length === 0
+            ? `${label}: ${verb} changes nothing`
+            : `${label}: ${verb} changes ${changes.length} setting(s):\n` + changes.map((c) => `  ${describeAdoptionChange(c)}`).join("\n"),
+    );
+    if (options.adopting) printProgress(`${label}: left as they are: ${untouchedSettings(current, inputs).join("; ")}`);
+    return undefined;
+}
+
+/** Brings the image to the inputs, touching only what they give; the image's outputs, with the inputs' tags. */
+async function reconcile(
+    op: string,
+    imageId: string,
+    inputs: ManagedAmiInputs,
+    olds: { region: string; publish?: ManagedAmiInputs["publish"] } = { region: inputs.region },
+): Promise<Record<string, unknown>> {
+    const client = ec2Client(inputs.region);
+    const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+        try {
+            return await fn();
+        } catch (e) {
+            throw new OperationError(op, name, e);
+        }
+    };
+    const image = await step("waiting for the image to be available", () =>
+        waitForImageAvailable(client, imageId, { timeoutMinutes: descriptor.createTimeoutMinutes, label: op }),
+    );
+    const current = await step("reading its settings", () => adoptedImageState(client, image, inputs.snapshotTags !== undefined));
+    const changes = planAdoption(current, inputs);
+    await step(`applying ${changes.map(describeAdoptionChange).join(", ") || "nothing"}`, () => applyAdoption(client, imageId, changes));
+    const published = await step("publishing the image id to SSM", () => reconcilePublish(imageId, olds, inputs));
+    const { tags: _ec2Tags, ...outputs } = imageOutputs(image, inputs.region);
+    return compact({ ...inputs, ...outputs, ...published, name: image.Name ?? "", tags: inputs.tags ?? {} });
+}
+
+/**
+ * Adopts the image: makes sure this account owns it, then sets what the
+ * inputs give (and nothing else). No image is created.
  */
 async function create(inputs: ManagedAmiInputs): Promise<dynamic.CreateResult> {
     const client = ec2Client(inputs.region);
@@ -26,23 +150,37 @@ async function create(inputs: ManagedAmiInputs): Promise<dynamic.CreateResult> {
     } catch (e) {
         throw new OperationError(op, "describing the image", e);
     }
-    if (!owned) {
-        throw new Error(
-            `${op}: it is not an image this account owns in ${inputs.region} (check imageId and region; only your own images can be managed)`,
-        );
-    }
-    const r = await updateImage(inputs.imageId, {} as ImageResourceState, { ...inputs, name: "" }, descriptor.createTimeoutMinutes, {
-        full: true,
-    });
-    return { id: inputs.imageId, outs: r.outs };
+    if (!owned) throw new Error(`${op}: ${notOwned(inputs)}`);
+    return { id: inputs.imageId, outs: await reconcile(op, inputs.imageId, inputs) };
 }
 
-// The name is the image's own, not an input: the shared hooks fill it in from state.
-const hooks = imageHooks(descriptor as unknown as ImageKind<ManagedAmiInputs & { name: string }>, create);
-export const check = hooks.check as (olds: Partial<ManagedAmiInputs>, news: Partial<ManagedAmiInputs>) => Promise<dynamic.CheckResult>;
-export const diff = hooks.diff as (id: string, olds: ImageResourceState, news: ManagedAmiInputs) => Promise<dynamic.DiffResult>;
-export const read = hooks.read as (id: string, props: ImageResourceState) => Promise<dynamic.ReadResult>;
-export const update = hooks.update as (id: string, olds: ImageResourceState, news: ManagedAmiInputs) => Promise<dynamic.UpdateResult>;
-export { create };
-const remove = hooks.delete as (id: string, props: ImageResourceState) => Promise<void>;
+async function update(id: string, olds: ImageResourceState, news: ManagedAmiInputs): Promise<dynamic.UpdateResult> {
+    return { outs: await reconcile(`updating adopted AMI (${olds.name}) ${id}`, id, news, olds) };
+}
+
+/** `pulumi refresh`: EC2's view, but `tags` stay the ones the inputs manage (others are not ours to report as drift). */
+async function read(id: string, props: ImageResourceState & ManagedAmiInputs): Promise<dynamic.ReadResult> {
+    const r = await readImage(id, props);
+    if (!r.id) return r;
+    const ec2Tags = (r.props?.tags ?? {}) as Record<string, string>;
+    const listed = Object.keys((props.tags ?? {}) as Record<string, string>);
+    return { ...r, props: { ...r.props, tags: Object.fromEntries(listed.filter((k) => k in ec2Tags).map((k) => [k, ec2Tags[k]])) } };
+}
+
+/**
+ * Release: the image stays as it is (the stack did not create it), unless
+ * `deleteOnRelease` is true; then it is deregistered, its snapshots deleted
+ * only with `deleteSnapshotsOnDestroy: true`.
+ */
+async function remove(id: string, props: ImageResourceState & ManagedAmiInputs): Promise<void> {
+    if (props.deleteOnRelease !== true) {
+        // No EC2 call: releasing never touches the image (its SSM parameter is the resource's own).
+        await publishStep(`releasing adopted AMI ${id}`, () => unpublishImage(id, props));
+        printProgress(`released ${id} untouched (deleteOnRelease is false)`);
+        return;
+    }
+    await deleteImage(id, props);
+}
+
+export { create, update, read };
 export { remove as delete };

@@ -3,8 +3,20 @@ import { AmiCopy, AmiCopyArgs } from "./ami-copy";
 
 /** Args of {@link AmiReplicaSet}: those of AmiCopy, with `regions` instead of `region`. */
 export interface AmiReplicaSetArgs extends Omit<AmiCopyArgs, "region" | "name" | "kmsKeyId"> {
-    /** The regions to copy the AMI to; one AmiCopy each. Adding or removing a region touches only that region's copy. */
-    readonly regions: string[];
+    /**
+     * The regions to copy the AMI to; one AmiCopy each. Adding or removing a
+     * region touches only that region's copy.
+     *
+     * A plain list, not an `Input`, on purpose: each region is a child
+     * resource whose name carries the region, and Pulumi must know the
+     * children when the program runs so that preview shows every copy. A list
+     * known only later (an Output) would mean creating resources inside
+     * `apply`, which preview cannot show and Pulumi advises against. Regions
+     * from config or a stack reference can be read with `config.requireObject`
+     * (known at once); for an Output, create one {@link AmiCopy} per region
+     * yourself where the list is known.
+     */
+    readonly regions: readonly string[];
     /**
      * KMS key per destination region (keys are regional), e.g.
      * `{ "us-west-2": "alias/ami-dr" }`. Requires `encrypted: true`.
@@ -40,6 +52,12 @@ export class AmiReplicaSet extends pulumi.ComponentResource {
 
     constructor(name: string, args: AmiReplicaSetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("golden-ami:index:AmiReplicaSet", name, {}, opts);
+        if (pulumi.Output.isInstance(args.regions) || (args.regions as unknown[]).some((r) => typeof r !== "string")) {
+            throw new Error(
+                `AmiReplicaSet ${name}: regions must be a list of region names known when the program runs (each region is a child resource), ` +
+                    `not an Output; read them from config (config.requireObject<string[]>("regions")), or make one AmiCopy per region`,
+            );
+        }
         const regions = [...new Set(args.regions)];
         if (regions.length === 0) throw new Error(`AmiReplicaSet ${name}: regions is empty; give at least one destination region`);
         const { regions: _regions, kmsKeyIds, ...copyArgs } = args;

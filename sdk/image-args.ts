@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { autoImageName } from "./auto-name";
 import { identityValues, ImageKind } from "./image-kind";
 import { defaultRegion } from "./region";
+import type { PublishArgs, PublishInputs } from "./publish";
 import type { ImageOutputs, LaunchPermissions } from "./types";
 
 /** Args every image resource (AmiFromInstance, AmiCopy) shares. */
@@ -67,6 +68,27 @@ export interface ImageResourceArgs {
      * @default 20
      */
     readonly deleteTimeoutMinutes?: pulumi.Input<number>;
+    /**
+     * Publish the image id as an SSM parameter of data type `aws:ec2:image`
+     * in the image's region, for launch templates to read with
+     * `resolve:ssm:<name>` (see PublishArgs). Written once the image is
+     * available and its settings applied; a replacement image writes it
+     * first, then the old image goes; `pulumi destroy` deletes it (only while
+     * it still holds this image). Updated in place; shown in preview.
+     * @default not published
+     */
+    readonly publish?: pulumi.Input<PublishArgs>;
+}
+
+/** The `publish` arg as the dynamic providers take it: the publisher of the parameter added (see publisherMark). */
+export function publishInput(
+    publish: pulumi.Input<PublishArgs> | undefined,
+    type: string,
+    resourceName: string,
+): pulumi.Output<PublishInputs> | undefined {
+    if (publish === undefined) return undefined;
+    const owner = `${pulumi.getProject()}/${pulumi.getStack()}/${type}/${resourceName}`;
+    return pulumi.output(publish).apply((p) => ({ ...p, owner }) as PublishInputs);
 }
 
 /** The inputs of ImageResourceArgs, as the dynamic providers take them. */
@@ -107,6 +129,7 @@ export const IMAGE_OUTPUT_KEYS = [
     "creationDate",
     "rootSnapshotId",
     "snapshotIds",
+    "publishedParameter",
 ] as const satisfies readonly (keyof ImageOutputs)[];
 
 /** IMAGE_OUTPUT_KEYS as the properties a resource declares. */
@@ -128,7 +151,11 @@ export function imageResourceProps(
     own: Record<string, unknown>,
 ): Record<string, unknown> {
     const region = args.region ?? defaultRegion();
-    const inputs: Record<string, unknown> = { ...own, ...commonImageInputs(args, region) };
+    const inputs: Record<string, unknown> = {
+        ...own,
+        ...commonImageInputs(args, region),
+        publish: publishInput(args.publish, kind.type, resourceName),
+    };
     if (kind.name === "input")
         inputs.name = args.name ?? autoImageName(resourceName, identityValues(kind, inputs) as pulumi.Input<unknown>[]);
     const props = givenInputs(inputs, [...(kind.name === "input" ? ["name"] : []), "region", "tags", ...kind.outputInputs]);

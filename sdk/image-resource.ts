@@ -23,6 +23,8 @@ export abstract class ImageResource extends pulumi.dynamic.Resource {
     declare readonly rootSnapshotId: pulumi.Output<string | undefined>;
     /** Every EBS snapshot of the image; deleted with it on destroy unless `deleteSnapshotsOnDestroy` is false. */
     declare readonly snapshotIds: pulumi.Output<string[]>;
+    /** The SSM parameter holding the image id (see `publish`); unset when not published. */
+    declare readonly publishedParameter: pulumi.Output<string | undefined>;
     /** The image's tags as EC2 has them. */
     declare readonly tags: pulumi.Output<Record<string, string>>;
 }

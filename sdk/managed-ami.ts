@@ -4,18 +4,45 @@ import { imageResourceProps, ImageResourceArgs } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import provider from "./providers/managed-ami";
 import { ImageResource } from "./image-resource";
-import { imageIdRule } from "./rules/primitives";
+import { booleanRule, imageIdRule } from "./rules/primitives";
 import type { ImageInputs } from "./types";
 
-/** Args of {@link ManagedAmi}: those of every image resource but `name` (the image keeps its own). */
-export interface ManagedAmiArgs extends Omit<ImageResourceArgs, "name" | "createTimeoutMinutes"> {
-    /** The existing AMI to manage, owned by this account. Changing it manages another image instead (a replacement). */
+/**
+ * Args of {@link ManagedAmi}: those of every image resource but `name` (the
+ * image keeps its own), with one difference in meaning: **a property that is
+ * not given is left as it is in EC2**, never reset to a default.
+ * `description`, `deprecationTime`, `deregistrationProtection`,
+ * `launchPermissions` and `snapshotTags` are managed only when given (and
+ * dropping one later stops managing it, leaving EC2's value); `tags` sets the
+ * listed keys only and never removes a tag.
+ */
+export interface ManagedAmiArgs extends Omit<ImageResourceArgs, "name" | "createTimeoutMinutes" | "deleteSnapshotsOnDestroy"> {
+    /**
+     * The existing AMI to manage, owned by this account. Changing it manages
+     * another image instead (a replacement): the new one is adopted, then the
+     * old one is released untouched (unless `deleteOnRelease: true`).
+     */
     readonly imageId: pulumi.Input<string>;
+    /**
+     * When the resource lets go of the image (`pulumi destroy`, the resource
+     * removed from the program, or `imageId` changed), deregister it. Without
+     * it the image is released as it is: the stack did not create it.
+     * @default false
+     */
+    readonly deleteOnRelease?: pulumi.Input<boolean>;
+    /**
+     * With `deleteOnRelease: true`, also delete the image's EBS snapshots
+     * (a snapshot another image still uses is always kept). Ignored when the
+     * image is released untouched.
+     * @default false (an adopted image's snapshots were not made by this stack)
+     */
+    readonly deleteSnapshotsOnDestroy?: pulumi.Input<boolean>;
 }
 
 /** ManagedAmi's inputs once `check` has filled in defaults. */
 export interface ManagedAmiInputs extends Omit<ImageInputs, "name"> {
     imageId: string;
+    deleteOnRelease?: boolean;
 }
 
 /**
@@ -30,6 +57,7 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
     defaults: {},
     rules: [
         { property: "imageId", rule: imageIdRule, required: "is required: the id of the existing AMI to manage" },
+        { property: "deleteOnRelease", rule: booleanRule },
         {
             property: "name",
             relation: ({ news }) =>
@@ -39,19 +67,26 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
         },
     ],
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
-    // Today's behaviour: destroy deletes an adopted image's snapshots unless deleteSnapshotsOnDestroy is false.
-    ownsSnapshots: true,
+    // An adopted image's snapshots were made by someone else: kept unless deleteSnapshotsOnDestroy is true.
+    ownsSnapshots: false,
     outputInputs: ["imageId"],
 };
 
 /**
  * Brings an existing AMI (made by hand, by Packer, by an old script) under
- * management without making a new one: `pulumi up` checks that this account
- * owns it and sets its tags, description, deprecation, protection and launch
- * permissions to the args; from then on it updates like any golden-ami image,
- * and `pulumi destroy` deregisters it and deletes its snapshots (unless
- * `deleteSnapshotsOnDestroy: false`; `retainOnDelete: true` as a resource
- * option releases it untouched).
+ * management without making a new one. It manages only what it is given:
+ * `pulumi up` checks that this account owns the image and sets the listed
+ * tags and whichever of description, deprecation, protection, snapshot tags
+ * and launch permissions the args give; everything else (shares, other tags,
+ * protection, deprecation) stays as it is. Preview prints one line per
+ * change adoption will make, and names what it leaves alone.
+ *
+ * Its `tags` output holds the tags it manages (the listed keys), not every
+ * tag of the image.
+ *
+ * `pulumi destroy` (or a new `imageId`) releases the image untouched; with
+ * `deleteOnRelease: true` it deregisters it instead (and deletes its
+ * snapshots only with `deleteSnapshotsOnDestroy: true`).
  *
  * Pulumi's `import` option and `pulumi import` do not work with dynamic
  * providers (the engine gives them no properties to read with); this resource
@@ -59,11 +94,16 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
  *
  * @example
  * ```ts
- * const legacy = new ManagedAmi("legacy-web", { imageId: "ami-0123456789abcdef0", tags: { App: "web" } });
+ * const legacy = new ManagedAmi("legacy-web", {
+ *     imageId: "ami-0123456789abcdef0",
+ *     tags: { App: "web" }, // sets App; the image's other tags stay
+ *     publish: { ssmParameter: "/golden/web/latest" },
+ * });
  * ```
  */
 export class ManagedAmi extends ImageResource {
     constructor(name: string, args: ManagedAmiArgs, opts?: pulumi.CustomResourceOptions) {
-        super(provider, name, imageResourceProps(descriptor, name, args, { imageId: args.imageId }), opts, "golden-ami", descriptor.type);
+        const own = { imageId: args.imageId, deleteOnRelease: args.deleteOnRelease };
+        super(provider, name, imageResourceProps(descriptor, name, args, own), opts, "golden-ami", descriptor.type);
     }
 }

@@ -2,6 +2,7 @@
  * Plain (resolved) shapes shared by the resource classes and the dynamic
  * providers. The resource Args wrap these in `pulumi.Input`.
  */
+import type { PublishInputs } from "./publish";
 
 /** Who may launch an image besides its owner. */
 export interface LaunchPermissions {
@@ -70,6 +71,8 @@ export interface ImageOutputs {
     rootSnapshotId?: string;
     /** Every EBS snapshot of the image: deleted with it on destroy unless `deleteSnapshotsOnDestroy` is false. */
     snapshotIds: string[];
+    /** The SSM parameter the image id is published to (see `publish`), once written. */
+    publishedParameter?: string;
     /** The image's tags as EC2 has them. */
     tags: Record<string, string>;
 }
@@ -87,6 +90,8 @@ export interface ImageInputs {
     deleteSnapshotsOnDestroy?: boolean;
     createTimeoutMinutes?: number;
     deleteTimeoutMinutes?: number;
+    /** Where the image id is published (see PublishArgs). */
+    publish?: PublishInputs;
     /**
      * Tags the image got from elsewhere at create time (AmiCopy's
      * `copyImageTags`): kept in state, wanted on the image under `tags`.

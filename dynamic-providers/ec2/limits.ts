@@ -48,3 +48,6 @@ export function pollScale(): number {
     const n = raw === undefined ? 1 : Number(raw);
     return Number.isFinite(n) && n > 0 ? n : 1;
 }
+
+/** How long a published SSM parameter may take to answer its new value. */
+export const SSM_PARAMETER_WAIT_SECONDS = 60;

@@ -6,10 +6,13 @@
 //   pulumi up
 //
 // ManagedAmi adopts the existing image instead of baking a new one (Pulumi's
-// `import` option does not work with dynamic providers): it tags the image so
-// the policy below selects it, and destroying it would deregister it and
-// delete its snapshots. When a newer image tagged App=web exists, the policy
-// retires the legacy one; `pulumi refresh` then drops it from the stack.
+// `import` option does not work with dynamic providers). It changes only what
+// it is given: it sets the two tags below so the policy selects the image, and
+// leaves its other tags, shares, protection and deprecation as they are
+// (preview prints what adoption changes). Destroying it releases the image
+// untouched (`deleteOnRelease: true` would deregister it). When a newer image
+// tagged App=web exists, the policy retires the legacy one; `pulumi refresh`
+// then drops it from the stack.
 import * as pulumi from "@pulumi/pulumi";
 import { AmiRetentionPolicy, ManagedAmi } from "golden-ami";
 

@@ -3,7 +3,9 @@
 //   → an AMI baked from it without a reboot, tagged with version and environment
 //   → a copy in the disaster-recovery region, encrypted with a KMS key there
 //   → a retention policy that replaces "deregister AMIs older than 30 days",
-//     snapshots included, and never touches the images this stack manages.
+//     snapshots included, and never touches the images this stack manages
+//   → both image ids published as SSM parameters (`aws:ec2:image`), the way
+//     AWS recommends handing golden AMIs to launch templates.
 //
 //   pulumi config set aws:region us-east-1
 //   pulumi config set sourceInstanceId i-0123456789abcdef0   # or use aws.ec2.Instance(...).id
@@ -23,6 +25,8 @@ const golden = new AmiFromInstance("web", {
     snapshotWithoutReboot: true,
     description: `web ${version} (${environment})`,
     tags: { App: "web", Version: version, Environment: environment },
+    // A new bake writes the new id here first; only then is the old image deleted.
+    publish: { ssmParameter: `/golden/web/${environment}` },
 });
 
 const dr = new AmiCopy("web-dr", {
@@ -33,6 +37,7 @@ const dr = new AmiCopy("web-dr", {
     kmsKeyId: config.get("drKmsKey"),
     copyImageTags: true,
     tags: { Role: "disaster-recovery" },
+    publish: { ssmParameter: `/golden/web/${environment}` }, // the same name, in the DR region
 });
 
 // Was: a cron job running describe-images | deregister-image for AMIs older than 30 days.
@@ -43,6 +48,16 @@ const retention = new AmiRetentionPolicy("web-retention", {
     exclude: { imageIds: [golden.imageId], tags: { Retain: "true" } },
 });
 
+// Consumers read the parameter, never the id: with @pulumi/aws,
+//
+//   new aws.ec2.LaunchTemplate("web", {
+//       imageId: pulumi.interpolate`resolve:ssm:${golden.publishedParameter}`,
+//       instanceType: "t3.micro",
+//   });
+//
+// launches then always get the current golden image with no change to the
+// template (and AmiRetentionPolicy counts the parameter's image as in use).
 export const imageId = golden.imageId;
+export const parameter = golden.publishedParameter;
 export const drImageId = dr.imageId;
 export const retiredNext = retention.pending;

@@ -1,4 +1,5 @@
-// The provider object of an image kind (see lazy-hooks.ts).
-import { imageProvider } from "./lazy-hooks";
+// The provider object of ManagedAmi (see lazy-hooks.ts): its own check and diff
+// (adoption leaves unset properties alone), still without the AWS SDK at preview.
+import { lazyHooks } from "./lazy-hooks";
 
-export = imageProvider("managed-ami");
+export = lazyHooks("golden-ami/dynamic-providers/managed-ami-planning", "golden-ami/dynamic-providers/managed-ami");

@@ -10,6 +10,7 @@ import {
 } from "./primitives";
 import type { ImageKind } from "../image-kind";
 import { CheckFailure } from "./primitives";
+import { publishFailures } from "./publish";
 import { runRules, RuleTable } from "./runner";
 
 /** Inputs every image resource shares (see ImageResourceArgs), as `check` gets them: anything. */
@@ -25,6 +26,7 @@ export interface CommonImageInputs {
     region?: unknown;
     createTimeoutMinutes?: unknown;
     deleteTimeoutMinutes?: unknown;
+    publish?: unknown;
 }
 
 /** The rules every image kind shares, run after the kind's own. */
@@ -44,6 +46,7 @@ export const COMMON_IMAGE_RULES: RuleTable<CommonImageInputs> = [
     { property: "deleteSnapshotsOnDestroy", rule: booleanRule },
     { property: "createTimeoutMinutes", rule: positiveMinutesRule },
     { property: "deleteTimeoutMinutes", rule: positiveMinutesRule },
+    { name: "publish", failures: (ctx) => publishFailures(ctx as never) },
 ];
 
 /** Every `check` rule of an image kind: its own table, then the shared one (without `name` when the image keeps its own). */

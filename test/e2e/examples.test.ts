@@ -4,6 +4,7 @@ import { CreateImageCommand, DescribeImagesCommand, EC2Client } from "@aws-sdk/c
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import assert from "node:assert/strict";
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
@@ -52,7 +53,16 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
         assert.match(out.drImageId as string, /^ami-/);
         const dr = (await inventory(regions[1])).images.find((i: { id: string }) => i.id === out.drImageId);
         assert.ok(dr, "the copy is in the DR region");
+        const published = async (region: string) =>
+            new SSMClient({ region }).send(new GetParameterCommand({ Name: "/golden/web/golden" })).then(
+                (r) => r.Parameter?.Value,
+                (e) => (e.name === "ParameterNotFound" ? undefined : Promise.reject(e)),
+            );
+        assert.equal(out.parameter, "/golden/web/golden");
+        assert.equal(await published(regions[0]), out.imageId, "the image id is published in its region");
+        assert.equal(await published(regions[1]), out.drImageId, "and the copy's in the DR region");
         await stack.run(["destroy", "--yes", "--skip-preview"]);
+        assert.equal(await published(regions[0]), undefined, "destroy deletes the parameter");
         const after = await sweep(regions);
         for (const r of regions) assert.deepEqual(leftBehind(before[r], after[r]), { images: [], snapshots: [] }, r);
     });

@@ -89,3 +89,34 @@ describe("resource classes (Pulumi mocks)", () => {
         }
     });
 });
+
+describe("publish and regions wiring (Pulumi mocks)", () => {
+    it("sends publish with the resource that publishes, so its parameter carries that mark", async () => {
+        const r = new sdk.AmiCopy("pub", {
+            sourceAmiId: "ami-0123456789abcdef0",
+            sourceAmiRegion: "us-east-1",
+            region: "us-west-2",
+            publish: { ssmParameter: pulumi.output("/golden/web/latest"), tier: "Advanced" },
+        });
+        await value(r.imageId);
+        const sent = registered.find((x) => x.name === "pub")!;
+        assert.deepEqual(sent.inputs.publish, {
+            ssmParameter: "/golden/web/latest",
+            tier: "Advanced",
+            owner: "project/stack/AmiCopy/pub",
+        });
+        assert.ok("publishedParameter" in r);
+    });
+
+    it("AmiReplicaSet refuses regions known only later (children must be known when the program runs)", () => {
+        assert.throws(
+            () =>
+                new sdk.AmiReplicaSet("late", {
+                    sourceAmiId: "ami-0123456789abcdef0",
+                    sourceAmiRegion: "us-east-1",
+                    regions: pulumi.output(["us-west-2"]) as never,
+                }),
+            /regions must be a list of region names known when the program runs/,
+        );
+    });
+});
