@@ -42,7 +42,10 @@ async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
                 BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
             }),
         );
-        await waitUntilImageExists({ client: ec2, maxWaitTime: IMAGE_VISIBLE_SECONDS, minDelay: 1, maxDelay: 5 }, { ImageIds: [base.ImageId] });
+        await waitUntilImageExists(
+            { client: ec2, maxWaitTime: IMAGE_VISIBLE_SECONDS, minDelay: 1, maxDelay: 5 },
+            { ImageIds: [base.ImageId] },
+        );
         const run = await ec2.send(new RunInstancesCommand({ ImageId: base.ImageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
         return { instanceId: run.Instances[0].InstanceId, baseImageId: base.ImageId, baseSnapshotId: snapshot.SnapshotId };
     } finally {

@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/ami-copy";
 import { checkAmiCopyInputs } from "../../sdk/validation";
+import { ec2Error } from "../support/aws-errors";
 
 // Moto ignores CopyImage's ClientToken, Encrypted/KmsKeyId and CopyImageTags,
 // and never fails a copy: those paths are covered here.
@@ -139,6 +140,82 @@ describe("AmiCopy provider hooks", () => {
             ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
             const r = await hooks.create(inputs);
             assert.equal(r.id, COPY);
+        });
+    });
+
+    describe("exactly one copy", () => {
+        const GONE = "ami-0eeeeeeeeeeeeeee5";
+        const GONE2 = "ami-0fffffffffffffff6";
+        const copies = () => ec2.commandCalls(CopyImageCommand).map((c) => c.args[0].input.ClientToken);
+        it("waits out InvalidAMIID.NotFound right after CopyImage instead of copying again", async () => {
+            ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand)
+                .rejectsOnce(ec2Error("InvalidAMIID.NotFound"))
+                .rejectsOnce(ec2Error("InvalidAMIID.NotFound"))
+                .resolvesOnce({ Images: [] })
+                .resolves({ Images: [image()] });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.deepEqual(copies(), [hooks.copyClientToken(inputs)]);
+        });
+        it("walks past every destroyed copy its tokens hand back, so a token is never stuck", async () => {
+            const t0 = hooks.copyClientToken(inputs);
+            const t1 = hooks.copyClientToken(inputs, GONE);
+            const t2 = hooks.copyClientToken(inputs, GONE2);
+            ec2.on(CopyImageCommand, { ClientToken: t0 } as never).resolves({ ImageId: GONE });
+            ec2.on(CopyImageCommand, { ClientToken: t1 } as never).resolves({ ImageId: GONE2 });
+            ec2.on(CopyImageCommand, { ClientToken: t2 } as never).resolves({ ImageId: COPY });
+            // the first destroyed copy is long forgotten (not found past the window), the second still answers deregistered
+            ec2.on(DescribeImagesCommand, { ImageIds: [GONE] } as never).rejects(ec2Error("InvalidAMIID.NotFound"));
+            ec2.on(DescribeImagesCommand, { ImageIds: [GONE2] } as never).resolves({
+                Images: [image({ ImageId: GONE2, State: "deregistered" })],
+            });
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.deepEqual(copies(), [t0, t1, t2]);
+            assert.equal(new Set([t0, t1, t2]).size, 3);
+        });
+        it("moves to the next token on IdempotentParameterMismatch and makes one copy", async () => {
+            const t0 = hooks.copyClientToken(inputs);
+            ec2.on(CopyImageCommand, { ClientToken: t0 } as never).rejects(ec2Error("IdempotentParameterMismatch"));
+            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs, `IdempotentParameterMismatch:${t0}`) } as never).resolves(
+                {
+                    ImageId: COPY,
+                },
+            );
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.equal(copies().length, 2);
+            // a re-run takes the same path to the same copy
+            ec2.resetHistory();
+            assert.equal((await hooks.create(inputs)).id, COPY);
+            assert.deepEqual(copies()[1], hooks.copyClientToken(inputs, `IdempotentParameterMismatch:${t0}`));
+        });
+        it("fails with the fix when every token in a row mismatches", async () => {
+            ec2.on(CopyImageCommand).rejects(ec2Error("IdempotentParameterMismatch"));
+            await assert.rejects(
+                hooks.create(inputs),
+                /client tokens in a row were used before with other parameters.*change the copy's description or name.*IdempotentParameterMismatch/,
+            );
+            assert.equal(copies().length, 4);
+        });
+        it("puts every CopyImage parameter in the token, so EC2 never sees one token with two requests", () => {
+            const base = hooks.copyClientToken(inputs);
+            for (const change of [
+                { description: "other" },
+                { copyImageTags: true },
+                { tags: { App: "api" } },
+                { kmsKeyId: "alias/dr", encrypted: true },
+            ]) {
+                assert.notEqual(hooks.copyClientToken({ ...inputs, ...change }), base, JSON.stringify(change));
+            }
+            // tag order is not a parameter change
+            assert.equal(
+                hooks.copyClientToken({ ...inputs, tags: { A: "1", B: "2" } }),
+                hooks.copyClientToken({ ...inputs, tags: { B: "2", A: "1" } }),
+            );
         });
     });
 
