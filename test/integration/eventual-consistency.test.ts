@@ -236,7 +236,7 @@ describe("golden-ami under eventual consistency (proxy in front of moto)", () =>
         const diff = await bakeHooks.diff(bake.id, read.props as never, { ...(bake.outs as object), tags: { App: "web" } } as never);
         assert.equal(diff.changes, true);
         // put it back as `up` would; outputs come from what was written
-        const u = await bakeHooks.update(bake.id, read.props as never, { ...(bake.outs as never), tags: { App: "web" } });
+        const u = await bakeHooks.update(bake.id, read.props as never, { ...bake.outs, tags: { App: "web" } } as never);
         assert.deepEqual(u.outs.tags, { App: "web" });
         bake.outs = u.outs;
         const settled = await eventually(
