@@ -5,11 +5,11 @@ import type { CheckFailure } from "../sdk/rules/primitives";
 import { ec2Client } from "./ec2/client";
 import { tagsToRecord } from "./ec2/converters";
 import { copyImage } from "./ec2/create-image";
-import { IDEMPOTENT_PARAMETER_MISMATCH } from "./ec2/error-codes";
+import { IDEMPOTENT_PARAMETER_MISMATCH, IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
 import { hasCode, isNotFound, OperationError } from "./ec2/errors";
 import { COPY_TOKEN_MISMATCH_LIMIT } from "./ec2/limits";
 import { ImageNotVisibleError, printProgress, waitForImageVisible } from "./ec2/waiters";
-import { findImageById } from "./ec2/finders";
+import { findImageById, findOwnImagesByName } from "./ec2/finders";
 import { finishCreate, imageHooks } from "./image-hooks";
 import { identityToken } from "./image-planning";
 
@@ -78,6 +78,8 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
         }
     }
     let salt = "";
+    /** The copy the last token handed back and that was taken for destroyed. */
+    let gone: string | undefined;
     let mismatches = 0;
     for (;;) {
         const clientToken = copyClientToken(inputs, salt);
@@ -95,6 +97,17 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
                 tags: inputs.tags,
             });
         } catch (e) {
+            if (salt === gone && hasCode(e, IMAGE_NAME_DUPLICATE)) {
+                // The copy taken for destroyed has the name after all: it was only
+                // slow to become visible. Finish that one; never leave it out of state.
+                let late: boolean;
+                try {
+                    late = (await findOwnImagesByName(client, inputs.name)).some((i) => i.ImageId === gone);
+                } catch (lookup) {
+                    throw new OperationError(op, `CopyImage refused the name; looking up whether ${gone} has it`, lookup);
+                }
+                if (late) return finishCreate(client, gone, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));
+            }
             if (!hasCode(e, IDEMPOTENT_PARAMETER_MISMATCH)) throw new OperationError(op, "CopyImage", e);
             // Every parameter is in the token, so this token was used by another
             // request (an older golden-ami's token, say): not our copy. Move on,
@@ -120,7 +133,7 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
             }
             if (Date.now() >= deadline) throw new OperationError(op, "CopyImage: every copy the tokens handed back was gone", e);
             printProgress(`${op}: the copy ${imageId} its client token handed back was destroyed earlier; copying again under a new token`);
-            salt = imageId;
+            salt = gone = imageId;
             continue;
         }
         return finishCreate(client, imageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));

@@ -111,8 +111,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     async function driftAfterRefresh(stack: Stack): Promise<number> {
         await retrying(stack, ["refresh", "--yes", "--skip-preview"]);
         const preview = await retrying(stack, ["preview", "--json"]);
-        const steps: { op: string }[] = JSON.parse(preview.stdout).steps ?? [];
-        return steps.filter((s) => !["same", "read"].includes(s.op)).length;
+        const steps: { op: string; urn: string; diffs?: string[] }[] = JSON.parse(preview.stdout).steps ?? [];
+        const changed = steps.filter((s) => !["same", "read"].includes(s.op));
+        for (const s of changed) log(`  preview after refresh: ${s.op} ${s.urn.split("::").pop()} (${(s.diffs ?? []).join(", ")})`);
+        return changed.length;
     }
 
     /** A command that failed under faults is run again (up to 4 times), as a user would. */

@@ -176,6 +176,24 @@ describe("AmiCopy provider hooks", () => {
             assert.deepEqual(copies(), [t0, t1, t2]);
             assert.equal(new Set([t0, t1, t2]).size, 3);
         });
+        it("finishes a copy taken for destroyed that was only slow to appear, instead of leaving it out of state", async () => {
+            const t0 = hooks.copyClientToken(inputs);
+            ec2.on(CopyImageCommand, { ClientToken: t0 } as never).resolves({ ImageId: COPY });
+            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs, COPY) } as never).rejects(
+                ec2Error("InvalidAMIName.Duplicate"),
+            );
+            // invisible for the whole window, then there under its name
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never)
+                .rejectsOnce(ec2Error("InvalidAMIID.NotFound"))
+                .rejects(ec2Error("InvalidAMIID.NotFound"));
+            ec2.on(DescribeImagesCommand, { Owners: ["self"] } as never).callsFake(() => {
+                ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
+                return { Images: [image()] };
+            });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.equal(copies().length, 2, "no third copy");
+        });
         it("moves to the next token on IdempotentParameterMismatch and makes one copy", async () => {
             const t0 = hooks.copyClientToken(inputs);
             ec2.on(CopyImageCommand, { ClientToken: t0 } as never).rejects(ec2Error("IdempotentParameterMismatch"));
