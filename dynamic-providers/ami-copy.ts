@@ -10,6 +10,8 @@ import { hasCode, isNotFound, OperationError } from "./ec2/errors";
 import { COPY_TOKEN_MISMATCH_LIMIT } from "./ec2/limits";
 import { ImageNotVisibleError, printProgress, waitForImageVisible } from "./ec2/waiters";
 import { findImageById, findOwnImagesByName } from "./ec2/finders";
+import { setDescription } from "./ec2/image-lifecycle";
+import type { Image } from "./ec2/types";
 import { finishCreate, imageHooks } from "./image-hooks";
 import { identityToken } from "./image-planning";
 
@@ -21,16 +23,16 @@ export const REPLACE_KEYS = replaceKeys(descriptor);
 /**
  * The idempotency token of a copy: the same resource with the same inputs
  * always asks for the same token, so a retried, lost or re-run CopyImage never
- * makes a second copy. Every CopyImage parameter is in it (the identity plus
- * description, copyImageTags and tags), because EC2 refuses a token reused
- * with other parameters (IdempotentParameterMismatch). `salt` moves along the
- * token chain: after the token's copy was destroyed it is that copy's id, so
- * the next token changes exactly when a new copy is legitimately wanted.
+ * makes a second copy. It is made of the copy's identity only, exactly as
+ * every earlier release made it (a changed token would copy again after an
+ * upgrade); CopyImage's other parameters (description, tags) can change in
+ * place, so EC2 may answer a token with IdempotentParameterMismatch, which
+ * create handles. `salt` moves along the token chain: after the token's copy
+ * was destroyed it is that copy's id, so the next token changes exactly when a
+ * new copy is legitimately wanted.
  */
 export function copyClientToken(inputs: AmiCopyInputs, salt = ""): string {
-    const tags = Object.entries(inputs.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const request = JSON.stringify([inputs.description ?? "", !!inputs.copyImageTags, tags, salt]);
-    return identityToken(descriptor, inputs as unknown as Record<string, unknown>, request);
+    return identityToken(descriptor, inputs as unknown as Record<string, unknown>, salt);
 }
 
 /**
@@ -109,9 +111,31 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
                 if (late) return finishCreate(client, gone, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));
             }
             if (!hasCode(e, IDEMPOTENT_PARAMETER_MISMATCH)) throw new OperationError(op, "CopyImage", e);
-            // Every parameter is in the token, so this token was used by another
-            // request (an older golden-ami's token, say): not our copy. Move on,
-            // still deterministically, so a re-run takes the same path.
+            // The token (the copy's identity) was used with other parameters: this
+            // copy asked for before with another description or other tags. If that
+            // copy is alive (a create interrupted, then the inputs changed), it is
+            // ours under our name: finish it, never make a second. If not, it was
+            // destroyed: move on to the next token, deterministically.
+            let earlier: Image | undefined;
+            try {
+                earlier = (await findOwnImagesByName(client, inputs.name)).find(
+                    // real EC2 names a copy's source; an endpoint that does not (moto) is taken at its name
+                    (i) => i.SourceImageId === undefined || i.SourceImageId === inputs.sourceAmiId,
+                );
+            } catch (lookup) {
+                throw new OperationError(op, "CopyImage answered IdempotentParameterMismatch; looking up the copy made earlier", lookup);
+            }
+            if (earlier?.ImageId) {
+                printProgress(`${op}: adopting ${earlier.ImageId}, the copy an earlier run asked for under this token`);
+                if ((earlier.Description ?? "") !== (inputs.description ?? "")) {
+                    try {
+                        await setDescription(client, earlier.ImageId, inputs.description ?? "");
+                    } catch (d) {
+                        throw new OperationError(op, `setting the description of ${earlier.ImageId}`, d);
+                    }
+                }
+                return finishCreate(client, earlier.ImageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));
+            }
             if (++mismatches > COPY_TOKEN_MISMATCH_LIMIT) {
                 throw new OperationError(
                     op,

@@ -30,9 +30,10 @@ export const VISIBILITY_WINDOW_SECONDS = 300;
 
 /**
  * CopyImage answers IdempotentParameterMismatch at most this many times in one
- * create before it fails: every CopyImage parameter is in golden-ami's token,
- * so a mismatch means a token some other request used (e.g. an older
- * golden-ami's); each one moves to the next token of the chain.
+ * create before it fails. A mismatch means the token (the copy's identity) was
+ * used with another description or other tags, by a copy since destroyed
+ * (a live one under the copy's name is adopted instead); each one moves to the
+ * next token of the chain.
  */
 export const COPY_TOKEN_MISMATCH_LIMIT = 3;
 

@@ -197,7 +197,7 @@ describe("golden-ami under eventual consistency (proxy in front of moto)", () =>
             {},
             { sourceAmiId: bake.id, sourceAmiRegion: SRC, region: DEST, name: "consistency-mismatch" },
         );
-        // An older golden-ami (say) took the token with another request.
+        // Another request took the token with other parameters (and another name: no live copy of ours).
         const squatter = await ec2DestThroughProxy().send(
             new CopyImageCommand({
                 SourceImageId: bake.id,
