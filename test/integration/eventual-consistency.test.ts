@@ -192,6 +192,22 @@ describe("golden-ami under eventual consistency (proxy in front of moto)", () =>
         assert.equal(new Set(ids).size, 3, "a new copy each round, never the destroyed one");
     });
 
+    it("re-created with other tags after destroy, the copy's token mismatches and the next one makes exactly one copy", async () => {
+        const args = { sourceAmiId: bake.id, sourceAmiRegion: SRC, region: DEST, name: "consistency-retag" };
+        const a = await copyHooks.create((await copyHooks.check({}, { ...args, tags: { Copy: "a" } })).inputs);
+        await copyHooks.delete(a.id, a.outs as never);
+        proxy.resetStats();
+        const b = await copyHooks.create((await copyHooks.check({}, { ...args, tags: { Copy: "b" } })).inputs);
+        assert.notEqual(b.id, a.id);
+        assert.equal(proxy.stats().byAction.CopyImage, 2, "the mismatch, then the new copy");
+        assert.deepEqual(
+            (await named(DEST, "consistency-retag")).map((i) => i.id),
+            [b.id],
+        );
+        assert.deepEqual(tagsOf(await describe1(DEST, b.id)), { Copy: "b" });
+        await copyHooks.delete(b.id, b.outs as never);
+    });
+
     it("moves past a token another request used with other parameters (IdempotentParameterMismatch) to exactly one copy", async () => {
         const { inputs } = await copyHooks.check(
             {},
