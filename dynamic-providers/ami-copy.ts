@@ -5,8 +5,13 @@ import type { CheckFailure } from "../sdk/rules/primitives";
 import { ec2Client } from "./ec2/client";
 import { tagsToRecord } from "./ec2/converters";
 import { copyImage } from "./ec2/create-image";
-import { isNotFound, OperationError } from "./ec2/errors";
-import { findImageById } from "./ec2/finders";
+import { IDEMPOTENT_PARAMETER_MISMATCH, IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
+import { hasCode, isNotFound, OperationError } from "./ec2/errors";
+import { COPY_TOKEN_MISMATCH_LIMIT } from "./ec2/limits";
+import { ImageNotVisibleError, printProgress, waitForImageVisible } from "./ec2/waiters";
+import { findImageById, findOwnImagesByName } from "./ec2/finders";
+import { setDescription } from "./ec2/image-lifecycle";
+import type { Image } from "./ec2/types";
 import { finishCreate, imageHooks } from "./image-hooks";
 import { identityToken } from "./image-planning";
 
@@ -17,9 +22,14 @@ export const REPLACE_KEYS = replaceKeys(descriptor);
 
 /**
  * The idempotency token of a copy: the same resource with the same inputs
- * always asks for the same token, so a retried or re-run create never makes a
- * second copy. `salt` tells apart a copy made again after the first was
- * destroyed (EC2 would otherwise hand back the deregistered one).
+ * always asks for the same token, so a retried, lost or re-run CopyImage never
+ * makes a second copy. It is made of the copy's identity only, exactly as
+ * every earlier release made it (a changed token would copy again after an
+ * upgrade); CopyImage's other parameters (description, tags) can change in
+ * place, so EC2 may answer a token with IdempotentParameterMismatch, which
+ * create handles. `salt` moves along the token chain: after the token's copy
+ * was destroyed it is that copy's id, so the next token changes exactly when a
+ * new copy is legitimately wanted.
  */
 export function copyClientToken(inputs: AmiCopyInputs, salt = ""): string {
     return identityToken(descriptor, inputs as unknown as Record<string, unknown>, salt);
@@ -47,13 +57,37 @@ export async function checkWithEc2(news: Partial<AmiCopyInputs>): Promise<CheckF
     return undefined;
 }
 
-/** AmiCopy's own create: CopyImage with the idempotency token, then the shared finish. */
+/**
+ * AmiCopy's own create: CopyImage with the idempotency token, then the shared
+ * finish. EC2 remembers a token after its copy is deregistered and hands that
+ * copy back, so the create walks a chain of tokens: a copy answered as
+ * `deregistered`, or still unknown past the eventual-consistency window, was
+ * destroyed earlier, and the next token is salted with its id. Each step is
+ * deterministic, so an interrupted create resumes on the same copy and a
+ * destroyed one is never asked for twice; a copy is made exactly once.
+ */
 async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
     const client = ec2Client(inputs.region);
     const op = `copying AMI ${inputs.sourceAmiId} (${inputs.sourceAmiRegion}) to ${inputs.region} as (${inputs.name})`;
-    const copyOrFail = async (clientToken: string) => {
+    const timeoutMinutes = inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes;
+    const deadline = Date.now() + timeoutMinutes * 60_000;
+    let copiedTags: Record<string, string> | undefined;
+    if (inputs.copyImageTags) {
         try {
-            return await copyImage(client, {
+            copiedTags = tagsToRecord((await findImageById(ec2Client(inputs.sourceAmiRegion), inputs.sourceAmiId)).Tags);
+        } catch (e) {
+            throw new OperationError(op, "reading the source's tags", e);
+        }
+    }
+    let salt = "";
+    /** The copy the last token handed back and that was taken for destroyed. */
+    let gone: string | undefined;
+    let mismatches = 0;
+    for (;;) {
+        const clientToken = copyClientToken(inputs, salt);
+        let imageId: string;
+        try {
+            imageId = await copyImage(client, {
                 sourceImageId: inputs.sourceAmiId,
                 sourceRegion: inputs.sourceAmiRegion,
                 name: inputs.name,
@@ -65,27 +99,68 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
                 tags: inputs.tags,
             });
         } catch (e) {
-            throw new OperationError(op, "CopyImage", e);
+            if (salt === gone && hasCode(e, IMAGE_NAME_DUPLICATE)) {
+                // The copy taken for destroyed has the name after all: it was only
+                // slow to become visible. Finish that one; never leave it out of state.
+                let late: boolean;
+                try {
+                    late = (await findOwnImagesByName(client, inputs.name)).some((i) => i.ImageId === gone);
+                } catch (lookup) {
+                    throw new OperationError(op, `CopyImage refused the name; looking up whether ${gone} has it`, lookup);
+                }
+                if (late) return finishCreate(client, gone, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));
+            }
+            if (!hasCode(e, IDEMPOTENT_PARAMETER_MISMATCH)) throw new OperationError(op, "CopyImage", e);
+            // The token (the copy's identity) was used with other parameters: this
+            // copy asked for before with another description or other tags. If that
+            // copy is alive (a create interrupted, then the inputs changed), it is
+            // ours under our name: finish it, never make a second. If not, it was
+            // destroyed: move on to the next token, deterministically.
+            let earlier: Image | undefined;
+            try {
+                earlier = (await findOwnImagesByName(client, inputs.name)).find(
+                    // real EC2 names a copy's source; an endpoint that does not (moto) is taken at its name
+                    (i) => i.SourceImageId === undefined || i.SourceImageId === inputs.sourceAmiId,
+                );
+            } catch (lookup) {
+                throw new OperationError(op, "CopyImage answered IdempotentParameterMismatch; looking up the copy made earlier", lookup);
+            }
+            if (earlier?.ImageId) {
+                printProgress(`${op}: adopting ${earlier.ImageId}, the copy an earlier run asked for under this token`);
+                if ((earlier.Description ?? "") !== (inputs.description ?? "")) {
+                    try {
+                        await setDescription(client, earlier.ImageId, inputs.description ?? "");
+                    } catch (d) {
+                        throw new OperationError(op, `setting the description of ${earlier.ImageId}`, d);
+                    }
+                }
+                return finishCreate(client, earlier.ImageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));
+            }
+            if (++mismatches > COPY_TOKEN_MISMATCH_LIMIT) {
+                throw new OperationError(
+                    op,
+                    `CopyImage: ${mismatches} client tokens in a row were used before with other parameters ` +
+                        `(change the copy's description or name to start a fresh token chain)`,
+                    e,
+                );
+            }
+            salt = `${IDEMPOTENT_PARAMETER_MISMATCH}:${clientToken}`;
+            continue;
         }
-    };
-    let copiedTags: Record<string, string> | undefined;
-    if (inputs.copyImageTags) {
+        const minutesLeft = Math.max(1, (deadline - Date.now()) / 60_000);
         try {
-            copiedTags = tagsToRecord((await findImageById(ec2Client(inputs.sourceAmiRegion), inputs.sourceAmiId)).Tags);
+            await waitForImageVisible(client, imageId, { timeoutMinutes: minutesLeft, label: op });
         } catch (e) {
-            throw new OperationError(op, "reading the source's tags", e);
+            if (!isNotFound(e) && !(e instanceof ImageNotVisibleError)) {
+                // failed, timed out, unreachable: the shared finish waits again and keeps the id or removes a failed copy
+                return finishCreate(client, imageId, { ...inputs, copiedTags }, op, minutesLeft);
+            }
+            if (Date.now() >= deadline) throw new OperationError(op, "CopyImage: every copy the tokens handed back was gone", e);
+            printProgress(`${op}: the copy ${imageId} its client token handed back was destroyed earlier; copying again under a new token`);
+            salt = gone = imageId;
+            continue;
         }
-    }
-    const finish = (imageId: string) =>
-        finishCreate(client, imageId, { ...inputs, copiedTags }, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
-    const first = await copyOrFail(copyClientToken(inputs));
-    try {
-        return await finish(first);
-    } catch (e) {
-        // The first poll found the copy gone: the token's earlier copy was
-        // destroyed and EC2 handed it back. Ask for a new one, still idempotently.
-        if (!(e instanceof OperationError) || !isNotFound(e.cause)) throw e;
-        return finish(await copyOrFail(copyClientToken(inputs, first)));
+        return finishCreate(client, imageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));
     }
 }
 

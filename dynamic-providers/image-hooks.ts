@@ -89,7 +89,8 @@ function partialCreate(op: string, step: string, cause: unknown, imageId: string
  * request: wait until available, apply the settings EC2 cannot take at create
  * time, report outputs. A `failed` image is removed with its snapshots (the
  * error carries EC2's reason); any other failure keeps the image in state (a
- * PartialCreateError) so the next `pulumi up` finishes it and nothing leaks.
+ * PartialCreateError) so the next `pulumi up` finishes it and nothing leaks,
+ * including an id that stays invisible past the eventual-consistency window.
  */
 export async function finishCreate(
     client: EC2Client,
@@ -100,10 +101,13 @@ export async function finishCreate(
 ): Promise<dynamic.CreateResult> {
     let image: Image;
     try {
-        image = await waitForImageAvailable(client, imageId, { timeoutMinutes, label: op });
+        // EC2 just handed out this id: not-found is "not visible yet" within the
+        // visibility window, and past it an ImageNotVisibleError kept in state below.
+        image = await waitForImageAvailable(client, imageId, { timeoutMinutes, label: op, justCreated: true });
     } catch (e) {
-        // An image that is gone has nothing to keep in state; the caller decides what to do.
-        if (isNotFound(e)) throw new OperationError(op, "waiting for completion: the image is gone", e);
+        // Only DescribeImages answering `deregistered` (a consistent signal) says the
+        // image is gone: nothing to keep in state; the caller decides what to do.
+        if (isNotFound(e)) throw new OperationError(op, "waiting for completion: the image was deregistered", e);
         if (!(e instanceof ImageFailedError)) throw partialCreate(op, "waiting for completion", e, imageId, inputs);
         try {
             await removeImageLeftBehind(client, imageId);

@@ -11,6 +11,32 @@ export const COPY_IMAGE_TIMEOUT_MINUTES = 240;
 /** How long deregistering an image and deleting its snapshots may take. */
 export const DELETE_IMAGE_TIMEOUT_MINUTES = 20;
 
+/**
+ * How long an image id EC2 has just handed out (CreateImage, CopyImage) may
+ * answer `InvalidAMIID.NotFound` before golden-ami stops calling it "not
+ * visible yet". EC2 is eventually consistent: "if you run a command to modify
+ * or describe the resource that you just created, its ID might not have
+ * propagated throughout the system, and you will get an error responding that
+ * the resource does not exist"; the advice is to describe with backoff
+ * "starting with a couple of seconds of wait time, and increasing gradually up
+ * to a few minutes" ("Eventual consistency in the Amazon EC2 API",
+ * https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+ * Five minutes covers "a few"; the SDK's own ImageExists waiter retries
+ * not-found the same way. Past it, a create keeps the id in state (the next
+ * `pulumi up` finishes it), and AmiCopy takes a copy its token handed back as
+ * destroyed. Scaled by GOLDEN_AMI_POLL_SCALE in tests.
+ */
+export const VISIBILITY_WINDOW_SECONDS = 300;
+
+/**
+ * CopyImage answers IdempotentParameterMismatch at most this many times in one
+ * create before it fails. A mismatch means the token (the copy's identity) was
+ * used with another description or other tags, by a copy since destroyed
+ * (a live one under the copy's name is adopted instead); each one moves to the
+ * next token of the chain.
+ */
+export const COPY_TOKEN_MISMATCH_LIMIT = 3;
+
 /** Delay bounds, in seconds, between two polls of an image's state. */
 export const IMAGE_POLL_MIN_DELAY_SECONDS = 5;
 export const IMAGE_POLL_MAX_DELAY_SECONDS = 30;

@@ -1,9 +1,9 @@
-import { DeleteSnapshotCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
+import { DeleteSnapshotCommand, DescribeImagesCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
 import { createWaiter, WaiterState } from "@smithy/core/client";
 import { SNAPSHOT_IN_USE } from "./error-codes";
-import { hasCode, isNotFoundCode } from "./errors";
+import { hasCode, isNotFoundCode, NotFoundError } from "./errors";
 import { imageSnapshotIds } from "./converters";
-import { findImageById, findSnapshots } from "./finders";
+import { findSnapshots } from "./finders";
 import {
     IMAGE_POLL_MAX_DELAY_SECONDS,
     IMAGE_POLL_MIN_DELAY_SECONDS,
@@ -12,6 +12,7 @@ import {
     PROGRESS_INTERVAL_SECONDS,
     SNAPSHOT_DELETE_MAX_DELAY_SECONDS,
     SNAPSHOT_DELETE_MIN_DELAY_SECONDS,
+    VISIBILITY_WINDOW_SECONDS,
 } from "./limits";
 
 /** The image reached `failed` (or another terminal state): carries EC2's StateReason. */
@@ -35,6 +36,46 @@ export class WaitTimeoutError extends Error {
     ) {
         super(`image ${imageId} was still ${lastState ?? "not available"} after ${minutes} minutes`);
         this.name = "WaitTimeoutError";
+    }
+}
+
+/**
+ * An id EC2 has just handed out still answered InvalidAMIID.NotFound when the
+ * visibility window (VISIBILITY_WINDOW_SECONDS) ran out. Not proof that the
+ * image is gone: EC2 is eventually consistent, and the id must stay in state.
+ */
+export class ImageNotVisibleError extends Error {
+    constructor(
+        readonly imageId: string,
+        readonly seconds: number,
+    ) {
+        super(
+            `image ${imageId} still answered InvalidAMIID.NotFound ${Math.round(seconds)} seconds after EC2 created it ` +
+                `(EC2 is eventually consistent; it may still appear)`,
+        );
+        this.name = "ImageNotVisibleError";
+    }
+}
+
+/** The visibility window in milliseconds, scaled like the poll delays. */
+function visibilityWindowMs(): number {
+    return VISIBILITY_WINDOW_SECONDS * 1000 * pollScale();
+}
+
+/**
+ * Status of an image: what DescribeImages answers for the id, `deregistered`
+ * included, or undefined when EC2 does not know the id (InvalidAMIID.NotFound
+ * or an empty answer). Callers decide what "unknown" means: right after a
+ * create it means "not visible yet".
+ */
+async function imageStatus(client: EC2Client, imageId: string): Promise<Image | undefined> {
+    try {
+        const out = await client.send(new DescribeImagesCommand({ ImageIds: [imageId], IncludeDeprecated: true, IncludeDisabled: true }));
+        // EC2 answers an id lookup with that id only; anything else is not ours.
+        return (out.Images ?? []).find((i) => i.ImageId === imageId);
+    } catch (e) {
+        if (isNotFoundCode(e, "image")) return undefined;
+        throw e;
     }
 }
 
@@ -65,34 +106,73 @@ function formatElapsed(ms: number): string {
     return m > 0 ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
+export interface WaitOptions {
+    timeoutMinutes: number;
+    label: string;
+    report?: ProgressReporter;
+    /**
+     * EC2 handed out this id just now (CreateImage, CopyImage): until
+     * VISIBILITY_WINDOW_SECONDS have passed, InvalidAMIID.NotFound means "not
+     * visible yet" and is polled again; past it, ImageNotVisibleError. Without
+     * it, not-found is a NotFoundError at once (the image is gone).
+     * @default false
+     */
+    justCreated?: boolean;
+}
+
 /**
  * Polls the image until it is `available` (the SDK waiter's backoff), printing
  * progress after PROGRESS_FIRST_SECONDS, then every PROGRESS_INTERVAL_SECONDS. A `failed` image throws
  * ImageFailedError with EC2's StateReason; running out of time throws
- * WaitTimeoutError.
+ * WaitTimeoutError; a `deregistered` image throws NotFoundError; an unknown
+ * id, see `justCreated`.
  */
-export async function waitForImageAvailable(
-    client: EC2Client,
-    imageId: string,
-    options: { timeoutMinutes: number; label: string; report?: ProgressReporter },
-): Promise<Image> {
+export async function waitForImageAvailable(client: EC2Client, imageId: string, options: WaitOptions): Promise<Image> {
+    return waitForImage(client, imageId, options, (image) => image.State === "available");
+}
+
+/**
+ * Polls a just-created id until DescribeImages knows it, in any state:
+ * InvalidAMIID.NotFound is "not visible yet" for VISIBILITY_WINDOW_SECONDS,
+ * then ImageNotVisibleError. A `deregistered` answer is NotFoundError: the
+ * consistent signal that the image is gone. Used where "not visible yet" and
+ * "gone" lead to different actions (AmiCopy's token handed back a destroyed copy).
+ */
+export async function waitForImageVisible(client: EC2Client, imageId: string, options: Omit<WaitOptions, "justCreated">): Promise<Image> {
+    return waitForImage(client, imageId, { ...options, justCreated: true }, () => true);
+}
+
+async function waitForImage(client: EC2Client, imageId: string, options: WaitOptions, done: (image: Image) => boolean): Promise<Image> {
     const report = options.report ?? printProgress;
     const started = Date.now();
     let lastReport = started;
     let last: Image | undefined;
+    const maxWaitTime = options.timeoutMinutes * 60;
     const result = await createWaiter(
-        { client, maxWaitTime: options.timeoutMinutes * 60, ...delays(IMAGE_POLL_MIN_DELAY_SECONDS, IMAGE_POLL_MAX_DELAY_SECONDS) },
+        { client, maxWaitTime, ...delays(IMAGE_POLL_MIN_DELAY_SECONDS, IMAGE_POLL_MAX_DELAY_SECONDS) },
         imageId,
         async (c: EC2Client, id: string) => {
-            const image = await findImageById(c, id);
-            last = image;
-            if (image.State === "available") return { state: WaiterState.SUCCESS, reason: image };
-            if (image.State !== "pending") return { state: WaiterState.FAILURE, reason: image };
+            const image = await imageStatus(c, id);
             const now = Date.now();
+            if (!image) {
+                if (!options.justCreated) throw new NotFoundError("AMI", id);
+                // Eventual consistency: a new id may be unknown for a while, also after it was seen once.
+                if (now - started >= visibilityWindowMs()) throw new ImageNotVisibleError(id, (now - started) / 1000);
+            } else {
+                last = image;
+                if (image.State === "deregistered") throw new NotFoundError("AMI", id);
+                if (done(image)) return { state: WaiterState.SUCCESS, reason: image };
+                if (image.State !== "pending") return { state: WaiterState.FAILURE, reason: image };
+            }
             const every = lastReport === started ? PROGRESS_FIRST_SECONDS : PROGRESS_INTERVAL_SECONDS;
             if (now - lastReport >= every * 1000 * pollScale()) {
                 lastReport = now;
-                report(`${options.label}: ${image.ImageId} pending for ${formatElapsed(now - started)}${await snapshotProgress(c, image)}`);
+                const elapsed = formatElapsed(now - started);
+                report(
+                    image
+                        ? `${options.label}: ${id} pending for ${elapsed}${await snapshotProgress(c, image)}`
+                        : `${options.label}: ${id} not visible yet after ${elapsed} (EC2 is eventually consistent)`,
+                );
             }
             return { state: WaiterState.RETRY, reason: image };
         },

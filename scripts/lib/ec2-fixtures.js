@@ -10,7 +10,16 @@ const {
     EC2Client,
     RegisterImageCommand,
     RunInstancesCommand,
+    waitUntilImageExists,
 } = require("@aws-sdk/client-ec2");
+
+/**
+ * How long a just-registered image may stay invisible before RunInstances.
+ * EC2 is eventually consistent: a new id can answer InvalidAMIID.NotFound
+ * for a while ("Eventual consistency in the Amazon EC2 API" says to describe
+ * with backoff "up to a few minutes"); the SDK's ImageExists waiter retries it.
+ */
+const IMAGE_VISIBLE_SECONDS = 300;
 
 /**
  * Registers a small base image and launches an instance from it, the way a
@@ -32,6 +41,10 @@ async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
                 VirtualizationType: "hvm",
                 BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
             }),
+        );
+        await waitUntilImageExists(
+            { client: ec2, maxWaitTime: IMAGE_VISIBLE_SECONDS, minDelay: 1, maxDelay: 5 },
+            { ImageIds: [base.ImageId] },
         );
         const run = await ec2.send(new RunInstancesCommand({ ImageId: base.ImageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
         return { instanceId: run.Instances[0].InstanceId, baseImageId: base.ImageId, baseSnapshotId: snapshot.SnapshotId };

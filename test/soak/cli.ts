@@ -20,9 +20,9 @@ async function main() {
             seed: arg("seed", Date.now() % 100000),
             log: (l) => console.log(l),
         });
-        console.log(`requests=${r.requests} reruns=${r.reruns}`);
+        console.log(`requests=${r.requests} reruns=${r.reruns} staleRefreshes=${r.staleRefreshes} throttled=${r.throttled}`);
         console.log(soakLine(r));
-        if (r.leakedAmis || r.leakedSnapshots || r.duplicates || r.drift) process.exitCode = 1;
+        if (r.leakedAmis || r.leakedSnapshots || r.duplicates || r.lostImages || r.drift) process.exitCode = 1;
     } finally {
         await moto.stop();
     }

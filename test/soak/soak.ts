@@ -1,10 +1,16 @@
 // The soak: cycles of the whole pipeline under the real `pulumi` CLI, through
-// the fault proxy (throttling, 5xx, connection resets, answers lost after the
-// call, pending images, snapshots in use after deregistration, unique names).
+// the fault proxy with every EC2 behaviour it emulates switched on: injected
+// faults (throttling, 5xx, connection resets, answers lost after the call),
+// pending images, snapshots in use after deregistration, unique names,
+// eventual consistency (new ids not found, stale reads after changes),
+// CopyImage ClientToken mismatches, the protection cooldown, CreateImage's
+// block-device rules, DeleteAssociatedSnapshots, EC2's token buckets at their
+// documented rates, and request validation.
 // Each cycle: seed, up, update, retention, refresh (no drift), destroy, sweep.
 // A command that fails under faults is run again, as a user would: a re-run
-// must recover. The last line is the figures:
-//   soak: cycles=N faults=F leakedAmis=0 leakedSnapshots=0 duplicates=0 drift=0
+// must recover. A refresh may read a stale view (eventual consistency); it
+// must converge on the next refresh, never flap. The last line is the figures:
+//   soak: cycles=N faults=F leakedAmis=0 leakedSnapshots=0 duplicates=0 lostImages=0 drift=0
 import {
     CreateImageCommand,
     DeleteSnapshotCommand,
@@ -32,17 +38,25 @@ export interface SoakResult {
     leakedAmis: number;
     leakedSnapshots: number;
     duplicates: number;
+    /** Images in the stack's outputs that EC2 does not have after `up`. */
+    lostImages: number;
     drift: number;
     reruns: number;
+    /** Refreshes that read a stale view and converged on the next refresh. */
+    staleRefreshes: number;
+    /** Requests the emulated token buckets refused. */
+    throttled: number;
 }
 
 const SOURCE = "us-east-1";
 const REPLICAS = ["us-west-2", "eu-west-1"];
 const REGIONS = [SOURCE, ...REPLICAS];
+/** Reads of a changed image that may answer its old values (eventual consistency). */
+const STALE_READS = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function soakLine(r: SoakResult): string {
-    return `soak: cycles=${r.cycles} faults=${r.faults} leakedAmis=${r.leakedAmis} leakedSnapshots=${r.leakedSnapshots} duplicates=${r.duplicates} drift=${r.drift}`;
+    return `soak: cycles=${r.cycles} faults=${r.faults} leakedAmis=${r.leakedAmis} leakedSnapshots=${r.leakedSnapshots} duplicates=${r.duplicates} lostImages=${r.lostImages} drift=${r.drift}`;
 }
 
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
@@ -55,9 +69,55 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         pendingPolls: 2,
         snapshotInUseCalls: 1,
         duplicateNames: true,
+        validation: true,
+        eventualConsistency: { notFoundReads: 3, staleReads: STALE_READS },
+        idempotentParameterMismatch: true,
+        protectionCooldown: true,
+        createImageBlockDeviceRules: true,
+        deleteAssociatedSnapshots: true,
+        // EC2's documented rates, unscaled: golden-ami paces itself to a share
+        // of them (request-pacing.ts), so the buckets cost the soak no time.
+        tokenBuckets: { refillScale: 1 },
     });
     const direct = Object.fromEntries(REGIONS.map((r) => [r, new EC2Client({ region: r, endpoint: o.motoEndpoint })]));
-    const result: SoakResult = { cycles: 0, faults: 0, requests: 0, leakedAmis: 0, leakedSnapshots: 0, duplicates: 0, drift: 0, reruns: 0 };
+    const result: SoakResult = {
+        cycles: 0,
+        faults: 0,
+        requests: 0,
+        leakedAmis: 0,
+        leakedSnapshots: 0,
+        duplicates: 0,
+        lostImages: 0,
+        drift: 0,
+        reruns: 0,
+        staleRefreshes: 0,
+        throttled: 0,
+    };
+
+    /** Every image id in the stack's outputs must exist in its region (directly at moto). */
+    async function countLost(stack: Stack): Promise<number> {
+        const out = await stack.outputs();
+        const wanted: [string, string][] = [[SOURCE, String(out.imageId)], ...Object.entries((out.copies ?? {}) as Record<string, string>)];
+        let lost = 0;
+        for (const [r, id] of wanted) {
+            if (!(await inventory(r)).images.some((i) => i.id === id)) {
+                lost++;
+                log(`  lost in ${r}: ${id} is in the stack's outputs but not in EC2`);
+            }
+        }
+        const missing = REPLICAS.filter((r) => !wanted.some(([region]) => region === r)).length;
+        return lost + missing;
+    }
+
+    /** Steps a preview would take after a refresh: none once EC2 and state agree. */
+    async function driftAfterRefresh(stack: Stack): Promise<number> {
+        await retrying(stack, ["refresh", "--yes", "--skip-preview"]);
+        const preview = await retrying(stack, ["preview", "--json"]);
+        const steps: { op: string; urn: string }[] = JSON.parse(preview.stdout).steps ?? [];
+        const changed = steps.filter((s) => !["same", "read"].includes(s.op));
+        if (changed.length) log(`  preview after refresh: ${changed.map((s) => `${s.op} ${s.urn.split("::").pop()}`).join(", ")}`);
+        return changed.length;
+    }
 
     /** A command that failed under faults is run again (up to 4 times), as a user would. */
     async function retrying(stack: Stack, args: string[]) {
@@ -93,6 +153,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
             for (const [i, r] of REPLICAS.entries()) await stack.run(["config", "set", "--path", `regions[${i}]`, r]);
 
             await retrying(stack, ["up", "--yes", "--skip-preview"]);
+            result.lostImages += await countLost(stack);
             // No duplicates: one image per name in every region.
             for (const r of REGIONS) {
                 const names = (await inventory(r)).images.map((i) => i.name);
@@ -100,16 +161,23 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
             }
             await stack.config({ version: "2" });
             await retrying(stack, ["up", "--yes", "--skip-preview"]);
+            result.lostImages += await countLost(stack);
 
             // Retention ran in the ups: the older seeded image is gone, the newer kept.
             const left = (await inventory(SOURCE)).images.map((i) => i.id);
             if (left.includes(old[0]) || !left.includes(old[1]))
                 throw new Error(`cycle ${cycle}: retention did not retire exactly ${old[0]}`);
 
-            await retrying(stack, ["refresh", "--yes", "--skip-preview"]);
-            const preview = await retrying(stack, ["preview", "--json"]);
-            const steps: { op: string }[] = JSON.parse(preview.stdout).steps ?? [];
-            result.drift += steps.filter((s) => !["same", "read"].includes(s.op)).length;
+            // A refresh right after changes may read stale values: the emulator
+            // answers each changed image's old values for up to STALE_READS reads,
+            // one per refresh. Refreshing must converge within that, never flap.
+            let drift = await driftAfterRefresh(stack);
+            for (let again = 1; drift > 0 && again <= STALE_READS; again++) {
+                result.staleRefreshes++;
+                log(`  refresh read a stale view (${drift} steps); refreshing again`);
+                drift = await driftAfterRefresh(stack);
+            }
+            result.drift += drift;
 
             await retrying(stack, ["destroy", "--yes", "--skip-preview"]);
 
@@ -133,6 +201,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         const stats = proxy.stats();
         result.faults = stats.faultsInjected;
         result.requests = stats.requests;
+        result.throttled = stats.throttled;
         await proxy.stop();
         for (const c of Object.values(direct)) c.destroy();
     }

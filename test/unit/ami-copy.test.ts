@@ -7,6 +7,7 @@ import {
     DescribeImagesCommand,
     EC2Client,
     Image,
+    ModifyImageAttributeCommand,
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
@@ -14,6 +15,7 @@ import assert from "node:assert/strict";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/ami-copy";
 import { checkAmiCopyInputs } from "../../sdk/validation";
+import { ec2Error } from "../support/aws-errors";
 
 // Moto ignores CopyImage's ClientToken, Encrypted/KmsKeyId and CopyImageTags,
 // and never fails a copy: those paths are covered here.
@@ -139,6 +141,112 @@ describe("AmiCopy provider hooks", () => {
             ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
             const r = await hooks.create(inputs);
             assert.equal(r.id, COPY);
+        });
+    });
+
+    describe("exactly one copy", () => {
+        const GONE = "ami-0eeeeeeeeeeeeeee5";
+        const GONE2 = "ami-0fffffffffffffff6";
+        const copies = () => ec2.commandCalls(CopyImageCommand).map((c) => c.args[0].input.ClientToken);
+        it("waits out InvalidAMIID.NotFound right after CopyImage instead of copying again", async () => {
+            ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand)
+                .rejectsOnce(ec2Error("InvalidAMIID.NotFound"))
+                .rejectsOnce(ec2Error("InvalidAMIID.NotFound"))
+                .resolvesOnce({ Images: [] })
+                .resolves({ Images: [image()] });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.deepEqual(copies(), [hooks.copyClientToken(inputs)]);
+        });
+        it("walks past every destroyed copy its tokens hand back, so a token is never stuck", async () => {
+            const t0 = hooks.copyClientToken(inputs);
+            const t1 = hooks.copyClientToken(inputs, GONE);
+            const t2 = hooks.copyClientToken(inputs, GONE2);
+            ec2.on(CopyImageCommand, { ClientToken: t0 } as never).resolves({ ImageId: GONE });
+            ec2.on(CopyImageCommand, { ClientToken: t1 } as never).resolves({ ImageId: GONE2 });
+            ec2.on(CopyImageCommand, { ClientToken: t2 } as never).resolves({ ImageId: COPY });
+            // the first destroyed copy is long forgotten (not found past the window), the second still answers deregistered
+            ec2.on(DescribeImagesCommand, { ImageIds: [GONE] } as never).rejects(ec2Error("InvalidAMIID.NotFound"));
+            ec2.on(DescribeImagesCommand, { ImageIds: [GONE2] } as never).resolves({
+                Images: [image({ ImageId: GONE2, State: "deregistered" })],
+            });
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.deepEqual(copies(), [t0, t1, t2]);
+            assert.equal(new Set([t0, t1, t2]).size, 3);
+        });
+        it("finishes a copy taken for destroyed that was only slow to appear, instead of leaving it out of state", async () => {
+            const t0 = hooks.copyClientToken(inputs);
+            ec2.on(CopyImageCommand, { ClientToken: t0 } as never).resolves({ ImageId: COPY });
+            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs, COPY) } as never).rejects(
+                ec2Error("InvalidAMIName.Duplicate"),
+            );
+            // invisible for the whole window, then there under its name
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never)
+                .rejectsOnce(ec2Error("InvalidAMIID.NotFound"))
+                .rejects(ec2Error("InvalidAMIID.NotFound"));
+            ec2.on(DescribeImagesCommand, { Owners: ["self"] } as never).callsFake(() => {
+                ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
+                return { Images: [image()] };
+            });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.equal(copies().length, 2, "no third copy");
+        });
+        it("moves to the next token on IdempotentParameterMismatch when no copy of that name is alive, and makes one copy", async () => {
+            const t0 = hooks.copyClientToken(inputs);
+            ec2.on(CopyImageCommand, { ClientToken: t0 } as never).rejects(ec2Error("IdempotentParameterMismatch"));
+            ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs, `IdempotentParameterMismatch:${t0}`) } as never).resolves(
+                {
+                    ImageId: COPY,
+                },
+            );
+            ec2.on(DescribeImagesCommand, { Owners: ["self"] } as never).resolves({ Images: [] });
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.equal(copies().length, 2);
+            // a re-run takes the same path to the same copy
+            ec2.resetHistory();
+            assert.equal((await hooks.create(inputs)).id, COPY);
+            assert.deepEqual(copies()[1], hooks.copyClientToken(inputs, `IdempotentParameterMismatch:${t0}`));
+        });
+        it("adopts the live copy an interrupted run made when the inputs changed since (IdempotentParameterMismatch), never a second", async () => {
+            ec2.on(CopyImageCommand).rejects(ec2Error("IdempotentParameterMismatch"));
+            ec2.on(DescribeImagesCommand, { Owners: ["self"] } as never).resolves({
+                Images: [image({ SourceImageId: SOURCE, Description: "old", Tags: [{ Key: "App", Value: "old" }] })],
+            });
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image({ Description: "old" })] });
+            ec2.on(ModifyImageAttributeCommand).resolves({});
+            ec2.on(CreateTagsCommand).resolves({});
+            const r = await hooks.create({ ...inputs, description: "new" });
+            assert.equal(r.id, COPY);
+            assert.equal(copies().length, 1, "no second CopyImage");
+            assert.equal(ec2.commandCalls(ModifyImageAttributeCommand)[0].args[0].input.Description?.Value, "new");
+            // a copy of another source under the name is not ours
+            ec2.reset();
+            ec2.on(CopyImageCommand).rejects(ec2Error("IdempotentParameterMismatch"));
+            ec2.on(DescribeImagesCommand, { Owners: ["self"] } as never).resolves({
+                Images: [image({ SourceImageId: "ami-0ddddddddddddddd4" })],
+            });
+            await assert.rejects(hooks.create(inputs), /IdempotentParameterMismatch/);
+        });
+        it("fails with the fix when every token in a row mismatches", async () => {
+            ec2.on(CopyImageCommand).rejects(ec2Error("IdempotentParameterMismatch"));
+            ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+            await assert.rejects(
+                hooks.create(inputs),
+                /client tokens in a row were used before with other parameters.*change the copy's description or name.*IdempotentParameterMismatch/,
+            );
+            assert.equal(copies().length, 4);
+        });
+        it("keeps the token when only in-place inputs change (description, tags), so an upgrade or an update never copies again", () => {
+            const base = hooks.copyClientToken(inputs);
+            for (const change of [{ description: "other" }, { copyImageTags: true }, { tags: { App: "api" } }]) {
+                assert.equal(hooks.copyClientToken({ ...inputs, ...change }), base, JSON.stringify(change));
+            }
         });
     });
 

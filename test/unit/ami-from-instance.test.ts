@@ -279,6 +279,33 @@ describe("AmiFromInstance provider hooks", () => {
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
         });
 
+        it("waits out InvalidAMIID.NotFound right after CreateImage (eventual consistency) and records the image", async () => {
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(DescribeImagesCommand)
+                .rejectsOnce(ec2Error("InvalidAMIID.NotFound"))
+                .rejectsOnce(ec2Error("InvalidAMIID.NotFound"))
+                .resolves({ Images: [image()] });
+            ec2.on(CreateTagsCommand).resolves({});
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, IMAGE_ID);
+            assert.equal(ec2.commandCalls(CreateImageCommand).length, 1);
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+        });
+
+        it("keeps an image that stays invisible past the visibility window in state, never calling it gone", async () => {
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            await assert.rejects(hooks.create(inputs), (e: unknown) => {
+                assert.ok(e instanceof PartialCreateError, String(e));
+                assert.equal(e.id, IMAGE_ID);
+                assert.match(e.message, /still answered InvalidAMIID.NotFound .* seconds after EC2 created it/);
+                assert.doesNotMatch(e.message, /is gone/);
+                assert.match(e.message, /run `pulumi up` again/);
+                return true;
+            });
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+        });
+
         it("keeps the image in state when a setting fails after the image exists", async () => {
             ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
             ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
