@@ -16,7 +16,8 @@ import {
     RegisterImageCommand,
     RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import pLimit from "p-limit";
 
 const DAY_MS = 86_400_000;
@@ -112,13 +113,14 @@ export async function seedRegion(endpoint: string, region: string, plan: SeedPla
             );
             templateIds.push(t.LaunchTemplate!.LaunchTemplateId!);
         }
-        if (templateIds.length > 0) createAutoScalingGroups(endpoint, region, templateIds, python);
+        if (templateIds.length > 0) await createAutoScalingGroups(endpoint, region, templateIds, python);
     } finally {
         ec2.destroy();
     }
 }
 
-function createAutoScalingGroups(endpoint: string, region: string, templateIds: string[], python?: string): void {
+/** Asynchronous: the endpoint may be served by this very process (the bench's answer cache). */
+async function createAutoScalingGroups(endpoint: string, region: string, templateIds: string[], python?: string): Promise<void> {
     if (!python) throw new Error("seeding launch templates needs the bench venv's python (boto3) for their Auto Scaling groups");
     const script = [
         "import boto3, json, sys",
@@ -128,8 +130,11 @@ function createAutoScalingGroups(endpoint: string, region: string, templateIds: 
         "    c.create_auto_scaling_group(AutoScalingGroupName=f'bench-{k}', LaunchTemplate={'LaunchTemplateId': t, 'Version': '$Default'},",
         "        MinSize=0, MaxSize=0, DesiredCapacity=0, AvailabilityZones=[a['region'] + 'a'])",
     ].join("\n");
-    const r = spawnSync(python, ["-c", script, JSON.stringify({ region, endpoint, templates: templateIds })], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`creating Auto Scaling groups in ${region} failed: ${r.stderr}`);
+    try {
+        await promisify(execFile)(python, ["-c", script, JSON.stringify({ region, endpoint, templates: templateIds })]);
+    } catch (e) {
+        throw new Error(`creating Auto Scaling groups in ${region} failed: ${(e as { stderr?: string }).stderr ?? e}`);
+    }
 }
 
 /** Names of the bench images left (not deregistered), and how many snapshots the account has. */
