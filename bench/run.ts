@@ -134,7 +134,7 @@ async function lifecycleCalls(): Promise<number> {
 async function sequentialScript(endpoint: string, regions: string[]): Promise<void> {
     const cutoff = Date.now() - MAX_AGE_DAYS * 86_400_000;
     for (const region of regions) {
-        const ec2 = new EC2Client({ region, endpoint, maxAttempts: 10 });
+        const ec2 = new EC2Client({ region, endpoint, maxAttempts: 10, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
         const images: Image[] = [];
         for await (const page of paginateDescribeImages(
             { client: ec2, pageSize: 1000 },
