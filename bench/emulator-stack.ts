@@ -187,7 +187,7 @@ export async function startEc2Emulator(regions: string[], proxyOptions: Omit<Pro
                 s.first ??= Date.now();
                 s.byAction[action] = (s.byAction[action] ?? 0) + 1;
             }
-            const target = new URL(isEc2 ? proxy.endpoint : motos.get(region ?? "")?.endpoint ?? motos.get(regions[0])!.endpoint);
+            const target = new URL(isEc2 ? proxy.endpoint : (motos.get(region ?? "")?.endpoint ?? motos.get(regions[0])!.endpoint));
             try {
                 const answer = await pipe(target, req, body, res);
                 if (!isEc2) return;
