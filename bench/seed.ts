@@ -133,7 +133,7 @@ async function createAutoScalingGroups(endpoint: string, region: string, templat
     try {
         await promisify(execFile)(python, ["-c", script, JSON.stringify({ region, endpoint, templates: templateIds })]);
     } catch (e) {
-        throw new Error(`creating Auto Scaling groups in ${region} failed: ${(e as { stderr?: string }).stderr ?? e}`);
+        throw new Error(`creating Auto Scaling groups in ${region} failed: ${(e as { stderr?: string }).stderr ?? e}`, { cause: e });
     }
 }
 
