@@ -1,4 +1,5 @@
-// The retention benchmark's policy: every bench image, kept per group.
+// The retention benchmark's policy: own images named bench-*, older than
+// maxAgeDays, not in use, the newest of each region always kept.
 import * as pulumi from "@pulumi/pulumi";
 import { AmiRetentionPolicy } from "golden-ami";
 
@@ -6,7 +7,9 @@ const config = new pulumi.Config();
 const policy = new AmiRetentionPolicy("bench", {
     regions: config.requireObject<string[]>("regions"),
     selector: { namePattern: "bench-*" },
-    groupBy: ["Group"],
-    keepLatest: 5,
+    keepLatest: 1,
+    maxAgeDays: config.requireNumber("maxAgeDays"),
 });
-export const retired = policy.lastRun.apply((r) => r?.retired?.length ?? 0);
+// lastRun's lists are bounded samples; its counts are complete.
+export const retired = policy.lastRun.apply((r) => r?.counts?.retired ?? 0);
+export const failed = policy.lastRun.apply((r) => r?.counts?.failed ?? 0);
