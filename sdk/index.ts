@@ -1,8 +1,9 @@
-export { AmiCopy, AmiCopyArgs } from "./ami-copy";
-export { AmiFromInstance, AmiFromInstanceArgs } from "./ami-from-instance";
+export { AmiCopy, AmiCopyArgs, AmiCopyInputs } from "./ami-copy";
+export { AmiFromInstance, AmiFromInstanceArgs, AmiFromInstanceInputs } from "./ami-from-instance";
 export { AmiReplicaSet, AmiReplicaSetArgs } from "./ami-replica-set";
 export { ImageResourceArgs } from "./image-args";
-export { ManagedAmi, ManagedAmiArgs } from "./managed-ami";
+export { ManagedAmi, ManagedAmiArgs, ManagedAmiInputs } from "./managed-ami";
+export { PARAMETER_TIERS, ParameterTier, PublishArgs, PublishInputs } from "./publish";
 export { defaultRegion } from "./region";
 export * from "./retention-plan";
 export {
@@ -22,6 +23,7 @@ export {
     checkAmiCopyInputs,
     checkAmiFromInstanceInputs,
     CheckFailure,
+    CheckInputs,
     checkRetentionPolicyInputs,
     CommonImageInputs,
     checkManagedAmiInputs,

@@ -16,7 +16,8 @@ export { COMMON_IMAGE_RULES, CommonImageInputs } from "./rules/image";
 export { checkRetentionPolicyInputs, RetentionPolicyCheckInputs, RETENTION_POLICY_RULES } from "./rules/retention-policy";
 export { RuleContext, RuleEntry, RuleTable, runRules } from "./rules/runner";
 
-type CheckInputs<I> = CommonImageInputs & { [K in Exclude<keyof I, keyof CommonImageInputs>]?: unknown };
+/** What a kind's check takes: the common inputs, plus the kind's own as not yet validated. */
+export type CheckInputs<I> = CommonImageInputs & { [K in Exclude<keyof I, keyof CommonImageInputs>]?: unknown };
 
 export type AmiFromInstanceCheckInputs = CheckInputs<AmiFromInstanceInputs>;
 export type AmiCopyCheckInputs = CheckInputs<AmiCopyInputs>;
