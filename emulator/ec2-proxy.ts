@@ -47,7 +47,7 @@ import {
 } from "./ec2-xml";
 import { checkCreateImageBlockDevices, deregisterWithSnapshots } from "./image-rules";
 import { TokenBuckets } from "./throttling";
-import { credentialScope } from "./handler";
+import { credentialScope, mulberry32 } from "./handler";
 
 export type { Reply } from "./ec2-xml";
 export type FaultKind = "throttle" | "500" | "503" | "reset" | "lost-response";
@@ -229,18 +229,6 @@ const FAULT_REPLIES: Record<Exclude<FaultKind, "reset" | "lost-response">, { sta
     "500": { status: 500, code: "InternalError", message: "An internal error has occurred. Retry your request." },
     "503": { status: 503, code: "Unavailable", message: "The server is overloaded and can't handle the request." },
 };
-
-/** mulberry32: a tiny seeded PRNG with uniform output in [0, 1). */
-function mulberry32(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 
 // ---- Query-protocol parameters -------------------------------------------------
 

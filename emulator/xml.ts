@@ -1,45 +1,10 @@
-// EC2 Query-protocol answers: the XML envelopes of a success and of an error
-// (the same shapes as ec2-proxy.ts writes), and reading elements out of
-// moto's (regular) XML with string operations.
-import { randomUUID } from "node:crypto";
-import type { Reply } from "./handler";
+// EC2 Query-protocol helpers for the emulated behaviours (references,
+// builders): the proxy's envelopes, the InvalidAction answer, and reading
+// elements out of moto's (regular) XML with string operations.
+import { ec2Error, type Reply, xmlUnescape } from "./ec2-xml";
 
-export const API_VERSION = "2016-11-15";
-const XMLNS = `http://ec2.amazonaws.com/doc/${API_VERSION}/`;
-
-export function xmlEscape(s: string): string {
-    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-export function xmlUnescape(s: string): string {
-    return s
-        .replace(/&lt;/g, "<")
-        .replace(/&gt;/g, ">")
-        .replace(/&quot;/g, '"')
-        .replace(/&apos;/g, "'")
-        .replace(/&amp;/g, "&");
-}
-
-function xmlReply(status: number, body: string): Reply {
-    return { status, headers: { "content-type": "text/xml;charset=UTF-8" }, body };
-}
-
-/** EC2's error envelope for the Query protocol. */
-export function ec2Error(status: number, code: string, message: string): Reply {
-    return xmlReply(
-        status,
-        `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${xmlEscape(code)}</Code>` +
-            `<Message>${xmlEscape(message)}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`,
-    );
-}
-
-/** A successful answer to `action` with these elements after requestId. */
-export function ec2Success(action: string, inner: string): Reply {
-    return xmlReply(
-        200,
-        `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${XMLNS}"><requestId>${randomUUID()}</requestId>${inner}</${action}Response>`,
-    );
-}
+// The envelopes and escaping are the proxy's own (ec2-xml.ts), written once.
+export { API_VERSION, ec2Error, ec2Success, xmlEscape, xmlUnescape } from "./ec2-xml";
 
 /**
  * What an endpoint that lacks an action answers (real EC2 in a partition or
