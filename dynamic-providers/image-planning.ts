@@ -80,10 +80,16 @@ export const IN_PLACE = [
  * update it. When a replacement would keep the same name in the same region,
  * the old image goes first (EC2 names are unique per region).
  */
-export function diffImage(olds: ImageInputs, news: ImageInputs, replaceKeys: readonly string[]): dynamic.DiffResult {
+export function diffImage(
+    olds: ImageInputs,
+    news: ImageInputs,
+    replaceKeys: readonly string[],
+    /** The kind's own inputs that update in place (see ImageKind.inPlace). */
+    ownInPlace: readonly string[] = [],
+): dynamic.DiffResult {
     // State has the image's tags as EC2 has them, copied ones included.
     const wanted = { ...news, tags: wantedImageTags(news, olds.copiedTags) };
-    const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...STORED_ONLY]);
+    const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...ownInPlace, ...STORED_ONLY]);
     const replaces = changed.filter((k) => replaceKeys.includes(k));
     const sameName = olds.name === news.name && olds.region === news.region;
     return {
@@ -93,8 +99,13 @@ export function diffImage(olds: ImageInputs, news: ImageInputs, replaceKeys: rea
     };
 }
 
-/** A check that asks EC2, made by the kind's implementation module (loaded only when the descriptor says it is needed). */
-export type Ec2Check<I> = (news: Partial<I>) => Promise<CheckFailure | undefined>;
+/**
+ * A check that asks EC2, made by the kind's implementation module (loaded only
+ * when the descriptor says it is needed): a failure, or inputs it resolved
+ * with EC2 (GoldenImage's base image id) for `check` to add, so that preview
+ * shows them.
+ */
+export type Ec2Check<I> = (news: Partial<I>) => Promise<CheckFailure | { resolved: Partial<I> } | undefined>;
 
 export interface PlanningHooks<I extends Partial<ImageInputs>> {
     check(olds: Partial<I>, news: Partial<I>): Promise<dynamic.CheckResult>;
@@ -107,16 +118,22 @@ export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>
     return {
         async check(olds, news) {
             const failures = checkImageKindInputs(kind, news, olds);
+            let resolved: Partial<I> = {};
             if (failures.length === 0 && ec2Check && kind.needsEc2Check?.(news)) {
-                const failure = await ec2Check()(news);
-                if (failure) failures.push(failure);
+                const found = await ec2Check()(news);
+                if (found && "resolved" in found) resolved = found.resolved;
+                else if (found) failures.push(found);
             }
-            return { inputs: withImageDefaults(news, kind), failures };
+            const inputs = withImageDefaults({ ...news, ...resolved }, kind);
+            return { inputs: kind.derive && failures.length === 0 ? compact(kind.derive(inputs, news)) : inputs, failures };
         },
         async diff(_id, olds, news) {
-            if (kind.name === "input") return diffImage(olds, news as unknown as ImageInputs, replaces);
+            if (kind.name === "input") {
+                const result = diffImage(olds, news as unknown as ImageInputs, replaces, kind.inPlace);
+                return kind.changedOutside?.(olds) ? { ...result, changes: true } : result;
+            }
             // The name is the image's own, never an input: compare as if it were unchanged.
-            const result = diffImage(olds, { ...(news as unknown as ImageInputs), name: olds.name }, replaces);
+            const result = diffImage(olds, { ...(news as unknown as ImageInputs), name: olds.name }, replaces, kind.inPlace);
             // Replacing means adopting another image: the old one is released first.
             return { ...result, deleteBeforeReplace: false };
         },

@@ -26,3 +26,6 @@ export const IDEMPOTENT_PARAMETER_MISMATCH = "IdempotentParameterMismatch";
 
 /** DeregisterImage: an endpoint that refuses `DeleteAssociatedSnapshots` (older, or an emulator). */
 export const PARAMETER_REFUSED_CODES = ["UnknownParameter", "InvalidParameter"] as const;
+
+/** GetConsoleOutput: the instance type keeps no console output (a builder's failed script then shows none). */
+export const CONSOLE_OUTPUT_UNSUPPORTED = "UnsupportedOperation";
