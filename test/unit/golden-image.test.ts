@@ -192,6 +192,15 @@ describe("GoldenImage", () => {
             assert.equal((await hooks.diff(IMAGE_ID, before as GoldenImageBakeState, await checked())).changes, false);
         });
 
+        it("a parameter repointed outside Pulumi (seen by refresh) is an update that puts it back", async () => {
+            const inputs = await checked({ publishParameter: "/golden/web/latest" });
+            const state = { ...inputs, imageId: IMAGE_ID } as GoldenImageBakeState;
+            assert.equal((await hooks.diff(IMAGE_ID, { ...state, publishedImageId: IMAGE_ID }, inputs)).changes, false);
+            const d = await hooks.diff(IMAGE_ID, { ...state, publishedImageId: "ami-0ffffffffffffffff" }, inputs);
+            assert.equal(d.changes, true);
+            assert.deepEqual(d.replaces, []);
+        });
+
         it("a bad base image fails check on baseImage with EC2's reason", async () => {
             ssm.on(GetParameterCommand).rejects(ec2Error("ParameterNotFound"));
             const r = await hooks.check({}, news());
