@@ -115,6 +115,13 @@ export interface PlanningHooks<I extends Partial<ImageInputs>> {
 /** The kind's check (its rules, then the shared ones; defaults filled in) and diff (its identity replaces). */
 export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>, ec2Check?: () => Ec2Check<I>): PlanningHooks<I> {
     const replaces = replaceKeys(kind);
+    const diffOf = (olds: ImageResourceState<any>, news: ImageInputs): dynamic.DiffResult => {
+        if (kind.name === "input") return diffImage(olds, news, replaces, kind.inPlace);
+        // The name is the image's own, never an input: compare as if it were unchanged.
+        const result = diffImage(olds, { ...news, name: olds.name }, replaces, kind.inPlace);
+        // Replacing means adopting another image: the old one is released first.
+        return { ...result, deleteBeforeReplace: false };
+    };
     return {
         async check(olds, news) {
             const failures = checkImageKindInputs(kind, news, olds);
@@ -128,14 +135,9 @@ export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>
             return { inputs: kind.derive && failures.length === 0 ? compact(kind.derive(inputs, news)) : inputs, failures };
         },
         async diff(_id, olds, news) {
-            if (kind.name === "input") {
-                const result = diffImage(olds, news as unknown as ImageInputs, replaces, kind.inPlace);
-                return kind.changedOutside?.(olds) ? { ...result, changes: true } : result;
-            }
-            // The name is the image's own, never an input: compare as if it were unchanged.
-            const result = diffImage(olds, { ...(news as unknown as ImageInputs), name: olds.name }, replaces, kind.inPlace);
-            // Replacing means adopting another image: the old one is released first.
-            return { ...result, deleteBeforeReplace: false };
+            const result = diffOf(olds, news as unknown as ImageInputs);
+            // State recorded a change made outside Pulumi that update puts back.
+            return kind.changedOutside?.(olds) ? { ...result, changes: true } : result;
         },
     };
 }
