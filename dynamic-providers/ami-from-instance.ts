@@ -1,12 +1,14 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { AmiFromInstanceInputs, descriptor } from "../sdk/ami-from-instance";
 import { replaceKeys } from "../sdk/image-kind";
+import { existingVolumeProblem } from "../sdk/rules/block-devices";
+import type { CheckFailure } from "../sdk/rules/primitives";
 import { ec2Client } from "./ec2/client";
 import { createImageFromInstance } from "./ec2/create-image";
 import { removeImageLeftBehind } from "./ec2/delete-image";
 import { IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
-import { hasCode, OperationError } from "./ec2/errors";
-import { findOwnImagesByName } from "./ec2/finders";
+import { hasCode, isNotFound, OperationError } from "./ec2/errors";
+import { findInstanceWithVolumes, findOwnImagesByName } from "./ec2/finders";
 import type { EC2Client } from "./ec2/types";
 import { printProgress } from "./ec2/waiters";
 import { finishCreate, imageHooks } from "./image-hooks";
@@ -51,6 +53,51 @@ async function createOrAdopt(client: EC2Client, inputs: AmiFromInstanceInputs, o
     }
 }
 
+/**
+ * The preflight of a replacement (and of block devices on a create), run by
+ * `check` when the descriptor's needsEc2Check says so, i.e. before the engine
+ * deletes anything: the source instance must exist and not be terminated,
+ * and the block devices must satisfy CreateImage's rules against the
+ * instance's existing volumes (existingVolumeProblem). A same-name
+ * replacement deletes the old image before CreateImage (EC2 names are unique
+ * per region), so there any failed lookup fails `check` and the old image
+ * stays; elsewhere an unreachable EC2 is left for `up` to report.
+ */
+export async function checkWithEc2(
+    news: Partial<AmiFromInstanceInputs>,
+    olds?: Partial<AmiFromInstanceInputs>,
+): Promise<CheckFailure | undefined> {
+    const { region, sourceInstanceId } = news;
+    const sameNameReplacement = !!olds?.sourceInstanceId && olds.name === news.name && olds.region === region;
+    const keeps = sameNameReplacement ? "; nothing was changed and the current image is kept" : "";
+    let found: Awaited<ReturnType<typeof findInstanceWithVolumes>>;
+    try {
+        found = await findInstanceWithVolumes(ec2Client(region!), sourceInstanceId!);
+    } catch (e) {
+        if (isNotFound(e)) {
+            return {
+                property: "sourceInstanceId",
+                reason:
+                    `sourceInstanceId: instance ${sourceInstanceId} does not exist in ${region} or is terminated` +
+                    `${keeps}; set sourceInstanceId to a running or stopped instance of that region`,
+            };
+        }
+        if (!sameNameReplacement) return undefined; // CreateImage will say so, with EC2's code
+        const err = new OperationError(
+            `checking instance (${sourceInstanceId}) before replacing AMI (${news.name})`,
+            "DescribeInstances",
+            e,
+            { region },
+        );
+        return {
+            property: "sourceInstanceId",
+            reason: `sourceInstanceId: ${err.message}${keeps}; fix the cause and run the command again`,
+        };
+    }
+    const problem = existingVolumeProblem(news.blockDeviceMappings, found.volumes, sourceInstanceId!);
+    return problem ? { property: "blockDeviceMappings", reason: `blockDeviceMappings${problem}${keeps}` } : undefined;
+}
+
 /** AmiFromInstance's own create: CreateImage (or adopt what an interrupted run left), then the shared finish. */
 async function create(inputs: AmiFromInstanceInputs): Promise<dynamic.CreateResult> {
     const client = ec2Client(inputs.region);
@@ -59,12 +106,12 @@ async function create(inputs: AmiFromInstanceInputs): Promise<dynamic.CreateResu
     try {
         imageId = await createOrAdopt(client, inputs, op);
     } catch (e) {
-        throw new OperationError(op, "CreateImage", e);
+        throw new OperationError(op, "CreateImage", e, { region: inputs.region });
     }
     return finishCreate(client, imageId, inputs, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
 }
 
-const hooks = imageHooks(descriptor, create);
+const hooks = imageHooks(descriptor, create, checkWithEc2);
 export const { check, diff, read, update } = hooks;
 export { create };
 const remove = hooks.delete;

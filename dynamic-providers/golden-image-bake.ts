@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { BaseImage, BUILD_HASH_TAG, descriptor, GoldenImageBakeInputs } from "../sdk/golden-image-bake";
 import { replaceKeys } from "../sdk/image-kind";
+import { inUseReason } from "../sdk/retention-plan";
 import type { CheckFailure } from "../sdk/rules/primitives";
 import {
     BaseImageError,
@@ -284,7 +285,7 @@ const hooks = imageHooks(descriptor, create, checkWithEc2, {
         await sweepBuilders(client, props.builderOwner, op);
         let user: string | undefined;
         try {
-            user = (await imagesInUse(client, props.region)).get(id);
+            user = inUseReason(await imagesInUse(client, props.region, [id]), id);
         } catch (e) {
             throw new OperationError(op, "checking whether the image is still in use", e);
         }

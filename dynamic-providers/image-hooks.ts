@@ -14,7 +14,7 @@ import {
 } from "./ec2/converters";
 import { deleteImageWithSnapshots, removeImageLeftBehind } from "./ec2/delete-image";
 import { isNotFound, OperationError, PartialCreateError } from "./ec2/errors";
-import { findImageById, findLaunchPermissions } from "./ec2/finders";
+import { findExistingSnapshotIds, findImageById, findLaunchPermissions } from "./ec2/finders";
 import {
     reconcileLaunchPermissions,
     reconcileSnapshotTags,
@@ -26,7 +26,18 @@ import {
 import type { EC2Client, Image } from "./ec2/types";
 import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
 import { ImageFailedError, printProgress, waitForImageAvailable } from "./ec2/waiters";
-import { changedProperties, compact, Ec2Check, ImageInputs, ImageResourceState, planningHooks, wantedImageTags } from "./image-planning";
+import { IMAGE_OUTPUT_KEYS } from "../sdk/image-args";
+import {
+    changedProperties,
+    compact,
+    DEREGISTERED,
+    Ec2Check,
+    ImageInputs,
+    ImageResourceState,
+    IN_PLACE,
+    planningHooks,
+    wantedImageTags,
+} from "./image-planning";
 import { exitWhenOutputIsGone } from "./orphan-guard";
 
 exitWhenOutputIsGone();
@@ -120,27 +131,96 @@ function describe(props: { name?: string }, id: string): string {
     return `AMI (${props.name ?? "?"}) ${id}`;
 }
 
-/** `pulumi refresh`: EC2's view of the image; an image gone out of band leaves state. */
-export async function readImage<I extends ImageInputs>(id: string, props: ImageResourceState<I>): Promise<dynamic.ReadResult> {
+/**
+ * The inputs a refresh hands the engine when it found drift: the previous
+ * inputs (state without the image's outputs) with each drifted in-place
+ * property set to what EC2 has, so that `pulumi preview --diff` compares
+ * EC2's values with the program's and marks the properties `up` will revert
+ * (a dynamic provider's diff cannot name properties; its ReadResult `inputs`
+ * can). Tags copied from a source image at create time are left out, as the
+ * program never gave them. Undefined when nothing drifted (inputs stay).
+ */
+export function driftedInputs(
+    kind: Pick<ImageKind<any>, "identity" | "name">,
+    olds: ImageResourceState,
+    refreshed: ImageResourceState,
+): Record<string, unknown> | undefined {
+    const drifted = changedProperties(olds, refreshed, IN_PLACE).filter((k) => k !== "snapshotTags");
+    if (drifted.length === 0) return undefined;
+    const identity = new Set(kind.identity.map((i) => i.key as string));
+    const stateOnly = new Set<string>([...IMAGE_OUTPUT_KEYS.filter((k) => !identity.has(k)), "copiedTags", "__provider"]);
+    if (kind.name === "image") stateOnly.add("name");
+    const inputs: Record<string, unknown> = Object.fromEntries(Object.entries(olds).filter(([k]) => !stateOnly.has(k)));
+    // create records an unset description as "" (EC2's answer): not an input.
+    if (inputs.description === "") delete inputs.description;
+    const copied = olds.copiedTags ?? {};
+    for (const k of drifted) {
+        const value = (refreshed as unknown as Record<string, unknown>)[k];
+        inputs[k] =
+            k === "tags"
+                ? Object.fromEntries(Object.entries((value as Record<string, string>) ?? {}).filter(([t, v]) => copied[t] !== v))
+                : value;
+    }
+    return compact(inputs);
+}
+
+/**
+ * `pulumi refresh`: EC2's view of the image. An image deregistered out of
+ * band whose snapshots (from state) still exist stays in state with
+ * `state: "deregistered"` and those snapshots, so that `up` replaces it and
+ * `destroy` deletes them (nothing leaks); when the snapshots are gone too, or
+ * are not the resource's to delete (`deleteSnapshotsOnDestroy: false`), it
+ * leaves state. Drift in the in-place properties also comes back as inputs
+ * (driftedInputs), so a preview shows what `up` will revert.
+ */
+export async function readImage<I extends ImageInputs>(
+    id: string,
+    props: ImageResourceState<I>,
+    kind: Pick<ImageKind<any>, "identity" | "name"> = { identity: [], name: "input" },
+): Promise<dynamic.ReadResult> {
     const client = ec2Client(props.region);
+    const op = `reading ${describe(props, id)}`;
     let image: Image;
     let perms: LaunchPermissions;
     try {
         image = await findImageById(client, id);
         perms = launchPermissionsFromEc2(await findLaunchPermissions(client, id));
     } catch (e) {
-        if (isNotFound(e)) return {};
-        throw new OperationError(`reading ${describe(props, id)}`, "describing the image", e);
+        if (!isNotFound(e)) throw new OperationError(op, "describing the image", e, { region: props.region });
+        return readDeregistered(client, id, props, op);
     }
+    const refreshed = compact({
+        ...props,
+        ...imageOutputs(image, props.region),
+        description: image.Description ?? "",
+        deprecationTime: image.DeprecationTime,
+        deregistrationProtection: isDeregistrationProtected(image),
+        launchPermissions: perms,
+    }) as ImageResourceState<I>;
+    const inputs = driftedInputs(kind, props, refreshed);
+    return inputs ? { id, props: refreshed, inputs } : { id, props: refreshed };
+}
+
+async function readDeregistered(client: EC2Client, id: string, props: ImageResourceState, op: string): Promise<dynamic.ReadResult> {
+    const snapshotIds = props.snapshotIds ?? [];
+    if (props.deleteSnapshotsOnDestroy === false || snapshotIds.length === 0) return {};
+    let left: string[];
+    try {
+        left = await findExistingSnapshotIds(client, snapshotIds);
+    } catch (e) {
+        throw new OperationError(op, "the image is deregistered: looking for its snapshots", e, { region: props.region });
+    }
+    if (left.length === 0) return {};
+    printProgress(
+        `${id} was deregistered outside Pulumi; its snapshots ${left.join(", ")} stay tracked: \`pulumi up\` makes the image again, \`pulumi destroy\` deletes them`,
+    );
     return {
         id,
         props: compact({
             ...props,
-            ...imageOutputs(image, props.region),
-            description: image.Description ?? "",
-            deprecationTime: image.DeprecationTime,
-            deregistrationProtection: isDeregistrationProtected(image),
-            launchPermissions: perms,
+            state: DEREGISTERED,
+            snapshotIds: left,
+            rootSnapshotId: props.rootSnapshotId && left.includes(props.rootSnapshotId) ? props.rootSnapshotId : undefined,
         }),
     };
 }
@@ -164,7 +244,7 @@ export async function updateImage<I extends ImageInputs>(
         try {
             return await fn();
         } catch (e) {
-            throw new OperationError(op, name, e);
+            throw new OperationError(op, name, e, { region: news.region });
         }
     };
     const image = await step("waiting for the image to be available", () =>
@@ -228,7 +308,9 @@ export async function deleteImage(id: string, props: ImageResourceState): Promis
                 (kept.length ? `; kept ${kept.join(", ")}` : ""),
         );
     } catch (e) {
-        const err = new OperationError(`deleting ${describe(props, id)}`, "deregistering the image and deleting its snapshots", e);
+        const err = new OperationError(`deleting ${describe(props, id)}`, "deregistering the image and deleting its snapshots", e, {
+            region: props.region,
+        });
         if (props.deregistrationProtection) {
             err.message += " (deregistration protection is on: set deregistrationProtection: false and run `pulumi up` before destroying)";
         }
@@ -270,7 +352,7 @@ export function imageHooks<I extends ImageInputs>(
     around: AroundHooks<I> = {},
 ): ImageHooks<I> {
     const planning = planningHooks<I>(kind, checkWithEc2 && (() => checkWithEc2));
-    const read: ImageHooks<I>["read"] = (id, props) => readImage(id, props);
+    const read: ImageHooks<I>["read"] = (id, props) => readImage(id, props, kind);
     const update: ImageHooks<I>["update"] = (id, olds, news) =>
         updateImage(id, olds, kind.name === "image" ? { ...news, name: olds.name } : news, kind.createTimeoutMinutes);
     const remove: ImageHooks<I>["delete"] = (id, props) => deleteImage(id, props);

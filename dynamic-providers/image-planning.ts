@@ -76,9 +76,21 @@ export const IN_PLACE = [
 ] as const;
 
 /**
+ * The `state` a refresh records for an image deregistered outside Pulumi
+ * whose snapshots are still there (see readImage): `up` makes the image
+ * again, `destroy` deletes the snapshots.
+ */
+export const DEREGISTERED = "deregistered";
+
+/**
  * The diff table: `replaceKeys` replace the image, the shared in-place keys
  * update it. When a replacement would keep the same name in the same region,
- * the old image goes first (EC2 names are unique per region).
+ * the old image goes first (EC2 names are unique per region); `check` has
+ * then already run the kind's preflight (AmiFromInstance: the source
+ * instance and block devices), so the old image is deleted only when the new
+ * one can be made. An image deregistered outside Pulumi (`state:
+ * "deregistered"` after a refresh) is replaced, new image first: its name is
+ * free, and the old snapshots stay tracked until the new image exists.
  */
 export function diffImage(
     olds: ImageInputs,
@@ -87,6 +99,9 @@ export function diffImage(
     /** The kind's own inputs that update in place (see ImageKind.inPlace). */
     ownInPlace: readonly string[] = [],
 ): dynamic.DiffResult {
+    if ((olds as Partial<ImageOutputs>).state === DEREGISTERED) {
+        return { changes: true, replaces: ["state"], deleteBeforeReplace: false };
+    }
     // State has the image's tags as EC2 has them, copied ones included.
     const wanted = { ...news, tags: wantedImageTags(news, olds.copiedTags) };
     const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...ownInPlace, ...STORED_ONLY]);
@@ -105,7 +120,7 @@ export function diffImage(
  * with EC2 (GoldenImage's base image id) for `check` to add, so that preview
  * shows them.
  */
-export type Ec2Check<I> = (news: Partial<I>) => Promise<CheckFailure | { resolved: Partial<I> } | undefined>;
+export type Ec2Check<I> = (news: Partial<I>, olds?: Partial<I>) => Promise<CheckFailure | { resolved: Partial<I> } | undefined>;
 
 export interface PlanningHooks<I extends Partial<ImageInputs>> {
     check(olds: Partial<I>, news: Partial<I>): Promise<dynamic.CheckResult>;
@@ -126,8 +141,8 @@ export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>
         async check(olds, news) {
             const failures = checkImageKindInputs(kind, news, olds);
             let resolved: Partial<I> = {};
-            if (failures.length === 0 && ec2Check && kind.needsEc2Check?.(news)) {
-                const found = await ec2Check()(news);
+            if (failures.length === 0 && ec2Check && kind.needsEc2Check?.(news, olds)) {
+                const found = await ec2Check()(news, olds);
                 if (found && "resolved" in found) resolved = found.resolved;
                 else if (found) failures.push(found);
             }

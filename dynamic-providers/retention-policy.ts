@@ -1,8 +1,12 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import pLimit from "p-limit";
+import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import {
     exclusionReason,
+    ImageReference,
     PlannedRetirement,
     RetentionImage,
     planRetention,
@@ -12,13 +16,15 @@ import {
     RetentionSelector,
     SkippedImage,
 } from "../sdk/retention-plan";
-import type { RetentionRunReport } from "../sdk/retention-policy";
-import { checkRetentionPolicyInputs, UNKNOWN } from "../sdk/validation";
+import type { PendingGroup, RetentionPendingSummary, RetentionRunCounts, RetentionRunReport } from "../sdk/retention-policy";
+import { containsUnknown } from "../sdk/rules/primitives";
+import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy";
+import { checkRetentionPolicyInputs } from "../sdk/validation";
 import { ec2Client } from "./ec2/client";
 import { deleteImageWithSnapshots } from "./ec2/delete-image";
 import { errorCode, OperationError } from "./ec2/errors";
 import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
-import { describeImagesById, imagesInUse, listSelectedImages } from "./ec2/inventory";
+import { describeImagesById, imagesInUse, retentionInventory } from "./ec2/inventory";
 import type { EC2Client } from "./ec2/types";
 import { compact } from "./state-values";
 import { DELETE_IMAGE_TIMEOUT_MINUTES, RETENTION_CONCURRENCY } from "./ec2/limits";
@@ -37,8 +43,11 @@ export interface RetentionPolicyInputs {
     deleteSnapshots: boolean;
     exclude: RetentionExclusions;
     dryRun: boolean;
-    /** What the next run retires: computed by `check`, so preview shows it as a change. */
-    pending: PlannedRetirement[];
+    retireShared?: boolean;
+    /** The resource's name, for the line preview prints and the plan file. */
+    policyName?: string;
+    /** What the next run retires, summarised: computed by `check`, so preview shows it as a change. */
+    pending: RetentionPendingSummary;
 }
 
 export interface RetentionPolicyState extends RetentionPolicyInputs {
@@ -46,64 +55,325 @@ export interface RetentionPolicyState extends RetentionPolicyInputs {
 }
 
 /** The policy's settings: a change to any of them is an update (a policy has nothing to replace). */
-const SETTINGS = ["regions", "selector", "groupBy", "keepLatest", "maxAgeDays", "action", "deleteSnapshots", "exclude", "dryRun"] as const;
+const SETTINGS = [
+    "regions",
+    "selector",
+    "groupBy",
+    "keepLatest",
+    "maxAgeDays",
+    "action",
+    "deleteSnapshots",
+    "exclude",
+    "dryRun",
+    "retireShared",
+] as const;
 
-function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
+/** The inputs the plan depends on: while any is unknown (preview), nothing is planned. */
+const PLAN_INPUTS = ["regions", "selector", "groupBy", "keepLatest", "maxAgeDays", "action", "exclude", "retireShared"] as const;
+
+/** Where the full plan is written during `check`, one JSON file per policy, when set. */
+export const PLAN_DIR_ENV = "GOLDEN_AMI_RETENTION_PLAN_DIR";
+
+/** Which plan inputs are not known yet, by property path (e.g. `exclude.imageIds`). */
+export function unknownInputs(inputs: Partial<Record<string, unknown>>): string[] {
+    const out: string[] = [];
+    for (const key of PLAN_INPUTS) {
+        const v = inputs[key];
+        if (!containsUnknown(v)) continue;
+        if (v && typeof v === "object" && !Array.isArray(v)) {
+            for (const [sub, x] of Object.entries(v)) if (containsUnknown(x)) out.push(`${key}.${sub}`);
+        } else out.push(key);
+    }
+    return out;
+}
+
+export function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
+    const unknown = unknownInputs(inputs as never);
+    // Planning with a value not known yet would drop it (an exclusion, say): refuse instead.
+    if (unknown.length > 0) throw new Error(`retention: cannot plan while ${unknown.join(", ")} are not known yet`);
     return {
         selector: inputs.selector,
         groupBy: inputs.groupBy,
         keepLatest: inputs.keepLatest,
         maxAgeDays: inputs.maxAgeDays,
         action: inputs.action,
-        // Ids not known yet during preview belong to images that do not exist yet.
-        exclude: { ...inputs.exclude, imageIds: (inputs.exclude.imageIds ?? []).filter((id) => id !== UNKNOWN) },
+        exclude: inputs.exclude,
+        retireShared: inputs.retireShared ?? false,
     };
 }
 
-/** Inventory every region (in parallel), then plan. */
+/** Creation time in ms; an unreadable date sorts as the newest, as the planner counts it. */
+function createdAt(creationDate: string | undefined): number {
+    const t = Date.parse(creationDate ?? "");
+    return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+}
+
+/** By group (regions prefix groups), then oldest first, then image id: the order preview lists. */
+export function byGroupThenAge(a: PlannedRetirement, b: PlannedRetirement): number {
+    const ta = createdAt(a.creationDate);
+    const tb = createdAt(b.creationDate);
+    return (
+        (a.group < b.group ? -1 : a.group > b.group ? 1 : 0) ||
+        (ta < tb ? -1 : ta > tb ? 1 : 0) ||
+        (a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0)
+    );
+}
+
+/** Inventory every region (in parallel), then plan; the regions' plans combined in one order. */
 export async function computePlan(
     inputs: RetentionPolicyInputs,
     now: Date,
 ): Promise<{ retire: PlannedRetirement[]; skipped: SkippedImage[] }> {
+    const rules = rulesOf(inputs);
     const perRegion = await Promise.all(
         inputs.regions.map(async (region) => {
             const client = ec2Client(region);
-            const [images, inUse] = await Promise.all([listSelectedImages(client, region, inputs.selector), imagesInUse(client, region)]);
-            return planRetention(images, inUse, rulesOf(inputs), now);
+            const [images, inUse] = await retentionInventory(client, region, rules, now);
+            return planRetention(images, inUse, rules, now);
         }),
     );
-    return { retire: perRegion.flatMap((p) => p.retire), skipped: perRegion.flatMap((p) => p.skipped) };
+    // Each region's plan is sorted; combined, they are sorted again. Skipped images keep the planner's order within a group.
+    const groupOf = (x: { group?: string; region: string }) => x.group ?? x.region;
+    return {
+        retire: perRegion.flatMap((p) => p.retire).sort(byGroupThenAge),
+        skipped: perRegion.flatMap((p) => p.skipped).sort((a, b) => (groupOf(a) < groupOf(b) ? -1 : groupOf(a) > groupOf(b) ? 1 : 0)),
+    };
+}
+
+/** sha256 of the sorted `region/imageId` list: which images, not why. */
+export function planDigest(retire: readonly { region: string; imageId: string }[]): string {
+    const ids = retire.map((p) => `${p.region}/${p.imageId}`).sort();
+    return createHash("sha256").update(ids.join("\n")).digest("hex");
+}
+
+/** "in use: instance i-1 (running)" → "in use": what the counts per reason group by. */
+export function reasonKind(reason: string): string {
+    if (reason.startsWith("in use")) return "in use";
+    if (reason.startsWith("shared with")) return "shared";
+    if (reason.startsWith("listed in exclude.imageIds")) return "exclude.imageIds";
+    if (reason.includes("(exclude.tags)")) return "exclude.tags";
+    if (reason.includes("exclude.launchedWithinDays")) return "launched recently";
+    if (reason.startsWith("owned by another account")) return "owned by another account";
+    if (reason.startsWith("deregistration protection")) return "deregistration protection";
+    if (reason.startsWith("failed bake")) return "failed bake";
+    const state = /^state (\w+)/.exec(reason);
+    if (state) return `state ${state[1]}`;
+    return reason.split(":")[0].slice(0, 60);
+}
+
+const DAY_MS = 86_400_000;
+
+const cut = (text: string, chars: number) => (text.length > chars ? `${text.slice(0, chars - 1)}…` : text);
+
+function summaryLine(total: number, regions: RetentionPendingSummary["regions"], heldBack: RetentionPendingSummary["heldBack"]): string {
+    const perRegion = regions
+        .filter((r) => r.count > 0)
+        .map((r) => `${r.region}: ${r.count}${r.groups > 1 ? ` in ${r.groups} groups` : ""}`)
+        .join(", ");
+    const held =
+        heldBack.total > 0 ? `; ${heldBack.total} held back (${heldBack.byReason.map((r) => r.reason).join(", ")})` : "; none held back";
+    return `will retire ${total} image${total === 1 ? "" : "s"}${perRegion ? ` (${perRegion})` : ""}${held}`;
+}
+
+/**
+ * The bounded summary preview shows: per region a count, the first groups
+ * with their count, dates and first entries, held-back images by reason.
+ * Its size does not grow with the plan beyond the counts.
+ */
+export function summarizePlan(
+    plan: { retire: readonly PlannedRetirement[]; skipped: readonly SkippedImage[] },
+    regions: readonly string[],
+    now: Date,
+    limits: { groups: number; perGroup: number; heldBack: number; heldBackReasons: number; reasonChars: number } = RETENTION_REPORT_LIMITS,
+): RetentionPendingSummary {
+    const sorted = [...plan.retire].sort(byGroupThenAge);
+    const groups: PendingGroup[] = [];
+    const perRegion = new Map<string, { count: number; groups: number }>(regions.map((r) => [r, { count: 0, groups: 0 }]));
+    let current: PendingGroup | undefined;
+    let moreGroups = 0;
+    let moreImages = 0;
+    let groupCount = 0;
+    for (const p of sorted) {
+        const r = perRegion.get(p.region) ?? { count: 0, groups: 0 };
+        perRegion.set(p.region, r);
+        r.count++;
+        if (!current || current.group !== p.group) {
+            r.groups++;
+            groupCount++;
+            current = { region: p.region, group: p.group, count: 0, oldest: p.creationDate, newest: p.creationDate, first: [] };
+            if (groupCount <= limits.groups) groups.push(current);
+            else moreGroups++;
+        }
+        current.count++;
+        current.newest = p.creationDate;
+        if (groupCount > limits.groups) moreImages++;
+        else if (current.first.length < limits.perGroup) {
+            const ageDays = Math.max(0, Math.floor((now.getTime() - createdAt(p.creationDate)) / DAY_MS));
+            current.first.push({
+                imageId: p.imageId,
+                name: p.name,
+                creationDate: p.creationDate,
+                ageDays: Number.isFinite(ageDays) ? ageDays : 0,
+                reason: cut(p.reason, limits.reasonChars),
+            });
+        }
+    }
+    const reasons = new Map<string, number>();
+    for (const s of plan.skipped) reasons.set(reasonKind(s.reason), (reasons.get(reasonKind(s.reason)) ?? 0) + 1);
+    const heldBack = {
+        total: plan.skipped.length,
+        byReason: [...reasons]
+            .map(([reason, count]) => ({ reason, count }))
+            .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1))
+            .slice(0, limits.heldBackReasons),
+        first: plan.skipped.slice(0, limits.heldBack).map((s) => ({ ...s, reason: cut(s.reason, limits.reasonChars) })),
+    };
+    const regionList = [...perRegion].map(([region, r]) => ({ region, ...r }));
+    return {
+        status: "planned",
+        summary: summaryLine(sorted.length, regionList, heldBack),
+        total: sorted.length,
+        digest: planDigest(sorted),
+        regions: regionList,
+        groups,
+        ...(moreGroups > 0 ? { moreGroups: { groups: moreGroups, images: moreImages } } : {}),
+        heldBack,
+    };
+}
+
+/** The summary when an input is not known yet at preview: nothing planned, nothing dropped. */
+export function atApplySummary(unknown: string[]): RetentionPendingSummary {
+    return {
+        status: "at-apply",
+        summary:
+            unknown.length > 0
+                ? `plan computed at apply (inputs not known yet: ${unknown.join(", ")})`
+                : "not planned: the inputs are refused",
+        total: 0,
+        digest: "",
+        regions: [],
+        groups: [],
+        heldBack: { total: 0, byReason: [], first: [] },
+        unknownInputs: unknown,
+    };
+}
+
+/** After a run: no stale plan; the next preview plans again. */
+function doneSummary(run: RetentionRunReport): RetentionPendingSummary {
+    return {
+        status: "done",
+        summary: `nothing pending: the last run retired ${run.counts.retired} (${run.counts.failed} failed, retried next run)`,
+        total: 0,
+        digest: planDigest([]),
+        regions: [],
+        groups: [],
+        heldBack: { total: 0, byReason: [], first: [] },
+    };
+}
+
+/**
+ * The full plans `check` computed in this provider process, by digest. During
+ * `pulumi up` the engine checks each resource right before creating or
+ * updating it, in the same process, so `up` acts on exactly the plan that
+ * check summarised (each image re-checked right before acting).
+ */
+const checkedPlans = new Map<string, PlannedRetirement[]>();
+const CHECKED_PLANS_KEPT = 16;
+
+function remember(digest: string, retire: PlannedRetirement[]): void {
+    checkedPlans.delete(digest);
+    checkedPlans.set(digest, retire);
+    while (checkedPlans.size > CHECKED_PLANS_KEPT) checkedPlans.delete(checkedPlans.keys().next().value as string);
+}
+
+function label(inputs: Partial<RetentionPolicyInputs>): string {
+    return `retention${inputs.policyName ? ` ${inputs.policyName}` : ""}`;
+}
+
+/** With GOLDEN_AMI_RETENTION_PLAN_DIR set, the full plan as JSON, one file per policy. */
+async function writePlanFile(
+    inputs: RetentionPolicyInputs,
+    plan: { retire: PlannedRetirement[]; skipped: SkippedImage[] },
+    digest: string,
+    now: Date,
+): Promise<string | undefined> {
+    const dir = process.env[PLAN_DIR_ENV];
+    if (!dir) return undefined;
+    const file = path.join(dir, `${(inputs.policyName ?? `retention-${inputs.regions.join("-")}`).replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
+    const body = {
+        policy: inputs.policyName,
+        at: now.toISOString(),
+        digest,
+        total: plan.retire.length,
+        retire: plan.retire,
+        skipped: plan.skipped,
+    };
+    try {
+        await fs.mkdir(dir, { recursive: true });
+        await fs.writeFile(file, JSON.stringify(body, null, 2) + "\n");
+    } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new Error(
+            `${label(inputs)}: writing the full plan to ${file} (${PLAN_DIR_ENV}): ${why}; point ${PLAN_DIR_ENV} at a writable directory or unset it`,
+            {
+                cause: e,
+            },
+        );
+    }
+    return file;
+}
+
+/** Defaults, filled the same way in `check` and when acting. A default that depends on an unknown stays unset. */
+function withDefaults(news: Partial<RetentionPolicyInputs>): RetentionPolicyInputs {
+    const action = news.action ?? "deregister";
+    return {
+        ...(news as RetentionPolicyInputs),
+        selector:
+            containsUnknown(news.selector) && typeof news.selector !== "object" ? news.selector! : { owners: ["self"], ...news.selector },
+        action,
+        deleteSnapshots: news.deleteSnapshots ?? (containsUnknown(action) ? (undefined as never) : action === "deregister"),
+        exclude: containsUnknown(news.exclude) && typeof news.exclude !== "object" ? news.exclude! : { inUse: true, ...news.exclude },
+        dryRun: news.dryRun ?? false,
+    };
 }
 
 export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial<RetentionPolicyInputs>): Promise<dynamic.CheckResult> {
     const failures = checkRetentionPolicyInputs(news);
-    const inputs: RetentionPolicyInputs = {
-        ...(news as RetentionPolicyInputs),
-        selector: { owners: ["self"], ...news.selector },
-        action: news.action ?? "deregister",
-        deleteSnapshots: news.deleteSnapshots ?? (news.action ?? "deregister") === "deregister",
-        exclude: { inUse: true, ...news.exclude },
-        dryRun: news.dryRun ?? false,
-        pending: [],
-    };
+    const inputs = withDefaults(news);
+    inputs.pending = atApplySummary([]);
     if (failures.length > 0) return { inputs: compact(inputs), failures };
+    const unknown = unknownInputs(inputs as never);
+    if (unknown.length > 0) {
+        inputs.pending = atApplySummary(unknown);
+        console.log(`${label(inputs)}: ${inputs.pending.summary}`);
+        return { inputs: compact(inputs) };
+    }
+    const now = new Date();
+    let plan: { retire: PlannedRetirement[]; skipped: SkippedImage[] };
     try {
-        inputs.pending = (await computePlan(inputs, new Date())).retire;
+        plan = await computePlan(inputs, now);
     } catch (e) {
         const err = new OperationError("regions: planning retention", "listing images", e);
-        return { inputs, failures: [{ property: "regions", reason: err.message }] };
+        return { inputs: compact(inputs), failures: [{ property: "regions", reason: err.message }] };
     }
+    inputs.pending = summarizePlan(plan, inputs.regions, now);
+    remember(inputs.pending.digest, plan.retire);
+    console.log(`${label(inputs)}: ${inputs.pending.summary}`);
+    const file = await writePlanFile(inputs, plan, inputs.pending.digest, now);
+    if (file) console.log(`${label(inputs)}: full plan (${plan.retire.length} to retire, ${plan.skipped.length} held back) in ${file}`);
     return { inputs: compact(inputs) };
 }
 
-/** Pending retirements compare by which images, not by their reasons (an age in days changes daily). */
-function pendingKey(pending: PlannedRetirement[] | undefined): string[] {
-    return (pending ?? []).map((p) => `${p.region}/${p.imageId}`).sort();
+/** Pending retirements compare by which images (the digest), not by their reasons or ages (those change daily). */
+function pendingKey(pending: RetentionPendingSummary | PlannedRetirement[] | undefined): string {
+    if (Array.isArray(pending)) return planDigest(pending); // state written before summaries
+    if (!pending || pending.status === "at-apply") return `at-apply:${(pending?.unknownInputs ?? []).join(",")}`;
+    return pending.digest;
 }
 
 export async function diff(_id: string, olds: RetentionPolicyState, news: RetentionPolicyInputs): Promise<dynamic.DiffResult> {
     const changed = SETTINGS.filter((k) => !isDeepStrictEqual(olds[k], news[k]));
-    const pendingChanged = !isDeepStrictEqual(pendingKey(olds.pending), pendingKey(news.pending));
+    const pendingChanged = pendingKey(olds.pending) !== pendingKey(news.pending);
     return { changes: changed.length > 0 || pendingChanged, replaces: [] };
 }
 
@@ -132,7 +402,7 @@ async function recheck(
     now: Date,
 ): Promise<{ ready: RetentionImage[]; outcomes: Outcome[] }> {
     let current: Map<string, RetentionImage>;
-    let inUse: Map<string, string>;
+    let inUse: Map<string, ImageReference[]>;
     try {
         [current, inUse] = await Promise.all([
             describeImagesById(
@@ -140,7 +410,11 @@ async function recheck(
                 region,
                 planned.map((p) => p.imageId),
             ),
-            imagesInUse(client, region),
+            imagesInUse(
+                client,
+                region,
+                planned.map((p) => p.imageId),
+            ),
         ]);
     } catch (e) {
         const error = `checking before acting: ${describeError(e)}`;
@@ -180,7 +454,8 @@ async function retireImage(client: EC2Client, image: RetentionImage, inputs: Ret
                 { deleteSnapshots: inputs.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
             );
             snapshotsDeleted = r.snapshotsDeleted;
-            for (const k of r.snapshotsKept) if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
+            for (const k of r.snapshotsKept)
+                if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
         }
         return { kind: "retired", imageId, region, snapshotsDeleted, snapshotsKept };
     } catch (e) {
@@ -188,49 +463,84 @@ async function retireImage(client: EC2Client, image: RetentionImage, inputs: Ret
     }
 }
 
-/** Step 3, the run's report from every outcome. */
-function runReport(inputs: RetentionPolicyInputs, now: Date, outcomes: Outcome[]): RetentionRunReport {
-    const run: RetentionRunReport = {
-        at: now.toISOString(),
-        dryRun: inputs.dryRun,
-        retired: [],
-        snapshotsDeleted: [],
-        snapshotsKept: [],
-        skipped: [],
-        failed: [],
-    };
+/** Counts and bounded samples, per region and in total. */
+class RunTally {
+    readonly counts: RetentionRunCounts = { retired: 0, snapshotsDeleted: 0, snapshotsKept: 0, skipped: 0, failed: 0 };
+    readonly regions = new Map<string, RetentionRunCounts>();
+    region(region: string): RetentionRunCounts {
+        let r = this.regions.get(region);
+        if (!r) this.regions.set(region, (r = { retired: 0, snapshotsDeleted: 0, snapshotsKept: 0, skipped: 0, failed: 0 }));
+        return r;
+    }
+    add(region: string, key: keyof RetentionRunCounts, n = 1): void {
+        this.counts[key] += n;
+        this.region(region)[key] += n;
+    }
+}
+
+/** Step 3, the run's report from every outcome: every outcome counted, each list a bounded sample. */
+function runReport(inputs: RetentionPolicyInputs, now: Date, outcomes: Outcome[], planChanged = false): RetentionRunReport {
+    const { sample, failed: failedKept, errorChars } = RETENTION_REPORT_LIMITS;
+    const tally = new RunTally();
+    for (const r of inputs.regions ?? []) tally.region(r);
+    const retired: RetentionRunReport["retired"] = [];
+    const skipped: RetentionRunReport["skipped"] = [];
+    const failed: RetentionRunReport["failed"] = [];
+    // Each snapshot once; one kept by an earlier retirement may be deleted by a later one.
+    const deleted = new Map<string, string>();
+    const kept = new Map<string, RetentionRunReport["snapshotsKept"][number]>();
     for (const o of outcomes) {
         if (o.kind === "retired") {
-            run.retired.push({ imageId: o.imageId, region: o.region });
-            run.snapshotsDeleted.push(...o.snapshotsDeleted);
-            run.snapshotsKept.push(...o.snapshotsKept);
-        } else if (o.kind === "skipped") run.skipped.push({ imageId: o.imageId, region: o.region, reason: o.reason });
-        else run.failed.push({ imageId: o.imageId, region: o.region, error: o.error });
+            tally.add(o.region, "retired");
+            if (retired.length < sample) retired.push({ imageId: o.imageId, region: o.region });
+            for (const snap of o.snapshotsDeleted) deleted.set(snap, o.region);
+            for (const k of o.snapshotsKept) if (!kept.has(k.snapshotId)) kept.set(k.snapshotId, k);
+        } else if (o.kind === "skipped") {
+            tally.add(o.region, "skipped");
+            if (skipped.length < sample) skipped.push({ imageId: o.imageId, region: o.region, reason: o.reason });
+        } else {
+            tally.add(o.region, "failed");
+            const error = o.error.length > errorChars ? `${o.error.slice(0, errorChars)}…` : o.error;
+            if (failed.length < failedKept) failed.push({ imageId: o.imageId, region: o.region, error });
+        }
     }
-    // Each snapshot once; one kept by an earlier retirement may be deleted by a later one.
-    run.snapshotsDeleted = [...new Set(run.snapshotsDeleted)];
-    const deleted = new Set(run.snapshotsDeleted);
-    run.snapshotsKept = run.snapshotsKept.filter(
-        (k, i, all) => !deleted.has(k.snapshotId) && all.findIndex((o) => o.snapshotId === k.snapshotId) === i,
-    );
-    return run;
+    for (const [, region] of deleted) tally.add(region, "snapshotsDeleted");
+    const stillKept = [...kept.values()].filter((k) => !deleted.has(k.snapshotId));
+    for (const k of stillKept) tally.add(k.region, "snapshotsKept");
+    return {
+        at: now.toISOString(),
+        dryRun: inputs.dryRun,
+        counts: tally.counts,
+        regions: [...tally.regions].map(([region, c]) => ({ region, ...c })),
+        ...(planChanged ? { planChanged } : {}),
+        retired,
+        snapshotsDeleted: [...deleted.keys()].slice(0, sample),
+        snapshotsKept: stillKept.slice(0, sample),
+        skipped,
+        failed,
+    };
 }
 
 /**
- * Acts on the plan region by region (regions in parallel, bounded concurrency
+ * Acts on a plan region by region (regions in parallel, bounded concurrency
  * within one): re-check, retire, report. One image failing never stops the
  * others.
  */
-export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promise<RetentionRunReport> {
-    if (inputs.dryRun || inputs.pending.length === 0) return runReport(inputs, now, []);
-    const regions = [...new Set(inputs.pending.map((p) => p.region))];
+export async function applyPlan(
+    planned: readonly PlannedRetirement[],
+    inputs: RetentionPolicyInputs,
+    now: Date,
+    planChanged = false,
+): Promise<RetentionRunReport> {
+    if (inputs.dryRun || planned.length === 0) return runReport(inputs, now, [], planChanged);
+    const regions = [...new Set(planned.map((p) => p.region))];
     const perRegion = await Promise.all(
         regions.map(async (region) => {
             const client = ec2Client(region);
             const checked = await recheck(
                 client,
                 region,
-                inputs.pending.filter((p) => p.region === region),
+                planned.filter((p) => p.region === region),
                 inputs,
                 now,
             );
@@ -239,25 +549,67 @@ export async function applyPlan(inputs: RetentionPolicyInputs, now: Date): Promi
             return [...checked.outcomes, ...retired];
         }),
     );
-    return runReport(inputs, now, perRegion.flat());
+    return runReport(inputs, now, perRegion.flat(), planChanged);
 }
 
-function report(run: RetentionRunReport): void {
-    if (run.dryRun) return console.log("retention: dry run, nothing retired (see pending)");
-    console.log(
-        `retention: ${run.retired.length} retired, ${run.snapshotsDeleted.length} snapshots deleted, ${run.skipped.length} skipped, ${run.failed.length} failed`,
-    );
-    for (const s of run.skipped) console.log(`retention: skipped ${s.imageId} (${s.region}): ${s.reason}`);
-    for (const k of run.snapshotsKept) console.log(`retention: kept snapshot ${k.snapshotId} of ${k.imageId} (${k.region}): ${k.reason}`);
+/** Prints the run: counts, then every skip, kept snapshot and failure as it happened (the report keeps a sample). */
+function report(name: string, run: RetentionRunReport): void {
+    if (run.dryRun) return console.log(`${name}: dry run, nothing retired (see pending)`);
+    const c = run.counts;
+    console.log(`${name}: ${c.retired} retired, ${c.snapshotsDeleted} snapshots deleted, ${c.skipped} skipped, ${c.failed} failed`);
+    if (run.planChanged)
+        console.log(
+            `${name}: acted on the plan computed at apply (it differs from the one check showed); each image was checked again right before acting`,
+        );
+    for (const s of run.skipped) console.log(`${name}: skipped ${s.imageId} (${s.region}): ${s.reason}`);
+    if (c.skipped > run.skipped.length) console.log(`${name}: and ${c.skipped - run.skipped.length} more skipped`);
+    for (const k of run.snapshotsKept) console.log(`${name}: kept snapshot ${k.snapshotId} of ${k.imageId} (${k.region}): ${k.reason}`);
     // stderr: Pulumi shows it more prominently than stdout.
-    for (const f of run.failed) console.error(`warning: retention: ${f.imageId} (${f.region}) failed, retried next run: ${f.error}`);
+    for (const f of run.failed) console.error(`warning: ${name}: ${f.imageId} (${f.region}) failed, retried next run: ${f.error}`);
+    if (c.failed > run.failed.length) console.error(`warning: ${name}: and ${c.failed - run.failed.length} more failed, retried next run`);
 }
 
-async function act(inputs: RetentionPolicyInputs): Promise<RetentionPolicyState> {
-    const run = await applyPlan(inputs, new Date());
-    report(run);
+/**
+ * The plan `up` acts on: the one check summarised (same digest, same
+ * process), else (inputs unknown at preview, another process) the plan
+ * computed now with the then-known inputs.
+ */
+async function planToAct(
+    inputs: RetentionPolicyInputs,
+    now: Date,
+): Promise<{ planned: PlannedRetirement[]; planChanged: boolean; computed?: RetentionPendingSummary }> {
+    const pending = inputs.pending as RetentionPendingSummary | undefined;
+    if (pending?.status === "planned") {
+        const checked = checkedPlans.get(pending.digest);
+        if (checked) return { planned: checked, planChanged: false };
+    }
+    let plan: { retire: PlannedRetirement[]; skipped: SkippedImage[] };
+    try {
+        plan = await computePlan(inputs, now);
+    } catch (e) {
+        throw new OperationError(`${label(inputs)}: planning retention at apply`, "listing images", e);
+    }
+    const computed = summarizePlan(plan, inputs.regions, now);
+    return { planned: plan.retire, planChanged: pending?.status === "planned" && computed.digest !== pending.digest, computed };
+}
+
+async function act(news: RetentionPolicyInputs): Promise<RetentionPolicyState> {
+    const inputs = withDefaults(news);
+    const now = new Date();
+    const name = label(inputs);
+    if (inputs.dryRun) {
+        // Nothing acted on; a plan deferred at preview is computed now, so that pending shows it.
+        const pending = inputs.pending?.status === "planned" ? inputs.pending : ((await planToAct(inputs, now)).computed ?? inputs.pending);
+        const run = runReport(inputs, now, []);
+        report(name, run);
+        return compact({ ...inputs, pending, lastRun: run });
+    }
+    const { planned, planChanged, computed } = await planToAct(inputs, now);
+    if (computed && inputs.pending?.status !== "planned") console.log(`${name}: planned at apply: ${computed.summary}`);
+    const run = await applyPlan(planned, inputs, now, planChanged);
+    report(name, run);
     // After a real run nothing is pending: the next check's plan shows what is left, failures included, as a change.
-    return compact({ ...inputs, pending: inputs.dryRun ? inputs.pending : [], lastRun: run });
+    return compact({ ...inputs, pending: doneSummary(run), lastRun: run });
 }
 
 export async function create(inputs: RetentionPolicyInputs): Promise<dynamic.CreateResult> {

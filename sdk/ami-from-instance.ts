@@ -4,12 +4,17 @@ import { imageResourceProps, ImageResourceArgs } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import provider from "./providers/ami-from-instance";
 import { ImageResource } from "./image-resource";
-import { blockDeviceMappingsRule, booleanRule, instanceIdRule } from "./rules/primitives";
+import { blockDeviceMappingsRule, booleanRule, containsUnknown, instanceIdRule } from "./rules/primitives";
 import type { BlockDeviceMapping, ImageInputs } from "./types";
 
 /** Args of {@link AmiFromInstance}. */
 export interface AmiFromInstanceArgs extends ImageResourceArgs {
-    /** The EC2 instance to make the image from, e.g. `i-0123456789abcdef0`. Changing it replaces the image. */
+    /**
+     * The EC2 instance to make the image from, e.g. `i-0123456789abcdef0`.
+     * Changing it replaces the image; `check` first makes sure the new
+     * instance exists and is not terminated, so a same-name replacement never
+     * deletes the old image for an instance that cannot be imaged.
+     */
     readonly sourceInstanceId: pulumi.Input<string>;
     /**
      * Snapshot the volumes without stopping the instance first (`--no-reboot`).
@@ -21,7 +26,10 @@ export interface AmiFromInstanceArgs extends ImageResourceArgs {
     /**
      * Block devices of the image, to change or leave out volumes of the
      * instance, e.g. `[{ deviceName: "/dev/sdf", noDevice: true }]` leaves a data
-     * volume out. Changing it replaces the image.
+     * volume out. For a device the instance already has, CreateImage allows
+     * only `ebs.deleteOnTermination` (or `noDevice`); `check` refuses size,
+     * type, IOPS, throughput or encryption changes there, before anything is
+     * replaced. New devices may set anything. Changing it replaces the image.
      * @default the instance's own block devices
      */
     readonly blockDeviceMappings?: pulumi.Input<pulumi.Input<BlockDeviceMapping>[]>;
@@ -59,6 +67,21 @@ export const descriptor: ImageKind<AmiFromInstanceInputs> = {
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
     outputInputs: ["sourceInstanceId"],
+    // The preflight (checkWithEc2): a changed source instance, block devices
+    // or reboot choice (a replacement: checked before the old image goes), and
+    // block devices on a create. A plain create asks EC2 nothing at preview.
+    needsEc2Check: (news, olds) => {
+        const { sourceInstanceId, region, blockDeviceMappings } = news;
+        if (!sourceInstanceId || !region || containsUnknown([sourceInstanceId, region, blockDeviceMappings ?? []])) return false;
+        if (!olds?.sourceInstanceId) return (blockDeviceMappings ?? []).length > 0;
+        // Any replacement on the instance's side: the instance may have been
+        // terminated since the last bake (a builder instance often is).
+        return (
+            olds.sourceInstanceId !== sourceInstanceId ||
+            JSON.stringify(olds.blockDeviceMappings ?? []) !== JSON.stringify(blockDeviceMappings ?? []) ||
+            (olds.snapshotWithoutReboot ?? false) !== (news.snapshotWithoutReboot ?? false)
+        );
+    },
 };
 
 /**

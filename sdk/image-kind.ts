@@ -43,11 +43,13 @@ export interface ImageKind<I = Record<string, unknown>> {
     readonly outputInputs: readonly (keyof I & string)[];
     /**
      * True when `check` must ask EC2 (AmiCopy: a copy into its source's region
-     * under the source's name); `check` then loads the kind's implementation
-     * module and calls its `checkWithEc2`. Pure: preview of every other
-     * resource never loads the AWS SDK.
+     * under the source's name; AmiFromInstance: a new or changed source
+     * instance block devices or reboot choice, the preflight of a replacement); `check` then
+     * loads the kind's implementation module and calls its `checkWithEc2`.
+     * `olds` are the previous inputs (empty on a create). Pure: preview of
+     * every other resource never loads the AWS SDK.
      */
-    readonly needsEc2Check?: (news: Partial<I>) => boolean;
+    readonly needsEc2Check?: (news: Partial<I>, olds?: Partial<I>) => boolean;
     /**
      * The kind's own inputs that change without a new image (updated in
      * place, or only stored): `diff` reports a change of any of them as an

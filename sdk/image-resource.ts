@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 export abstract class ImageResource extends pulumi.dynamic.Resource {
     /** The AMI id, e.g. `ami-0123456789abcdef0` (also the resource id). */
     declare readonly imageId: pulumi.Output<string>;
-    /** `arn:aws:ec2:<region>::image/<imageId>`. */
+    /** `arn:<partition>:ec2:<region>::image/<imageId>` (`aws`, `aws-cn`, `aws-us-gov`, … by region). */
     declare readonly arn: pulumi.Output<string>;
     /** The image's name. */
     declare readonly name: pulumi.Output<string>;

@@ -6,7 +6,16 @@ export { GoldenImage, GoldenImageArgs, GoldenImageBake, GoldenImageBase, GoldenI
 export { ManagedAmi, ManagedAmiArgs } from "./managed-ami";
 export { defaultRegion } from "./region";
 export * from "./retention-plan";
-export { AmiRetentionPolicy, AmiRetentionPolicyArgs, RetentionRunReport } from "./retention-policy";
+export {
+    AmiRetentionPolicy,
+    AmiRetentionPolicyArgs,
+    PendingEntry,
+    PendingGroup,
+    RETENTION_REPORT_LIMITS,
+    RetentionPendingSummary,
+    RetentionRunCounts,
+    RetentionRunReport,
+} from "./retention-policy";
 export * from "./types";
 export {
     AmiCopyCheckInputs,

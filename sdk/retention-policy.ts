@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import provider from "./providers/retention-policy";
 import { defaultRegion } from "./region";
-import type { PlannedRetirement, RetentionAction, SkippedImage } from "./retention-plan";
+import type { RetentionAction, SkippedImage } from "./retention-plan";
 
 /** Args of {@link AmiRetentionPolicy}. */
 export interface AmiRetentionPolicyArgs {
@@ -48,13 +48,26 @@ export interface AmiRetentionPolicyArgs {
      * @default true with "deregister"
      */
     readonly deleteSnapshots?: pulumi.Input<boolean>;
+    /**
+     * Also retire images shared with other accounts, organizations, OUs or
+     * the public. Off by default: this account cannot see what other accounts
+     * launch from a shared image, so retiring it may break them. Held-back
+     * shared images are listed in the preview's `heldBack`.
+     * @default false
+     */
+    readonly retireShared?: pulumi.Input<boolean>;
     /** Images never retired. In-use images are excluded unless `inUse: false`. */
     readonly exclude?: pulumi.Input<{
         /** These images, e.g. `[web.imageId]` for images this stack manages. */
         imageIds?: pulumi.Input<pulumi.Input<string>[]>;
         /** Images with any of these tags (value `"*"` = any value), e.g. `{ Retain: "true" }`. */
         tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-        /** Images a non-terminated instance or a launch template's `$Default`/`$Latest` version uses. @default true */
+        /**
+         * Keep images something uses: a non-terminated instance, a launch template version, a launch configuration,
+         * an SSM parameter, an Image Builder recipe. Turning it off lets in-use images be retired, which is rarely
+         * wanted (their instances keep running, but nothing can launch from them again).
+         * @default true
+         */
         inUse?: pulumi.Input<boolean>;
         /** Images launched within this many days (EC2's lastLaunchedTime). */
         launchedWithinDays?: pulumi.Input<number>;
@@ -66,26 +79,112 @@ export interface AmiRetentionPolicyArgs {
     readonly dryRun?: pulumi.Input<boolean>;
 }
 
-/** What the last `pulumi up` of a policy did. */
+/** Counts of what one run did (all of them, not only the sampled entries). */
+export interface RetentionRunCounts {
+    retired: number;
+    snapshotsDeleted: number;
+    snapshotsKept: number;
+    skipped: number;
+    failed: number;
+}
+
+/**
+ * What the last `pulumi up` of a policy did: counts (in total and per
+ * region) and a bounded sample of each list, so that state stays small
+ * however many images a run retires. Failures are kept up to
+ * `RETENTION_REPORT_LIMITS.failed`, the rest counted; each run also
+ * prints every skip and failure as it happens.
+ */
 export interface RetentionRunReport {
     /** When it ran (ISO 8601). */
     at: string;
     dryRun: boolean;
+    /** Every outcome counted. */
+    counts: RetentionRunCounts;
+    /** The same counts per region. */
+    regions: (RetentionRunCounts & { region: string })[];
+    /**
+     * True when the plan acted on was computed at apply and differs from the
+     * one `check` showed (the inputs were not known at preview, or the images
+     * changed in between). Every image acted on was planned at apply and
+     * checked again right before acting.
+     */
+    planChanged?: boolean;
+    /** The first retired images (see `counts.retired` for all). */
     retired: { imageId: string; region: string }[];
-    /** Snapshots deleted, each once (two retired images may share one). */
+    /** The first snapshots deleted, each once (two retired images may share one). */
     snapshotsDeleted: string[];
-    /** Snapshots of retired images kept because another image still uses them (not deleted by a later retirement of the run). */
+    /** The first snapshots of retired images kept because another image still uses them. */
     snapshotsKept: { snapshotId: string; region: string; imageId: string; reason: string }[];
-    /** Planned images left alone when checked right before acting (gone, now in use, protected), with why. */
+    /** The first planned images left alone when checked right before acting (gone, now in use, protected), with why. */
     skipped: SkippedImage[];
-    /** Images that failed, with the error; retried by the next run. */
+    /** Images that failed, with the error, up to the limit; retried by the next run. */
     failed: { imageId: string; region: string; error: string }[];
+}
+
+export { RETENTION_REPORT_LIMITS } from "./rules/retention-policy";
+
+/** One image the next run retires, as the preview lists it. */
+export interface PendingEntry {
+    imageId: string;
+    name: string;
+    creationDate: string;
+    /** Whole days since creationDate, when `check` ran. */
+    ageDays: number;
+    reason: string;
+}
+
+/** One group of the plan: how many it retires, their dates, and the oldest first. */
+export interface PendingGroup {
+    region: string;
+    group: string;
+    count: number;
+    oldest: string;
+    newest: string;
+    /** The group's oldest entries (at most `RETENTION_REPORT_LIMITS.perGroup`). */
+    first: PendingEntry[];
+}
+
+/**
+ * What the next `pulumi up` retires, bounded in size so that `pulumi preview
+ * --diff` fits a pull-request comment at any scale: totals, counts per region,
+ * the first groups with their first entries, held-back images by reason, and
+ * a digest of the full plan. The full plan is on demand (see the README:
+ * `GOLDEN_AMI_RETENTION_PLAN_DIR`).
+ */
+export interface RetentionPendingSummary {
+    /**
+     * `"planned"`: computed by `check`. `"at-apply"`: an input was not known
+     * yet at preview, so the plan is computed at apply. `"done"`: after a run,
+     * nothing is pending until the next preview plans again.
+     */
+    status: "planned" | "at-apply" | "done";
+    /** The one line the preview prints, e.g. `will retire 12 images (us-east-1: 10 in 2 groups); 3 held back (in use)`. */
+    summary: string;
+    /** Images the next run retires. */
+    total: number;
+    /** sha256 of the sorted `region/imageId` list: any change of which images are planned changes it, so preview shows a change. */
+    digest: string;
+    /** Counts per region. */
+    regions: { region: string; count: number; groups: number }[];
+    /** The first groups (by region and group name), oldest first within each. */
+    groups: PendingGroup[];
+    /** Groups beyond `groups`, and how many images they retire. */
+    moreGroups?: { groups: number; images: number };
+    /** Images the rules alone would retire but an exclusion or a state holds back. */
+    heldBack: { total: number; byReason: { reason: string; count: number }[]; first: SkippedImage[] };
+    /** With status `"at-apply"`: the inputs that were not known yet. */
+    unknownInputs?: string[];
 }
 
 /**
  * Retires old AMIs as part of the stack: every `pulumi up` retires what has
- * expired, and `pulumi preview --diff` lists exactly which images the next run
- * will retire and why, as a change of `pending`.
+ * expired. `pulumi preview` prints one line per policy (how many images it
+ * will retire, per region, and how many are held back), and `pulumi preview
+ * --diff` shows `pending`: per group, a count and the first images with why,
+ * bounded so that it fits a pull-request comment at any scale. Inputs not
+ * known yet at preview (e.g. `exclude.imageIds` from a resource still to be
+ * created) never drop an exclusion: the plan is then computed at apply.
  *
  * An image is retired when it matches the selector, is not excluded (listed,
  * tagged, in use by an instance or a launch template, launched recently), is
@@ -109,8 +208,12 @@ export interface RetentionRunReport {
  * ```
  */
 export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
-    /** What the next `pulumi up` retires, each with its group and why. Shown by `pulumi preview --diff`. */
-    declare readonly pending: pulumi.Output<PlannedRetirement[]>;
+    /**
+     * What the next `pulumi up` retires, summarised per group with the first
+     * entries and counts, and a digest of the full plan. Shown by `pulumi
+     * preview --diff`; after `up`, status `"done"`.
+     */
+    declare readonly pending: pulumi.Output<RetentionPendingSummary>;
     /** What the last `pulumi up` did. */
     declare readonly lastRun: pulumi.Output<RetentionRunReport>;
 
@@ -126,6 +229,9 @@ export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
             deleteSnapshots: args.deleteSnapshots,
             exclude: args.exclude,
             dryRun: args.dryRun,
+            retireShared: args.retireShared,
+            // Names the policy in the line preview prints, and in the plan file.
+            policyName: name,
         };
         super(provider, name, { ...inputs, pending: undefined, lastRun: undefined }, opts, "golden-ami", "AmiRetentionPolicy");
     }

@@ -54,7 +54,7 @@ export interface BlockDeviceMapping {
 export interface ImageOutputs {
     /** The AMI id, e.g. `ami-0123456789abcdef0` (also the resource id). */
     imageId: string;
-    /** `arn:aws:ec2:<region>::image/<imageId>`. */
+    /** `arn:<partition>:ec2:<region>::image/<imageId>` (`aws`, `aws-cn`, `aws-us-gov`, … by region). */
     arn: string;
     /** The image's name. */
     name: string;

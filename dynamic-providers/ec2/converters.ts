@@ -1,5 +1,6 @@
 import type { BlockDeviceMapping as Ec2BlockDeviceMapping, Filter, Image, LaunchPermission, Tag } from "@aws-sdk/client-ec2";
 import type { RetentionImage, RetentionSelector } from "../../sdk/retention-plan";
+import { partitionOf } from "../../sdk/rules/regions";
 import type { BlockDeviceMapping, ImageOutputs, LaunchPermissions } from "../../sdk/types";
 
 /**
@@ -106,13 +107,7 @@ export function toEc2BlockDeviceMappings(mappings: BlockDeviceMapping[] | undefi
     }));
 }
 
-function partitionOf(region: string): string {
-    if (region.startsWith("cn-")) return "aws-cn";
-    if (region.startsWith("us-gov-")) return "aws-us-gov";
-    return "aws";
-}
-
-/** The outputs every image resource reports, from EC2's description of the image. */
+/** The outputs every image resource reports, from EC2's description of the image; the ARN's partition is the region's (aws, aws-cn, aws-us-gov, aws-iso, …). */
 export function imageOutputs(image: Image, region: string): ImageOutputs {
     const imageId = image.ImageId ?? "";
     return {

@@ -27,5 +27,28 @@ export const IDEMPOTENT_PARAMETER_MISMATCH = "IdempotentParameterMismatch";
 /** DeregisterImage: an endpoint that refuses `DeleteAssociatedSnapshots` (older, or an emulator). */
 export const PARAMETER_REFUSED_CODES = ["UnknownParameter", "InvalidParameter"] as const;
 
+/**
+ * An endpoint that does not offer an action at all: EC2's Query protocol
+ * answers `InvalidAction` (and `UnsupportedOperation` where a partition lacks
+ * a feature), JSON services `UnknownOperationException`. The retention
+ * inventory then enumerates the same sources directly, never "unused".
+ */
+export const ACTION_UNSUPPORTED_CODES = [
+    "InvalidAction",
+    "UnknownOperation",
+    "UnknownOperationException",
+    "UnsupportedOperation",
+    "NotImplemented",
+] as const;
+
+/** The credentials may not call the action: the retention plan stops and names the IAM permission. */
+export const ACCESS_DENIED_CODES = ["UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "AuthorizationError"] as const;
+
+/** DescribeLaunchTemplateVersions: a version asked for by number does not exist (any more). */
+export const LAUNCH_TEMPLATE_VERSION_NOT_FOUND = "InvalidLaunchTemplateId.VersionNotFound";
+
+/** SSM DescribeParameters refused a filter key it does not know (an emulator without the `DataType` filter). */
+export const SSM_VALIDATION = "ValidationException";
+
 /** GetConsoleOutput: the instance type keeps no console output (a builder's failed script then shows none). */
 export const CONSOLE_OUTPUT_UNSUPPORTED = "UnsupportedOperation";

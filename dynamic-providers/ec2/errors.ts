@@ -74,12 +74,41 @@ function causeMessage(e: unknown): string {
 }
 
 /**
+ * The SDK could not read the answer as EC2's XML (an HTML page from a proxy,
+ * a wrong AWS_ENDPOINT_URL_EC2, a region that does not exist): its message is
+ * an `@aws-sdk XML parse error` / `Deserialization error`, without an EC2 code.
+ */
+export function isNotEc2Answer(e: unknown): boolean {
+    if (!(e instanceof Error) || errorCode(e) !== undefined) return false;
+    return /XML parse error|Deserialization error/i.test(e.message);
+}
+
+function notEc2AnswerMessage(e: Error, region: string | undefined): string {
+    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const endpoint = process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
+    const where = endpoint
+        ? `AWS_ENDPOINT_URL_EC2 is ${endpoint}: check that it is an EC2 endpoint (or unset it)`
+        : `no AWS_ENDPOINT_URL_EC2 is set, so this is the public endpoint of the region: check that ${region ? `"${region}"` : "the region"} is an AWS region your account can use`;
+    return (
+        `the endpoint${region ? ` for region ${region}` : ""} answered something that is not EC2` +
+        `${status ? ` (HTTP ${status}, not EC2's XML)` : " (not EC2's XML)"}; ${where}`
+    );
+}
+
+/**
  * An error that reads `creating AMI (web-1) from instance (i-0abc): waiting
- * for completion: <code>: <cause> (<what to do>)`.
+ * for completion: <code>: <cause> (<what to do>)`. An answer that is not
+ * EC2's (isNotEc2Answer) reads as what happened instead of the SDK's XML
+ * parse error: the endpoint, the region (when `context` gives it) and the fix.
  */
 export class OperationError extends Error {
     readonly code?: string;
-    constructor(operation: string, step: string, cause: unknown) {
+    constructor(operation: string, step: string, cause: unknown, context: { region?: string } = {}) {
+        if (isNotEc2Answer(cause)) {
+            super(`${operation}: ${step}: ${notEc2AnswerMessage(cause as Error, context.region)}`, { cause });
+            this.name = "OperationError";
+            return;
+        }
         const code = errorCode(cause);
         const hint = hintFor(cause);
         const msg = causeMessage(cause);

@@ -1,14 +1,18 @@
 import {
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
+    DescribeInstancesCommand,
     DescribeSnapshotsCommand,
+    DescribeVolumesCommand,
     EC2Client,
     Filter,
     Image,
+    Instance,
     LaunchPermission,
     paginateDescribeImages,
     Snapshot,
 } from "@aws-sdk/client-ec2";
+import type { InstanceVolume } from "../../sdk/rules/block-devices";
 import { isNotFoundCode, NotFoundError } from "./errors";
 
 /**
@@ -90,4 +94,56 @@ export async function findSnapshots(client: EC2Client, snapshotIds: string[]): P
     if (snapshotIds.length === 0) return [];
     const out = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
     return out.Snapshots ?? [];
+}
+
+/**
+ * The instance with this id and its EBS volumes by device (DescribeInstances,
+ * then DescribeVolumes); NotFoundError when EC2 does not know it or it is
+ * terminated (a terminated instance can no longer be imaged).
+ */
+export async function findInstanceWithVolumes(
+    client: EC2Client,
+    instanceId: string,
+): Promise<{ instance: Instance; volumes: InstanceVolume[] }> {
+    let instance: Instance | undefined;
+    try {
+        const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+        instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+    } catch (e) {
+        if (isNotFoundCode(e, "instance")) throw new NotFoundError("instance", instanceId, { cause: e });
+        throw e;
+    }
+    if (!instance || instance.State?.Name === "terminated") throw new NotFoundError("instance", instanceId);
+    const devices = (instance.BlockDeviceMappings ?? []).filter((m) => m.DeviceName && m.Ebs?.VolumeId);
+    if (devices.length === 0) return { instance, volumes: [] };
+    const out = await client.send(new DescribeVolumesCommand({ VolumeIds: devices.map((m) => m.Ebs!.VolumeId!) }));
+    const byId = new Map((out.Volumes ?? []).map((v) => [v.VolumeId, v]));
+    const volumes = devices.map((m) => {
+        const v = byId.get(m.Ebs!.VolumeId!);
+        return {
+            deviceName: m.DeviceName!,
+            volumeId: m.Ebs!.VolumeId!,
+            size: v?.Size,
+            volumeType: v?.VolumeType,
+            encrypted: v?.Encrypted,
+            iops: v?.Iops,
+            throughput: v?.Throughput,
+        };
+    });
+    return { instance, volumes };
+}
+
+/** The snapshots of these ids that still exist (a deleted one is left out, never an error). */
+export async function findExistingSnapshotIds(client: EC2Client, snapshotIds: string[]): Promise<string[]> {
+    const found: string[] = [];
+    // One id a call: DescribeSnapshots fails the whole call when any id is unknown.
+    for (const id of snapshotIds) {
+        try {
+            const out = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: [id] }));
+            if ((out.Snapshots ?? []).some((s) => s.SnapshotId === id)) found.push(id);
+        } catch (e) {
+            if (!isNotFoundCode(e, "snapshot")) throw e;
+        }
+    }
+    return found;
 }

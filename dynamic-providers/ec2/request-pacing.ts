@@ -93,6 +93,9 @@ export const ACTION_CATEGORIES: Readonly<Record<string, Ec2ActionCategory>> = {
     DescribeImageUsageReports: "non-mutating",
     DescribeLaunchTemplates: "non-mutating",
     DescribeLaunchTemplateVersions: "non-mutating",
+    // Retention's inventory, always paginated (MaxResults 1000).
+    DescribeFleets: "non-mutating",
+    DescribeSpotFleetRequests: "non-mutating",
     DescribeRegions: "non-mutating",
     GetConsoleOutput: "non-mutating",
     // Non-mutating, but in the smaller bucket unless filtered or paginated.

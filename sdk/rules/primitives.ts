@@ -1,3 +1,4 @@
+import { unknownRegionReason } from "./regions";
 import type { BlockDeviceMapping, LaunchPermissions } from "../types";
 
 /**
@@ -42,7 +43,6 @@ export const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;
 export const IMAGE_ID = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
 /** EC2: 3–128 letters, digits, ( ) [ ] space . / - ' @ _ */
 export const IMAGE_NAME = /^[A-Za-z0-9()[\] ./\-'@_]{3,128}$/;
-export const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 const ACCOUNT_ID = /^\d{12}$/;
 const ORG_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/;
 const OU_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/;
@@ -75,10 +75,15 @@ export const descriptionRule: Rule = (v) => {
     return v.length > 255 ? `is ${v.length} characters long; EC2 allows at most 255` : undefined;
 };
 
+/**
+ * A region AWS has (regions.ts: the AWS SDK's partition data), so that a
+ * name that only looks like one (`us-east-9`) is refused at preview instead
+ * of failing at EC2's endpoint.
+ */
 export const regionRule: Rule = (v) =>
-    typeof v === "string" && REGION.test(v)
-        ? undefined
-        : `${show(v)} is not an AWS region; expected e.g. "us-east-1" (set the region arg, or run \`pulumi config set aws:region us-east-1\`)`;
+    typeof v !== "string"
+        ? `${show(v)} is not an AWS region; expected e.g. "us-east-1" (set the region arg, or run \`pulumi config set aws:region us-east-1\`)`
+        : unknownRegionReason(v);
 
 export const booleanRule: Rule = (v) => (typeof v === "boolean" ? undefined : `must be true or false, got ${show(v)}`);
 

@@ -11,7 +11,27 @@ export interface RetentionPolicyCheckInputs {
     deleteSnapshots?: unknown;
     exclude?: unknown;
     dryRun?: unknown;
+    retireShared?: unknown;
 }
+
+/** How many entries of each list AmiRetentionPolicy's `lastRun` and `pending` keep. */
+export const RETENTION_REPORT_LIMITS = {
+    /** Per list of a run report (retired, snapshots, skipped). */
+    sample: 20,
+    /** Failures kept in a run report (each error cut to `errorChars`). */
+    failed: 50,
+    errorChars: 300,
+    /** Groups listed in a pending summary; the rest are counted in `moreGroups`. */
+    groups: 10,
+    /** Entries listed per group. */
+    perGroup: 3,
+    /** Held-back images listed. */
+    heldBack: 5,
+    /** Reasons counted for held-back images. */
+    heldBackReasons: 10,
+    /** A listed entry's reason is cut to this many characters. */
+    reasonChars: 200,
+} as const;
 
 const ACTIONS = ["deregister", "deprecate", "disable"];
 
@@ -34,7 +54,7 @@ export const RETENTION_POLICY_RULES: RuleTable<RetentionPolicyCheckInputs> = [
                 }
             } else {
                 const bad = news.regions.find((r) => !containsUnknown(r) && regionRule(r, "regions") !== undefined);
-                if (bad !== undefined) failures.push(fail("regions", `${show(bad)} is not an AWS region; expected e.g. "us-east-1"`));
+                if (bad !== undefined) failures.push(fail("regions", regionRule(bad, "regions")!));
             }
             return failures;
         },
@@ -159,6 +179,14 @@ export const RETENTION_POLICY_RULES: RuleTable<RetentionPolicyCheckInputs> = [
         failures: ({ news }) => {
             const failures: CheckFailure[] = [];
             apply(failures, "dryRun", news.dryRun, booleanRule);
+            return failures;
+        },
+    },
+    {
+        name: "retireShared",
+        failures: ({ news }) => {
+            const failures: CheckFailure[] = [];
+            apply(failures, "retireShared", news.retireShared, booleanRule);
             return failures;
         },
     },

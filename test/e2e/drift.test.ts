@@ -1,7 +1,9 @@
 // Changes made by hand behind Pulumi's back: refresh shows them, up puts
 // things right, destroy still succeeds and leaves nothing.
 import {
+    CreateTagsCommand,
     DeleteSnapshotCommand,
+    DescribeImagesCommand,
     DeregisterImageCommand,
     DescribeImageAttributeCommand,
     EC2Client,
@@ -74,6 +76,50 @@ describe("drift (real pulumi CLI, moto)", () => {
         const s = (await stack.outputs()) as { imageId: string; snapshotIds: string[] };
         await ec2.send(new DeregisterImageCommand({ ImageId: s.imageId }));
         await ec2.send(new DeleteSnapshotCommand({ SnapshotId: s.snapshotIds[0] }));
+        await stack.run(["destroy", "--yes", "--skip-preview"]);
+        assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] });
+    });
+
+    it("tags edited by hand: after refresh, preview --diff names tags and the key that up reverts", async () => {
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const { imageId } = (await stack.outputs()) as { imageId: string };
+        await ec2.send(new CreateTagsCommand({ Resources: [imageId], Tags: [{ Key: "Version", Value: "hand-edited" }] }));
+        await stack.run(["refresh", "--yes", "--skip-preview"]);
+        const preview = (await stack.run(["preview", "--diff"])).stdout;
+        assert.match(preview, /~ tags\s*:\s*\{/, preview);
+        assert.match(preview, /~ Version\s*:\s*"hand-edited" => "1"/, preview);
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0];
+        assert.equal(image.Tags?.find((t) => t.Key === "Version")?.Value, "1", "up reverted the tag");
+        const after = op((await stack.run(["preview", "--json"])).stdout);
+        assert.ok(after === undefined || after === "same", `nothing left to change, got ${after}`);
+    });
+
+    it("an AMI deregistered by hand, its snapshots left: refresh keeps them tracked, destroy deletes them", async () => {
+        const s = (await stack.outputs()) as { imageId: string; snapshotIds: string[] };
+        await ec2.send(new DeregisterImageCommand({ ImageId: s.imageId }));
+        await stack.run(["refresh", "--yes", "--skip-preview"]);
+        const web = (await stack.export()).deployment.resources!.find((r) => r.type.endsWith(":AmiFromInstance"));
+        assert.equal(web?.outputs?.state, "deregistered", "the resource stays, marked deregistered");
+        assert.deepEqual(web?.outputs?.snapshotIds, s.snapshotIds, "with its snapshots");
+        assert.equal(op((await stack.run(["preview", "--json"])).stdout), "replace", "up would make the image again");
+        await stack.run(["destroy", "--yes", "--skip-preview"]);
+        assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] });
+    });
+
+    it("an AMI deregistered by hand: `up --refresh` makes it again and deletes the old snapshots", async () => {
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const s = (await stack.outputs()) as { imageId: string; snapshotIds: string[] };
+        await ec2.send(new DeregisterImageCommand({ ImageId: s.imageId }));
+        await stack.run(["up", "--refresh", "--yes", "--skip-preview"]);
+        const again = (await stack.outputs()) as { imageId: string; snapshotIds: string[] };
+        assert.notEqual(again.imageId, s.imageId);
+        const left = await inventory(REGION);
+        assert.ok(
+            left.images.some((i) => i.id === again.imageId),
+            "the new image exists",
+        );
+        assert.ok(!left.snapshots.some((x) => s.snapshotIds.includes(x.id)), "the old snapshots are deleted");
         await stack.run(["destroy", "--yes", "--skip-preview"]);
         assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] });
     });

@@ -2,6 +2,8 @@
 // the packed package, against moto with seeded images and instances.
 import { CreateImageCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
@@ -11,10 +13,23 @@ import { sweepAfterSuite } from "../support/sweep-teardown";
 const REGION = "ap-northeast-1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface Entry {
+    imageId: string;
+    reason: string;
+}
+interface Pending {
+    status: string;
+    digest: string;
+    summary: string;
+    total: number;
+    groups: { group: string; count: number; first: Entry[] }[];
+    heldBack: { total: number; byReason: { reason: string; count: number }[]; first: Entry[] };
+    unknownInputs?: string[];
+}
 interface Step {
     op: string;
     urn: string;
-    newState?: { inputs?: { pending?: { imageId: string; reason: string }[] } };
+    newState?: { inputs?: { pending?: Pending } };
 }
 
 function policyStep(preview: string): Step | undefined {
@@ -43,32 +58,48 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         // the oldest image still runs an instance: in use, never retired
         const run = await ec2.send(new RunInstancesCommand({ ImageId: images[0], MinCount: 1, MaxCount: 1 }));
         user = run.Instances![0].InstanceId!;
-        stack = await newStack("retention", "ret", motoEnv(currentMoto().endpoint, REGION));
-        await stack.config({ "aws:region": REGION, namePattern: "e2e-ret-*", keepLatest: "2" });
+        // The full plan on demand: one JSON file per policy, relative to the program's directory.
+        stack = await newStack("retention", "ret", {
+            ...motoEnv(currentMoto().endpoint, REGION),
+            GOLDEN_AMI_RETENTION_PLAN_DIR: "retention-plan",
+        });
+        await stack.config({ "aws:region": REGION, namePattern: "e2e-ret-*", keepLatest: "2", excludeViaResource: images[1] });
     });
     after(async () => {
         await ec2.send(new TerminateInstancesCommand({ InstanceIds: [user] }));
         ec2.destroy();
     });
 
-    it("preview --json names exactly the images the policy will retire, with why", async () => {
-        const { stdout } = await stack.run(["preview", "--json"]);
-        const pending = policyStep(stdout)?.newState?.inputs?.pending ?? [];
-        assert.deepEqual(pending.map((p) => p.imageId).sort(), [images[1], images[2]].sort());
-        for (const p of pending) assert.match(p.reason, /newest in group ap-northeast-1 \(keepLatest 2\)/);
+    it("first preview, the exclusion coming from a resource not created yet: plain preview says the plan is computed at apply", async () => {
+        const { stdout } = await stack.run(["preview"]);
+        assert.match(stdout, /retention web-images: plan computed at apply \(inputs not known yet: exclude\.imageIds\)/);
+        const json = await stack.run(["preview", "--json"]);
+        const pending = policyStep(json.stdout)?.newState?.inputs?.pending;
+        assert.equal(pending?.status, "at-apply");
+        assert.deepEqual(pending?.unknownInputs, ["exclude.imageIds"]);
     });
 
-    it("up retires them and their snapshots; the image in use and the newest stay", async () => {
+    it("up plans with the then-known exclusion and retires the rest with their snapshots; the image in use and the newest stay", async () => {
         const before = await inventory(REGION);
-        await stack.run(["up", "--yes", "--skip-preview"]);
+        const { stdout } = await stack.run(["up", "--yes", "--skip-preview"]);
         const after = await inventory(REGION);
         const left = after.images.map((i: { id: string }) => i.id).filter((i: string) => images.includes(i));
-        assert.deepEqual(left.sort(), [images[0], images[3], images[4]].sort());
-        assert.equal(before.snapshots.length - after.snapshots.length, 2);
+        // images[0] in use, images[1] excluded through the other resource, images[3..4] the newest two
+        assert.deepEqual(left.sort(), [images[0], images[1], images[3], images[4]].sort());
+        assert.equal(before.snapshots.length - after.snapshots.length, 1);
+        assert.match(stdout, /retention web-images: will retire 1 image \(ap-northeast-1: 1\); 2 held back/);
         const out = await stack.outputs();
-        const run = out.lastRun as { retired: { imageId: string }[]; snapshotsDeleted: string[] };
-        assert.equal(run.retired.length, 2);
-        assert.equal(run.snapshotsDeleted.length, 2);
+        const run = out.lastRun as { counts: { retired: number; snapshotsDeleted: number }; retired: { imageId: string }[] };
+        assert.deepEqual(
+            run.retired.map((r) => r.imageId),
+            [images[2]],
+        );
+        assert.equal(run.counts.retired, 1);
+        assert.equal(run.counts.snapshotsDeleted, 1);
+        assert.equal((out.pending as Pending).status, "done", "no stale plan in state after up");
+        const policy = (await stack.export()).deployment.resources?.find((r) => r.urn.endsWith("::web-images"));
+        assert.equal((policy?.outputs?.pending as Pending).total, 0);
+        assert.equal((policy?.inputs?.pending as Pending).status, "planned", "the inputs hold the summary check made, never a list");
     });
 
     it("a second preview is a no-op", async () => {
@@ -76,15 +107,36 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         assert.ok([undefined, "same"].includes(policyStep(stdout)?.op), stdout.slice(0, 1500));
     });
 
-    it("a newer image pushes the next one out, shown in preview as a change of pending", async () => {
+    it("a newer image pushes the next one out: preview shows which image and why, the count, and what is held back", async () => {
         await bake(6);
+        const plain = await stack.run(["preview"]);
+        assert.match(
+            plain.stdout,
+            /retention web-images: will retire 1 image \(ap-northeast-1: 1\); 2 held back \(exclude\.imageIds, in use\)/,
+        );
         const { stdout } = await stack.run(["preview", "--json"]);
         const step = policyStep(stdout);
         assert.equal(step?.op, "update");
+        const pending = step?.newState?.inputs?.pending;
+        assert.equal(pending?.total, 1);
         assert.deepEqual(
-            step?.newState?.inputs?.pending?.map((p) => p.imageId),
+            pending?.groups.map((g) => [g.group, g.count]),
+            [["ap-northeast-1", 1]],
+        );
+        assert.deepEqual(
+            pending?.groups[0].first.map((p) => p.imageId),
             [images[3]],
         );
+        assert.match(pending!.groups[0].first[0].reason, /3rd newest in group ap-northeast-1 \(keepLatest 2\)/);
+        assert.deepEqual(pending?.heldBack.first.map((h) => h.imageId).sort(), [images[0], images[1]].sort());
+        const diff = await stack.run(["preview", "--diff"]);
+        assert.ok(diff.stdout.includes(images[3]), diff.stdout);
+        const file = JSON.parse(fs.readFileSync(path.join(stack.dir, "retention-plan", "web-images.json"), "utf8"));
+        assert.deepEqual(
+            file.retire.map((p: Entry) => p.imageId),
+            [images[3]],
+        );
+        assert.equal(file.digest, pending?.digest);
     });
 
     it("destroying the policy leaves the remaining images alone", async () => {

@@ -69,19 +69,24 @@ describe("AmiFromInstance against moto", () => {
         await hooks.delete(id, r.outs as never);
     });
 
-    it("refresh sees tags changed by hand, and an image deregistered by hand leaves state", async () => {
+    it("refresh sees tags changed by hand; an image deregistered by hand keeps its snapshots tracked until destroy deletes them", async () => {
         const { id, state } = await created("integ-drift");
         await ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: "App", Value: "by-hand" }] }));
         const read = await hooks.read(id, state);
         assert.deepEqual(read.props?.tags, { App: "by-hand" });
+        assert.deepEqual(read.inputs?.tags, { App: "by-hand" }, "the drift comes back as inputs, for preview --diff");
         const diff = await hooks.diff(id, read.props as never, { ...state, tags: { App: "web" } } as never);
         assert.equal(diff.changes, true, "the next up puts the tag back");
         await ec2.send(new DeregisterImageCommand({ ImageId: id }));
-        assert.deepEqual(await hooks.read(id, state), {});
+        const gone = await hooks.read(id, state);
+        assert.equal(gone.id, id, "the snapshots still exist: the resource stays");
+        assert.equal(gone.props?.state, "deregistered");
+        assert.deepEqual(gone.props?.snapshotIds, state.snapshotIds);
         // destroy of a resource whose image is already gone still removes its snapshot
-        await hooks.delete(id, state);
+        await hooks.delete(id, gone.props as never);
         const left = await inventory(REGION);
         assert.ok(!left.snapshots.some((s: { id: string }) => state.snapshotIds.includes(s.id)));
+        assert.deepEqual(await hooks.read(id, gone.props as never), {}, "image and snapshots gone: the resource leaves state");
     });
 
     it("destroy deregisters the image and deletes its snapshots, leaving nothing", async () => {

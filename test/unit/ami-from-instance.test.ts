@@ -6,7 +6,9 @@ import {
     DeregisterImageCommand,
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
+    DescribeInstancesCommand,
     DescribeSnapshotsCommand,
+    DescribeVolumesCommand,
     EC2Client,
     EnableImageDeprecationCommand,
     EnableImageDeregistrationProtectionCommand,
@@ -84,6 +86,114 @@ describe("AmiFromInstance provider hooks", () => {
         it("returns failures for bad input instead of throwing", async () => {
             const r = await hooks.check({}, { sourceInstanceId: "bad", name: "web-1", region: REGION });
             assert.equal(r.failures?.[0].property, "sourceInstanceId");
+        });
+    });
+
+    describe("check: the preflight of a replacement", () => {
+        const VOL = "vol-0123456789abcdef0";
+        const olds = { ...inputs };
+        const moved = { ...inputs, sourceInstanceId: "i-0fedcba9876543210" };
+        function instance(): void {
+            ec2.on(DescribeInstancesCommand).resolves({
+                Reservations: [
+                    {
+                        Instances: [
+                            {
+                                InstanceId: moved.sourceInstanceId,
+                                State: { Name: "stopped" },
+                                BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { VolumeId: VOL } }],
+                            },
+                        ],
+                    },
+                ],
+            });
+            ec2.on(DescribeVolumesCommand).resolves({ Volumes: [{ VolumeId: VOL, Size: 8, VolumeType: "gp3", Encrypted: false }] });
+        }
+        it("a plain create asks EC2 nothing", async () => {
+            const r = await hooks.check({}, { ...inputs });
+            assert.deepEqual(r.failures, []);
+            assert.equal(ec2.calls().length, 0);
+        });
+        it("refuses a same-name replacement to an instance EC2 does not know, and keeps the image", async () => {
+            ec2.on(DescribeInstancesCommand).rejects(ec2Error("InvalidInstanceID.NotFound"));
+            const r = await hooks.check(olds, moved);
+            assert.equal(r.failures?.length, 1);
+            assert.equal(r.failures![0].property, "sourceInstanceId");
+            assert.match(
+                r.failures![0].reason,
+                /^sourceInstanceId: instance i-0fedcba9876543210 does not exist in us-east-1 or is terminated; nothing was changed and the current image is kept; set sourceInstanceId to/,
+            );
+        });
+        it("refuses a terminated instance", async () => {
+            ec2.on(DescribeInstancesCommand).resolves({
+                Reservations: [{ Instances: [{ InstanceId: moved.sourceInstanceId, State: { Name: "terminated" } }] }],
+            });
+            const r = await hooks.check(olds, moved);
+            assert.match(r.failures![0].reason, /is terminated/);
+        });
+        it("refuses a same-name replacement when EC2 cannot be asked (the old image would go first)", async () => {
+            ec2.on(DescribeInstancesCommand).rejects(ec2Error("UnauthorizedOperation"));
+            const r = await hooks.check(olds, moved);
+            assert.match(
+                r.failures![0].reason,
+                /^sourceInstanceId: checking instance .*DescribeInstances: UnauthorizedOperation.*the current image is kept/,
+            );
+        });
+        it("leaves an unreachable EC2 to up when the replacement has a new name (the old image stays until the new exists)", async () => {
+            ec2.on(DescribeInstancesCommand).rejects(ec2Error("UnauthorizedOperation"));
+            const r = await hooks.check(olds, { ...moved, name: "web-2" });
+            assert.deepEqual(r.failures, []);
+        });
+        it("refuses block devices that change an existing volume beyond deleteOnTermination (CreateImage's rule)", async () => {
+            instance();
+            for (const [ebs, key] of [
+                [{ volumeSize: 20 }, "volumeSize"],
+                [{ volumeType: "io2" }, "volumeType"],
+                [{ encrypted: true }, "encrypted"],
+            ] as const) {
+                const r = await hooks.check(olds, { ...moved, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs }] });
+                assert.equal(r.failures![0].property, "blockDeviceMappings");
+                assert.match(
+                    r.failures![0].reason,
+                    new RegExp(
+                        `^blockDeviceMappings\\[0\\]\\.ebs\\.${key} \\(/dev/xvda\\) would change the existing volume ${VOL}.*CreateImage can change only deleteOnTermination`,
+                    ),
+                );
+            }
+        });
+        it("accepts deleteOnTermination, noDevice, the volume's own values, and anything on a new device", async () => {
+            instance();
+            const r = await hooks.check(olds, {
+                ...moved,
+                blockDeviceMappings: [
+                    { deviceName: "/dev/xvda", ebs: { deleteOnTermination: false, volumeSize: 8, volumeType: "gp3" } },
+                    { deviceName: "/dev/sdf", ebs: { volumeSize: 100, volumeType: "io2", iops: 3000, encrypted: true } },
+                ],
+            });
+            assert.deepEqual(r.failures, []);
+            const left = await hooks.check(olds, { ...moved, blockDeviceMappings: [{ deviceName: "/dev/xvda", noDevice: true }] });
+            assert.deepEqual(left.failures, []);
+        });
+        it("preflights a same-name replacement by the reboot choice: the instance may be gone since the last bake", async () => {
+            ec2.on(DescribeInstancesCommand).rejects(ec2Error("InvalidInstanceID.NotFound"));
+            const r = await hooks.check(olds, { ...inputs, snapshotWithoutReboot: false });
+            assert.match(
+                r.failures![0].reason,
+                /^sourceInstanceId: instance i-0123456789abcdef0 does not exist in us-east-1 or is terminated/,
+            );
+            ec2.resetHistory();
+            assert.deepEqual((await hooks.check(olds, { ...inputs, tags: { App: "other" } })).failures, []);
+            assert.equal(ec2.calls().length, 0, "an in-place change asks EC2 nothing");
+        });
+        it("checks block devices on a create too", async () => {
+            instance();
+            const r = await hooks.check({}, { ...moved, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: 20 } }] });
+            assert.equal(r.failures![0].property, "blockDeviceMappings");
+        });
+        it("asks nothing while the source instance is not known yet (preview of a new instance)", async () => {
+            const r = await hooks.check(olds, { ...moved, sourceInstanceId: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" });
+            assert.equal(ec2.calls().length, 0);
+            assert.ok(r.failures);
         });
     });
 
@@ -284,11 +394,62 @@ describe("AmiFromInstance provider hooks", () => {
             assert.equal(r.props.description, "by hand");
             assert.deepEqual(r.props.launchPermissions, { public: true });
         });
-        it("drops the resource from state when the image was deregistered out of band", async () => {
+        it("drops the resource from state when the image and its snapshots were removed out of band", async () => {
+            ec2.on(DescribeSnapshotsCommand).rejects(ec2Error("InvalidSnapshot.NotFound"));
             ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
             assert.deepEqual(await hooks.read(IMAGE_ID, state), {});
             ec2.on(DescribeImagesCommand).resolves({ Images: [image({ State: "deregistered" })] });
             assert.deepEqual(await hooks.read(IMAGE_ID, state), {});
+        });
+        it("keeps an image deregistered out of band in state, marked deregistered, while its snapshots exist", async () => {
+            const snap2 = "snap-0fedcba9876543210";
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            ec2.on(DescribeSnapshotsCommand, { SnapshotIds: [SNAP] }).resolves({ Snapshots: [{ SnapshotId: SNAP }] });
+            ec2.on(DescribeSnapshotsCommand, { SnapshotIds: [snap2] }).rejects(ec2Error("InvalidSnapshot.NotFound"));
+            const r = await hooks.read(IMAGE_ID, {
+                ...inputs,
+                imageId: IMAGE_ID,
+                snapshotIds: [SNAP, snap2],
+                rootSnapshotId: snap2,
+            } as never);
+            assert.equal(r.id, IMAGE_ID);
+            assert.equal(r.props.state, "deregistered");
+            assert.deepEqual(r.props.snapshotIds, [SNAP], "only the snapshots that still exist");
+            assert.ok(!("rootSnapshotId" in r.props), "no root snapshot that is gone");
+            const d = await hooks.diff(IMAGE_ID, r.props, { ...inputs });
+            assert.deepEqual(d, { changes: true, replaces: ["state"], deleteBeforeReplace: false });
+        });
+        it("drops a deregistered image whose snapshots are not the resource's (deleteSnapshotsOnDestroy: false)", async () => {
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: SNAP }] });
+            assert.deepEqual(
+                await hooks.read(IMAGE_ID, { ...inputs, deleteSnapshotsOnDestroy: false, imageId: IMAGE_ID, snapshotIds: [SNAP] } as never),
+                {},
+            );
+        });
+        it("fails, never drops the resource, when the snapshots cannot be looked up", async () => {
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            ec2.on(DescribeSnapshotsCommand).rejects(ec2Error("UnauthorizedOperation"));
+            await assert.rejects(hooks.read(IMAGE_ID, state), /looking for its snapshots: UnauthorizedOperation/);
+        });
+        it("returns drifted values as inputs, so preview --diff marks what up reverts; outputs never become inputs", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ Tags: [{ Key: "App", Value: "hacked" }] })] });
+            ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+            const r = await hooks.read(IMAGE_ID, {
+                ...inputs,
+                description: "",
+                imageId: IMAGE_ID,
+                snapshotIds: [SNAP],
+                state: "available",
+            } as never);
+            assert.deepEqual(r.inputs, { ...inputs, tags: { App: "hacked" } });
+        });
+        it("returns no inputs when nothing drifted (the engine keeps the program's)", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+            const r = await hooks.read(IMAGE_ID, { ...inputs, description: "", imageId: IMAGE_ID, snapshotIds: [SNAP] } as never);
+            assert.equal(r.id, IMAGE_ID);
+            assert.ok(!("inputs" in r));
         });
     });
 

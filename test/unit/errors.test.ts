@@ -1,6 +1,7 @@
 import { CopyImageCommand, CreateImageCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
+import * as http from "node:http";
 import * as copy from "../../dynamic-providers/ami-copy";
 import * as bake from "../../dynamic-providers/ami-from-instance";
 import { errorCode, OperationError } from "../../dynamic-providers/ec2/errors";
@@ -57,4 +58,69 @@ describe("EC2 errors users meet become messages naming the resource, the AWS cod
             });
         });
     }
+});
+
+describe("an endpoint that does not answer EC2's XML", () => {
+    let server: http.Server;
+    let endpoint: string;
+    const saved = process.env.AWS_ENDPOINT_URL_EC2;
+    before(async () => {
+        server = http.createServer((_req, res) => {
+            res.writeHead(404, { "content-type": "text/html" });
+            res.end("<!DOCTYPE html><html><body><h1>Not Found</h1><br></body></html>");
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    });
+    after(() => {
+        server.close();
+        if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_EC2;
+        else process.env.AWS_ENDPOINT_URL_EC2 = saved;
+    });
+
+    async function sdkError(): Promise<unknown> {
+        const client = new EC2Client({
+            region: "us-east-9",
+            endpoint,
+            credentials: { accessKeyId: "a", secretAccessKey: "b" },
+            maxAttempts: 1,
+        });
+        try {
+            // The SDK's own send (the smithy Client's), past the unit tests' mock of EC2Client.
+            const send = Object.getPrototypeOf(EC2Client.prototype).send as (this: EC2Client, command: unknown) => Promise<unknown>;
+            await send.call(client, new CreateImageCommand({ InstanceId: "i-0123456789abcdef0", Name: "web-1" }));
+        } catch (e) {
+            return e;
+        } finally {
+            client.destroy();
+        }
+        throw new Error("the HTML answer was accepted");
+    }
+
+    it("reads as what happened (the endpoint, the region, the fix), never as an XML parse error", async () => {
+        const cause = await sdkError();
+        assert.match(String((cause as Error).message), /XML parse error|Deserialization error/, "the SDK's own message, as users met it");
+        process.env.AWS_ENDPOINT_URL_EC2 = endpoint;
+        const err = new OperationError("creating AMI (web-1) from instance (i-0123456789abcdef0)", "CreateImage", cause, {
+            region: "us-east-9",
+        });
+        assert.match(
+            err.message,
+            new RegExp(
+                `^creating AMI \\(web-1\\) from instance \\(i-0123456789abcdef0\\): CreateImage: the endpoint for region us-east-9 answered something that is not EC2 \\(HTTP 404, not EC2's XML\\); AWS_ENDPOINT_URL_EC2 is ${endpoint}: check that it is an EC2 endpoint`,
+            ),
+        );
+        assert.doesNotMatch(err.message, /XML parse error/);
+        delete process.env.AWS_ENDPOINT_URL_EC2;
+        const publicEndpoint = new OperationError("reading AMI (web-1) ami-1", "describing the image", cause, { region: "us-east-9" });
+        assert.match(
+            publicEndpoint.message,
+            /no AWS_ENDPOINT_URL_EC2 is set, so this is the public endpoint of the region: check that "us-east-9" is an AWS region/,
+        );
+    });
+
+    it("leaves EC2's own errors alone", () => {
+        const err = new OperationError("op", "step", ec2Error("InvalidAMIID.NotFound", "The image id 'ami-1' does not exist"));
+        assert.doesNotMatch(err.message, /not EC2/);
+    });
 });

@@ -1,8 +1,11 @@
 import {
     CreateImageCommand,
     CreateTagsCommand,
+    DescribeFleetsCommand,
+    DescribeImageReferencesCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
+    DescribeSpotFleetRequestsCommand,
     DescribeLaunchTemplateVersionsCommand,
     DeregisterImageCommand,
     DeleteSnapshotCommand,
@@ -13,7 +16,14 @@ import {
     RunInstancesCommand,
     TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeLaunchConfigurationsCommand } from "@aws-sdk/client-auto-scaling";
+import {
+    DeleteParameterCommand,
+    DescribeParametersCommand,
+    GetParameterCommand,
+    PutParameterCommand,
+    SSMClient,
+} from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import assert from "node:assert/strict";
@@ -29,6 +39,7 @@ import { ec2Error } from "../support/aws-errors";
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
+const asg = mockClient(AutoScalingClient);
 const REGION = "us-east-1";
 const BASE = "ami-0aaaaaaaaaaaaaaaa";
 const NEW_BASE = "ami-0bbbbbbbbbbbbbbbb";
@@ -96,6 +107,7 @@ describe("GoldenImage", () => {
     beforeEach(() => {
         ec2.reset();
         ssm.reset();
+        asg.reset();
         log = sinon.stub(console, "log");
     });
     afterEach(() => log.restore());
@@ -411,6 +423,13 @@ describe("GoldenImage", () => {
                 deleteSnapshotsOnDestroy: true,
             }) as GoldenImageBakeState;
         beforeEach(() => {
+            // What is in use is read by enumeration here (an endpoint without DescribeImageReferences).
+            ec2.on(DescribeImageReferencesCommand).rejects(ec2Error("InvalidAction"));
+            ec2.on(DescribeFleetsCommand).resolves({ Fleets: [] });
+            ec2.on(DescribeSpotFleetRequestsCommand).resolves({ SpotFleetRequestConfigs: [] });
+            asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+            asg.on(DescribeLaunchConfigurationsCommand).resolves({ LaunchConfigurations: [] });
+            ssm.on(DescribeParametersCommand).resolves({ Parameters: [] });
             ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
             ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [] });
             ec2.on(DeregisterImageCommand).resolves({});

@@ -1,23 +1,34 @@
 import {
     DeleteSnapshotCommand,
     DeregisterImageCommand,
+    DescribeFleetsCommand,
+    DescribeImageAttributeCommand,
+    DescribeImageReferencesCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
     DescribeLaunchTemplateVersionsCommand,
+    DescribeSpotFleetRequestsCommand,
     DisableImageCommand,
     EC2Client,
     EnableImageDeprecationCommand,
     Image,
 } from "@aws-sdk/client-ec2";
-import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeLaunchConfigurationsCommand } from "@aws-sdk/client-auto-scaling";
+import { DescribeParametersCommand, GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/retention-policy";
-import { checkRetentionPolicyInputs } from "../../sdk/validation";
+import type { RetentionPendingSummary } from "../../sdk/retention-policy";
+import { checkRetentionPolicyInputs, UNKNOWN } from "../../sdk/validation";
+import { ec2Error } from "../support/aws-errors";
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
+const autoScaling = mockClient(AutoScalingClient);
 const DAY = 86_400_000;
 
 function image(n: number, daysOld: number, extra: Partial<Image> = {}): Image {
@@ -34,7 +45,10 @@ function image(n: number, daysOld: number, extra: Partial<Image> = {}): Image {
 }
 const id = (n: number) => `ami-${String(n).padStart(17, "0")}`;
 
-const settings = { regions: ["us-east-1"], selector: { namePattern: "web-*" }, keepLatest: 1 };
+const settings = { regions: ["us-east-1"], selector: { namePattern: "web-*" }, keepLatest: 1, policyName: "web-images" };
+
+/** The image ids a pending summary lists, in order. */
+const listed = (pending: RetentionPendingSummary) => pending.groups.flatMap((g) => g.first.map((e) => e.imageId));
 
 describe("AmiRetentionPolicy provider hooks", () => {
     let log: sinon.SinonStub;
@@ -42,10 +56,19 @@ describe("AmiRetentionPolicy provider hooks", () => {
     beforeEach(() => {
         ec2.reset();
         ssm.reset();
+        autoScaling.reset();
         log = sinon.stub(console, "log");
         err = sinon.stub(console, "error");
         ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
         ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [] });
+        // These tests exercise the enumeration (no DescribeImageReferences), with no fleets, groups or shares.
+        ec2.on(DescribeImageReferencesCommand).rejects(ec2Error("InvalidAction"));
+        ec2.on(DescribeFleetsCommand).resolves({ Fleets: [] });
+        ec2.on(DescribeSpotFleetRequestsCommand).resolves({ SpotFleetRequestConfigs: [] });
+        ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [] });
+        autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+        autoScaling.on(DescribeLaunchConfigurationsCommand).resolves({ LaunchConfigurations: [] });
+        ssm.on(DescribeParametersCommand).resolves({ Parameters: [] });
     });
     afterEach(() => {
         log.restore();
@@ -57,11 +80,8 @@ describe("AmiRetentionPolicy provider hooks", () => {
             ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20), image(3, 1)] });
             const r = await hooks.check({}, settings);
             assert.deepEqual(r.failures, undefined);
-            assert.deepEqual(
-                r.inputs.pending.map((p: { imageId: string }) => p.imageId),
-                [id(1), id(2)],
-            );
-            assert.equal(r.inputs.pending[0].group, "us-east-1");
+            assert.deepEqual(listed(r.inputs.pending), [id(1), id(2)]);
+            assert.equal(r.inputs.pending.groups[0].group, "us-east-1");
             const req = ec2.commandCalls(DescribeImagesCommand)[0].args[0].input;
             assert.deepEqual(req.Owners, ["self"]);
             assert.deepEqual(req.Filters, [{ Name: "name", Values: ["web-*"] }]);
@@ -82,10 +102,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 ],
             });
             const r = await hooks.check({}, settings);
-            assert.deepEqual(
-                r.inputs.pending.map((p: { imageId: string }) => p.imageId),
-                [id(3)],
-            );
+            assert.deepEqual(listed(r.inputs.pending), [id(3)]);
             const filter = ec2.commandCalls(DescribeInstancesCommand)[0].args[0].input.Filters;
             assert.deepEqual(filter, [
                 { Name: "instance-state-name", Values: ["pending", "running", "shutting-down", "stopping", "stopped"] },
@@ -111,22 +128,239 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 .resolves({ Images: [image(3, 1)] });
             const r = await hooks.check({}, settings);
             assert.equal(ec2.commandCalls(DescribeImagesCommand).length, 3);
-            assert.deepEqual(
-                r.inputs.pending.map((p: { imageId: string }) => p.imageId),
-                [id(1), id(2)],
-            );
-        });
-
-        it("ignores exclude ids not known yet during preview", async () => {
-            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 1)] });
-            const r = await hooks.check({}, { ...settings, exclude: { imageIds: ["04da6b54-80e4-46f7-96ec-b56ff0331ba9", id(1)] } });
-            assert.deepEqual(r.inputs.pending, []);
+            assert.deepEqual(listed(r.inputs.pending), [id(1), id(2)]);
         });
 
         it("turns an EC2 failure while planning into a check failure naming the code", async () => {
             ec2.on(DescribeImagesCommand).rejects(Object.assign(new Error("no"), { name: "UnauthorizedOperation" }));
             const r = await hooks.check({}, settings);
             assert.match(r.failures![0].reason, /UnauthorizedOperation.*IAM policy/);
+        });
+    });
+
+    describe("pending summary (what preview shows)", () => {
+        const grouped = (n: number, daysOld: number, app: string, extra: Partial<Image> = {}) =>
+            image(n, daysOld, { Tags: [{ Key: "App", Value: app }], ...extra });
+
+        it("summarises per group: count, oldest and newest, the first entries with age and why, and prints one line", async () => {
+            ec2.on(DescribeImagesCommand).resolves({
+                Images: [
+                    ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => grouped(n, 100 - n, "web")),
+                    grouped(9, 50, "api"),
+                    grouped(10, 40, "api"),
+                    grouped(11, 30, "api"),
+                ],
+            });
+            ec2.on(DescribeInstancesCommand).resolves({
+                Reservations: [{ Instances: [{ InstanceId: "i-1", ImageId: id(9), State: { Name: "running" } }] }],
+            });
+            const r = await hooks.check({}, { ...settings, groupBy: ["App"] });
+            const p = r.inputs.pending as RetentionPendingSummary;
+            assert.equal(p.status, "planned");
+            assert.equal(p.total, 8, "7 web (one kept) + 1 api (one kept, one in use)");
+            assert.deepEqual(
+                p.groups.map((g) => [g.group, g.count, g.first.length]),
+                [
+                    ["us-east-1/App=api", 1, 1],
+                    ["us-east-1/App=web", 7, 3],
+                ],
+            );
+            const web = p.groups[1];
+            assert.deepEqual(
+                web.first.map((e) => e.imageId),
+                [1, 2, 3].map(id),
+                "oldest first",
+            );
+            assert.equal(web.first[0].ageDays, 99);
+            assert.equal(web.first[0].name, "web-1");
+            assert.match(web.first[0].reason, /newest in group us-east-1\/App=web \(keepLatest 1\)/);
+            assert.ok(Date.parse(web.oldest) < Date.parse(web.newest));
+            assert.deepEqual(p.regions, [{ region: "us-east-1", count: 8, groups: 2 }]);
+            assert.deepEqual(p.heldBack.byReason, [{ reason: "in use", count: 1 }]);
+            assert.equal(p.heldBack.first[0].imageId, id(9));
+            assert.match(p.heldBack.first[0].reason, /in use: instance i-1 \(running\)/);
+            assert.equal(p.summary, "will retire 8 images (us-east-1: 8 in 2 groups); 1 held back (in use)");
+            assert.ok(log.getCalls().some((c) => c.args[0] === `retention web-images: ${p.summary}`));
+        });
+
+        it("orders the plan by group, then age, across regions", async () => {
+            ec2.on(DescribeImagesCommand).callsFake(async (_input, getClient) => {
+                const region = await getClient().config.region();
+                const at = (n: number, days: number) => ({
+                    ...image(n, days),
+                    ImageId: `ami-${region === "us-west-2" ? "b" : "a"}${String(n).padStart(16, "0")}`,
+                });
+                return { Images: region === "us-west-2" ? [at(1, 5), at(2, 50), at(3, 1)] : [at(4, 10), at(5, 90), at(6, 1)] };
+            });
+            const r = await hooks.check({}, { ...settings, regions: ["us-west-2", "us-east-1"] });
+            const p = r.inputs.pending as RetentionPendingSummary;
+            assert.deepEqual(
+                p.groups.map((g) => g.group),
+                ["us-east-1", "us-west-2"],
+            );
+            assert.deepEqual(listed(p), [
+                "ami-a0000000000000005",
+                "ami-a0000000000000004",
+                "ami-b0000000000000002",
+                "ami-b0000000000000001",
+            ]);
+            assert.deepEqual(p.regions, [
+                { region: "us-west-2", count: 2, groups: 1 },
+                { region: "us-east-1", count: 2, groups: 1 },
+            ]);
+        });
+
+        it("stays bounded at 10,000 planned images: pending and, after up, the state fit the size targets", async function () {
+            this.timeout(120_000);
+            const images = Array.from({ length: 10_050 }, (_, n) => grouped(n, 400 - (n % 390), `app-${n % 50}`));
+            ec2.on(DescribeImagesCommand).resolves({ Images: images });
+            ec2.on(DeregisterImageCommand).resolves({});
+            const r = await hooks.check({}, { ...settings, groupBy: ["App"] });
+            const p = r.inputs.pending as RetentionPendingSummary;
+            assert.equal(p.total, 10_000);
+            assert.equal(p.groups.length, 10);
+            assert.deepEqual(p.moreGroups, { groups: 40, images: 8_000 });
+            assert.ok(p.groups.every((g) => g.count === 200 && g.first.length === 3));
+            const pendingBytes = JSON.stringify(p).length;
+            assert.ok(pendingBytes <= 20_000, `pending is ${pendingBytes} bytes`);
+            // The CLI prints it one property a line, indented: about the size of indented JSON.
+            const shown = JSON.stringify(p, null, 4).length;
+            assert.ok(shown <= 25_000, `pending shows as about ${shown} bytes`);
+            const u = await hooks.update("p", r.inputs, r.inputs);
+            assert.equal(u.outs.lastRun.counts.retired, 10_000);
+            assert.equal(u.outs.lastRun.retired.length, 20);
+            const stateBytes = JSON.stringify({ inputs: r.inputs, outputs: u.outs }).length;
+            assert.ok(stateBytes <= 64 * 1024, `state is ${stateBytes} bytes`);
+        });
+
+        it("stays within the PR-comment budget with long names and reasons (10,000 images in 50 groups, 3,000 held back)", () => {
+            const now = new Date("2026-12-01T00:00:00Z");
+            const group = (n: number) => `us-east-1/App=app-${n % 50}/Env=production`;
+            const retire = Array.from({ length: 10_000 }, (_, n) => ({
+                imageId: id(n),
+                region: "us-east-1",
+                name: `web-app-${n % 50}-2026-09-01T10-00-00-build-${n}`,
+                creationDate: new Date(now.getTime() - (n + 40) * DAY).toISOString(),
+                group: group(n),
+                reason: `123rd newest in group ${group(n)} (keepLatest 3); 82 days old (maxAgeDays 30); ${"deprecated ".repeat(30)}`,
+            }));
+            const skipped = Array.from({ length: 3_000 }, (_, n) => ({
+                imageId: id(20_000 + n),
+                region: "us-east-1",
+                group: group(n),
+                reason: `in use: ${"launch template lt-0123456789abcdef0 (version 3, $Default); ".repeat(6)}`,
+            }));
+            const p = hooks.summarizePlan({ retire, skipped }, ["us-east-1"], now);
+            assert.equal(p.total, 10_000);
+            assert.equal(p.heldBack.total, 3_000);
+            assert.ok([...p.groups.flatMap((g) => g.first), ...p.heldBack.first].every((e) => e.reason.length <= 200));
+            assert.ok(p.groups[0].first[0].reason.endsWith("…"));
+            const shown = JSON.stringify(p, null, 4).length;
+            assert.ok(shown <= 25_000, `pending shows as about ${shown} bytes`);
+        });
+
+        it("keeps failures up to a bound with the count beyond, each error cut short", async function () {
+            this.timeout(60_000);
+            ec2.on(DescribeImagesCommand).resolves({ Images: Array.from({ length: 501 }, (_, n) => image(n, 500 - n)) });
+            ec2.on(DeregisterImageCommand).rejects(Object.assign(new Error("x".repeat(2000)), { name: "InternalError" }));
+            const { inputs } = await hooks.check({}, settings);
+            const r = await hooks.update("p", inputs, inputs);
+            assert.equal(r.outs.lastRun.counts.failed, 500);
+            assert.equal(r.outs.lastRun.failed.length, 50);
+            assert.ok(r.outs.lastRun.failed.every((f: { error: string }) => f.error.length <= 301));
+            assert.deepEqual(r.outs.lastRun.regions, [
+                { region: "us-east-1", retired: 0, snapshotsDeleted: 0, snapshotsKept: 0, skipped: 0, failed: 500 },
+            ]);
+            assert.ok(err.getCalls().some((c) => /and 450 more failed, retried next run/.test(String(c.args[0]))));
+        });
+
+        it("writes the full plan to GOLDEN_AMI_RETENTION_PLAN_DIR when set, one file per policy", async () => {
+            const dir = await fs.mkdtemp(path.join(os.tmpdir(), "plan-"));
+            process.env.GOLDEN_AMI_RETENTION_PLAN_DIR = dir;
+            try {
+                ec2.on(DescribeImagesCommand).resolves({ Images: Array.from({ length: 30 }, (_, n) => image(n, 60 - n)) });
+                const r = await hooks.check({}, settings);
+                const file = JSON.parse(await fs.readFile(path.join(dir, "web-images.json"), "utf8"));
+                assert.equal(file.retire.length, 29);
+                assert.equal(file.digest, r.inputs.pending.digest);
+                assert.equal(hooks.planDigest(file.retire), r.inputs.pending.digest);
+                assert.equal(listed(r.inputs.pending).length, 3, "the summary lists the first three only");
+            } finally {
+                delete process.env.GOLDEN_AMI_RETENTION_PLAN_DIR;
+                await fs.rm(dir, { recursive: true, force: true });
+            }
+        });
+        it("names the variable and the fix when the plan file cannot be written", async () => {
+            const dir = await fs.mkdtemp(path.join(os.tmpdir(), "plan-"));
+            const notADir = path.join(dir, "file");
+            await fs.writeFile(notADir, "");
+            process.env.GOLDEN_AMI_RETENTION_PLAN_DIR = path.join(notADir, "sub");
+            try {
+                ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 1)] });
+                await assert.rejects(
+                    hooks.check({}, settings),
+                    /writing the full plan to .*GOLDEN_AMI_RETENTION_PLAN_DIR.*writable directory/,
+                );
+            } finally {
+                delete process.env.GOLDEN_AMI_RETENTION_PLAN_DIR;
+                await fs.rm(dir, { recursive: true, force: true });
+            }
+        });
+    });
+
+    describe("inputs not known yet (preview before another resource exists)", () => {
+        it("never throws, never plans and never drops the exclusion: the plan is computed at apply", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20), image(3, 1)] });
+            const r = await hooks.check({}, { ...settings, exclude: { imageIds: [UNKNOWN, id(9)] } });
+            assert.equal(r.failures, undefined);
+            assert.equal(ec2.calls().length, 0, "nothing planned with an exclusion missing");
+            assert.equal(r.inputs.pending.status, "at-apply");
+            assert.deepEqual(r.inputs.pending.unknownInputs, ["exclude.imageIds"]);
+            assert.equal(r.inputs.pending.summary, "plan computed at apply (inputs not known yet: exclude.imageIds)");
+            assert.ok(
+                log
+                    .getCalls()
+                    .some((c) => c.args[0] === "retention web-images: plan computed at apply (inputs not known yet: exclude.imageIds)"),
+            );
+
+            // At apply the engine passes the known values: the exclusion holds.
+            ec2.on(DeregisterImageCommand).resolves({});
+            const known = { ...r.inputs, exclude: { ...r.inputs.exclude, imageIds: [id(1)] } };
+            const c = await hooks.create(known);
+            assert.deepEqual(
+                c.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId),
+                [id(2)],
+            );
+            assert.deepEqual(
+                ec2.commandCalls(DeregisterImageCommand).map((x) => x.args[0].input.ImageId),
+                [id(2)],
+            );
+        });
+
+        it("names every unknown plan input, a whole unknown object included, and keeps defaults that depend on them unset", async () => {
+            const r = await hooks.check(
+                {},
+                { ...settings, selector: UNKNOWN as never, keepLatest: UNKNOWN as never, action: UNKNOWN as never },
+            );
+            assert.equal(r.failures, undefined);
+            assert.deepEqual(r.inputs.pending.unknownInputs, ["selector", "keepLatest", "action"]);
+            assert.equal(r.inputs.deleteSnapshots, undefined);
+            assert.equal(ec2.calls().length, 0);
+        });
+
+        it("refuses to plan with an unknown value rather than drop it", () => {
+            assert.throws(
+                () => hooks.rulesOf({ ...settings, exclude: { imageIds: [UNKNOWN] } } as never),
+                /cannot plan while exclude.imageIds are not known yet/,
+            );
+        });
+    });
+
+    describe("retireShared", () => {
+        it("is off by default and passed to the planner when set", () => {
+            const base = { ...settings, action: "deregister", deleteSnapshots: true, exclude: { inUse: true }, dryRun: false } as never;
+            assert.equal(hooks.rulesOf(base).retireShared, false);
+            assert.equal(hooks.rulesOf({ ...(base as object), retireShared: true } as never).retireShared, true);
         });
     });
 
@@ -151,6 +385,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             ["exclude.tags", { exclude: { tags: { "aws:x": "1" } } }, "reserves"],
             ["exclude.inUse", { exclude: { inUse: "no" } }, "true or false"],
             ["exclude.launchedWithinDays", { exclude: { launchedWithinDays: -1 } }, "0 or more"],
+            ["retireShared", { retireShared: "yes" }, "true or false"],
         ];
         for (const [property, change, fragment] of table) {
             it(`refuses ${property} ${JSON.stringify(change)}, naming the property`, () => {
@@ -168,28 +403,60 @@ describe("AmiRetentionPolicy provider hooks", () => {
     });
 
     describe("diff", () => {
-        const pending = [
-            { imageId: id(1), region: "us-east-1", name: "web-1", creationDate: "", group: "us-east-1", reason: "2nd newest" },
+        const planned = [
+            {
+                imageId: id(1),
+                region: "us-east-1",
+                name: "web-1",
+                creationDate: "2026-01-01T00:00:00.000Z",
+                group: "us-east-1",
+                reason: "2nd newest",
+            },
         ];
+        const now = new Date("2026-03-01T00:00:00Z");
+        const summary = (retire: typeof planned) => hooks.summarizePlan({ retire, skipped: [] }, ["us-east-1"], now);
         const state = {
             ...settings,
             action: "deregister",
             deleteSnapshots: true,
             exclude: { inUse: true },
             dryRun: false,
-            pending,
+            pending: summary(planned),
         } as never;
-        it("shows a change when the set of pending images changes, never a replacement", async () => {
-            const d = await hooks.diff("p", state, { ...(state as object), pending: [] } as never);
+        it("shows a change when the set of pending images changes (its digest), never a replacement", async () => {
+            const d = await hooks.diff("p", state, { ...(state as object), pending: summary([]) } as never);
             assert.deepEqual(d, { changes: true, replaces: [] });
+            const other = await hooks.diff("p", state, {
+                ...(state as object),
+                pending: summary([{ ...planned[0], imageId: id(2) }]),
+            } as never);
+            assert.equal(other.changes, true);
         });
-        it("shows no change when only the reasons moved on (an age grew by a day)", async () => {
-            const d = await hooks.diff("p", state, { ...(state as object), pending: [{ ...pending[0], reason: "older" }] } as never);
+        it("shows no change when only the reasons or ages moved on (an age grew by a day)", async () => {
+            const later = hooks.summarizePlan(
+                { retire: [{ ...planned[0], reason: "older" }], skipped: [] },
+                ["us-east-1"],
+                new Date("2026-03-02T00:00:00Z"),
+            );
+            assert.notDeepEqual(later, (state as { pending: unknown }).pending);
+            const d = await hooks.diff("p", state, { ...(state as object), pending: later } as never);
             assert.equal(d.changes, false);
+        });
+        it("after a run (nothing pending) an empty plan is no change, a plan computed at apply is one", async () => {
+            const done = { ...(state as object), pending: { ...summary([]), status: "done" } } as never;
+            assert.equal((await hooks.diff("p", done, { ...(state as object), pending: summary([]) } as never)).changes, false);
+            const atApply = { ...(state as object), pending: hooks.atApplySummary(["exclude.imageIds"]) } as never;
+            assert.equal((await hooks.diff("p", done, atApply)).changes, true);
+        });
+        it("compares with a plan stored as a list by an older version", async () => {
+            const legacy = { ...(state as object), pending: planned } as never;
+            assert.equal((await hooks.diff("p", legacy, state)).changes, false);
+            assert.equal((await hooks.diff("p", legacy, { ...(state as object), pending: summary([]) } as never)).changes, true);
         });
         it("shows a change of settings as an update", async () => {
             const d = await hooks.diff("p", state, { ...(state as object), keepLatest: 3 } as never);
             assert.deepEqual(d, { changes: true, replaces: [] });
+            assert.equal((await hooks.diff("p", state, { ...(state as object), retireShared: true } as never)).changes, true);
         });
     });
 
@@ -206,7 +473,10 @@ describe("AmiRetentionPolicy provider hooks", () => {
             const r = await hooks.update("p", inputs, inputs);
             assert.deepEqual(r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId).sort(), [id(1), id(2)]);
             assert.equal(r.outs.lastRun.snapshotsDeleted.length, 2);
-            assert.deepEqual(r.outs.pending, []);
+            assert.deepEqual(r.outs.lastRun.counts, { retired: 2, snapshotsDeleted: 2, snapshotsKept: 0, skipped: 0, failed: 0 });
+            assert.equal(r.outs.pending.status, "done");
+            assert.equal(r.outs.pending.total, 0);
+            assert.deepEqual(r.outs.pending.groups, []);
             assert.deepEqual(
                 ec2
                     .commandCalls(DeregisterImageCommand)
@@ -265,17 +535,17 @@ describe("AmiRetentionPolicy provider hooks", () => {
             );
             assert.equal(r.outs.lastRun.failed[0].imageId, id(1));
             assert.match(r.outs.lastRun.failed[0].error, /InternalError/);
-            assert.ok(err.getCalls().some((c) => /warning: retention: ami-0+1 .*failed, retried next run/.test(String(c.args[0]))));
+            assert.ok(
+                err.getCalls().some((c) => /warning: retention web-images: ami-0+1 .*failed, retried next run/.test(String(c.args[0]))),
+            );
         });
 
         it("with dryRun retires nothing and keeps showing what it would retire", async () => {
             const inputs = await plan([image(1, 30), image(2, 1)], { dryRun: true });
             const r = await hooks.update("p", inputs, inputs);
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
-            assert.deepEqual(
-                r.outs.pending.map((p: { imageId: string }) => p.imageId),
-                [id(1)],
-            );
+            assert.deepEqual(listed(r.outs.pending), [id(1)]);
+            assert.equal(r.outs.pending.status, "planned");
         });
 
         it("deprecates or disables instead of deregistering when asked, keeping snapshots", async () => {

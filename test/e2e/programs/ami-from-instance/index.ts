@@ -11,6 +11,8 @@ const web = new AmiFromInstance("web", {
     description: config.getSecret("note"),
     tags: { App: "web", Version: config.get("version") ?? "1" },
     launchPermissions: config.get("shareWith") ? { userIds: [config.require("shareWith")] } : undefined,
+    blockDeviceMappings:
+        config.getObject<{ deviceName: string; ebs?: { volumeSize?: number; deleteOnTermination?: boolean } }[]>("blockDeviceMappings"),
 });
 
 export const imageId = web.imageId;
