@@ -1,7 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { BaseImage, BUILD_HASH_TAG, descriptor, GoldenImageBakeInputs } from "../sdk/golden-image-bake";
 import { replaceKeys } from "../sdk/image-kind";
-import { inUseReason } from "../sdk/retention-plan";
+import { ImageReference, inUseReason } from "../sdk/retention-plan";
 import type { CheckFailure } from "../sdk/rules/primitives";
 import {
     BaseImageError,
@@ -285,7 +285,10 @@ const hooks = imageHooks(descriptor, create, checkWithEc2, {
         await sweepBuilders(client, props.builderOwner, op);
         let user: string | undefined;
         try {
-            user = inUseReason(await imagesInUse(client, props.region, [id]), id);
+            const refs = (await imagesInUse(client, props.region, [id])).get(id) ?? [];
+            // The bake's own publish parameter is no user: it is withdrawn below.
+            const own = (r: ImageReference) => r.kind === "ssm-parameter" && r.id === props.publishParameter;
+            user = inUseReason(new Map([[id, refs.filter((r) => !own(r))]]), id);
         } catch (e) {
             throw new OperationError(op, "checking whether the image is still in use", e);
         }
