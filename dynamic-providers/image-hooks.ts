@@ -346,23 +346,39 @@ export interface ImageHooks<I extends ImageInputs> {
 }
 
 /**
+ * What a kind does around the shared read, update and delete, each given the
+ * shared hook as `shared` to call (or not): GoldenImage's bake sweeps its
+ * builders first and publishes after.
+ */
+export interface AroundHooks<I extends ImageInputs> {
+    read?(shared: ImageHooks<I>["read"], id: string, props: ImageResourceState<I>): Promise<dynamic.ReadResult>;
+    update?(shared: ImageHooks<I>["update"], id: string, olds: ImageResourceState<I>, news: I): Promise<dynamic.UpdateResult>;
+    delete?(shared: ImageHooks<I>["delete"], id: string, props: ImageResourceState<I>): Promise<void>;
+}
+
+/**
  * A kind's hooks from its descriptor and its own create: check and diff from
- * the descriptor (image-planning.ts), read, update and delete shared. An
- * adopted image (`name: "image"`) keeps its own name through updates.
+ * the descriptor (image-planning.ts), read, update and delete shared (with
+ * what the kind does `around` them). An adopted image (`name: "image"`)
+ * keeps its own name through updates.
  */
 export function imageHooks<I extends ImageInputs>(
     kind: ImageKind<I>,
     create: (inputs: I) => Promise<dynamic.CreateResult>,
     checkWithEc2?: Ec2Check<I>,
+    around: AroundHooks<I> = {},
 ): ImageHooks<I> {
     const planning = planningHooks<I>(kind, checkWithEc2 && (() => checkWithEc2));
+    const read: ImageHooks<I>["read"] = (id, props) => readImage(id, props, kind);
+    const update: ImageHooks<I>["update"] = (id, olds, news) =>
+        updateImage(id, olds, kind.name === "image" ? { ...news, name: olds.name } : news, kind.createTimeoutMinutes);
+    const remove: ImageHooks<I>["delete"] = (id, props) => deleteImage(id, props);
     return {
         check: planning.check,
         diff: planning.diff,
         create,
-        read: (id, props) => readImage(id, props, kind),
-        update: (id, olds, news) =>
-            updateImage(id, olds, kind.name === "image" ? { ...news, name: olds.name } : news, kind.createTimeoutMinutes),
-        delete: (id, props) => deleteImage(id, props),
+        read: around.read ? (id, props) => around.read!(read, id, props) : read,
+        update: around.update ? (id, olds, news) => around.update!(update, id, olds, news) : update,
+        delete: around.delete ? (id, props) => around.delete!(remove, id, props) : remove,
     };
 }

@@ -96,13 +96,19 @@ export const DEREGISTERED = "deregistered";
  * "deregistered"` after a refresh) is replaced, new image first: its name is
  * free, and the old snapshots stay tracked until the new image exists.
  */
-export function diffImage(olds: ImageInputs, news: ImageInputs, replaceKeys: readonly string[]): dynamic.DiffResult {
+export function diffImage(
+    olds: ImageInputs,
+    news: ImageInputs,
+    replaceKeys: readonly string[],
+    /** The kind's own inputs that update in place (see ImageKind.inPlace). */
+    ownInPlace: readonly string[] = [],
+): dynamic.DiffResult {
     if ((olds as Partial<ImageOutputs>).state === DEREGISTERED) {
         return { changes: true, replaces: ["state"], deleteBeforeReplace: false };
     }
     // State has the image's tags as EC2 has them, copied ones included.
     const wanted = { ...news, tags: wantedImageTags(news, olds.copiedTags) };
-    const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...STORED_ONLY]);
+    const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...ownInPlace, ...STORED_ONLY]);
     const replaces = changed.filter((k) => replaceKeys.includes(k));
     const sameName = olds.name === news.name && olds.region === news.region;
     return {
@@ -112,8 +118,13 @@ export function diffImage(olds: ImageInputs, news: ImageInputs, replaceKeys: rea
     };
 }
 
-/** A check that asks EC2, made by the kind's implementation module (loaded only when the descriptor says it is needed). */
-export type Ec2Check<I> = (news: Partial<I>, olds?: Partial<I>) => Promise<CheckFailure | undefined>;
+/**
+ * A check that asks EC2, made by the kind's implementation module (loaded only
+ * when the descriptor says it is needed): a failure, or inputs it resolved
+ * with EC2 (GoldenImage's base image id) for `check` to add, so that preview
+ * shows them.
+ */
+export type Ec2Check<I> = (news: Partial<I>, olds?: Partial<I>) => Promise<CheckFailure | { resolved: Partial<I> } | undefined>;
 
 export interface PlanningHooks<I extends Partial<ImageInputs>> {
     check(olds: Partial<I>, news: Partial<I>): Promise<dynamic.CheckResult>;
@@ -123,21 +134,29 @@ export interface PlanningHooks<I extends Partial<ImageInputs>> {
 /** The kind's check (its rules, then the shared ones; defaults filled in) and diff (its identity replaces). */
 export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>, ec2Check?: () => Ec2Check<I>): PlanningHooks<I> {
     const replaces = replaceKeys(kind);
+    const diffOf = (olds: ImageResourceState<any>, news: ImageInputs): dynamic.DiffResult => {
+        if (kind.name === "input") return diffImage(olds, news, replaces, kind.inPlace);
+        // The name is the image's own, never an input: compare as if it were unchanged.
+        const result = diffImage(olds, { ...news, name: olds.name }, replaces, kind.inPlace);
+        // Replacing means adopting another image: the old one is released first.
+        return { ...result, deleteBeforeReplace: false };
+    };
     return {
         async check(olds, news) {
             const failures = checkImageKindInputs(kind, news, olds);
+            let resolved: Partial<I> = {};
             if (failures.length === 0 && ec2Check && kind.needsEc2Check?.(news, olds)) {
-                const failure = await ec2Check()(news, olds);
-                if (failure) failures.push(failure);
+                const found = await ec2Check()(news, olds);
+                if (found && "resolved" in found) resolved = found.resolved;
+                else if (found) failures.push(found);
             }
-            return { inputs: withImageDefaults(news, kind), failures };
+            const inputs = withImageDefaults({ ...news, ...resolved }, kind);
+            return { inputs: kind.derive && failures.length === 0 ? compact(kind.derive(inputs, news)) : inputs, failures };
         },
         async diff(_id, olds, news) {
-            if (kind.name === "input") return diffImage(olds, news as unknown as ImageInputs, replaces);
-            // The name is the image's own, never an input: compare as if it were unchanged.
-            const result = diffImage(olds, { ...(news as unknown as ImageInputs), name: olds.name }, replaces);
-            // Replacing means adopting another image: the old one is released first.
-            return { ...result, deleteBeforeReplace: false };
+            const result = diffOf(olds, news as unknown as ImageInputs);
+            // State recorded a change made outside Pulumi that update puts back.
+            return kind.changedOutside?.(olds) ? { ...result, changes: true } : result;
         },
     };
 }

@@ -50,6 +50,32 @@ export interface ImageKind<I = Record<string, unknown>> {
      * every other resource never loads the AWS SDK.
      */
     readonly needsEc2Check?: (news: Partial<I>, olds?: Partial<I>) => boolean;
+    /**
+     * The kind's own inputs that change without a new image (updated in
+     * place, or only stored): `diff` reports a change of any of them as an
+     * update. GoldenImage's bake: the base image's spelling, the build time
+     * limit, the publish parameter.
+     */
+    readonly inPlace?: readonly (keyof I & string)[];
+    /**
+     * Inputs made from the others once `check` has passed (after the
+     * defaults and what `checkWithEc2` resolved): GoldenImage's bake derives
+     * its build hash, its name and the pipeline tags. `given` are the inputs
+     * as the program gave them (before defaults). Pure; a part not known yet
+     * leaves what is made from it unknown.
+     */
+    readonly derive?: (inputs: Partial<I>, given: Partial<I>) => Partial<I>;
+    /**
+     * How the user wrote an input, when the class nests it (`instanceType`
+     * is `build.instanceType`): `check` failures name it so.
+     */
+    readonly shownAs?: Readonly<Partial<Record<string, string>>>;
+    /**
+     * True when state records a change made outside Pulumi that `update` puts
+     * back (GoldenImage's bake: the published parameter repointed by hand),
+     * so `diff` reports a change with unchanged inputs.
+     */
+    readonly changedOutside?: (state: Partial<I> & Record<string, unknown>) => boolean;
 }
 
 /** The inputs whose change replaces the image. */

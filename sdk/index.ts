@@ -2,6 +2,7 @@ export { AmiCopy, AmiCopyArgs, AmiCopyInputs } from "./ami-copy";
 export { AmiFromInstance, AmiFromInstanceArgs, AmiFromInstanceInputs } from "./ami-from-instance";
 export { AmiReplicaSet, AmiReplicaSetArgs } from "./ami-replica-set";
 export { ImageResourceArgs } from "./image-args";
+export { GoldenImage, GoldenImageArgs, GoldenImageBake, GoldenImageBase, GoldenImageBuildArgs, GoldenImageImageArgs } from "./golden-image";
 export { ManagedAmi, ManagedAmiArgs, ManagedAmiInputs } from "./managed-ami";
 export { PARAMETER_TIERS, ParameterTier, PublishArgs, PublishInputs } from "./publish";
 export { defaultRegion } from "./region";

@@ -6,6 +6,7 @@
  */
 import { descriptor as amiCopy, AmiCopyInputs } from "./ami-copy";
 import { descriptor as amiFromInstance, AmiFromInstanceInputs } from "./ami-from-instance";
+import { descriptor as goldenImageBake, GoldenImageBakeInputs } from "./golden-image-bake";
 import { descriptor as managedAmi, ManagedAmiInputs } from "./managed-ami";
 import { checkImageKindInputs, COMMON_IMAGE_RULES, CommonImageInputs } from "./rules/image";
 import { CheckFailure } from "./rules/primitives";
@@ -13,6 +14,7 @@ import { runRules } from "./rules/runner";
 
 export * from "./rules/primitives";
 export { COMMON_IMAGE_RULES, CommonImageInputs } from "./rules/image";
+export { baseImageProblem, GOLDEN_IMAGE_BAKE_RULES } from "./rules/golden-image-bake";
 export { checkRetentionPolicyInputs, RetentionPolicyCheckInputs, RETENTION_POLICY_RULES } from "./rules/retention-policy";
 export { RuleContext, RuleEntry, RuleTable, runRules } from "./rules/runner";
 
@@ -22,6 +24,7 @@ export type CheckInputs<I> = CommonImageInputs & { [K in Exclude<keyof I, keyof 
 export type AmiFromInstanceCheckInputs = CheckInputs<AmiFromInstanceInputs>;
 export type AmiCopyCheckInputs = CheckInputs<AmiCopyInputs>;
 export type ManagedAmiCheckInputs = CheckInputs<ManagedAmiInputs>;
+export type GoldenImageBakeCheckInputs = CheckInputs<GoldenImageBakeInputs>;
 
 export function checkCommonImageInputs(
     news: CommonImageInputs,
@@ -48,4 +51,16 @@ export function checkAmiCopyInputs(news: AmiCopyCheckInputs, olds?: AmiCopyCheck
 /** Every `check` rule of ManagedAmi. */
 export function checkManagedAmiInputs(news: ManagedAmiCheckInputs, olds?: ManagedAmiCheckInputs, now: Date = new Date()): CheckFailure[] {
     return checkImageKindInputs(managedAmi, news, olds, now);
+}
+
+/**
+ * Every `check` rule of GoldenImage's bake that needs no EC2 call, each
+ * failure naming the property as the user wrote it (`build.instanceType`).
+ */
+export function checkGoldenImageBakeInputs(
+    news: GoldenImageBakeCheckInputs,
+    olds?: GoldenImageBakeCheckInputs,
+    now: Date = new Date(),
+): CheckFailure[] {
+    return checkImageKindInputs(goldenImageBake, news, olds, now);
 }

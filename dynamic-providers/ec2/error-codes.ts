@@ -49,3 +49,6 @@ export const LAUNCH_TEMPLATE_VERSION_NOT_FOUND = "InvalidLaunchTemplateId.Versio
 
 /** SSM DescribeParameters refused a filter key it does not know (an emulator without the `DataType` filter). */
 export const SSM_VALIDATION = "ValidationException";
+
+/** GetConsoleOutput: the instance type keeps no console output (a builder's failed script then shows none). */
+export const CONSOLE_OUTPUT_UNSUPPORTED = "UnsupportedOperation";

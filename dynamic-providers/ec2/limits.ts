@@ -75,5 +75,12 @@ export function pollScale(): number {
     return Number.isFinite(n) && n > 0 ? n : 1;
 }
 
+/** How long a GoldenImage's provisioning script may run before the build fails (its builder is terminated). */
+export const BUILD_TIMEOUT_MINUTES = 30;
+/** Delay bounds, in seconds, between two polls of a builder instance's state. */
+export const BUILDER_POLL_MIN_DELAY_SECONDS = 5;
+export const BUILDER_POLL_MAX_DELAY_SECONDS = 15;
+/** Lines of the builder's console output a failed build reports. */
+export const CONSOLE_TAIL_LINES = 25;
 /** How long a published SSM parameter may take to answer its new value. */
 export const SSM_PARAMETER_WAIT_SECONDS = 60;

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-ssm";
 import { createWaiter, WaiterState } from "@smithy/core/client";
 import { ssmClient } from "./client";
-import { hasCode } from "./errors";
+import { isNotFoundCode } from "./errors";
 import { pollScale, SSM_PARAMETER_WAIT_SECONDS } from "./limits";
 
 /**
@@ -50,7 +50,7 @@ export async function readParameter(client: SSMClient, name: string): Promise<Im
         if (!p?.Value) return undefined;
         return { name: p.Name ?? name, value: p.Value, version: p.Version ?? 0, dataType: p.DataType };
     } catch (e) {
-        if (hasCode(e, "ParameterNotFound")) return undefined;
+        if (isNotFoundCode(e, "parameter")) return undefined;
         throw e;
     }
 }
@@ -195,7 +195,7 @@ export async function unpublishImageParameter(client: SSMClient, name: string, i
     try {
         await client.send(new DeleteParameterCommand({ Name: name }));
     } catch (e) {
-        if (hasCode(e, "ParameterNotFound")) return "already gone";
+        if (isNotFoundCode(e, "parameter")) return "already gone";
         throw e;
     }
     return "deleted";

@@ -59,5 +59,11 @@ export function checkImageKindInputs<I>(
     const common =
         kind.name === "image" ? COMMON_IMAGE_RULES.filter((r) => !("property" in r) || r.property !== "name") : COMMON_IMAGE_RULES;
     const table = [...kind.rules, ...common] as RuleTable<Record<string, unknown>>;
-    return runRules(table, { news: news as Record<string, unknown>, olds: olds as Record<string, unknown> | undefined, now });
+    const failures = runRules(table, { news: news as Record<string, unknown>, olds: olds as Record<string, unknown> | undefined, now });
+    return kind.shownAs ? failures.map((f) => shownAs(f, kind.shownAs?.[f.property])) : failures;
+}
+
+/** The failure naming the property as the user wrote it (`build.instanceType: ...`). */
+function shownAs(f: CheckFailure, shown: string | undefined): CheckFailure {
+    return shown && f.reason.startsWith(`${f.property}:`) ? { ...f, reason: `${shown}${f.reason.slice(f.property.length)}` } : f;
 }

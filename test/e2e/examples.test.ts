@@ -1,16 +1,23 @@
 // Every example in examples/ typechecks against the packed package and runs
 // end to end under the real `pulumi` CLI against moto, as a user would run it.
-import { CreateImageCommand, DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+    CreateImageCommand,
+    DescribeImagesCommand,
+    DescribeInstancesCommand,
+    DescribeLaunchTemplateVersionsCommand,
+    EC2Client,
+} from "@aws-sdk/client-ec2";
+import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import assert from "node:assert/strict";
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { consumerProject, newStack, programDir } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
 import { sweepAfterSuite } from "../support/sweep-teardown";
+import { stopBuildersWhenLaunched } from "../support/builder-stopper";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const EXAMPLES = fs.readdirSync(path.join(ROOT, "examples")).filter((d) => fs.existsSync(path.join(ROOT, "examples", d, "index.ts")));
@@ -32,7 +39,13 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
                 assert.fail(`${example} does not typecheck:\n${(e as { stdout?: string }).stdout}`);
             }
         }
-        assert.deepEqual(EXAMPLES.sort(), ["adopt-existing-ami", "golden-image", "multi-region", "retention-in-pull-requests"]);
+        assert.deepEqual(EXAMPLES.sort(), [
+            "adopt-existing-ami",
+            "golden-image",
+            "golden-pipeline",
+            "multi-region",
+            "retention-in-pull-requests",
+        ]);
     });
 
     it("golden-image: bakes, copies encrypted to the DR region, plans retention, and destroys to nothing", async () => {
@@ -65,6 +78,46 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
         assert.equal(await published(regions[0]), undefined, "destroy deletes the parameter");
         const after = await sweep(regions);
         for (const r of regions) assert.deepEqual(leftBehind(before[r], after[r]), { images: [], snapshots: [] }, r);
+    });
+
+    it("golden-pipeline: builds from the base and provision.sh, copies, publishes to SSM for a launch template, destroys to nothing", async () => {
+        const regions = ["eu-south-1", "eu-central-2"];
+        const { baseImageId } = await createSourceInstance(regions[0], { name: "example-al2023" });
+        const ssm = new SSMClient({ region: regions[0] });
+        const ec2 = new EC2Client({ region: regions[0] });
+        const stopper = stopBuildersWhenLaunched(regions[0], { afterMs: 500 });
+        try {
+            await ssm.send(
+                new PutParameterCommand({ Name: "/example/al2023", Value: baseImageId, Type: "String", DataType: "aws:ec2:image" }),
+            );
+            const before = await sweep(regions);
+            const stack = await newStack("examples/golden-pipeline", "pipeline", {
+                ...motoEnv(currentMoto().endpoint, regions[0]),
+                GOLDEN_AMI_POLL_SCALE: "0.05",
+            });
+            await stack.config({ "aws:region": regions[0], baseParameter: "/example/al2023", copyRegion: regions[1] });
+            await stack.run(["up", "--yes", "--skip-preview"]);
+            const out = await stack.outputs();
+            assert.equal(out.baseImageId, baseImageId);
+            assert.deepEqual(Object.keys(out.imageIds as object).sort(), [...regions].sort());
+            const published = await ssm.send(new GetParameterCommand({ Name: "/golden/web/latest" }));
+            assert.equal(published.Parameter?.Value, out.imageId);
+            const versions = await ec2.send(
+                new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: out.launchTemplateId as string, Versions: ["$Latest"] }),
+            );
+            assert.equal(versions.LaunchTemplateVersions?.[0].LaunchTemplateData?.ImageId, "resolve:ssm:/golden/web/latest");
+            const builder = await ec2.send(new DescribeInstancesCommand({ InstanceIds: stopper.stopped }));
+            const launched = builder.Reservations![0].Instances![0];
+            assert.equal(launched.State?.Name, "terminated", "the builder is terminated");
+            await stack.run(["destroy", "--yes", "--skip-preview"]);
+            const after = await sweep(regions);
+            for (const r of regions) assert.deepEqual(leftBehind(before[r], after[r]), { images: [], snapshots: [] }, r);
+            await assert.rejects(ssm.send(new GetParameterCommand({ Name: "/golden/web/latest" })), /ParameterNotFound/);
+        } finally {
+            await stopper.stop();
+            ssm.destroy();
+            ec2.destroy();
+        }
     });
 
     it("multi-region: one copy per region, outputs per region, nothing left after destroy", async () => {

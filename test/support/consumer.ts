@@ -135,7 +135,9 @@ export async function programDir(program: string, opts: ConsumerOptions = {}): P
     const src = program.includes("/") ? path.join(ROOT, program) : path.join(ROOT, "test", "e2e", "programs", program);
     const dir = path.join(project, "programs", path.basename(program));
     fs.mkdirSync(dir, { recursive: true });
-    for (const f of ["Pulumi.yaml", "index.ts"]) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    // Scripts the program reads (a GoldenImage's provision.sh) come along.
+    const scripts = fs.readdirSync(src).filter((f) => f.endsWith(".sh"));
+    for (const f of ["Pulumi.yaml", "index.ts", ...scripts]) fs.copyFileSync(path.join(src, f), path.join(dir, f));
     fs.copyFileSync(path.join(ROOT, "test", "e2e", "programs", "tsconfig.json"), path.join(dir, "tsconfig.json"));
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `program-${path.basename(program)}`, main: "index.ts" }));
     return dir;

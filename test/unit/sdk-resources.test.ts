@@ -88,6 +88,50 @@ describe("resource classes (Pulumi mocks)", () => {
             delete process.env.AWS_REGION;
         }
     });
+
+    it("GoldenImage composes a bake, one copy per region, and a retention policy over this pipeline's images", async () => {
+        const web = new sdk.GoldenImage("gold", {
+            baseImage: { ssmParameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" },
+            build: { instanceType: "t3.small", userData: "#!/bin/bash\npoweroff\n", timeoutMinutes: 20 },
+            image: { tags: { App: "web" } },
+            region: "us-east-1",
+            regions: ["us-west-2"],
+            publish: { ssmParameter: "/golden/web/latest" },
+            keepLatest: 3,
+        });
+        const ids = await value(web.imageIds);
+        assert.deepEqual(ids, { "us-east-1": "ami-gold", "us-west-2": "ami-gold-us-west-2" });
+        await new Promise((r) => setTimeout(r, 50));
+        const bake = registered.find((x) => x.type.endsWith(":GoldenImageBake"))!;
+        assert.equal(bake.name, "gold");
+        assert.equal(bake.inputs.instanceType, "t3.small");
+        assert.equal(bake.inputs.buildTimeoutMinutes, 20);
+        assert.equal(bake.inputs.publishParameter, "/golden/web/latest");
+        assert.equal(bake.inputs.pipeline, "project/stack/gold");
+        assert.equal(bake.inputs.namePrefix, "gold");
+        assert.equal(bake.inputs.builderOwner, "urn:pulumi:stack::project::golden-ami:index:GoldenImage::gold");
+        const copy = registered.find((x) => x.type.endsWith(":AmiCopy") && x.name === "gold-us-west-2")!;
+        assert.equal(copy.inputs.sourceAmiId, "ami-gold");
+        assert.equal((copy.inputs.tags as Record<string, string>)["golden-ami:pipeline"], "project/stack/gold");
+        const policy = registered.find((x) => x.type.endsWith(":AmiRetentionPolicy"))!;
+        assert.equal(policy.name, "gold-retention");
+        assert.deepEqual(policy.inputs.regions, ["us-east-1", "us-west-2"]);
+        assert.deepEqual(policy.inputs.selector, { tags: { "golden-ami:pipeline": "project/stack/gold" } });
+        assert.equal(policy.inputs.keepLatest, 3);
+        assert.deepEqual((policy.inputs.exclude as { imageIds: string[] }).imageIds, ["ami-gold", "ami-gold-us-west-2"]);
+    });
+
+    it("GoldenImage without copies or keepLatest makes only the bake", async () => {
+        const web = new sdk.GoldenImage("solo", {
+            baseImage: { imageId: "ami-0123456789abcdef0" },
+            build: { instanceType: "t3.small" },
+            region: "eu-west-1",
+        });
+        assert.deepEqual(await value(web.imageIds), { "eu-west-1": "ami-solo" });
+        assert.equal(web.replicas, undefined);
+        assert.equal(web.retention, undefined);
+        assert.ok(!registered.some((x) => x.name.startsWith("solo-")));
+    });
 });
 
 describe("publish and regions wiring (Pulumi mocks)", () => {

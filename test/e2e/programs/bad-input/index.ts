@@ -1,6 +1,6 @@
 // One golden-ami resource, of the kind and with the args given in config.
 import * as pulumi from "@pulumi/pulumi";
-import { AmiCopy, AmiFromInstance, AmiRetentionPolicy, ManagedAmi } from "golden-ami";
+import { AmiCopy, AmiFromInstance, AmiRetentionPolicy, GoldenImage, ManagedAmi } from "golden-ami";
 
 const config = new pulumi.Config();
 const args = config.requireObject<Record<string, unknown>>("args");
@@ -9,5 +9,6 @@ const kinds = {
     AmiCopy: () => new AmiCopy("subject", args as never),
     ManagedAmi: () => new ManagedAmi("subject", args as never),
     AmiRetentionPolicy: () => new AmiRetentionPolicy("subject", args as never),
+    GoldenImage: () => new GoldenImage("subject", args as never),
 };
 kinds[config.require("kind") as keyof typeof kinds]();

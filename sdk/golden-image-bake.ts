@@ -1,0 +1,188 @@
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import { BUILD_TIMEOUT_MINUTES, CREATE_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { givenInputs, IMAGE_OUTPUTS } from "./image-args";
+import type { ImageKind } from "./image-kind";
+import { ImageResource } from "./image-resource";
+import provider from "./providers/golden-image-bake";
+import { GOLDEN_IMAGE_BAKE_RULES } from "./rules/golden-image-bake";
+import { containsUnknown, UNKNOWN } from "./rules/primitives";
+import type { ImageInputs } from "./types";
+
+/** Where the base image comes from (exactly one form), as the bake takes it. */
+export interface BaseImage {
+    ssmParameter?: string;
+    imageId?: string;
+    owners?: string[];
+    namePattern?: string;
+}
+
+/** The bake's inputs once `check` has filled in defaults, the base image and the build hash. */
+export interface GoldenImageBakeInputs extends ImageInputs {
+    /** The `golden-ami:pipeline` tag value: `<project>/<stack>/<name>`. */
+    pipeline: string;
+    /** The `golden-ami:builder` tag value of this pipeline's builders (the GoldenImage's URN, hashed past 256 characters). */
+    builderOwner: string;
+    baseImage: BaseImage;
+    /** The AMI `baseImage` stood for when `check` ran. */
+    baseImageId: string;
+    instanceType: string;
+    subnetId?: string;
+    securityGroupIds?: string[];
+    iamInstanceProfile?: string;
+    userData: string;
+    buildTimeoutMinutes: number;
+    rootVolumeSize?: number;
+    namePrefix: string;
+    /** SSM parameter that consumers read the image id from. */
+    publishParameter?: string;
+    /** Hash of everything that goes into the bake; part of the image name, and a tag. */
+    buildHash: string;
+}
+
+/** Tags golden-ami puts on every image, snapshot and builder of a pipeline. */
+export const PIPELINE_TAG = "golden-ami:pipeline";
+export const BUILD_HASH_TAG = "golden-ami:build-hash";
+export const BASE_IMAGE_TAG = "golden-ami:base-image";
+
+/** The properties that go into the bake: a change to any of them is a new image. */
+export const BUILD_KEYS = [
+    "baseImageId",
+    "userData",
+    "instanceType",
+    "subnetId",
+    "securityGroupIds",
+    "iamInstanceProfile",
+    "rootVolumeSize",
+    "region",
+] as const;
+
+type BuildKeyValues = Partial<Record<(typeof BUILD_KEYS)[number], unknown>>;
+
+/**
+ * The build hash: 16 hex digits of a SHA-256 over what goes into the bake.
+ * Security groups compare as a set; unset and empty are the same. Undefined
+ * when any part is not known yet (preview of a build whose subnet is being
+ * made, say).
+ */
+export function buildHash(inputs: BuildKeyValues): string | undefined {
+    const parts = {
+        v: 1,
+        baseImageId: inputs.baseImageId,
+        userData: inputs.userData ?? "",
+        instanceType: inputs.instanceType,
+        subnetId: inputs.subnetId ?? "",
+        securityGroupIds: [...new Set((inputs.securityGroupIds as string[] | undefined) ?? [])].sort(),
+        iamInstanceProfile: inputs.iamInstanceProfile ?? "",
+        rootVolumeSize: inputs.rootVolumeSize ?? 0,
+        region: inputs.region,
+    };
+    if (parts.baseImageId === undefined || containsUnknown(parts)) return undefined;
+    return createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+}
+
+/** The image name: the prefix and the hash's first 8 digits, so the new image can live beside the old one. */
+export function imageNameFor(namePrefix: string, hash: string): string {
+    return `${namePrefix}-${hash.slice(0, 8)}`;
+}
+
+/**
+ * What `check` makes from the bake's inputs once the base image is resolved:
+ * security groups as a set, the build hash, the name from it, and the
+ * pipeline's tags on image and snapshots (so retention finds this
+ * pipeline's images). Unknown while the base image or a build input is.
+ */
+export function deriveBakeInputs(
+    inputs: Partial<GoldenImageBakeInputs>,
+    given: Partial<GoldenImageBakeInputs>,
+): Partial<GoldenImageBakeInputs> {
+    const sgs = inputs.securityGroupIds;
+    const out: Partial<GoldenImageBakeInputs> = {
+        ...inputs,
+        baseImageId: inputs.baseImageId ?? UNKNOWN,
+        // A set: the order they are listed in changes nothing.
+        securityGroupIds: Array.isArray(sgs) && !containsUnknown(sgs) ? [...new Set(sgs)].sort() : sgs,
+    };
+    const hash = buildHash(out);
+    out.buildHash = hash ?? UNKNOWN;
+    out.name = hash !== undefined && !containsUnknown(given.namePrefix) ? imageNameFor(given.namePrefix!, hash) : UNKNOWN;
+    if (!containsUnknown(given.tags)) {
+        out.tags = {
+            ...(given.tags ?? {}),
+            [PIPELINE_TAG]: given.pipeline!,
+            [BUILD_HASH_TAG]: out.buildHash,
+            [BASE_IMAGE_TAG]: out.baseImageId!,
+        };
+        if (given.snapshotTags === undefined) out.snapshotTags = out.tags;
+        else if (!containsUnknown(given.snapshotTags)) out.snapshotTags = { ...given.snapshotTags, [PIPELINE_TAG]: given.pipeline! };
+    }
+    return out;
+}
+
+/**
+ * What golden-ami knows about GoldenImage's bake (see ImageKind). Its
+ * identity is what goes into the build (the build hash and the name made
+ * from it follow); `check` resolves the base image with EC2 (`checkWithEc2`)
+ * and derives the rest, so preview names what changed.
+ */
+export const descriptor: ImageKind<GoldenImageBakeInputs> = {
+    type: "GoldenImageBake",
+    module: "golden-image-bake",
+    identity: [...BUILD_KEYS.map((key) => ({ key })), { key: "name" }, { key: "buildHash" }],
+    // An input made by `check` (prefix and build hash), never given nor automatic.
+    name: "input",
+    defaults: { buildTimeoutMinutes: BUILD_TIMEOUT_MINUTES, userData: "" },
+    rules: GOLDEN_IMAGE_BAKE_RULES,
+    createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
+    ownsSnapshots: true,
+    outputInputs: [],
+    needsEc2Check: ({ baseImage, region }) => baseImage !== undefined && !!region && !containsUnknown([baseImage, region]),
+    // Stored or reconciled without a new image.
+    inPlace: ["baseImage", "publishParameter", "buildTimeoutMinutes", "pipeline", "builderOwner"],
+    derive: deriveBakeInputs,
+    shownAs: {
+        instanceType: "build.instanceType",
+        subnetId: "build.subnetId",
+        securityGroupIds: "build.securityGroupIds",
+        iamInstanceProfile: "build.iamInstanceProfile",
+        userData: "build.userData",
+        buildTimeoutMinutes: "build.timeoutMinutes",
+        rootVolumeSize: "build.rootVolumeSize",
+        namePrefix: "image.namePrefix",
+        publishParameter: "publish.ssmParameter",
+        description: "image.description",
+        tags: "image.tags",
+        snapshotTags: "image.snapshotTags",
+        deprecationTime: "image.deprecationTime",
+        deregistrationProtection: "image.deregistrationProtection",
+        launchPermissions: "image.launchPermissions",
+        deleteSnapshotsOnDestroy: "image.deleteSnapshotsOnDestroy",
+    },
+    // The parameter was repointed (by hand, or by another stack): the next up puts it back.
+    changedOutside: (state) => !!state.publishParameter && state.publishedImageId !== undefined && state.publishedImageId !== state.imageId,
+};
+
+/** The bake: an image resource with what the build went into it. Made by {@link GoldenImage}. */
+export class GoldenImageBake extends ImageResource {
+    /** The AMI the base image stood for when the image was built. */
+    declare readonly baseImageId: pulumi.Output<string>;
+    /** Hash of the base image, script and build settings (also the `golden-ami:build-hash` tag). */
+    declare readonly buildHash: pulumi.Output<string>;
+    /** The builder instance the image was baked from (terminated). */
+    declare readonly builderInstanceId: pulumi.Output<string | undefined>;
+
+    /** `inputs`: the bake's inputs before `check` (GoldenImage passes its args through). */
+    constructor(name: string, inputs: Record<string, unknown>, opts?: pulumi.CustomResourceOptions) {
+        const props = {
+            ...givenInputs(inputs, []),
+            ...IMAGE_OUTPUTS,
+            // Made by check from the prefix and the build hash.
+            name: undefined,
+            tags: inputs.tags,
+            baseImageId: undefined,
+            buildHash: undefined,
+            builderInstanceId: undefined,
+        };
+        super(provider, name, props, opts, "golden-ami", descriptor.type);
+    }
+}

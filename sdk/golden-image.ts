@@ -1,0 +1,271 @@
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import { AmiReplicaSet } from "./ami-replica-set";
+import { GoldenImageBake } from "./golden-image-bake";
+import { defaultRegion } from "./region";
+import { AmiRetentionPolicy } from "./retention-policy";
+import type { LaunchPermissions } from "./types";
+
+/** Where a GoldenImage's base image comes from: exactly one of the three forms. */
+export type GoldenImageBase =
+    | {
+          /**
+           * An SSM parameter holding an AMI id, e.g. AWS's public
+           * `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64`.
+           * When the parameter moves to a new AMI, the next preview shows a replacement.
+           */
+          ssmParameter: pulumi.Input<string>;
+      }
+    | {
+          /** An AMI id, e.g. `ami-0123456789abcdef0`. */
+          imageId: pulumi.Input<string>;
+      }
+    | {
+          /** Owners of the image: account ids, `self`, `amazon`, `aws-marketplace`. @default ["self"] */
+          owners?: pulumi.Input<pulumi.Input<string>[]>;
+          /** The newest available image whose name matches (`*` and `?` wildcards), e.g. `al2023-ami-2023.*-x86_64`. */
+          namePattern: pulumi.Input<string>;
+      };
+
+/** How the builder instance is launched. Every setting but the time limit goes into the build hash: changing one makes a new image. */
+export interface GoldenImageBuildArgs {
+    /** The builder's instance type, e.g. `t3.small`. Required. */
+    readonly instanceType: pulumi.Input<string>;
+    /**
+     * The provisioning script, run as user data on first boot. It must end
+     * by powering the instance off (`poweroff`): the builder is launched with
+     * `InstanceInitiatedShutdownBehavior: stop`, so the image is baked from a
+     * stopped, consistent instance. A script that fails before that leaves
+     * the builder running, and the build fails at `timeoutMinutes` with the
+     * tail of the console output. At most 16 KB.
+     * @default none (the base image is baked as it boots)
+     */
+    readonly userData?: pulumi.Input<string>;
+    /** Subnet of the builder. @default the default VPC's default subnet in a zone EC2 picks */
+    readonly subnetId?: pulumi.Input<string>;
+    /** Security groups of the builder (a set: order does not matter). @default the VPC's default group */
+    readonly securityGroupIds?: pulumi.Input<pulumi.Input<string>[]>;
+    /** Instance profile (name or ARN) the script runs with, e.g. to read from S3. @default none */
+    readonly iamInstanceProfile?: pulumi.Input<string>;
+    /** Root volume size in GiB of the builder, and so of the image. @default the base image's */
+    readonly rootVolumeSize?: pulumi.Input<number>;
+    /**
+     * How long the script may run before the build fails (1 to 1440). The
+     * builder is terminated on failure too. Not part of the build hash.
+     * @default 30
+     */
+    readonly timeoutMinutes?: pulumi.Input<number>;
+}
+
+/** The AmiFromInstance settings that fit a GoldenImage's image (its name is derived). */
+export interface GoldenImageImageArgs {
+    /**
+     * The image name's start; `-` and the build hash's first 8 hex digits are
+     * appended, so that the new image can exist beside the old one.
+     * @default the resource name
+     */
+    readonly namePrefix?: pulumi.Input<string>;
+    /** The image's description. Updated in place. */
+    readonly description?: pulumi.Input<string>;
+    /** Tags on the image, its snapshots and its copies (with golden-ami's `golden-ami:*` tags). Updated in place. */
+    readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Tags on the image's snapshots. @default the same as `tags` */
+    readonly snapshotTags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Accounts, organizations and OUs that may launch the image and its copies. Updated in place. @default owner only */
+    readonly launchPermissions?: pulumi.Input<LaunchPermissions>;
+    /** When EC2 marks the image and its copies deprecated (RFC 3339). Updated in place. @default never */
+    readonly deprecationTime?: pulumi.Input<string>;
+    /** Refuse deregistration while on (a protected image blocks replacement and destroy). @default false */
+    readonly deregistrationProtection?: pulumi.Input<boolean>;
+    /** Delete the EBS snapshots with the image (and its copies). @default true */
+    readonly deleteSnapshotsOnDestroy?: pulumi.Input<boolean>;
+    /** How long CreateImage may take to become available. @default 40 */
+    readonly createTimeoutMinutes?: pulumi.Input<number>;
+    /** How long deregistering and deleting snapshots may take. @default 20 */
+    readonly deleteTimeoutMinutes?: pulumi.Input<number>;
+}
+
+/** Args of {@link GoldenImage}. */
+export interface GoldenImageArgs {
+    /** The image to start from. A new AMI behind it (a moved parameter, a newer match) replaces the golden image. */
+    readonly baseImage: pulumi.Input<GoldenImageBase>;
+    /** The builder and the provisioning script. */
+    readonly build: GoldenImageBuildArgs;
+    /** Settings of the baked image. */
+    readonly image?: GoldenImageImageArgs;
+    /**
+     * The region the image is built in.
+     * @default the stack's `aws:region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`
+     */
+    readonly region?: string;
+    /** Regions to copy the image to (an {@link AmiReplicaSet}); each copy is replaced with the image. @default no copies */
+    readonly regions?: string[];
+    /**
+     * Publish the image id for consumers, e.g. a launch template's
+     * `imageId: "resolve:ssm:/golden/web/latest"`. The parameter (data type
+     * `aws:ec2:image`, in the image's region) switches to a new image before
+     * the old one is retired, and is deleted on destroy if it still holds
+     * this pipeline's image.
+     * @default not published
+     */
+    readonly publish?: { readonly ssmParameter: pulumi.Input<string> };
+    /**
+     * Retire this pipeline's older images (tag `golden-ami:pipeline`) in the
+     * image's region and every copy region, keeping the newest N besides the
+     * current ones: an {@link AmiRetentionPolicy}. Images the stack replaced
+     * are deleted at once unless they were in use; this retires those too once
+     * nothing uses them. At least 1.
+     * @default no retention policy
+     */
+    readonly keepLatest?: pulumi.Input<number>;
+}
+
+/**
+ * The `golden-ami:builder` tag value: the GoldenImage's URN (without parent
+ * types), hashed when EC2's 256-character tag limit forbids it.
+ */
+export function builderOwnerTag(urn: string): string {
+    return urn.length <= 256 ? urn : `sha256:${createHash("sha256").update(urn).digest("hex")}`;
+}
+
+export { GoldenImageBake };
+
+/**
+ * The whole golden-image job in the stack: base image in, provisioned AMI
+ * out, copied, shared, published, and the old ones retired, all reviewed as
+ * one `pulumi preview --diff`.
+ *
+ * `pulumi up` launches a builder instance from the base image with the
+ * provisioning script as user data, waits until the script powers it off,
+ * bakes the stopped instance with CreateImage, and always terminates the
+ * builder (on success, failure and timeout; one left by an interrupted run
+ * is found by its `golden-ami:builder` tag and terminated by the next `up`,
+ * `refresh` or `destroy`). The base image is resolved at preview: a new base
+ * AMI, or a changed script or build setting, changes `buildHash` and the
+ * preview shows a replacement naming what changed. The new image is made
+ * first, the published parameter switches to it, then the old image, its
+ * copies and snapshots are deleted, unless it is still in use.
+ *
+ * @example
+ * ```ts
+ * const web = new GoldenImage("web", {
+ *     baseImage: { ssmParameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" },
+ *     build: { instanceType: "t3.small", userData: fs.readFileSync("provision.sh", "utf8"), timeoutMinutes: 30 },
+ *     image: { tags: { App: "web" } },
+ *     regions: ["us-west-2"],
+ *     publish: { ssmParameter: "/golden/web/latest" },
+ *     keepLatest: 3,
+ * });
+ * export const amiId = web.imageId;
+ * ```
+ */
+export class GoldenImage extends pulumi.ComponentResource {
+    /** The image's AMI id in its own region. */
+    readonly imageId: pulumi.Output<string>;
+    /** The AMI id per region: the image's own region and each copy's. */
+    readonly imageIds: pulumi.Output<Record<string, string>>;
+    /** The AMI the base image stood for at the build. */
+    readonly baseImageId: pulumi.Output<string>;
+    /** Hash of what went into the bake; a change replaces the image. */
+    readonly buildHash: pulumi.Output<string>;
+    /** The image's name (`<namePrefix>-<8 hex digits of buildHash>`). */
+    readonly imageName: pulumi.Output<string>;
+    /** The region the image is built in. */
+    readonly region: string;
+    /** The `golden-ami:pipeline` tag value of this pipeline's images: `<project>/<stack>/<name>`. */
+    readonly pipeline: string;
+    /** The bake resource. */
+    readonly bake: GoldenImageBake;
+    /** The copies, when `regions` is given. */
+    readonly replicas?: AmiReplicaSet;
+    /** The retention policy, when `keepLatest` is given. */
+    readonly retention?: AmiRetentionPolicy;
+
+    constructor(name: string, args: GoldenImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("golden-ami:index:GoldenImage", name, {}, opts);
+        const region = args.region ?? defaultRegion();
+        if (!region) {
+            throw new Error(`GoldenImage ${name}: no region is set; set the region arg, or run \`pulumi config set aws:region <region>\``);
+        }
+        this.region = region;
+        this.pipeline = `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
+        const image = args.image ?? {};
+        const build = args.build;
+        const inputs = {
+            pipeline: this.pipeline,
+            // A plain string, not this.urn: an input that depends on the component would wait for its own children.
+            builderOwner: builderOwnerTag(`urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::golden-ami:index:GoldenImage::${name}`),
+            baseImage: args.baseImage,
+            instanceType: build?.instanceType,
+            userData: build?.userData,
+            subnetId: build?.subnetId,
+            securityGroupIds: build?.securityGroupIds,
+            iamInstanceProfile: build?.iamInstanceProfile,
+            rootVolumeSize: build?.rootVolumeSize,
+            buildTimeoutMinutes: build?.timeoutMinutes,
+            namePrefix: image.namePrefix ?? name,
+            publishParameter: args.publish?.ssmParameter,
+            description: image.description,
+            tags: image.tags,
+            snapshotTags: image.snapshotTags,
+            deprecationTime: image.deprecationTime,
+            deregistrationProtection: image.deregistrationProtection,
+            launchPermissions: image.launchPermissions,
+            deleteSnapshotsOnDestroy: image.deleteSnapshotsOnDestroy,
+            createTimeoutMinutes: image.createTimeoutMinutes,
+            deleteTimeoutMinutes: image.deleteTimeoutMinutes,
+            region,
+        };
+        this.bake = new GoldenImageBake(name, inputs, { parent: this });
+        this.imageId = this.bake.imageId;
+        this.baseImageId = this.bake.baseImageId;
+        this.buildHash = this.bake.buildHash;
+        this.imageName = this.bake.name;
+
+        const copyRegions = [...new Set(args.regions ?? [])];
+        if (copyRegions.length) {
+            this.replicas = new AmiReplicaSet(
+                name,
+                {
+                    sourceAmiId: this.bake.imageId,
+                    sourceAmiRegion: region,
+                    regions: copyRegions,
+                    // The copies carry the pipeline's tags, so retention finds them in their regions.
+                    tags: pulumi
+                        .all([image.tags ?? {}, this.bake.buildHash])
+                        .apply(([tags, hash]) => ({ ...tags, "golden-ami:pipeline": this.pipeline, "golden-ami:build-hash": hash })),
+                    description: image.description,
+                    launchPermissions: image.launchPermissions,
+                    deprecationTime: image.deprecationTime,
+                    deleteSnapshotsOnDestroy: image.deleteSnapshotsOnDestroy,
+                    deleteTimeoutMinutes: image.deleteTimeoutMinutes,
+                },
+                { parent: this },
+            );
+        }
+        const perRegion: Record<string, pulumi.Output<string>> = { [region]: this.bake.imageId };
+        for (const r of copyRegions) if (r !== region) perRegion[r] = this.replicas!.copies[r].imageId;
+        this.imageIds = pulumi.all(perRegion) as pulumi.Output<Record<string, string>>;
+
+        if (args.keepLatest !== undefined) {
+            this.retention = new AmiRetentionPolicy(
+                `${name}-retention`,
+                {
+                    regions: [...new Set([region, ...copyRegions])],
+                    selector: { tags: { "golden-ami:pipeline": this.pipeline } },
+                    keepLatest: args.keepLatest,
+                    // A list of outputs, not an output of a list: at preview the new ids are unknown one by one.
+                    exclude: { imageIds: Object.values(perRegion) },
+                },
+                { parent: this, dependsOn: [this.bake, ...(this.replicas ? [this.replicas] : [])] },
+            );
+        }
+        this.registerOutputs({
+            imageId: this.imageId,
+            imageIds: this.imageIds,
+            baseImageId: this.baseImageId,
+            buildHash: this.buildHash,
+            imageName: this.imageName,
+        });
+    }
+}

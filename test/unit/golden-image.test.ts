@@ -1,0 +1,512 @@
+import {
+    CreateImageCommand,
+    CreateTagsCommand,
+    DescribeFleetsCommand,
+    DescribeImageReferencesCommand,
+    DescribeImagesCommand,
+    DescribeInstancesCommand,
+    DescribeSpotFleetRequestsCommand,
+    DescribeLaunchTemplateVersionsCommand,
+    DeregisterImageCommand,
+    DeleteSnapshotCommand,
+    EC2Client,
+    GetConsoleOutputCommand,
+    Image,
+    InstanceStateName,
+    RunInstancesCommand,
+    TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeLaunchConfigurationsCommand } from "@aws-sdk/client-auto-scaling";
+import {
+    DeleteParameterCommand,
+    DescribeParametersCommand,
+    GetParameterCommand,
+    PutParameterCommand,
+    SSMClient,
+} from "@aws-sdk/client-ssm";
+import { mockClient } from "aws-sdk-client-mock";
+import fc from "fast-check";
+import assert from "node:assert/strict";
+import * as sinon from "sinon";
+import * as hooks from "../../dynamic-providers/golden-image-bake";
+import { GoldenImageBakeState } from "../../dynamic-providers/golden-image-bake";
+import { buildHash, GoldenImageBakeInputs } from "../../sdk/golden-image-bake";
+import { PartialCreateError } from "../../dynamic-providers/ec2/errors";
+import { consoleTail, newestImage, terminateInstances } from "../../dynamic-providers/ec2/builder-instance";
+import { publishImageParameter } from "../../dynamic-providers/ec2/ssm-parameter";
+import { baseImageProblem, checkGoldenImageBakeInputs, UNKNOWN } from "../../sdk/validation";
+import { ec2Error } from "../support/aws-errors";
+
+const ec2 = mockClient(EC2Client);
+const ssm = mockClient(SSMClient);
+const asg = mockClient(AutoScalingClient);
+const REGION = "us-east-1";
+const BASE = "ami-0aaaaaaaaaaaaaaaa";
+const NEW_BASE = "ami-0bbbbbbbbbbbbbbbb";
+const IMAGE_ID = "ami-0123456789abcdef0";
+const BUILDER = "i-0123456789abcdef0";
+const STRAY = "i-0fedcba9876543210";
+const SNAP = "snap-0123456789abcdef0";
+const OWNER = "urn:pulumi:dev::proj::golden-ami:index:GoldenImage::web";
+/** How the sweep asks for a pipeline's builders. */
+const BUILDER_FILTERS = {
+    Filters: [
+        { Name: "tag:golden-ami:builder", Values: [OWNER] },
+        { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
+    ],
+};
+
+function image(overrides: Partial<Image> = {}): Image {
+    return {
+        ImageId: IMAGE_ID,
+        Name: "web-12345678",
+        State: "available",
+        OwnerId: "111122223333",
+        CreationDate: "2026-11-22T10:00:00.000Z",
+        RootDeviceName: "/dev/xvda",
+        BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: SNAP } }],
+        ...overrides,
+    };
+}
+
+const base = (id = BASE) => image({ ImageId: id, Name: "al2023-base", BlockDeviceMappings: [] });
+
+const news = (extra: Partial<GoldenImageBakeInputs> = {}): Partial<GoldenImageBakeInputs> => ({
+    pipeline: "proj/dev/web",
+    builderOwner: OWNER,
+    baseImage: { ssmParameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" },
+    instanceType: "t3.small",
+    userData: "#!/bin/bash\ndnf install -y nginx\npoweroff\n",
+    namePrefix: "web",
+    region: REGION,
+    tags: { App: "web" },
+    ...extra,
+});
+
+function builder(state: InstanceStateName) {
+    return { Reservations: [{ Instances: [{ InstanceId: BUILDER, State: { Name: state } }] }] };
+}
+
+/** check with the base parameter answering `baseId`. */
+async function checked(extra: Partial<GoldenImageBakeInputs> = {}, baseId = BASE): Promise<GoldenImageBakeInputs> {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: "p", Value: baseId, Version: 1 } });
+    ec2.on(DescribeImagesCommand, { ImageIds: [baseId] }).resolves({ Images: [base(baseId)] });
+    const r = await hooks.check({}, news(extra));
+    assert.deepEqual(r.failures ?? [], []);
+    return r.inputs as GoldenImageBakeInputs;
+}
+
+describe("GoldenImage", () => {
+    let log: sinon.SinonStub;
+    before(() => {
+        process.env.GOLDEN_AMI_POLL_SCALE = "0.001";
+    });
+    after(() => {
+        delete process.env.GOLDEN_AMI_POLL_SCALE;
+    });
+    beforeEach(() => {
+        ec2.reset();
+        ssm.reset();
+        asg.reset();
+        log = sinon.stub(console, "log");
+    });
+    afterEach(() => log.restore());
+
+    describe("check rules", () => {
+        const failing = (extra: Record<string, unknown>) => checkGoldenImageBakeInputs({ ...news(), ...extra });
+        const cases: [string, Record<string, unknown>, string, RegExp][] = [
+            ["instanceType is required", { instanceType: undefined }, "instanceType", /build\.instanceType: is required/],
+            ["instanceType must look like one", { instanceType: "small" }, "instanceType", /not an EC2 instance type/],
+            ["baseImage is required", { baseImage: undefined }, "baseImage", /baseImage: is required/],
+            ["baseImage gives one form only", { baseImage: { imageId: BASE, ssmParameter: "/x" } }, "baseImage", /exactly one of/],
+            ["baseImage is not empty", { baseImage: {} }, "baseImage", /is empty/],
+            ["owners need a namePattern", { baseImage: { owners: ["amazon"] } }, "baseImage", /owners needs namePattern/],
+            ["owners are accounts or aliases", { baseImage: { owners: ["me"], namePattern: "x*" } }, "baseImage", /owners has "me"/],
+            ["imageId is an AMI id", { baseImage: { imageId: "ami-1" } }, "baseImage", /imageId: "ami-1" is not an AMI id/],
+            ["ssmParameter is a parameter name", { baseImage: { ssmParameter: "a b" } }, "baseImage", /not an SSM parameter name/],
+            [
+                "timeoutMinutes has a floor",
+                { buildTimeoutMinutes: 0 },
+                "buildTimeoutMinutes",
+                /build\.timeoutMinutes: must be .* at most 1440/,
+            ],
+            ["timeoutMinutes has a ceiling", { buildTimeoutMinutes: 1441 }, "buildTimeoutMinutes", /got 1441/],
+            ["publish parameter is writable", { publishParameter: "/aws/golden" }, "publishParameter", /publish\.ssmParameter: .*reserves/],
+            ["publish parameter has a format", { publishParameter: "golden web" }, "publishParameter", /not an SSM parameter name/],
+            ["subnet ids", { subnetId: "subnet-1" }, "subnetId", /build\.subnetId: "subnet-1" is not a subnet id/],
+            ["security group ids", { securityGroupIds: ["sg-1"] }, "securityGroupIds", /build\.securityGroupIds: has "sg-1"/],
+            [
+                "instance profiles",
+                { iamInstanceProfile: "has space" },
+                "iamInstanceProfile",
+                /neither an instance profile name nor its ARN/,
+            ],
+            ["user data fits EC2's 16 KB", { userData: "x".repeat(16 * 1024 + 1) }, "userData", /16385 bytes; EC2 takes at most 16384/],
+            ["name prefix fits an AMI name", { namePrefix: "w".repeat(120) }, "namePrefix", /image\.namePrefix: .* 1 to 119/],
+            ["root volume is whole GiB", { rootVolumeSize: 8.5 }, "rootVolumeSize", /whole number of GiB/],
+            ["image tags are checked", { tags: { "aws:x": "1" } }, "tags", /^image\.tags: key "aws:x"/],
+        ];
+        for (const [what, extra, property, reason] of cases) {
+            it(what, () => {
+                const failures = failing(extra);
+                assert.equal(failures.length, 1, JSON.stringify(failures));
+                assert.equal(failures[0].property, property);
+                assert.match(failures[0].reason, reason);
+            });
+        }
+        it("accepts every base image form, and values not known yet", () => {
+            assert.equal(baseImageProblem({ ssmParameter: "/aws/service/ami-amazon-linux-latest/x" }), undefined);
+            assert.equal(baseImageProblem({ imageId: BASE }), undefined);
+            assert.equal(baseImageProblem({ owners: ["amazon", "123456789012"], namePattern: "al2023-*" }), undefined);
+            assert.equal(baseImageProblem({ namePattern: "al2023-*" }), undefined);
+            assert.deepEqual(checkGoldenImageBakeInputs({ ...news(), instanceType: UNKNOWN, baseImage: { imageId: UNKNOWN } }), []);
+        });
+    });
+
+    describe("check and diff", () => {
+        it("resolves the base image and derives the hash, the name and the pipeline tags", async () => {
+            const inputs = await checked();
+            assert.equal(inputs.baseImageId, BASE);
+            assert.equal(inputs.buildHash, buildHash(inputs));
+            assert.equal(inputs.name, `web-${inputs.buildHash.slice(0, 8)}`);
+            assert.deepEqual(inputs.tags, {
+                App: "web",
+                "golden-ami:pipeline": "proj/dev/web",
+                "golden-ami:build-hash": inputs.buildHash,
+                "golden-ami:base-image": BASE,
+            });
+            assert.equal(inputs.buildTimeoutMinutes, 30);
+            assert.deepEqual(inputs, JSON.parse(JSON.stringify(inputs)), "no undefined values");
+        });
+
+        it("a new base AMI behind the parameter replaces the image, naming baseImageId", async () => {
+            const before = await checked();
+            const after = await checked({}, NEW_BASE);
+            const d = await hooks.diff(IMAGE_ID, before as GoldenImageBakeState, after);
+            assert.equal(d.changes, true);
+            assert.deepEqual(d.replaces, ["baseImageId", "name", "buildHash"]);
+            assert.equal(d.deleteBeforeReplace, false, "the new image is made before the old one goes");
+        });
+
+        it("nothing else rebuilds: timeout, publish parameter and the base image's spelling update in place", async () => {
+            const before = await checked();
+            for (const extra of [
+                { buildTimeoutMinutes: 60 },
+                { publishParameter: "/golden/web/latest" },
+                { baseImage: { imageId: BASE } },
+                { tags: { App: "web", Team: "a" } },
+            ]) {
+                const after = await checked(extra);
+                const d = await hooks.diff(IMAGE_ID, before as GoldenImageBakeState, after);
+                assert.equal(d.changes, true, JSON.stringify(extra));
+                assert.deepEqual(d.replaces, [], JSON.stringify(extra));
+            }
+            assert.equal((await hooks.diff(IMAGE_ID, before as GoldenImageBakeState, await checked())).changes, false);
+        });
+
+        it("a parameter repointed outside Pulumi (seen by refresh) is an update that puts it back", async () => {
+            const inputs = await checked({ publishParameter: "/golden/web/latest" });
+            const state = { ...inputs, imageId: IMAGE_ID } as GoldenImageBakeState;
+            assert.equal((await hooks.diff(IMAGE_ID, { ...state, publishedImageId: IMAGE_ID }, inputs)).changes, false);
+            const d = await hooks.diff(IMAGE_ID, { ...state, publishedImageId: "ami-0ffffffffffffffff" }, inputs);
+            assert.equal(d.changes, true);
+            assert.deepEqual(d.replaces, []);
+        });
+
+        it("a bad base image fails check on baseImage with EC2's reason", async () => {
+            ssm.on(GetParameterCommand).rejects(ec2Error("ParameterNotFound"));
+            const r = await hooks.check({}, news());
+            assert.equal(r.failures?.[0].property, "baseImage");
+            assert.match(r.failures![0].reason, /does not exist in this region/);
+        });
+
+        it("values not known at preview leave the hash and name unknown, without an EC2 call", async () => {
+            const r = await hooks.check({}, news({ baseImage: { imageId: UNKNOWN }, subnetId: UNKNOWN }));
+            assert.deepEqual(r.failures ?? [], []);
+            assert.equal(r.inputs.buildHash, UNKNOWN);
+            assert.equal(r.inputs.name, UNKNOWN);
+            assert.equal(ec2.calls().length + ssm.calls().length, 0);
+        });
+
+        it("the build hash ignores security group order and changes with everything that goes into the bake", () => {
+            const parts = {
+                baseImageId: fc.constantFrom(BASE, NEW_BASE),
+                userData: fc.string(),
+                instanceType: fc.constantFrom("t3.small", "m7g.large"),
+                subnetId: fc.option(fc.constantFrom("subnet-0123456789abcdef0", "subnet-01234567"), { nil: undefined }),
+                securityGroupIds: fc.uniqueArray(fc.constantFrom("sg-01234567", "sg-89abcdef", "sg-0123456789abcdef0")),
+                iamInstanceProfile: fc.option(fc.constantFrom("builder", "other"), { nil: undefined }),
+                rootVolumeSize: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
+                region: fc.constantFrom("us-east-1", "eu-west-1"),
+            };
+            fc.assert(
+                fc.property(fc.record(parts), fc.record(parts), (a, b) => {
+                    const reordered = { ...a, securityGroupIds: [...a.securityGroupIds].reverse() };
+                    assert.equal(buildHash(a), buildHash(reordered));
+                    const same =
+                        JSON.stringify({ ...a, securityGroupIds: [...a.securityGroupIds].sort() }) ===
+                        JSON.stringify({ ...b, securityGroupIds: [...b.securityGroupIds].sort() });
+                    assert.equal(buildHash(a) === buildHash(b), same);
+                }),
+            );
+        });
+
+        it("newest base image by creation date, stable on ties", () => {
+            const a = image({ ImageId: "ami-0000000a", CreationDate: "2026-01-01T00:00:00Z" });
+            const b = image({ ImageId: "ami-0000000b", CreationDate: "2026-02-01T00:00:00Z" });
+            const c = image({ ImageId: "ami-0000000c", CreationDate: "2026-02-01T00:00:00Z" });
+            assert.equal(newestImage([a, b, c])?.ImageId, "ami-0000000c");
+            assert.equal(newestImage([c, b, a])?.ImageId, "ami-0000000c");
+            assert.equal(newestImage([]), undefined);
+        });
+    });
+
+    describe("create: the builder is always terminated", () => {
+        function ec2Happy() {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [] }); // no leftover image of this name
+            ec2.on(DescribeImagesCommand, { ImageIds: [BASE] }).resolves({ Images: [base()] });
+            ec2.on(DescribeImagesCommand, { ImageIds: [IMAGE_ID] }).resolves({ Images: [image()] });
+            ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] }); // no stray builder
+            ec2.on(RunInstancesCommand).resolves({ Instances: [{ InstanceId: BUILDER }] });
+            ec2.on(DescribeInstancesCommand, { InstanceIds: [BUILDER] })
+                .resolvesOnce(builder("pending"))
+                .resolvesOnce(builder("running"))
+                .resolves(builder("stopped"));
+            ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
+            ec2.on(CreateTagsCommand).resolves({});
+            ec2.on(TerminateInstancesCommand).resolves({});
+        }
+        const terminated = () => ec2.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds);
+
+        it("on success: launches from the base image, bakes the stopped builder, publishes, terminates", async () => {
+            const inputs = await checked({ publishParameter: "/golden/web/latest" });
+            ec2Happy();
+            ssm.on(GetParameterCommand, { Name: "/golden/web/latest" })
+                .resolvesOnce({})
+                .resolves({ Parameter: { Name: "/golden/web/latest", Value: IMAGE_ID, Version: 1 } });
+            ssm.on(PutParameterCommand).resolves({ Version: 1 });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, IMAGE_ID);
+            assert.equal(r.outs.builderInstanceId, BUILDER);
+            assert.equal(r.outs.publishedImageId, IMAGE_ID);
+            assert.equal(r.outs.baseImageId, BASE);
+            const run = ec2.commandCalls(RunInstancesCommand)[0].args[0].input;
+            assert.equal(run.ImageId, BASE);
+            assert.equal(run.InstanceInitiatedShutdownBehavior, "stop");
+            assert.equal(Buffer.from(run.UserData!, "base64").toString(), inputs.userData);
+            const tags = run.TagSpecifications![0].Tags!;
+            assert.ok(tags.some((t) => t.Key === "golden-ami:builder" && t.Value === OWNER));
+            assert.equal(ec2.commandCalls(CreateImageCommand)[0].args[0].input.InstanceId, BUILDER);
+            assert.deepEqual(ssm.commandCalls(PutParameterCommand)[0].args[0].input, {
+                Name: "/golden/web/latest",
+                Value: IMAGE_ID,
+                Type: "String",
+                DataType: "aws:ec2:image",
+                Overwrite: true,
+                Description: "golden-ami: latest image of proj/dev/web",
+            });
+            assert.deepEqual(terminated(), [[BUILDER]]);
+        });
+
+        it("on a failed script: times out with the console tail, and terminates", async () => {
+            const inputs = await checked({ buildTimeoutMinutes: 0.002 });
+            ec2Happy();
+            ec2.on(DescribeInstancesCommand, { InstanceIds: [BUILDER] }).resolves(builder("running"));
+            ec2.on(GetConsoleOutputCommand).resolves({ Output: Buffer.from("boot\nnginx: package not found\n").toString("base64") });
+            await assert.rejects(hooks.create(inputs), (e: Error) => {
+                assert.match(e.message, /still running after 0.002 minutes/);
+                assert.match(e.message, /nginx: package not found/);
+                assert.match(e.message, /builder i-0123456789abcdef0 terminated$/);
+                return true;
+            });
+            assert.deepEqual(terminated(), [[BUILDER]]);
+            assert.equal(ec2.commandCalls(CreateImageCommand).length, 0);
+        });
+
+        it("on a builder terminated by someone else: fails at once with its state reason", async () => {
+            const inputs = await checked();
+            ec2Happy();
+            ec2.on(DescribeInstancesCommand, { InstanceIds: [BUILDER] }).resolves({
+                Reservations: [
+                    {
+                        Instances: [
+                            {
+                                InstanceId: BUILDER,
+                                State: { Name: "terminated" },
+                                StateReason: { Message: "Client.UserInitiatedShutdown" },
+                            },
+                        ],
+                    },
+                ],
+            });
+            await assert.rejects(hooks.create(inputs), /builder i-0123456789abcdef0 is terminated \(Client.UserInitiatedShutdown\)/);
+            assert.deepEqual(terminated(), [[BUILDER]]);
+        });
+
+        it("on a CreateImage failure: names EC2's code, and terminates", async () => {
+            const inputs = await checked();
+            ec2Happy();
+            ec2.on(CreateImageCommand).rejects(ec2Error("InvalidParameterValue", "bad name"));
+            await assert.rejects(hooks.create(inputs), /CreateImage of the stopped builder: InvalidParameterValue: bad name/);
+            assert.deepEqual(terminated(), [[BUILDER]]);
+        });
+
+        it("when terminating fails too: the error says so and that the next run terminates it", async () => {
+            const inputs = await checked();
+            ec2Happy();
+            ec2.on(CreateImageCommand).rejects(ec2Error("InvalidParameterValue"));
+            ec2.on(TerminateInstancesCommand).rejects(ec2Error("RequestLimitExceeded"));
+            await assert.rejects(
+                hooks.create(inputs),
+                /terminating builder i-0123456789abcdef0 also failed \(RequestLimitExceeded\): the next `pulumi up`/,
+            );
+        });
+
+        it("when terminating fails after the image is made: the image is kept in state", async () => {
+            const inputs = await checked();
+            ec2Happy();
+            ec2.on(TerminateInstancesCommand).rejects(ec2Error("RequestLimitExceeded"));
+            await assert.rejects(hooks.create(inputs), (e: unknown) => {
+                assert.ok(e instanceof PartialCreateError);
+                assert.equal(e.id, IMAGE_ID);
+                assert.equal(e.properties.buildHash, inputs.buildHash);
+                return true;
+            });
+        });
+
+        it("after an interrupted run: the stray builder is terminated before a new one is launched", async () => {
+            const inputs = await checked();
+            ec2Happy();
+            ec2.on(DescribeInstancesCommand, BUILDER_FILTERS)
+                .resolvesOnce({
+                    Reservations: [
+                        {
+                            Instances: [
+                                { InstanceId: STRAY, State: { Name: "running" }, Tags: [{ Key: "golden-ami:builder", Value: OWNER }] },
+                            ],
+                        },
+                    ],
+                })
+                .resolves({ Reservations: [] });
+            await hooks.create(inputs);
+            assert.deepEqual(terminated(), [[STRAY], [BUILDER]]);
+            const order = ec2.calls().map((c) => c.args[0].constructor.name);
+            assert.ok(order.indexOf("TerminateInstancesCommand") < order.indexOf("RunInstancesCommand"), order.join(" "));
+        });
+
+        it("after a run interrupted once the image was made: adopts it, launches nothing, terminates its builder", async () => {
+            const inputs = await checked();
+            ec2Happy();
+            ec2.on(DescribeImagesCommand, { Filters: [{ Name: "name", Values: [inputs.name] }] }).resolves({
+                Images: [image({ Name: inputs.name, State: "pending", Tags: [{ Key: "golden-ami:build-hash", Value: inputs.buildHash }] })],
+            });
+            ec2.on(DescribeInstancesCommand, BUILDER_FILTERS).resolves({
+                Reservations: [
+                    { Instances: [{ InstanceId: STRAY, State: { Name: "stopped" }, Tags: [{ Key: "golden-ami:builder", Value: OWNER }] }] },
+                ],
+            });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, IMAGE_ID);
+            assert.equal(ec2.commandCalls(RunInstancesCommand).length, 0);
+            assert.equal(ec2.commandCalls(CreateImageCommand).length, 0);
+            assert.deepEqual(terminated(), [[STRAY]]);
+        });
+    });
+
+    describe("delete", () => {
+        const state = (): GoldenImageBakeState =>
+            ({
+                ...(news({ publishParameter: "/golden/web/latest" }) as GoldenImageBakeInputs),
+                imageId: IMAGE_ID,
+                name: "web-12345678",
+                snapshotIds: [SNAP],
+                deleteSnapshotsOnDestroy: true,
+            }) as GoldenImageBakeState;
+        beforeEach(() => {
+            // What is in use is read by enumeration here (an endpoint without DescribeImageReferences).
+            ec2.on(DescribeImageReferencesCommand).rejects(ec2Error("InvalidAction"));
+            ec2.on(DescribeFleetsCommand).resolves({ Fleets: [] });
+            ec2.on(DescribeSpotFleetRequestsCommand).resolves({ SpotFleetRequestConfigs: [] });
+            asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+            asg.on(DescribeLaunchConfigurationsCommand).resolves({ LaunchConfigurations: [] });
+            ssm.on(DescribeParametersCommand).resolves({ Parameters: [] });
+            ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+            ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [] });
+            ec2.on(DeregisterImageCommand).resolves({});
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            ec2.on(TerminateInstancesCommand).resolves({});
+        });
+
+        it("terminates stray builders, withdraws the parameter holding this image, deletes image and snapshots", async () => {
+            ec2.on(DescribeInstancesCommand, BUILDER_FILTERS).resolves({
+                Reservations: [
+                    { Instances: [{ InstanceId: STRAY, State: { Name: "stopped" }, Tags: [{ Key: "golden-ami:builder", Value: OWNER }] }] },
+                ],
+            });
+            ssm.on(GetParameterCommand).resolves({ Parameter: { Name: "/golden/web/latest", Value: IMAGE_ID, Version: 3 } });
+            ssm.on(DeleteParameterCommand).resolves({});
+            await hooks.delete(IMAGE_ID, state());
+            assert.deepEqual(ec2.commandCalls(TerminateInstancesCommand)[0].args[0].input.InstanceIds, [STRAY]);
+            assert.equal(ssm.commandCalls(DeleteParameterCommand).length, 1);
+            assert.equal(ec2.commandCalls(DeregisterImageCommand)[0].args[0].input.ImageId, IMAGE_ID);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand)[0].args[0].input.SnapshotId, SNAP);
+        });
+
+        it("after a replacement the parameter holds the new image: it is left alone, the old image goes", async () => {
+            ssm.on(GetParameterCommand).resolves({ Parameter: { Name: "/golden/web/latest", Value: "ami-0ffffffffffffffff", Version: 4 } });
+            await hooks.delete(IMAGE_ID, state());
+            assert.equal(ssm.commandCalls(DeleteParameterCommand).length, 0);
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
+        });
+
+        it("an image still in use by an instance is kept, with a warning", async () => {
+            ec2.on(DescribeInstancesCommand, {
+                Filters: [{ Name: "instance-state-name", Values: ["pending", "running", "shutting-down", "stopping", "stopped"] }],
+            }).resolves({
+                Reservations: [{ Instances: [{ InstanceId: "i-00000000000000001", ImageId: IMAGE_ID, State: { Name: "running" } }] }],
+            });
+            const warn = sinon.stub(console, "error");
+            try {
+                await hooks.delete(IMAGE_ID, state());
+                assert.match(String(warn.args[0][0]), /kept, it is still in use by instance i-00000000000000001/);
+            } finally {
+                warn.restore();
+            }
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+            assert.equal(ssm.commandCalls(DeleteParameterCommand).length, 0);
+        });
+    });
+
+    describe("EC2 and SSM helpers", () => {
+        it("the console tail is the last lines, decoded, without carriage returns", async () => {
+            const lines = Array.from({ length: 40 }, (_, i) => `line ${i + 1}\r`).join("\n");
+            ec2.on(GetConsoleOutputCommand).resolves({ Output: Buffer.from(lines).toString("base64") });
+            const tail = await consoleTail(new EC2Client({ region: REGION }), BUILDER, 3);
+            assert.equal(tail, "line 38\nline 39\nline 40");
+        });
+
+        it("a console EC2 does not keep is said so, not an error", async () => {
+            ec2.on(GetConsoleOutputCommand).rejects(ec2Error("UnsupportedOperation"));
+            assert.match(await consoleTail(new EC2Client({ region: REGION }), BUILDER), /no console output/);
+            ec2.on(GetConsoleOutputCommand).rejects(ec2Error("UnauthorizedOperation"));
+            await assert.rejects(consoleTail(new EC2Client({ region: REGION }), BUILDER), /UnauthorizedOperation/);
+        });
+
+        it("terminating instances EC2 no longer knows counts as done, one by one when several were asked", async () => {
+            ec2.on(TerminateInstancesCommand, { InstanceIds: [BUILDER, STRAY] }).rejects(ec2Error("InvalidInstanceID.NotFound"));
+            ec2.on(TerminateInstancesCommand, { InstanceIds: [BUILDER] }).resolves({});
+            ec2.on(TerminateInstancesCommand, { InstanceIds: [STRAY] }).rejects(ec2Error("InvalidInstanceID.NotFound"));
+            await terminateInstances(new EC2Client({ region: REGION }), [BUILDER, STRAY]);
+            assert.equal(ec2.commandCalls(TerminateInstancesCommand).length, 3);
+        });
+
+        it("a parameter that never answers the published image fails the publish, naming what it holds", async () => {
+            ssm.on(GetParameterCommand).resolves({ Parameter: { Name: "/golden/web/latest", Value: "ami-0ffffffffffffffff", Version: 2 } });
+            ssm.on(PutParameterCommand).resolves({ Version: 3 });
+            await assert.rejects(
+                publishImageParameter(new SSMClient({ region: REGION }), "/golden/web/latest", IMAGE_ID, { waitSeconds: 0.01 }),
+                /still answers ami-0ffffffffffffffff instead of ami-0123456789abcdef0/,
+            );
+        });
+    });
+});
