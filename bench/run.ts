@@ -293,7 +293,7 @@ async function retentionAtScale(emu: Ec2Emulator) {
         const result = (await run.done) as { code: number; stdout: string };
         const ms = Date.now() - t;
         if (result.code !== 0) throw new Error(`retention up failed:\n${result.stdout.slice(-3000)}`);
-        for (const line of result.stdout.split("\n")) if (/retention: \d/.test(line)) say(`  ${line.trim()}`);
+        for (const line of result.stdout.split("\n")) if (/: \d+ retired, \d+ snapshots deleted/.test(line)) say(`  ${line.trim()}`);
         const outs = await stack.outputs();
         return { ms, failed: Number(outs.failed ?? 0), rssMb: await rss };
     });
