@@ -52,7 +52,7 @@ export interface Ec2Emulator {
     resetStats(): void;
     /** Wipes every region's moto. */
     reset(): Promise<void>;
-    setProxyOptions(patch: Partial<ProxyOptions> & Record<string, unknown>): void;
+    setProxyOptions(patch: Partial<ProxyOptions>): void;
     stop(): Promise<void>;
 }
 
@@ -225,7 +225,7 @@ export async function startEc2Emulator(regions: string[], proxyOptions: Omit<Pro
             for (const c of caches.values()) c.clear();
         },
         setProxyOptions: (patch) => {
-            for (const p of proxies.values()) p.setOptions(patch as Partial<ProxyOptions>);
+            for (const p of proxies.values()) p.setOptions(patch);
         },
         stop: async () => {
             await close(server);

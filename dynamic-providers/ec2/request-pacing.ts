@@ -19,6 +19,8 @@
  * Headroom: golden-ami uses only a share of each bucket (capacity and refill),
  * `GOLDEN_AMI_EC2_RATE_SHARE` (0 < share ≤ 1, default 0.5), leaving the rest
  * to the other automation of the account (CI, autoscaling, the console).
+ * `GOLDEN_AMI_EC2_RATE_SCALE` multiplies the refill rates for the emulator's
+ * sped-up buckets (tests and the bench only).
  */
 import type { EC2Client, ServiceInputTypes, ServiceOutputTypes } from "@aws-sdk/client-ec2";
 import type { FinalizeRequestMiddleware } from "@smithy/types";
@@ -313,9 +315,25 @@ export function setRateShare(share: number | undefined): void {
     }
 }
 
+/** The environment variable that multiplies every refill rate (tests and the bench only, see `rateScale`). */
+export const RATE_SCALE_ENV = "GOLDEN_AMI_EC2_RATE_SCALE";
+
+/**
+ * Refill rates can be multiplied for tests and `npm run bench`, which run
+ * against an emulator whose buckets refill F times faster than EC2's
+ * (`GOLDEN_AMI_EC2_RATE_SCALE=2` with the emulator's `tokenBuckets:
+ * { refillScale: 2 }`). Bucket capacities are not scaled, as the emulator's
+ * are not. Never needed in use: real EC2 refills at the documented rates.
+ */
+export function rateScale(): number {
+    const raw = process.env[RATE_SCALE_ENV];
+    const n = raw === undefined ? 1 : Number(raw);
+    return Number.isFinite(n) && n > 0 ? n : 1;
+}
+
 function scaled(size: BucketSize, share: number): BucketSize {
     // A bucket must hold at least one request, or it would never let one through.
-    return { capacity: Math.max(1, size.capacity * share), refillPerSecond: size.refillPerSecond * share };
+    return { capacity: Math.max(1, size.capacity * share), refillPerSecond: size.refillPerSecond * share * rateScale() };
 }
 
 /** The process-wide limiter of one EC2 bucket of one account in one region. */

@@ -15,7 +15,9 @@ import {
     pace,
     PACING_MIDDLEWARE,
     rateShare,
+    RATE_SCALE_ENV,
     RATE_SHARE_ENV,
+    rateScale,
     resetPacing,
     setRateShare,
     TokenBucket,
@@ -35,10 +37,12 @@ function tracked(p: Promise<void>): { done: boolean } {
 describe("EC2 request pacing", () => {
     let clock: sinon.SinonFakeTimers | undefined;
     const savedShare = process.env[RATE_SHARE_ENV];
+    const savedScale = process.env[RATE_SCALE_ENV];
 
     beforeEach(() => {
         resetPacing();
         delete process.env[RATE_SHARE_ENV];
+        delete process.env[RATE_SCALE_ENV];
     });
     afterEach(() => {
         clock?.restore();
@@ -46,6 +50,8 @@ describe("EC2 request pacing", () => {
         resetPacing();
         if (savedShare === undefined) delete process.env[RATE_SHARE_ENV];
         else process.env[RATE_SHARE_ENV] = savedShare;
+        if (savedScale === undefined) delete process.env[RATE_SCALE_ENV];
+        else process.env[RATE_SCALE_ENV] = savedScale;
     });
 
     describe("a token bucket", () => {
@@ -219,6 +225,29 @@ describe("EC2 request pacing", () => {
                 assert.throws(() => rateShare(), /GOLDEN_AMI_EC2_RATE_SHARE must be a number above 0 and at most 1/);
             }
             assert.throws(() => setRateShare(0), /rate share must be a number above 0/);
+        });
+
+        it("multiplies refill rates, not capacities, by GOLDEN_AMI_EC2_RATE_SCALE (for the emulator's sped-up buckets)", async () => {
+            clock = sinon.useFakeTimers();
+            process.env[RATE_SCALE_ENV] = "4";
+            setRateShare(1);
+            for (let i = 0; i < 100; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
+            const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
+            await settle(clock);
+            assert.equal(next.done, false, "the capacity stays 100: the 101st waits");
+            await clock.tickAsync(49);
+            assert.equal(next.done, false, "5 x 4 = 20 tokens a second: the 101st waits 50 ms");
+            await clock.tickAsync(1);
+            assert.equal(next.done, true);
+        });
+
+        it("ignores a GOLDEN_AMI_EC2_RATE_SCALE that is not a positive number", () => {
+            for (const bad of ["0", "-2", "fast", ""]) {
+                process.env[RATE_SCALE_ENV] = bad;
+                assert.equal(rateScale(), 1, `'${bad}'`);
+            }
+            process.env[RATE_SCALE_ENV] = "2.5";
+            assert.equal(rateScale(), 2.5);
         });
 
         it("resizes buckets already in use when the share changes", async () => {
