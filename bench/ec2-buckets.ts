@@ -1,25 +1,11 @@
-// EC2's documented request token buckets, for the benchmark's floor: the
-// least wall time the buckets allow for a given set of calls.
-//
-// Source: EC2 developer guide, "Request throttling for the Amazon EC2 API"
-// (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html),
-// sections "How throttling is applied" and "Request token bucket sizes and
-// refill rates". What it says and this module follows:
-// - Request rate limiting is per account, per Region and per API action: "each
-//   API is evaluated individually ... Each request that you make removes one
-//   token from the API's bucket"; other actions' buckets are not affected.
-// - A bucket starts full, holds at most its maximum capacity, and refills at a
-//   set rate per second.
-// - The category table (capacity / refill per second): non-mutating 100 / 20;
-//   unfiltered and unpaginated non-mutating (DescribeInstances,
-//   DescribeInstanceStatus, DescribeNetworkInterfaces, DescribeSecurityGroups,
-//   DescribeSnapshots, DescribeSpotInstanceRequests, DescribeVolumes, when
-//   asked without a filter and without pagination) 50 / 10; mutating 50 / 5;
-//   resource-intensive 50 / 5; and "uncategorized actions" with their own
-//   numbers (those listed below are the ones a retention run, its peers or the
-//   bench's seeding can make).
-// Resource token buckets (RunInstances 1000 / 2 instances, ...) are left out:
-// no contender launches instances.
+// The benchmark's floor: the least wall time EC2's documented request token
+// buckets allow for a given set of calls. The buckets are the emulator's own
+// table (emulator/throttling.ts, which cites "Request throttling for the
+// Amazon EC2 API"), so the floor is computed from exactly the buckets the
+// emulator enforces on every contender: per account, Region and API action,
+// each starting full and refilling at a set rate per second. Resource token
+// buckets (RunInstances, ...) are left out: no contender launches instances.
+import { bucketFor as emulatorBucketFor } from "../emulator/throttling";
 
 export type BucketCategory = "non-mutating" | "unfiltered-unpaginated" | "mutating" | "resource-intensive" | "uncategorized";
 
@@ -31,78 +17,19 @@ export interface Bucket {
     refill: number;
 }
 
-const NON_MUTATING: Bucket = { category: "non-mutating", size: 100, refill: 20 };
-const UNFILTERED: Bucket = { category: "unfiltered-unpaginated", size: 50, refill: 10 };
-const MUTATING: Bucket = { category: "mutating", size: 50, refill: 5 };
-const RESOURCE_INTENSIVE: Bucket = { category: "resource-intensive", size: 50, refill: 5 };
-
-/** The subset that falls back to the smaller bucket when asked with neither a filter nor pagination. */
-const UNFILTERED_SUBSET = new Set([
-    "DescribeInstances",
-    "DescribeInstanceStatus",
-    "DescribeNetworkInterfaces",
-    "DescribeSecurityGroups",
-    "DescribeSnapshots",
-    "DescribeSpotInstanceRequests",
-    "DescribeVolumes",
-]);
-
-const RESOURCE_INTENSIVE_ACTIONS = new Set([
-    "AcceptVpcPeeringConnection",
-    "AuthorizeSecurityGroupIngress",
-    "CancelSpotInstanceRequests",
-    "CreateKeyPair",
-    "CreateVpcPeeringConnection",
-    "DeleteVpcPeeringConnection",
-    "RejectVpcPeeringConnection",
-    "RevokeSecurityGroupIngress",
-    "RequestSpotInstances",
-]);
-
-/** "Uncategorized actions" of the table that a retention run, its peers or the seeding may make. */
-const UNCATEGORIZED: Record<string, [size: number, refill: number]> = {
-    CopyImage: [100, 1],
-    CreateLaunchTemplateVersion: [100, 5],
-    CreateSnapshot: [100, 5],
-    CreateSnapshots: [100, 5],
-    CreateTags: [100, 10],
-    CreateVolume: [100, 5],
-    DeleteSnapshot: [100, 5],
-    DeleteTags: [100, 10],
-    DeleteVolume: [100, 5],
-    DeregisterImage: [100, 5],
-    ModifyImageAttribute: [100, 5],
-    ModifyLaunchTemplate: [100, 5],
-    ModifySnapshotAttribute: [100, 5],
-    RunInstances: [5, 2],
-    StartInstances: [5, 2],
-    TerminateInstances: [100, 5],
-};
-
-const NON_MUTATING_PREFIXES = ["Describe", "List", "Search", "Get"];
-
 /**
  * The request bucket a call to `action` draws from. `params` (the Query
  * parameters) decide, for the unfiltered/unpaginated subset, which of its two
- * buckets: any `Filter.N.*`, `MaxResults` or `NextToken` means the standard one.
- * Ids (`InstanceId.N`) are neither a filter nor pagination: the guide names
- * only those two, so a call by ids draws from the smaller bucket (the choice
- * hardest on the caller).
+ * buckets: any filter, `MaxResults` or `NextToken` means the standard one.
  */
 export function bucketFor(action: string, params?: URLSearchParams): Bucket {
-    const own = UNCATEGORIZED[action];
-    if (own) return { category: "uncategorized", size: own[0], refill: own[1] };
-    if (RESOURCE_INTENSIVE_ACTIONS.has(action)) return RESOURCE_INTENSIVE;
-    if (NON_MUTATING_PREFIXES.some((p) => action.startsWith(p))) {
-        if (UNFILTERED_SUBSET.has(action)) {
-            const keys = params ? [...params.keys()] : [];
-            const filteredOrPaged = keys.some((k) => k.startsWith("Filter.") || k === "MaxResults" || k === "NextToken");
-            return filteredOrPaged ? NON_MUTATING : UNFILTERED;
-        }
-        return NON_MUTATING;
-    }
-    return MUTATING;
+    const b = emulatorBucketFor(action, params);
+    const category = b.category === "unfiltered-unpaginated-non-mutating" ? "unfiltered-unpaginated" : b.category;
+    return { category, size: b.capacity, refill: b.refillPerSecond };
 }
+
+/** The smaller bucket of the unfiltered subset (any of its actions, asked without a filter or pagination). */
+const UNFILTERED: Bucket = bucketFor("DescribeInstances");
 
 /** The bucket's name in counts: the action, plus which of its two buckets for the unfiltered subset. */
 export function bucketKey(action: string, params?: URLSearchParams): string {
