@@ -19,6 +19,7 @@ import type { AddressInfo } from "node:net";
 import { Ec2Proxy, ProxyOptions, startEc2Proxy } from "../emulator/ec2-proxy";
 import { startMoto } from "../scripts/lib/moto";
 import { bucketKey } from "./ec2-buckets";
+import { joinImages, splitImages, tagText } from "../emulator/ec2-xml";
 
 export type Moto = Awaited<ReturnType<typeof startMoto>>;
 
@@ -34,6 +35,8 @@ export interface RouterStats {
     throttled: number;
     byAction: Record<string, number>;
     byRegion: Record<string, RegionCounts>;
+    /** Per action: its first request and last answer (Date.now()), and the summed time the router waited for its answers. */
+    timeline: Record<string, { first: number; last: number; waitedMs: number }>;
     /** Date.now() of the first request and of the last answer (undefined before any). */
     first?: number;
     last?: number;
@@ -101,27 +104,93 @@ function close(server: http.Server): Promise<void> {
 }
 
 /**
- * A pass-through to moto that answers a DescribeImages request again from its
- * last identical request while nothing else but reads reached this moto in
- * between (a read-only action cannot change the answer). Any other action
- * empties the cache first.
+ * The DescribeImages answers moto gave, by request, kept only while they are
+ * still moto's answers:
+ * - read-only actions change nothing;
+ * - `DeleteSnapshot` changes no DescribeImages answer (an image's items name
+ *   their snapshot ids whether the snapshot still exists or not);
+ * - a successful `DeregisterImage` of X removes X's item from every answer
+ *   to a request that names no image id and asks for no page (moto drops a
+ *   deregistered image from its listings); answers to requests by id or by
+ *   page are dropped;
+ * - anything else empties the cache.
+ * Without the `DeregisterImage` rule every retirement with
+ * DeleteAssociatedSnapshots (the proxy lists every image to see which
+ * snapshots another image still uses) would cost moto a full render of the
+ * region: O(images) of emulator time per call, which no EC2 has.
+ * test/integration/bench-emulator-stack.test.ts checks every rule against
+ * moto's own answers.
  */
+export class DescribeAnswerCache {
+    private readonly answers = new Map<string, { status: number; headers: http.IncomingHttpHeaders; body: Buffer }>();
+    /** Bumped when a write is sent and when it is answered: a read answered across a write is not kept. */
+    private generation = 0;
+    private writesInFlight = 0;
+
+    private static readOnly(action: string): boolean {
+        return /^(Describe|Get|List|Search)/.test(action);
+    }
+
+    /** A cached answer to this request (only DescribeImages is cached), or the ticket to pass to `answered`. */
+    begin(action: string, body: string): { hit: { status: number; headers: http.IncomingHttpHeaders; body: Buffer } } | { ticket: number } {
+        const hit = action === "DescribeImages" ? this.answers.get(body) : undefined;
+        if (hit) return { hit };
+        if (!DescribeAnswerCache.readOnly(action)) {
+            this.generation++;
+            this.writesInFlight++;
+            return { ticket: -1 };
+        }
+        return { ticket: this.writesInFlight === 0 ? this.generation : -1 };
+    }
+
+    /** Moto answered `body` with `status`: keep it (a DescribeImages not crossed by a write) or follow what it changed. */
+    answered(ticket: number, action: string, body: string, status: number, headers: http.IncomingHttpHeaders, text: Buffer): void {
+        if (DescribeAnswerCache.readOnly(action)) {
+            if (action === "DescribeImages" && status === 200 && ticket === this.generation && ticket >= 0)
+                this.answers.set(body, { status, headers, body: text });
+            return;
+        }
+        this.generation++;
+        this.writesInFlight--;
+        if (action === "DeleteSnapshot") return;
+        const imageId = new URLSearchParams(body).get("ImageId");
+        if (action !== "DeregisterImage" || status !== 200 || !imageId) return this.answers.clear();
+        for (const [key, answer] of this.answers) {
+            const asked = new URLSearchParams(key);
+            const parts = splitImages(answer.body.toString("utf8"));
+            if (!parts || [...asked.keys()].some((k) => /^(ImageId\.|MaxResults|NextToken)/.test(k))) {
+                this.answers.delete(key);
+                continue;
+            }
+            const items = parts.items.filter((i) => tagText(i, "imageId") !== imageId);
+            if (items.length === parts.items.length) continue;
+            const patched = Buffer.from(joinImages({ ...parts, items }));
+            this.answers.set(key, { ...answer, headers: { ...answer.headers, "content-length": String(patched.length) }, body: patched });
+        }
+    }
+
+    /** A change this cache cannot follow (or moto was wiped) happened. */
+    clear(): void {
+        this.generation++;
+        this.answers.clear();
+    }
+}
+
+/** A pass-through to moto that answers DescribeImages from a DescribeAnswerCache. */
 async function startDescribeCache(moto: Moto): Promise<{ endpoint: string; clear(): void; stop(): Promise<void> }> {
     const target = new URL(moto.endpoint);
-    const cache = new Map<string, { status: number; headers: http.IncomingHttpHeaders; body: Buffer }>();
+    const cache = new DescribeAnswerCache();
     const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
             const body = Buffer.concat(chunks);
-            const action = new URLSearchParams(body.toString("utf8")).get("Action") ?? "";
-            const readOnly = /^(Describe|Get|List|Search)/.test(action);
-            if (!readOnly) cache.clear();
-            const key = action === "DescribeImages" ? body.toString("utf8") : undefined;
-            const hit = key ? cache.get(key) : undefined;
-            if (hit) {
-                res.writeHead(hit.status, hit.headers);
-                res.end(hit.body);
+            const text = body.toString("utf8");
+            const action = new URLSearchParams(text).get("Action") ?? "";
+            const started = cache.begin(action, text);
+            if ("hit" in started) {
+                res.writeHead(started.hit.status, started.hit.headers);
+                res.end(started.hit.body);
                 return;
             }
             const headers = { ...req.headers, host: target.host, "content-length": String(body.length) };
@@ -130,15 +199,16 @@ async function startDescribeCache(moto: Moto): Promise<{ endpoint: string; clear
                 const parts: Buffer[] = [];
                 answer.on("data", (c: Buffer) => parts.push(c));
                 answer.on("end", () => {
-                    const text = Buffer.concat(parts);
-                    const h = { ...answer.headers, "content-length": String(text.length) };
+                    const reply = Buffer.concat(parts);
+                    const h = { ...answer.headers, "content-length": String(reply.length) };
                     delete h["transfer-encoding"];
-                    if (key && answer.statusCode === 200) cache.set(key, { status: 200, headers: h, body: text });
+                    cache.answered(started.ticket, action, text, answer.statusCode ?? 502, h, reply);
                     res.writeHead(answer.statusCode ?? 502, h);
-                    res.end(text);
+                    res.end(reply);
                 });
             });
             out.on("error", (e) => {
+                cache.answered(started.ticket, action, text, 502, {}, Buffer.alloc(0));
                 res.writeHead(502);
                 res.end(String(e));
             });
@@ -168,7 +238,7 @@ export async function startEc2Emulator(regions: string[], proxyOptions: Omit<Pro
         throw e;
     }
 
-    const fresh = (): RouterStats => ({ requests: 0, throttled: 0, byAction: {}, byRegion: {} });
+    const fresh = (): RouterStats => ({ requests: 0, throttled: 0, byAction: {}, byRegion: {}, timeline: {} });
     let stats = fresh();
     const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
@@ -187,11 +257,15 @@ export async function startEc2Emulator(regions: string[], proxyOptions: Omit<Pro
                 s.first ??= Date.now();
                 s.byAction[action] = (s.byAction[action] ?? 0) + 1;
             }
+            const sent = Date.now();
             const target = new URL(isEc2 ? proxy.endpoint : (motos.get(region ?? "")?.endpoint ?? motos.get(regions[0])!.endpoint));
             try {
                 const answer = await pipe(target, req, body, res);
                 if (!isEc2) return;
                 s.last = Date.now();
+                const t = (s.timeline[action] ??= { first: sent, last: s.last, waitedMs: 0 });
+                t.last = s.last;
+                t.waitedMs += s.last - sent;
                 const r = (s.byRegion[region ?? "?"] ??= { accepted: {}, throttled: 0, requests: 0 });
                 r.requests++;
                 if (answer.status !== 200 && answer.body.includes("<Code>RequestLimitExceeded</Code>")) {

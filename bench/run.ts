@@ -266,6 +266,12 @@ async function contender(
             `${JSON.stringify(stats.byAction)}, ${o.retired.length} retired, ${o.leakedSnapshots} snapshots leaked` +
             (r.failed !== undefined ? `, ${r.failed} failed` : ""),
     );
+    // Where the time went: each action's span within the EC2 window and its mean answer time at the router.
+    const start = stats.first ?? 0;
+    const spans = Object.entries(stats.timeline)
+        .sort((a, b) => a[1].first - b[1].first)
+        .map(([a, t]) => `${a} ${((t.first - start) / 1000).toFixed(1)}-${((t.last - start) / 1000).toFixed(1)} s ${(t.waitedMs / (stats.byAction[a] || 1)).toFixed(0)} ms`);
+    say(`retention: ${name} timeline (action: span in its EC2 window, mean answer time): ${spans.join("; ")}`);
     return { name, ms: r.ms, stats, ...o, failed: r.failed, rssMb: r.rssMb, seeded: before.names };
 }
 
