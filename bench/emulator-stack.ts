@@ -103,6 +103,8 @@ function close(server: http.Server): Promise<void> {
     });
 }
 
+type CachedAnswer = { status: number; headers: http.IncomingHttpHeaders; body: Buffer };
+
 /**
  * The DescribeImages answers moto gave, by request, kept only while they are
  * still moto's answers:
@@ -112,61 +114,88 @@ function close(server: http.Server): Promise<void> {
  * - a successful `DeregisterImage` of X removes X's item from every answer
  *   to a request that names no image id and asks for no page (moto drops a
  *   deregistered image from its listings); answers to requests by id or by
- *   page are dropped;
- * - anything else empties the cache.
+ *   page are dropped. A listing moto answered while deregistrations were in
+ *   flight may or may not hold their images: it is kept with those that
+ *   succeeded since it was sent removed, which is moto's answer either way;
+ * - anything else empties the cache, and no answer that such a write
+ *   crossed is kept.
  * Without the `DeregisterImage` rule every retirement with
  * DeleteAssociatedSnapshots (the proxy lists every image to see which
  * snapshots another image still uses) would cost moto a full render of the
  * region: O(images) of emulator time per call, which no EC2 has.
- * test/integration/bench-emulator-stack.test.ts checks every rule against
+ * test/integration/bench-describe-cache.test.ts checks the rules against
  * moto's own answers.
  */
 export class DescribeAnswerCache {
-    private readonly answers = new Map<string, { status: number; headers: http.IncomingHttpHeaders; body: Buffer }>();
-    /** Bumped when a write is sent and when it is answered: a read answered across a write is not kept. */
+    private readonly answers = new Map<string, CachedAnswer>();
+    /** Bumped when a write the cache cannot follow is sent and when it is answered. */
     private generation = 0;
-    private writesInFlight = 0;
+    private otherWritesInFlight = 0;
+    /** Every image a DeregisterImage removed, in the order moto answered. */
+    private readonly deregistered: string[] = [];
 
     private static readOnly(action: string): boolean {
         return /^(Describe|Get|List|Search)/.test(action);
     }
 
-    /** A cached answer to this request (only DescribeImages is cached), or the ticket to pass to `answered`. */
-    begin(action: string, body: string): { hit: { status: number; headers: http.IncomingHttpHeaders; body: Buffer } } | { ticket: number } {
-        const hit = action === "DescribeImages" ? this.answers.get(body) : undefined;
-        if (hit) return { hit };
-        if (!DescribeAnswerCache.readOnly(action)) {
-            this.generation++;
-            this.writesInFlight++;
-            return { ticket: -1 };
-        }
-        return { ticket: this.writesInFlight === 0 ? this.generation : -1 };
+    private static followed(action: string): boolean {
+        return action === "DeregisterImage" || action === "DeleteSnapshot";
     }
 
-    /** Moto answered `body` with `status`: keep it (a DescribeImages not crossed by a write) or follow what it changed. */
-    answered(ticket: number, action: string, body: string, status: number, headers: http.IncomingHttpHeaders, text: Buffer): void {
+    /** `answer` to request `key` without image `imageId`; undefined when that cannot be told (drop it). */
+    private static without(key: string, answer: CachedAnswer, imageId: string): CachedAnswer | undefined {
+        if ([...new URLSearchParams(key).keys()].some((k) => /^(ImageId\.|MaxResults|NextToken)/.test(k))) return undefined;
+        const parts = splitImages(answer.body.toString("utf8"));
+        if (!parts) return undefined;
+        const items = parts.items.filter((i) => tagText(i, "imageId") !== imageId);
+        if (items.length === parts.items.length) return answer;
+        const body = Buffer.from(joinImages({ ...parts, items }));
+        return { ...answer, headers: { ...answer.headers, "content-length": String(body.length) }, body };
+    }
+
+    /** A cached answer to this request (only DescribeImages is cached), or the ticket to pass to `answered`. */
+    begin(action: string, body: string): { hit: CachedAnswer } | { ticket: { generation: number; seen: number } | undefined } {
+        const hit = action === "DescribeImages" ? this.answers.get(body) : undefined;
+        if (hit) return { hit };
         if (DescribeAnswerCache.readOnly(action)) {
-            if (action === "DescribeImages" && status === 200 && ticket === this.generation && ticket >= 0)
-                this.answers.set(body, { status, headers, body: text });
+            return { ticket: this.otherWritesInFlight === 0 ? { generation: this.generation, seen: this.deregistered.length } : undefined };
+        }
+        if (!DescribeAnswerCache.followed(action)) {
+            this.generation++;
+            this.otherWritesInFlight++;
+        }
+        return { ticket: undefined };
+    }
+
+    /** Moto answered `body` with `status`: keep it (a DescribeImages no unfollowed write crossed) or follow what it changed. */
+    answered(
+        ticket: { generation: number; seen: number } | undefined,
+        action: string,
+        body: string,
+        status: number,
+        headers: http.IncomingHttpHeaders,
+        text: Buffer,
+    ): void {
+        if (DescribeAnswerCache.readOnly(action)) {
+            if (action !== "DescribeImages" || status !== 200 || !ticket || ticket.generation !== this.generation) return;
+            let answer: CachedAnswer | undefined = { status, headers, body: text };
+            for (const id of this.deregistered.slice(ticket.seen)) answer = answer && DescribeAnswerCache.without(body, answer, id);
+            if (answer) this.answers.set(body, answer);
             return;
         }
-        this.generation++;
-        this.writesInFlight--;
         if (action === "DeleteSnapshot") return;
         const imageId = new URLSearchParams(body).get("ImageId");
-        if (action !== "DeregisterImage" || status !== 200 || !imageId) return this.answers.clear();
-        for (const [key, answer] of this.answers) {
-            const asked = new URLSearchParams(key);
-            const parts = splitImages(answer.body.toString("utf8"));
-            if (!parts || [...asked.keys()].some((k) => /^(ImageId\.|MaxResults|NextToken)/.test(k))) {
-                this.answers.delete(key);
-                continue;
+        if (action === "DeregisterImage" && status === 200 && imageId) {
+            this.deregistered.push(imageId);
+            for (const [key, answer] of this.answers) {
+                const kept = DescribeAnswerCache.without(key, answer, imageId);
+                if (kept) this.answers.set(key, kept);
+                else this.answers.delete(key);
             }
-            const items = parts.items.filter((i) => tagText(i, "imageId") !== imageId);
-            if (items.length === parts.items.length) continue;
-            const patched = Buffer.from(joinImages({ ...parts, items }));
-            this.answers.set(key, { ...answer, headers: { ...answer.headers, "content-length": String(patched.length) }, body: patched });
+            return;
         }
+        if (!DescribeAnswerCache.followed(action)) this.otherWritesInFlight--;
+        this.clear();
     }
 
     /** A change this cache cannot follow (or moto was wiped) happened. */

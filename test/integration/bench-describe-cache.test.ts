@@ -48,9 +48,12 @@ describe("bench: the DescribeImages answer cache in front of moto", function () 
         emu = await startEc2Emulator([region], { latencyMs: 0 });
         cached = client(emu.direct(region));
         raw = client(emu.moto(region).endpoint);
-        const run = await raw.send(new RunInstancesCommand({ ImageId: "ami-12c6146b", MinCount: 1, MaxCount: 1, InstanceType: "t3.micro" }));
+        const run = await raw.send(
+            new RunInstancesCommand({ ImageId: "ami-12c6146b", MinCount: 1, MaxCount: 1, InstanceType: "t3.micro" }),
+        );
         const instanceId = run.Instances![0].InstanceId!;
-        for (let i = 0; i < 4; i++) images.push((await raw.send(new CreateImageCommand({ InstanceId: instanceId, Name: `cache-${i}` }))).ImageId!);
+        for (let i = 0; i < 6; i++)
+            images.push((await raw.send(new CreateImageCommand({ InstanceId: instanceId, Name: `cache-${i}` }))).ImageId!);
     });
 
     after(async () => {
@@ -61,7 +64,7 @@ describe("bench: the DescribeImages answer cache in front of moto", function () 
         const all = { Owners: ["self"] };
         const byName = { Owners: ["self"], Filters: [{ Name: "name", Values: ["cache-*"] }] };
         const first = await assertSame(all, "before any write");
-        assert.equal(Array.isArray(first) && first.length, 4);
+        assert.equal(Array.isArray(first) && first.filter((i) => i.Name?.startsWith("cache-")).length, 6);
         await assertSame(byName, "filtered, before any write");
         await assertSame({ ImageIds: [images[0]] }, "by id, before any write");
         // Asked again: now from the cache, still the same.
@@ -72,7 +75,11 @@ describe("bench: the DescribeImages answer cache in front of moto", function () 
         )!.BlockDeviceMappings![0].Ebs!.SnapshotId!;
         await cached.send(new DeregisterImageCommand({ ImageId: images[0] }));
         const after = await assertSame(all, "after DeregisterImage");
-        assert.equal(Array.isArray(after) && after.length, 3, "the deregistered image is gone from the listing");
+        assert.equal(
+            Array.isArray(after) && after.length,
+            (first as unknown[]).length - 1,
+            "the deregistered image is gone from the listing",
+        );
         await assertSame(byName, "filtered, after DeregisterImage");
         const gone = await assertSame({ ImageIds: [images[0]] }, "by the deregistered id");
         assert.ok(!Array.isArray(gone) || gone.length === 0, "the deregistered image is not answered by id");
@@ -93,8 +100,14 @@ describe("bench: the DescribeImages answer cache in front of moto", function () 
     it("keeps no answer that a write crossed", async () => {
         const all = { Owners: ["self"] };
         // A listing and a deregistration in flight together: whatever order moto serves them in, the next listing is moto's.
-        await Promise.all([cached.send(new DescribeImagesCommand(all)), cached.send(new DeregisterImageCommand({ ImageId: images[2] }))]);
-        const after = await assertSame(all, "after a listing and a deregistration crossed");
-        assert.ok(Array.isArray(after) && !after.some((i) => i.ImageId === images[2]));
+        await Promise.all([
+            cached.send(new DescribeImagesCommand(all)),
+            cached.send(new DeregisterImageCommand({ ImageId: images[2] })),
+            cached.send(new DescribeImagesCommand(all)),
+            cached.send(new DeregisterImageCommand({ ImageId: images[3] })),
+            cached.send(new DescribeImagesCommand(all)),
+        ]);
+        const after = await assertSame(all, "after listings and deregistrations crossed");
+        assert.ok(Array.isArray(after) && !after.some((i) => i.ImageId === images[2] || i.ImageId === images[3]));
     });
 });
