@@ -27,7 +27,7 @@ import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
 import { describeImagesById, imagesInUse, retentionInventory } from "./ec2/inventory";
 import type { EC2Client } from "./ec2/types";
 import { compact } from "./state-values";
-import { DELETE_IMAGE_TIMEOUT_MINUTES, RETENTION_CONCURRENCY } from "./ec2/limits";
+import { DELETE_IMAGE_TIMEOUT_MINUTES, RECHECK_AFTER_SECONDS, RETENTION_CONCURRENCY } from "./ec2/limits";
 import { exitWhenOutputIsGone } from "./orphan-guard";
 
 exitWhenOutputIsGone();
@@ -119,17 +119,34 @@ export function byGroupThenAge(a: PlannedRetirement, b: PlannedRetirement): numb
     );
 }
 
+/**
+ * A plan and what it was made from: the images it retires as the inventory
+ * read them, and when that inventory started (the age of its facts).
+ */
+export interface ComputedPlan {
+    retire: PlannedRetirement[];
+    skipped: SkippedImage[];
+    /** The planned images as read, by `region/imageId`: what `up` acts on while they are fresh. */
+    facts: Map<string, RetentionImage>;
+    /** Date.now() when the inventory started: its facts are at most this old. */
+    readAt: number;
+}
+
+const factKey = (region: string, imageId: string) => `${region}/${imageId}`;
+
 /** Inventory every region (in parallel), then plan; the regions' plans combined in one order. */
-export async function computePlan(
-    inputs: RetentionPolicyInputs,
-    now: Date,
-): Promise<{ retire: PlannedRetirement[]; skipped: SkippedImage[] }> {
+export async function computePlan(inputs: RetentionPolicyInputs, now: Date): Promise<ComputedPlan> {
     const rules = rulesOf(inputs);
+    const readAt = Date.now();
+    const facts = new Map<string, RetentionImage>();
     const perRegion = await Promise.all(
         inputs.regions.map(async (region) => {
             const client = ec2Client(region);
             const [images, inUse] = await retentionInventory(client, region, rules, now);
-            return planRetention(images, inUse, rules, now);
+            const plan = planRetention(images, inUse, rules, now);
+            const planned = new Set(plan.retire.map((p) => p.imageId));
+            for (const image of images) if (planned.has(image.imageId)) facts.set(factKey(region, image.imageId), image);
+            return plan;
         }),
     );
     // Each region's plan is sorted; combined, they are sorted again. Skipped images keep the planner's order within a group.
@@ -137,6 +154,8 @@ export async function computePlan(
     return {
         retire: perRegion.flatMap((p) => p.retire).sort(byGroupThenAge),
         skipped: perRegion.flatMap((p) => p.skipped).sort((a, b) => (groupOf(a) < groupOf(b) ? -1 : groupOf(a) > groupOf(b) ? 1 : 0)),
+        facts,
+        readAt,
     };
 }
 
@@ -277,12 +296,12 @@ function doneSummary(run: RetentionRunReport): RetentionPendingSummary {
  * updating it, in the same process, so `up` acts on exactly the plan that
  * check summarised (each image re-checked right before acting).
  */
-const checkedPlans = new Map<string, PlannedRetirement[]>();
+const checkedPlans = new Map<string, ComputedPlan>();
 const CHECKED_PLANS_KEPT = 16;
 
-function remember(digest: string, retire: PlannedRetirement[]): void {
+function remember(digest: string, plan: ComputedPlan): void {
     checkedPlans.delete(digest);
-    checkedPlans.set(digest, retire);
+    checkedPlans.set(digest, plan);
     while (checkedPlans.size > CHECKED_PLANS_KEPT) checkedPlans.delete(checkedPlans.keys().next().value as string);
 }
 
@@ -349,7 +368,7 @@ export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial
         return { inputs: compact(inputs) };
     }
     const now = new Date();
-    let plan: { retire: PlannedRetirement[]; skipped: SkippedImage[] };
+    let plan: ComputedPlan;
     try {
         plan = await computePlan(inputs, now);
     } catch (e) {
@@ -357,7 +376,7 @@ export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial
         return { inputs: compact(inputs), failures: [{ property: "regions", reason: err.message }] };
     }
     inputs.pending = summarizePlan(plan, inputs.regions, now);
-    remember(inputs.pending.digest, plan.retire);
+    remember(inputs.pending.digest, plan);
     console.log(`${label(inputs)}: ${inputs.pending.summary}`);
     const file = await writePlanFile(inputs, plan, inputs.pending.digest, now);
     if (file) console.log(`${label(inputs)}: full plan (${plan.retire.length} to retire, ${plan.skipped.length} held back) in ${file}`);
@@ -390,8 +409,8 @@ type Outcome =
     | { kind: "failed"; imageId: string; region: string; error: string };
 
 /**
- * Step 1, re-check: each planned image is described again right before
- * acting. Gone, protected, now in use or changed hands means skipped; the
+ * Step 1, re-check (facts older than RECHECK_AFTER_SECONDS): each planned
+ * image of the batch is described again right before acting. Gone, protected, now in use or changed hands means skipped; the
  * rest are ready to retire. A failed re-check fails the region's images.
  */
 async function recheck(
@@ -522,31 +541,67 @@ function runReport(inputs: RetentionPolicyInputs, now: Date, outcomes: Outcome[]
 }
 
 /**
+ * What `up` acts on besides the plan: the planned images as its inventory
+ * read them, and when that inventory started. Facts fresher than
+ * RECHECK_AFTER_SECONDS are acted on as they are; older ones (and images the
+ * plan has no facts for) are read again, a batch at a time, right before
+ * that batch is retired.
+ */
+export interface PlanFacts {
+    facts: ReadonlyMap<string, RetentionImage>;
+    readAt: number;
+}
+
+/** Images read again at once when their facts are stale (DescribeImages by id takes 100 per call here). */
+const RECHECK_BATCH = 100;
+
+/** Step 1 for one batch: the images to retire, from the plan's facts while they are fresh, else from a re-check. */
+async function factsForBatch(
+    client: EC2Client,
+    region: string,
+    batch: PlannedRetirement[],
+    inputs: RetentionPolicyInputs,
+    now: Date,
+    known: PlanFacts | undefined,
+): Promise<{ ready: RetentionImage[]; outcomes: Outcome[] }> {
+    const fresh = known !== undefined && Date.now() - known.readAt <= RECHECK_AFTER_SECONDS * 1000;
+    const facts = fresh ? batch.map((p) => known.facts.get(factKey(region, p.imageId))) : [];
+    // Read by this plan's own inventory moments ago, which excluded what the plan showed (protection included).
+    if (fresh && facts.every((f) => f !== undefined)) return { ready: facts as RetentionImage[], outcomes: [] };
+    return recheck(client, region, batch, inputs, now);
+}
+
+/**
  * Acts on a plan region by region (regions in parallel, bounded concurrency
- * within one): re-check, retire, report. One image failing never stops the
- * others.
+ * within one), a batch at a time: facts (the plan's while fresh, else read
+ * again; the next batch is read while this one is retired), retire, report.
+ * One image failing never stops the others.
  */
 export async function applyPlan(
     planned: readonly PlannedRetirement[],
     inputs: RetentionPolicyInputs,
     now: Date,
     planChanged = false,
+    known?: PlanFacts,
 ): Promise<RetentionRunReport> {
     if (inputs.dryRun || planned.length === 0) return runReport(inputs, now, [], planChanged);
     const regions = [...new Set(planned.map((p) => p.region))];
     const perRegion = await Promise.all(
         regions.map(async (region) => {
             const client = ec2Client(region);
-            const checked = await recheck(
-                client,
-                region,
-                planned.filter((p) => p.region === region),
-                inputs,
-                now,
-            );
+            const mine = planned.filter((p) => p.region === region);
+            const batches: PlannedRetirement[][] = [];
+            for (let i = 0; i < mine.length; i += RECHECK_BATCH) batches.push(mine.slice(i, i + RECHECK_BATCH));
             const limit = pLimit(RETENTION_CONCURRENCY);
-            const retired = await Promise.all(checked.ready.map((image) => limit(() => retireImage(client, image, inputs, now))));
-            return [...checked.outcomes, ...retired];
+            const outcomes: Outcome[] = [];
+            let next = factsForBatch(client, region, batches[0], inputs, now, known);
+            for (let b = 0; b < batches.length; b++) {
+                const checked = await next;
+                if (b + 1 < batches.length) next = factsForBatch(client, region, batches[b + 1], inputs, now, known);
+                const retired = await Promise.all(checked.ready.map((image) => limit(() => retireImage(client, image, inputs, now))));
+                outcomes.push(...checked.outcomes, ...retired);
+            }
+            return outcomes;
         }),
     );
     return runReport(inputs, now, perRegion.flat(), planChanged);
@@ -577,20 +632,25 @@ function report(name: string, run: RetentionRunReport): void {
 async function planToAct(
     inputs: RetentionPolicyInputs,
     now: Date,
-): Promise<{ planned: PlannedRetirement[]; planChanged: boolean; computed?: RetentionPendingSummary }> {
+): Promise<{ planned: PlannedRetirement[]; planChanged: boolean; known: PlanFacts; computed?: RetentionPendingSummary }> {
     const pending = inputs.pending as RetentionPendingSummary | undefined;
     if (pending?.status === "planned") {
         const checked = checkedPlans.get(pending.digest);
-        if (checked) return { planned: checked, planChanged: false };
+        if (checked) return { planned: checked.retire, planChanged: false, known: checked };
     }
-    let plan: { retire: PlannedRetirement[]; skipped: SkippedImage[] };
+    let plan: ComputedPlan;
     try {
         plan = await computePlan(inputs, now);
     } catch (e) {
         throw new OperationError(`${label(inputs)}: planning retention at apply`, "listing images", e);
     }
     const computed = summarizePlan(plan, inputs.regions, now);
-    return { planned: plan.retire, planChanged: pending?.status === "planned" && computed.digest !== pending.digest, computed };
+    return {
+        planned: plan.retire,
+        planChanged: pending?.status === "planned" && computed.digest !== pending.digest,
+        known: plan,
+        computed,
+    };
 }
 
 async function act(news: RetentionPolicyInputs): Promise<RetentionPolicyState> {
@@ -604,9 +664,9 @@ async function act(news: RetentionPolicyInputs): Promise<RetentionPolicyState> {
         report(name, run);
         return compact({ ...inputs, pending, lastRun: run });
     }
-    const { planned, planChanged, computed } = await planToAct(inputs, now);
+    const { planned, planChanged, known, computed } = await planToAct(inputs, now);
     if (computed && inputs.pending?.status !== "planned") console.log(`${name}: planned at apply: ${computed.summary}`);
-    const run = await applyPlan(planned, inputs, now, planChanged);
+    const run = await applyPlan(planned, inputs, now, planChanged, known);
     report(name, run);
     // After a real run nothing is pending: the next check's plan shows what is left, failures included, as a change.
     return compact({ ...inputs, pending: doneSummary(run), lastRun: run });

@@ -592,9 +592,11 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                     );
                 }
                 const withSnapshots = s.deleteAssociatedSnapshots && params.get("DeleteAssociatedSnapshots") === "true";
+                // The image's snapshots, from the same listing deregisterWithSnapshots reads (a
+                // front cache answers the second from the first: see bench/emulator-stack.ts).
                 const snapshots =
                     s.snapshotInUseCalls > 0 || withSnapshots
-                        ? ((await lookupImages(req.headers, { "ImageId.1": imageId })) ?? []).flatMap(snapshotIdsOf)
+                        ? ((await lookupImages(req.headers, {})) ?? []).filter((i) => tagText(i, "imageId") === imageId).flatMap(snapshotIdsOf)
                         : [];
                 let reply = await pass();
                 if (reply.status === 200) {

@@ -116,9 +116,10 @@ export async function imagesInUse(
  * One region's inventory for a plan, in few calls: the selected images; a
  * first plan without references or sharing gives the candidates (an
  * exclusion only ever removes images from a plan, so the final plan retires
- * a subset of them); then references for the candidates only, and their
- * launch permissions (one DescribeImageAttribute per candidate). The caller
- * plans again with what this returns.
+ * a subset of them); then references for the candidates, and the launch
+ * permissions (one DescribeImageAttribute each) of the candidates nothing
+ * refers to: an image in use is kept whoever it is shared with, so its
+ * sharing is not read. The caller plans again with what this returns.
  */
 export async function retentionInventory(
     client: EC2Client,
@@ -131,12 +132,12 @@ export async function retentionInventory(
     const candidates = new Set(first.retire.map((r) => r.imageId));
     // Nothing the rules would retire: no reference can change that, so no more calls.
     if (candidates.size === 0) return [images, new Map()];
-    const [inUse] = await Promise.all([
-        imagesInUse(client, region, [...candidates]),
-        addLaunchPermissions(
-            client,
-            images.filter((i) => candidates.has(i.imageId)),
-        ),
-    ]);
+    const inUse = await imagesInUse(client, region, [...candidates]);
+    const unshared = planRetention(images, inUse, { ...rules, retireShared: true }, now);
+    const stillCandidates = new Set(unshared.retire.map((r) => r.imageId));
+    await addLaunchPermissions(
+        client,
+        images.filter((i) => stillCandidates.has(i.imageId)),
+    );
     return [images, inUse];
 }

@@ -62,6 +62,17 @@ export const PROGRESS_INTERVAL_SECONDS = 30;
  */
 export const RETENTION_CONCURRENCY = 32;
 
+/**
+ * The oldest facts retention acts on, in seconds. `pulumi up` checks a policy
+ * (a full inventory) right before it applies it, in the same process, so an
+ * image retired within this time of that check is retired on facts the check
+ * read moments before, with no second read (EC2's describe bucket is the one
+ * retirements of a large account wait on). Past it (a long run, or a plan
+ * that came from elsewhere), each batch of 100 images is described again,
+ * with its references and launch permissions, right before it is retired.
+ */
+export const RECHECK_AFTER_SECONDS = 300;
+
 /** SDK retry budget per call (adaptive mode backs off on throttling). */
 export const EC2_MAX_ATTEMPTS = 10;
 

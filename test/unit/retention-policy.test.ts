@@ -21,6 +21,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as sinon from "sinon";
+import { RECHECK_AFTER_SECONDS } from "../../dynamic-providers/ec2/limits";
 import * as hooks from "../../dynamic-providers/retention-policy";
 import type { RetentionPendingSummary } from "../../sdk/retention-policy";
 import { checkRetentionPolicyInputs, UNKNOWN } from "../../sdk/validation";
@@ -506,8 +507,27 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0, "one call per retirement");
         });
 
-        it("re-checks right before acting: an image now in use or now protected is skipped, not retired", async () => {
+        it("acts on the check's own facts within RECHECK_AFTER_SECONDS of it: no image is read twice", async () => {
             const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)]);
+            const before = ec2.calls().length;
+            ec2.on(DeregisterImageCommand).callsFake((input: { ImageId: string }) => ({
+                DeleteSnapshotResults: [{ SnapshotId: `snap-${input.ImageId.slice(4)}`, ReturnCode: "success" }],
+            }));
+            const r = await hooks.update("p", inputs, inputs);
+            assert.equal(r.outs.lastRun.counts.retired, 2);
+            assert.equal(r.outs.lastRun.counts.snapshotsDeleted, 2);
+            const after = ec2
+                .calls()
+                .slice(before)
+                .map((c) => c.args[0].constructor.name);
+            assert.deepEqual(after, ["DeregisterImageCommand", "DeregisterImageCommand"], "one call per retirement, no second read");
+        });
+
+        it("re-checks facts older than RECHECK_AFTER_SECONDS right before acting: an image now in use or now protected is skipped, not retired", async () => {
+            const clock = sinon.useFakeTimers({ now: Date.now(), toFake: ["Date"] });
+            after(() => clock.restore());
+            const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)]);
+            clock.tick(RECHECK_AFTER_SECONDS * 1000 + 1);
             ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20, { DeregistrationProtection: "enabled" })] });
             ec2.on(DescribeInstancesCommand).resolves({
                 Reservations: [{ Instances: [{ InstanceId: "i-9", ImageId: id(1), State: { Name: "running" } }] }],
@@ -519,6 +539,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 "in use: instance i-9 (running)",
             ]);
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+            clock.restore();
         });
 
         it("keeps going when one image fails, reports it and warns", async () => {
