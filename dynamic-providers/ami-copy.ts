@@ -148,8 +148,9 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
             continue;
         }
         const minutesLeft = Math.max(1, (deadline - Date.now()) / 60_000);
+        let seen: Image;
         try {
-            await waitForImageVisible(client, imageId, { timeoutMinutes: minutesLeft, label: op });
+            seen = await waitForImageVisible(client, imageId, { timeoutMinutes: minutesLeft, label: op });
         } catch (e) {
             if (!isNotFound(e) && !(e instanceof ImageNotVisibleError)) {
                 // failed, timed out, unreachable: the shared finish waits again and keeps the id or removes a failed copy
@@ -160,7 +161,7 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
             salt = gone = imageId;
             continue;
         }
-        return finishCreate(client, imageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));
+        return finishCreate(client, imageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000), seen);
     }
 }
 

@@ -91,6 +91,8 @@ function partialCreate(op: string, step: string, cause: unknown, imageId: string
  * error carries EC2's reason); any other failure keeps the image in state (a
  * PartialCreateError) so the next `pulumi up` finishes it and nothing leaks,
  * including an id that stays invisible past the eventual-consistency window.
+ * `seen`: a DescribeImages answer for this id the caller just had; when it
+ * already says `available` it is used as it is (one call less).
  */
 export async function finishCreate(
     client: EC2Client,
@@ -98,12 +100,17 @@ export async function finishCreate(
     inputs: ImageInputs,
     op: string,
     timeoutMinutes: number,
+    seen?: Image,
 ): Promise<dynamic.CreateResult> {
     let image: Image;
     try {
         // EC2 just handed out this id: not-found is "not visible yet" within the
         // visibility window, and past it an ImageNotVisibleError kept in state below.
-        image = await waitForImageAvailable(client, imageId, { timeoutMinutes, label: op, justCreated: true });
+        // An answer the caller just had that already says available needs no second read.
+        image =
+            seen?.ImageId === imageId && seen.State === "available"
+                ? seen
+                : await waitForImageAvailable(client, imageId, { timeoutMinutes, label: op, justCreated: true });
     } catch (e) {
         // Only DescribeImages answering `deregistered` (a consistent signal) says the
         // image is gone: nothing to keep in state; the caller decides what to do.

@@ -128,6 +128,14 @@ describe("AmiCopy provider hooks", () => {
             assert.equal(tokens[0], tokens[1]);
             assert.equal(tokens[0], hooks.copyClientToken(inputs));
         });
+        it("reads a copy available at first sight once: CopyImage and one DescribeImages", async () => {
+            ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.equal(ec2.commandCalls(CopyImageCommand).length, 1);
+            assert.equal(ec2.commandCalls(DescribeImagesCommand).length, 1);
+        });
         it("asks for a new copy when the token's earlier copy was destroyed", async () => {
             ec2.on(CopyImageCommand, { ClientToken: hooks.copyClientToken(inputs) } as never).resolves({
                 ImageId: "ami-0eeeeeeeeeeeeeee5",
