@@ -205,43 +205,72 @@ export class DescribeAnswerCache {
     }
 }
 
-/** A pass-through to moto that answers DescribeImages from a DescribeAnswerCache. */
+/**
+ * A pass-through to moto that answers DescribeImages from a DescribeAnswerCache.
+ * Identical DescribeImages requests in flight together go to moto once: the
+ * others wait for that answer and are served from the cache when it was kept
+ * (else they go to moto themselves). Thirty-two retirements starting at once
+ * would otherwise each ask moto for the same full listing.
+ */
 async function startDescribeCache(moto: Moto): Promise<{ endpoint: string; clear(): void; stop(): Promise<void> }> {
     const target = new URL(moto.endpoint);
     const cache = new DescribeAnswerCache();
+    const inFlight = new Map<string, Promise<void>>();
+
+    function serve(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, text: string, action: string, waited = false): void {
+        const started = cache.begin(action, text);
+        if ("hit" in started) {
+            res.writeHead(started.hit.status, started.hit.headers);
+            res.end(started.hit.body);
+            return;
+        }
+        const leader = action === "DescribeImages" && !waited ? inFlight.get(text) : undefined;
+        if (leader) {
+            void leader.then(() => serve(req, res, body, text, action, true));
+            return;
+        }
+        let done = () => {};
+        if (action === "DescribeImages" && !inFlight.has(text))
+            inFlight.set(
+                text,
+                new Promise<void>((resolve) => {
+                    done = () => {
+                        inFlight.delete(text);
+                        resolve();
+                    };
+                }),
+            );
+        const headers = { ...req.headers, host: target.host, "content-length": String(body.length) };
+        delete headers["transfer-encoding"];
+        const out = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (answer) => {
+            const parts: Buffer[] = [];
+            answer.on("data", (c: Buffer) => parts.push(c));
+            answer.on("end", () => {
+                const reply = Buffer.concat(parts);
+                const h = { ...answer.headers, "content-length": String(reply.length) };
+                delete h["transfer-encoding"];
+                cache.answered(started.ticket, action, text, answer.statusCode ?? 502, h, reply);
+                done();
+                res.writeHead(answer.statusCode ?? 502, h);
+                res.end(reply);
+            });
+        });
+        out.on("error", (e) => {
+            cache.answered(started.ticket, action, text, 502, {}, Buffer.alloc(0));
+            done();
+            res.writeHead(502);
+            res.end(String(e));
+        });
+        out.end(body);
+    }
+
     const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
             const body = Buffer.concat(chunks);
             const text = body.toString("utf8");
-            const action = new URLSearchParams(text).get("Action") ?? "";
-            const started = cache.begin(action, text);
-            if ("hit" in started) {
-                res.writeHead(started.hit.status, started.hit.headers);
-                res.end(started.hit.body);
-                return;
-            }
-            const headers = { ...req.headers, host: target.host, "content-length": String(body.length) };
-            delete headers["transfer-encoding"];
-            const out = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (answer) => {
-                const parts: Buffer[] = [];
-                answer.on("data", (c: Buffer) => parts.push(c));
-                answer.on("end", () => {
-                    const reply = Buffer.concat(parts);
-                    const h = { ...answer.headers, "content-length": String(reply.length) };
-                    delete h["transfer-encoding"];
-                    cache.answered(started.ticket, action, text, answer.statusCode ?? 502, h, reply);
-                    res.writeHead(answer.statusCode ?? 502, h);
-                    res.end(reply);
-                });
-            });
-            out.on("error", (e) => {
-                cache.answered(started.ticket, action, text, 502, {}, Buffer.alloc(0));
-                res.writeHead(502);
-                res.end(String(e));
-            });
-            out.end(body);
+            serve(req, res, body, text, new URLSearchParams(text).get("Action") ?? "");
         });
     });
     const endpoint = await listen(server);
