@@ -284,14 +284,14 @@ async function retentionAtScale(emu: Ec2Emulator) {
     const c7nVersion = ensureCustodian(say);
     const seeded = new Set<string>();
 
-    // golden-ami first: its seed is the reference the others are compared with.
-    const golden = await contender(emu, plan, "golden-ami", undefined, async () => {
+    /** One `pulumi up --skip-preview` of the policy; retireShared as the peers' semantics (true) or golden-ami's default (false). */
+    const goldenRun = (retireShared: boolean) => async () => {
         const stack = await newStack("bench/programs/retention", "retention", {
             ...motoEnv(emu.endpoint, REGIONS[0]),
             ...goldenPacingEnv(),
             AWS_ENDPOINT_URL_SSM: emu.moto(REGIONS[0]).endpoint,
         });
-        await stack.config({ "aws:region": REGIONS[0], maxAgeDays: String(MAX_AGE_DAYS) });
+        await stack.config({ "aws:region": REGIONS[0], maxAgeDays: String(MAX_AGE_DAYS), retireShared: String(retireShared) });
         for (const [i, r] of REGIONS.entries()) await stack.run(["config", "set", "--path", `regions[${i}]`, r]);
         const t = Date.now();
         const run = stack.start(["up", "--yes", "--skip-preview"]);
@@ -302,8 +302,13 @@ async function retentionAtScale(emu: Ec2Emulator) {
         for (const line of result.stdout.split("\n")) if (/: \d+ retired, \d+ snapshots deleted/.test(line)) say(`  ${line.trim()}`);
         const outs = await stack.outputs();
         return { ms, failed: Number(outs.failed ?? 0), rssMb: await rss };
-    });
+    };
+
+    // golden-ami first, as the peers retire (shared images not spared): its seed is the reference the others are compared with.
+    const golden = await contender(emu, plan, "golden-ami", undefined, goldenRun(true));
     golden.seeded.forEach((n) => seeded.add(n));
+    // golden-ami as it is by default: each candidate's launch permissions read (one DescribeImageAttribute each) to spare shared images.
+    const goldenDefault = await contender(emu, plan, "golden-ami default", seeded, goldenRun(false));
 
     const custodian = await contender(emu, plan, `custodian ${c7nVersion}`, seeded, async () => {
         const r = await runCustodian(emu.endpoint, REGIONS, MAX_AGE_DAYS);
@@ -316,7 +321,7 @@ async function retentionAtScale(emu: Ec2Emulator) {
     });
 
     if (golden.retired.length === 0) throw new Error("nothing was retired: the data set is wrong");
-    for (const peer of [custodian, script]) {
+    for (const peer of [custodian, script, goldenDefault]) {
         const onlyPeer = peer.retired.filter((n) => !golden.retired.includes(n));
         const onlyGolden = golden.retired.filter((n) => !peer.retired.includes(n));
         if (onlyPeer.length || onlyGolden.length) {
@@ -326,17 +331,27 @@ async function retentionAtScale(emu: Ec2Emulator) {
             );
         }
     }
-    say(`retention: all three retired the same ${golden.retired.length} images (asserted)`);
+    say(`retention: all four runs retired the same ${golden.retired.length} images (asserted)`);
 
-    const calls: Record<string, Record<string, number>> = {};
-    for (const [r, c] of Object.entries(golden.stats.byRegion)) calls[r] = c.accepted;
-    const floor = floorSeconds(calls, SCALE);
-    const windowMs = (golden.stats.last ?? 0) - (golden.stats.first ?? 0);
+    const floorOf = (stats: RouterStats) => {
+        const calls: Record<string, Record<string, number>> = {};
+        for (const [r, c] of Object.entries(stats.byRegion)) calls[r] = c.accepted;
+        const floor = floorSeconds(calls, SCALE);
+        const windowMs = (stats.last ?? 0) - (stats.first ?? 0);
+        return { floor, windowMs, ratio: floor.seconds > 0 ? windowMs / 1000 / floor.seconds : NaN };
+    };
+    const { floor, windowMs } = floorOf(golden.stats);
+    const byDefault = floorOf(goldenDefault.stats);
     const retireCalls = (golden.stats.byAction.DeregisterImage ?? 0) + (golden.stats.byAction.DeleteSnapshot ?? 0);
     say(
         `retention: floor ${floor.seconds.toFixed(1)} s (set by ${floor.bucket} in ${floor.region}; per region ${JSON.stringify(
             Object.fromEntries(Object.entries(floor.byRegion).map(([r, b]) => [r, `${b.bucket} ${b.seconds.toFixed(1)} s`])),
         )}); golden-ami's EC2 window ${seconds(windowMs)}, its whole pulumi up ${seconds(golden.ms)}`,
+    );
+    say(
+        `retention: golden-ami default: floor ${byDefault.floor.seconds.toFixed(1)} s, EC2 window ${seconds(byDefault.windowMs)} ` +
+            `(floor-ratio ${byDefault.ratio.toFixed(2)}: its ${goldenDefault.stats.byAction.DescribeImageAttribute ?? 0} DescribeImageAttribute come before any retirement), ` +
+            `whole pulumi up ${seconds(goldenDefault.ms)}, ${(custodian.ms / goldenDefault.ms).toFixed(2)}x faster than ${custodian.name}`,
     );
     for (const peer of [custodian, script]) {
         say(
@@ -354,6 +369,9 @@ async function retentionAtScale(emu: Ec2Emulator) {
         fewerCalls: golden.stats.requests <= custodian.stats.requests && golden.stats.requests <= script.stats.requests,
         leaked: { golden: golden.leakedSnapshots, custodian: custodian.leakedSnapshots, script: script.leakedSnapshots },
         rssMb: golden.rssMb ?? 0,
+        defaultFloorRatio: byDefault.ratio,
+        defaultVsCustodian: custodian.ms / goldenDefault.ms,
+        defaultFewerCalls: goldenDefault.stats.requests <= custodian.stats.requests && goldenDefault.stats.requests <= script.stats.requests,
     };
 }
 
@@ -512,6 +530,11 @@ async function main() {
             if (lifecycle !== undefined) out.push(`lifecycle-calls=${lifecycle}`);
             out.push(`retire-calls-per-image=${r.retireCallsPerImage.toFixed(2)}`, `fewer-calls=${r.fewerCalls ? "yes" : "no"}`);
             out.push(`leaked=${r.leaked.golden}/${r.leaked.custodian}/${r.leaked.script}`);
+            out.push(
+                `default-floor-ratio=${Number.isNaN(r.defaultFloorRatio) ? "n/a" : r.defaultFloorRatio.toFixed(2)}`,
+                `default-vs-custodian=${r.defaultVsCustodian.toFixed(2)}`,
+                `default-fewer-calls=${r.defaultFewerCalls ? "yes" : "no"}`,
+            );
         } else if (lifecycle !== undefined) out.push(`lifecycle-calls=${lifecycle}`);
         if (want("preview")) {
             const p = await previewAtScale(emu);

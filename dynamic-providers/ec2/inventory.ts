@@ -63,7 +63,7 @@ export async function describeImagesById(client: EC2Client, region: string, imag
 }
 
 /** DescribeImageAttribute calls in flight at once (each is one token of EC2's describe bucket). */
-const ATTRIBUTE_CONCURRENCY = 8;
+const ATTRIBUTE_CONCURRENCY = 16;
 
 /**
  * Fills `launchPermissions` of these images from DescribeImageAttribute

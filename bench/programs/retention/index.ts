@@ -1,5 +1,6 @@
 // The retention benchmark's policy: own images named bench-*, older than
-// maxAgeDays, not in use, the newest of each region always kept.
+// maxAgeDays, not in use, the newest of each region always kept; with
+// config retireShared, shared images are retired too (the peers' semantics).
 import * as pulumi from "@pulumi/pulumi";
 import { AmiRetentionPolicy } from "golden-ami";
 
@@ -9,6 +10,8 @@ const policy = new AmiRetentionPolicy("bench", {
     selector: { namePattern: "bench-*" },
     keepLatest: 1,
     maxAgeDays: config.requireNumber("maxAgeDays"),
+    // true: shared images are not spared, as the peers (which read no launch permissions) do not spare them.
+    retireShared: config.getBoolean("retireShared") ?? false,
 });
 // lastRun's lists are bounded samples; its counts are complete.
 export const retired = policy.lastRun.apply((r) => r?.counts?.retired ?? 0);
