@@ -381,7 +381,10 @@ async function previewAtScale(emu: Ec2Emulator) {
     const region = emu.regions[0];
     const plan = allOldPlan(PREVIEW_AMIS, MAX_AGE_DAYS);
     // Not a throttling measurement: no buckets, no latency (the floor of 10,000 retirements is minutes even sped up).
-    emu.setProxyOptions({ latencyMs: 0, tokenBuckets: false });
+    // Nor one of calls: DeleteAssociatedSnapshots is left to golden-ami's fallback (DeleteSnapshot per snapshot),
+    // because the proxy emulates it by reading the region's whole listing per call: 10,000 x 10,000 images of
+    // emulator time that would measure the emulator, not golden-ami's sizes and memory.
+    emu.setProxyOptions({ latencyMs: 0, tokenBuckets: false, deleteAssociatedSnapshots: false });
     try {
         await emu.reset();
         let t = Date.now();

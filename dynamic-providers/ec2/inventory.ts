@@ -119,7 +119,7 @@ export async function imagesInUse(
  * a subset of them); then references for the candidates, and the launch
  * permissions (one DescribeImageAttribute each) of the candidates nothing
  * refers to: an image in use is kept whoever it is shared with, so its
- * sharing is not read. The caller plans again with what this returns.
+ * sharing is not read, and with `retireShared` no sharing is read at all. The caller plans again with what this returns.
  */
 export async function retentionInventory(
     client: EC2Client,
@@ -133,6 +133,8 @@ export async function retentionInventory(
     // Nothing the rules would retire: no reference can change that, so no more calls.
     if (candidates.size === 0) return [images, new Map()];
     const inUse = await imagesInUse(client, region, [...candidates]);
+    // retireShared: sharing changes nothing, so it is not read.
+    if (rules.retireShared) return [images, inUse];
     const unshared = planRetention(images, inUse, { ...rules, retireShared: true }, now);
     const stillCandidates = new Set(unshared.retire.map((r) => r.imageId));
     await addLaunchPermissions(

@@ -363,6 +363,23 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(hooks.rulesOf(base).retireShared, false);
             assert.equal(hooks.rulesOf({ ...(base as object), retireShared: true } as never).retireShared, true);
         });
+        it("reads launch permissions only of candidates nothing uses, and none with retireShared", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 40), image(2, 30), image(3, 20), image(4, 1)] });
+            ec2.on(DescribeInstancesCommand).resolves({
+                Reservations: [{ Instances: [{ InstanceId: "i-1", ImageId: id(2), State: { Name: "running" } }] }],
+            });
+            ec2.on(DescribeImageAttributeCommand, { ImageId: id(3) } as never).resolves({
+                LaunchPermissions: [{ UserId: "444455556666" }],
+            });
+            const r = await hooks.check({}, settings);
+            assert.deepEqual(listed(r.inputs.pending), [id(1)], "2 in use, 3 shared, 4 the newest");
+            const read = ec2.commandCalls(DescribeImageAttributeCommand).map((c) => c.args[0].input.ImageId);
+            assert.deepEqual(read.sort(), [id(1), id(3)], "not the image in use, not the newest");
+            ec2.resetHistory();
+            const all = await hooks.check({}, { ...settings, retireShared: true });
+            assert.deepEqual(listed(all.inputs.pending), [id(1), id(3)]);
+            assert.equal(ec2.commandCalls(DescribeImageAttributeCommand).length, 0);
+        });
     });
 
     describe("check rules", () => {
