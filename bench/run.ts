@@ -286,7 +286,7 @@ async function retentionAtScale(emu: Ec2Emulator) {
 
     /** One `pulumi up --skip-preview` of the policy; retireShared as the peers' semantics (true) or golden-ami's default (false). */
     const goldenRun = (retireShared: boolean) => async () => {
-        const stack = await newStack("bench/programs/retention", "retention", {
+        const stack = await newStack("bench/programs/retention", retireShared ? "retention" : "retention-default", {
             ...motoEnv(emu.endpoint, REGIONS[0]),
             ...goldenPacingEnv(),
             AWS_ENDPOINT_URL_SSM: emu.moto(REGIONS[0]).endpoint,
