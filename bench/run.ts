@@ -270,7 +270,10 @@ async function contender(
     const start = stats.first ?? 0;
     const spans = Object.entries(stats.timeline)
         .sort((a, b) => a[1].first - b[1].first)
-        .map(([a, t]) => `${a} ${((t.first - start) / 1000).toFixed(1)}-${((t.last - start) / 1000).toFixed(1)} s ${(t.waitedMs / (stats.byAction[a] || 1)).toFixed(0)} ms`);
+        .map(
+            ([a, t]) =>
+                `${a} ${((t.first - start) / 1000).toFixed(1)}-${((t.last - start) / 1000).toFixed(1)} s ${(t.waitedMs / (stats.byAction[a] || 1)).toFixed(0)} ms`,
+        );
     say(`retention: ${name} timeline (action: span in its EC2 window, mean answer time): ${spans.join("; ")}`);
     return { name, ms: r.ms, stats, ...o, failed: r.failed, rssMb: r.rssMb, seeded: before.names };
 }
@@ -371,7 +374,8 @@ async function retentionAtScale(emu: Ec2Emulator) {
         rssMb: golden.rssMb ?? 0,
         defaultFloorRatio: byDefault.ratio,
         defaultVsCustodian: custodian.ms / goldenDefault.ms,
-        defaultFewerCalls: goldenDefault.stats.requests <= custodian.stats.requests && goldenDefault.stats.requests <= script.stats.requests,
+        defaultFewerCalls:
+            goldenDefault.stats.requests <= custodian.stats.requests && goldenDefault.stats.requests <= script.stats.requests,
     };
 }
 

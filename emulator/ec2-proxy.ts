@@ -596,7 +596,9 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 // front cache answers the second from the first: see bench/emulator-stack.ts).
                 const snapshots =
                     s.snapshotInUseCalls > 0 || withSnapshots
-                        ? ((await lookupImages(req.headers, {})) ?? []).filter((i) => tagText(i, "imageId") === imageId).flatMap(snapshotIdsOf)
+                        ? ((await lookupImages(req.headers, {})) ?? [])
+                              .filter((i) => tagText(i, "imageId") === imageId)
+                              .flatMap(snapshotIdsOf)
                         : [];
                 let reply = await pass();
                 if (reply.status === 200) {
