@@ -546,6 +546,7 @@ async function main() {
         if (want("preview")) {
             const p = await previewAtScale(emu);
             out.push(
+                `preview-amis=${PREVIEW_AMIS}`,
                 `preview-10k-s=${p.previewS.toFixed(1)}`,
                 `provider-rss-mb=${p.rssMb.toFixed(0)}`,
                 `preview-bytes=${p.previewBytes}`,
