@@ -40,13 +40,27 @@ export async function findImageById(client: EC2Client, imageId: string): Promise
 
 /** Images of `owners` matching all filters, across every page. */
 export async function describeImages(client: EC2Client, filters: Filter[], owners: string[] = ["self"]): Promise<Image[]> {
-    const images: Image[] = [];
+    return describeImagesAs(client, filters, owners, (i) => i);
+}
+
+/**
+ * The same listing, each image converted as its page arrives: a large
+ * account's SDK image objects (block devices, tags, ...) are never all held
+ * at once, only what `convert` keeps of them.
+ */
+export async function describeImagesAs<T>(
+    client: EC2Client,
+    filters: Filter[],
+    owners: string[],
+    convert: (image: Image) => T,
+): Promise<T[]> {
+    const out: T[] = [];
     const pages = paginateDescribeImages(
         { client, pageSize: 1000 },
         { Owners: owners, Filters: filters, IncludeDeprecated: true, IncludeDisabled: true },
     );
-    for await (const page of pages) images.push(...(page.Images ?? []));
-    return images.filter((i) => i.State !== "deregistered");
+    for await (const page of pages) for (const image of page.Images ?? []) if (image.State !== "deregistered") out.push(convert(image));
+    return out;
 }
 
 /** Images owned by this account with exactly this name (names are unique per region). */

@@ -10,7 +10,7 @@ import {
 } from "../../sdk/retention-plan";
 import { selectorFilters, toRetentionImage } from "./converters";
 import { isNotFoundCode } from "./errors";
-import { describeImages } from "./finders";
+import { describeImagesAs } from "./finders";
 import { findImageReferences, referenceClients, UnreadableReferenceSourceError } from "./image-references";
 
 export { UnreadableReferenceSourceError, UnresolvedTemplateImageError } from "./image-references";
@@ -28,8 +28,7 @@ function retentionImageOf(image: Image, region: string): RetentionImage {
 
 /** This account's images in the region that the selector may match. */
 export async function listSelectedImages(client: EC2Client, region: string, selector: RetentionSelector): Promise<RetentionImage[]> {
-    const images = await describeImages(client, selectorFilters(selector), ["self"]);
-    return images.map((i) => retentionImageOf(i, region));
+    return describeImagesAs(client, selectorFilters(selector), ["self"], (i) => retentionImageOf(i, region));
 }
 
 /**
