@@ -1,5 +1,4 @@
 import { DescribeImageAttributeCommand, DescribeImagesCommand, EC2Client, type Image } from "@aws-sdk/client-ec2";
-import pLimit from "p-limit";
 import {
     planRetention,
     type ImageReference,
@@ -71,28 +70,29 @@ const ATTRIBUTE_CONCURRENCY = 16;
  * meanwhile keeps none; any other failure stops the plan.
  */
 export async function addLaunchPermissions(client: EC2Client, images: RetentionImage[]): Promise<void> {
-    const limit = pLimit(ATTRIBUTE_CONCURRENCY);
-    await Promise.all(
-        images.map((image) =>
-            limit(async () => {
-                let out;
-                try {
-                    out = await client.send(new DescribeImageAttributeCommand({ ImageId: image.imageId, Attribute: "launchPermission" }));
-                } catch (e) {
-                    if (isNotFoundCode(e, "image")) return;
-                    throw new UnreadableReferenceSourceError("DescribeImageAttribute (launchPermission)", "ec2:DescribeImageAttribute", e);
-                }
-                const permissions: LaunchPermissionSummary[] = [];
-                for (const p of out?.LaunchPermissions ?? []) {
-                    if (p.Group === "all") permissions.push({ group: "all" });
-                    if (p.UserId) permissions.push({ userId: p.UserId });
-                    if (p.OrganizationArn) permissions.push({ organizationArn: p.OrganizationArn });
-                    if (p.OrganizationalUnitArn) permissions.push({ organizationalUnitArn: p.OrganizationalUnitArn });
-                }
-                image.launchPermissions = permissions;
-            }),
-        ),
-    );
+    // A fixed pool of workers over the list, not one queued promise per image: a large account's candidates cost no memory up front.
+    let next = 0;
+    const worker = async () => {
+        while (next < images.length) {
+            const image = images[next++];
+            let out;
+            try {
+                out = await client.send(new DescribeImageAttributeCommand({ ImageId: image.imageId, Attribute: "launchPermission" }));
+            } catch (e) {
+                if (isNotFoundCode(e, "image")) continue;
+                throw new UnreadableReferenceSourceError("DescribeImageAttribute (launchPermission)", "ec2:DescribeImageAttribute", e);
+            }
+            const permissions: LaunchPermissionSummary[] = [];
+            for (const p of out?.LaunchPermissions ?? []) {
+                if (p.Group === "all") permissions.push({ group: "all" });
+                if (p.UserId) permissions.push({ userId: p.UserId });
+                if (p.OrganizationArn) permissions.push({ organizationArn: p.OrganizationArn });
+                if (p.OrganizationalUnitArn) permissions.push({ organizationalUnitArn: p.OrganizationalUnitArn });
+            }
+            image.launchPermissions = permissions;
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(ATTRIBUTE_CONCURRENCY, images.length) }, worker));
 }
 
 /**
