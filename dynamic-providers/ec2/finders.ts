@@ -46,7 +46,11 @@ export async function describeImages(client: EC2Client, filters: Filter[], owner
 /**
  * The same listing, each image converted as its page arrives: a large
  * account's SDK image objects (block devices, tags, ...) are never all held
- * at once, only what `convert` keeps of them.
+ * at once, only what `convert` keeps of them. Pages of 500: the SDK parses a
+ * page's XML whole, and a page of 1,000 images is ~1.5 MB of it (measured:
+ * the dynamic provider's peak RSS over 10,000 images fell from 301–329 MB to
+ * ~240 MB with pages of 500 and 8 attribute reads at a time); the extra calls
+ * fall in the describe bucket's burst.
  */
 export async function describeImagesAs<T>(
     client: EC2Client,
@@ -56,7 +60,7 @@ export async function describeImagesAs<T>(
 ): Promise<T[]> {
     const out: T[] = [];
     const pages = paginateDescribeImages(
-        { client, pageSize: 1000 },
+        { client, pageSize: 500 },
         { Owners: owners, Filters: filters, IncludeDeprecated: true, IncludeDisabled: true },
     );
     for await (const page of pages) for (const image of page.Images ?? []) if (image.State !== "deregistered") out.push(convert(image));

@@ -16,7 +16,7 @@ export { UnreadableReferenceSourceError, UnresolvedTemplateImageError } from "./
 
 /**
  * What retention needs to know about a region, in few calls: the images the
- * selector can match (paginated by 1,000), which of the candidates something
+ * selector can match (paginated by 500), which of the candidates something
  * refers to (image-references.ts), and which candidates are shared.
  */
 
@@ -60,8 +60,8 @@ export async function describeImagesById(client: EC2Client, region: string, imag
     return out;
 }
 
-/** DescribeImageAttribute calls in flight at once (each is one token of EC2's describe bucket). */
-const ATTRIBUTE_CONCURRENCY = 16;
+/** DescribeImageAttribute calls in flight at once (each is one token of EC2's describe bucket; pacing sets the rate, 8 keep its bucket busy at 50 ms a call). */
+const ATTRIBUTE_CONCURRENCY = 8;
 
 /**
  * Fills `launchPermissions` of these images from DescribeImageAttribute

@@ -86,7 +86,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             const req = ec2.commandCalls(DescribeImagesCommand)[0].args[0].input;
             assert.deepEqual(req.Owners, ["self"]);
             assert.deepEqual(req.Filters, [{ Name: "name", Values: ["web-*"] }]);
-            assert.equal(req.MaxResults, 1000);
+            assert.equal(req.MaxResults, 500);
         });
 
         it("treats images used by instances and launch templates as in use, through SSM parameters too, and survives templates without an ImageId", async () => {
