@@ -49,7 +49,7 @@ export async function describeImages(client: EC2Client, filters: Filter[], owner
  * at once, only what `convert` keeps of them. Pages of 500: the SDK parses a
  * page's XML whole, and a page of 1,000 images is ~1.5 MB of it (measured:
  * the dynamic provider's peak RSS over 10,000 images fell from 301–329 MB to
- * ~240 MB with pages of 500 and 8 attribute reads at a time); the extra calls
+ * 294 MB with pages of 500 and 8 attribute reads at a time); the extra calls
  * fall in the describe bucket's burst.
  */
 export async function describeImagesAs<T>(
