@@ -1,4 +1,4 @@
-import type { LaunchPermissions } from "../sdk/types";
+import type { ImageInputs, LaunchPermissions } from "../sdk/types";
 import { launchPermissionsMinus, normalizeLaunchPermissions, sameDeprecationTime } from "./ec2/converters";
 
 /**
@@ -22,14 +22,10 @@ export interface AdoptedImageState {
 }
 
 /** The inputs that can change an adopted image; undefined means "leave it as it is". */
-export interface AdoptionWanted {
-    description?: string;
-    tags?: Record<string, string>;
-    snapshotTags?: Record<string, string>;
-    deprecationTime?: string;
-    deregistrationProtection?: boolean;
-    launchPermissions?: LaunchPermissions;
-}
+export type AdoptionWanted = Pick<
+    ImageInputs,
+    "description" | "tags" | "snapshotTags" | "deprecationTime" | "deregistrationProtection" | "launchPermissions"
+>;
 
 export type AdoptionChange =
     | { property: "description"; from: string; to: string }

@@ -291,6 +291,19 @@ interface TemplateUse {
     by: string;
 }
 
+/**
+ * The template a launch-template specification names, as `by` launches it;
+ * undefined when it names none. An unset version is the template's $Default
+ * (Auto Scaling, EC2 Fleet and Spot Fleet all default to it).
+ */
+function templateUse(
+    spec: { LaunchTemplateId?: string; LaunchTemplateName?: string; Version?: string } | undefined,
+    by: string,
+): TemplateUse | undefined {
+    if (!spec || (!spec.LaunchTemplateId && !spec.LaunchTemplateName)) return undefined;
+    return { id: spec.LaunchTemplateId, name: spec.LaunchTemplateName, version: spec.Version ?? "$Default", by };
+}
+
 /** What Auto Scaling groups launch from: launch-template versions (also MixedInstancesPolicy's and its overrides'), and launch configurations by name. */
 async function autoScalingUses(asg: AutoScalingClient): Promise<{ templates: TemplateUse[]; configurations: Map<string, string[]> }> {
     const templates: TemplateUse[] = [];
@@ -300,14 +313,8 @@ async function autoScalingUses(asg: AutoScalingClient): Promise<{ templates: Tem
             for (const g of page.AutoScalingGroups ?? []) {
                 const group = g.AutoScalingGroupName ?? "?";
                 const use = (spec: AsgTemplateSpec | undefined, how: string) => {
-                    if (!spec || (!spec.LaunchTemplateId && !spec.LaunchTemplateName)) return;
-                    // Auto Scaling's default version is the template's $Default.
-                    templates.push({
-                        id: spec.LaunchTemplateId,
-                        name: spec.LaunchTemplateName,
-                        version: spec.Version ?? "$Default",
-                        by: `${how}Auto Scaling group ${group}`,
-                    });
+                    const t = templateUse(spec, `${how}Auto Scaling group ${group}`);
+                    if (t) templates.push(t);
                 };
                 use(g.LaunchTemplate, "");
                 const mixed = g.MixedInstancesPolicy?.LaunchTemplate;
@@ -339,14 +346,8 @@ async function fleetUses(client: EC2Client, refs: ReferenceMap, viaSsm: Map<stri
                 if (done(f.FleetState)) continue;
                 const fleet = f.FleetId ?? "?";
                 for (const c of f.LaunchTemplateConfigs ?? []) {
-                    const spec = c.LaunchTemplateSpecification;
-                    if (spec?.LaunchTemplateId || spec?.LaunchTemplateName)
-                        templates.push({
-                            id: spec.LaunchTemplateId,
-                            name: spec.LaunchTemplateName,
-                            version: spec.Version ?? "$Default",
-                            by: `EC2 Fleet ${fleet}`,
-                        });
+                    const t = templateUse(c.LaunchTemplateSpecification, `EC2 Fleet ${fleet}`);
+                    if (t) templates.push(t);
                     for (const o of c.Overrides ?? []) direct(o.ImageId, { kind: "ec2-fleet", id: fleet, detail: "an override's ImageId" });
                 }
             }
@@ -358,14 +359,8 @@ async function fleetUses(client: EC2Client, refs: ReferenceMap, viaSsm: Map<stri
                 if (done(r.SpotFleetRequestState)) continue;
                 const fleet = r.SpotFleetRequestId ?? "?";
                 for (const c of r.SpotFleetRequestConfig?.LaunchTemplateConfigs ?? []) {
-                    const spec = c.LaunchTemplateSpecification;
-                    if (spec?.LaunchTemplateId || spec?.LaunchTemplateName)
-                        templates.push({
-                            id: spec.LaunchTemplateId,
-                            name: spec.LaunchTemplateName,
-                            version: spec.Version ?? "$Default",
-                            by: `Spot Fleet request ${fleet}`,
-                        });
+                    const t = templateUse(c.LaunchTemplateSpecification, `Spot Fleet request ${fleet}`);
+                    if (t) templates.push(t);
                 }
                 for (const s of r.SpotFleetRequestConfig?.LaunchSpecifications ?? [])
                     direct(s.ImageId, { kind: "spot-fleet", id: fleet, detail: "a launch specification" });
