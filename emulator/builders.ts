@@ -85,7 +85,7 @@ export function builderEmulation(options: BuildersOptions = {}): BuilderEmulatio
     const timers = new Set<NodeJS.Timeout>();
 
     async function runInstances(ctx: HandlerContext): Promise<Reply> {
-        const reply = await ctx.forward(ctx.params.toString());
+        const reply = await ctx.next(); // the image checks of RunInstances first
         const userData = ctx.params.get("UserData");
         if (reply.status !== 200 || !userData) return reply;
         const { script, powersOff } = readUserData(userData);

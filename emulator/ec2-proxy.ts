@@ -47,6 +47,8 @@ import {
 } from "./ec2-xml";
 import { checkCreateImageBlockDevices, deregisterWithSnapshots } from "./image-rules";
 import { TokenBuckets } from "./throttling";
+import { IMAGE_ACTIONS, ImageRequest, ImageService, type ImageServiceSwitches } from "./image-service";
+import { DEFAULT_ACCOUNT } from "./image-model";
 import { credentialScope, mulberry32 } from "./handler";
 
 export type { Reply } from "./ec2-xml";
@@ -70,6 +72,8 @@ export interface HandlerContext {
     options: Readonly<ProxyOptions>;
     /** Forwards this request (or this body instead) to moto with the client's headers. */
     forward(body?: string): Promise<Reply>;
+    /** Answers this request as the proxy would without this handler (the built-in emulation, the image service, then moto). */
+    next(): Promise<Reply>;
     /** The proxy's own call to moto in the client's region and account; not counted in stats. */
     moto(action: string, params: Record<string, string>): Promise<Reply>;
     /** The emulator's clock in epoch milliseconds (ProxyOptions.now, moved by advanceClock). */
@@ -151,6 +155,18 @@ export interface ProxyOptions {
     now?: () => number;
     /** Extra action handlers, run before the built-in emulation (see the file header). @default [] */
     handlers?: ProxyHandler[];
+    /**
+     * Answer every image action from the emulator's own image table
+     * (emulator/image-service.ts), with moto as the block store underneath:
+     * one snapshot per volume, exact RegisterImage mappings, paging,
+     * deregistered images visible for a while, Disable/EnableImage, every
+     * image attribute, CopyImage encryption and tags, RunInstances refusing
+     * images EC2 refuses. `true` or an object of switches (each on unless
+     * false). `startEmulator` turns it on; the bare proxy leaves moto's image
+     * code in the path for the tests that exercise the proxy's older
+     * overlays. @default false
+     */
+    imageService?: boolean | ImageServiceSwitches;
     /** The loopback port to listen on. @default 0 (a free port) */
     port?: number;
 }
@@ -209,6 +225,8 @@ type Settings = ProxyOptions &
 /** The faults drawn by default. `lost-response` (the call happens, its answer is lost) is opt-in. */
 const ALL_FAULTS: FaultKind[] = ["throttle", "500", "503", "reset"];
 const SNAPSHOT_ID_FILTER = "block-device-mapping.snapshot-id";
+/** The actions that make an image. */
+const CREATES = new Set(["CreateImage", "CopyImage", "RegisterImage"]);
 const DEFAULT_REGION = "us-east-1";
 
 /**
@@ -366,6 +384,13 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     const notYetVisible = new Map<string, number>();
     /** Eventual consistency: an image's answers from before its last change, reads left. */
     const staleViews = new Map<string, { item?: string; attributes: Map<string, Reply>; left: number }>();
+    /** The image table (ProxyOptions.imageService). */
+    const imageService = new ImageService(
+        () => ({ ...settings, imageService: typeof settings.imageService === "object" ? settings.imageService : {} }),
+        () => now(),
+        () => delays(),
+    );
+    const serviceOn = (s: Settings) => !!s.imageService;
 
     /** Sends a request to moto with the client's headers (their SigV4 credential scope carries the region). */
     function forward(method: string, path: string, headers: http.IncomingHttpHeaders, body: string): Promise<Reply> {
@@ -391,10 +416,57 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         });
     }
 
-    /** The proxy's own call to moto, in the client's region (its headers). */
-    function motoCall(headers: http.IncomingHttpHeaders, action: string, params: Record<string, string>): Promise<Reply> {
+    /** The proxy's own call to moto, in the client's region (its headers); never routed to the image service. */
+    function rawMotoCall(headers: http.IncomingHttpHeaders, action: string, params: Record<string, string>): Promise<Reply> {
         const body = new URLSearchParams({ Action: action, Version: API_VERSION, ...params }).toString();
         return forward("POST", "/", headers, body);
+    }
+
+    /** The proxy's own EC2 call: image actions answered by the image service when it is on, the rest by moto. */
+    async function motoCall(headers: http.IncomingHttpHeaders, action: string, params: Record<string, string>): Promise<Reply> {
+        if (serviceOn(settings) && IMAGE_ACTIONS.has(action)) {
+            const region = signedRegion(headers.authorization) ?? DEFAULT_REGION;
+            const reply = await imageService.handle(action, imageRequest(headers, region, new URLSearchParams(params)));
+            if (reply) return reply;
+        }
+        return rawMotoCall(headers, action, params);
+    }
+
+    /** The client's headers with another region (and service) in their SigV4 credential scope. */
+    function headersIn(headers: http.IncomingHttpHeaders, region: string, service = "ec2"): http.IncomingHttpHeaders {
+        const authorization = String(headers.authorization ?? "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request");
+        const scope = /(Credential=[^/,\s]+\/\d{8}\/)[^/,\s]+\/[^/,\s]+\//;
+        return { ...headers, authorization: authorization.replace(scope, `$1${region}/${service}/`) };
+    }
+
+    /** A JSON-protocol call to moto (KMS, SSM) in a region, with the client's credentials. */
+    async function motoJson(
+        headers: http.IncomingHttpHeaders,
+        region: string,
+        service: "kms" | "ssm",
+        targetName: string,
+        payload: object,
+    ) {
+        const h: http.IncomingHttpHeaders = { ...headersIn(headers, region, service), "content-type": "application/x-amz-json-1.1" };
+        h["x-amz-target"] = targetName;
+        const reply = await forward("POST", "/", h, JSON.stringify(payload));
+        try {
+            return { status: reply.status, body: JSON.parse(reply.body || "{}") as unknown };
+        } catch {
+            return { status: reply.status, body: {} as unknown }; // not JSON: the status says what happened
+        }
+    }
+
+    function imageRequest(headers: http.IncomingHttpHeaders, region: string, params: URLSearchParams): ImageRequest {
+        return {
+            region,
+            // One account is modelled: moto's default, which answers every key it did not issue through STS.
+            account: DEFAULT_ACCOUNT,
+            params,
+            moto: (a, p) => rawMotoCall(headers, a, p),
+            motoIn: (r) => (a, p) => rawMotoCall(headersIn(headers, r), a, p),
+            json: (service, targetName, payload, r = region) => motoJson(headers, r, service, targetName, payload),
+        };
     }
 
     /** DescribeImages at moto for the proxy's own bookkeeping; undefined when moto refuses (e.g. unknown id). */
@@ -437,7 +509,12 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             // StateReason (e.g. an unusable KMS key on an encrypted copy).
             lifecycles.set(created, { pendingLeft: s.pendingPolls, fail: s.failImages });
         }
-        if (created && s.eventualConsistency && (s.eventualConsistency.notFoundReads ?? 0) > 0) {
+        if (created) markNotYetVisible(s, created);
+        return reply;
+    }
+
+    function markNotYetVisible(s: Settings, created: string): void {
+        if (s.eventualConsistency && (s.eventualConsistency.notFoundReads ?? 0) > 0) {
             // "If you run a command to modify or describe the resource that you
             // just created, its ID might not have propagated throughout the
             // system, and you will get an error responding that the resource
@@ -445,7 +522,6 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             // https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html)
             notYetVisible.set(created, drawReads(s.eventualConsistency.notFoundReads ?? 0));
         }
-        return reply;
     }
 
     /** The image ids a request names (ImageId, ImageId.N, SourceImageId, ResourceId.N). */
@@ -519,6 +595,16 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         region: string,
     ): Promise<Reply> {
         const imageId = params.get("ImageId") ?? "";
+
+        if (serviceOn(s) && IMAGE_ACTIONS.has(action)) {
+            const reply = await imageService.handle(action, imageRequest(req.headers, region, params));
+            if (reply) {
+                const created = reply.status === 200 && CREATES.has(action) ? tagText(reply.body, "imageId") : undefined;
+                if (created) markNotYetVisible(s, created);
+                return reply;
+            }
+            return pass(); // the service leaves it to moto (a snapshot's deletion, other resources' tags)
+        }
 
         switch (action) {
             case "CreateImage":
@@ -811,6 +897,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 body,
                 options: s,
                 forward: (newBody = body) => forward(req.method ?? "POST", req.url ?? "/", req.headers, newBody),
+                next: () => handle(s, action, params, req, body, region),
                 moto: (a, p) => motoCall(req.headers, a, p),
                 now,
                 random: delays,

@@ -28,6 +28,7 @@ export const EMULATED_BEHAVIOUR: Omit<ProxyOptions, "target"> = {
     pendingPolls: 2,
     snapshotInUseCalls: 1,
     faultRate: 0,
+    imageService: true,
 };
 
 /**
