@@ -25,17 +25,21 @@ const TIERS = {
         spec: "test/integration/**/*.test.ts",
         args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "120000"],
     },
+    // The tiers below run on the strict emulator (`npx golden-ami emulator`), not on bare moto.
     e2e: {
         spec: "test/e2e/**/*.test.ts",
         args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
+        env: { GOLDEN_AMI_TEST_EC2: "emulator" },
     },
     compat: {
         spec: "test/compat/**/*.test.ts",
         args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
+        env: { GOLDEN_AMI_TEST_EC2: "emulator" },
     },
     soak: {
         spec: "test/soak/**/*.test.ts",
         args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
+        env: { GOLDEN_AMI_TEST_EC2: "emulator" },
     },
 };
 
@@ -51,7 +55,7 @@ function main() {
     for (const tier of tiers) {
         console.log(`\n##### ${tier} tests`);
         const statsFile = path.join(statsDir, `${tier}.json`);
-        const { spec, args } = TIERS[tier];
+        const { spec, args, env = {} } = TIERS[tier];
         const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "mocha", "bin", "mocha.js"), ...args, spec], {
             cwd: ROOT,
             stdio: "inherit",
@@ -63,6 +67,7 @@ function main() {
                 // The tiers run on this machine's Node (20): silence the AWS SDK's warning there only.
                 // The compat tier's stacks run on Node 22 and 24 without it (test/support/consumer.ts).
                 ...legacyNodeEnv(),
+                ...env,
             },
         });
         if (!fs.existsSync(statsFile)) {
