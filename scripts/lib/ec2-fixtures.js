@@ -10,6 +10,7 @@ const {
     EC2Client,
     RegisterImageCommand,
     RunInstancesCommand,
+    waitUntilImageAvailable,
     waitUntilImageExists,
 } = require("@aws-sdk/client-ec2");
 
@@ -42,7 +43,13 @@ async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
                 BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
             }),
         );
+        // Visible first (the ImageExists waiter retries InvalidAMIID.NotFound), then available:
+        // RunInstances refuses an image that is still pending, as EC2 does.
         await waitUntilImageExists(
+            { client: ec2, maxWaitTime: IMAGE_VISIBLE_SECONDS, minDelay: 1, maxDelay: 5 },
+            { ImageIds: [base.ImageId] },
+        );
+        await waitUntilImageAvailable(
             { client: ec2, maxWaitTime: IMAGE_VISIBLE_SECONDS, minDelay: 1, maxDelay: 5 },
             { ImageIds: [base.ImageId] },
         );

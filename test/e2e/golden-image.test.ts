@@ -110,8 +110,8 @@ describe("GoldenImage end to end (real pulumi CLI, packed package, moto)", () =>
         await stack.run(["config", "set", "--path", "regions[0]", COPY]);
     });
     after(async () => {
-        builders.dispose();
-        await proxy.stop();
+        builders?.dispose();
+        await proxy?.stop();
     });
 
     it("a script that fails (no power-off) fails the up at its timeout with the console tail, and leaves no builder and no image", async () => {

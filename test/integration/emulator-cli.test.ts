@@ -98,7 +98,9 @@ describe("golden-ami emulator (the CLI)", () => {
             // A build instance whose script powers off stops by itself (builders on)...
             const userData = Buffer.from("#!/bin/bash\necho building\npoweroff\n").toString("base64");
             // The public Amazon Linux parameter names a public image the emulator has (RunInstances refuses any other id).
-            const base = await ssm.send(new GetParameterCommand({ Name: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" }));
+            const base = await ssm.send(
+                new GetParameterCommand({ Name: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" }),
+            );
             const run1 = await ec2.send(
                 new RunInstancesCommand({
                     ImageId: base.Parameter!.Value!,
