@@ -16,6 +16,15 @@ export function autoImageName(resourceName: string, identity: pulumi.Input<unkno
             .update(JSON.stringify([pulumi.getProject(), pulumi.getStack(), resourceName, values]))
             .digest("hex")
             .slice(0, 8);
-        return `${resourceName.slice(0, 128 - 9)}-${hash}`;
+        return `${validNamePart(resourceName).slice(0, 128 - 9)}-${hash}`;
     });
+}
+
+/**
+ * A resource name as the start of an AMI name: EC2 allows only letters,
+ * digits, spaces and ( ) [ ] . / - ' @ _ (CreateImage, Name), and a Pulumi
+ * resource name may hold anything; every other character becomes `-`.
+ */
+export function validNamePart(name: string): string {
+    return name.replace(/[^A-Za-z0-9()[\] ./\-'@_]/g, "-");
 }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
+import { validNamePart } from "./auto-name";
 import { BUILD_TIMEOUT_MINUTES, CREATE_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
 import { givenInputs, IMAGE_OUTPUTS } from "./image-args";
 import type { ImageKind } from "./image-kind";
@@ -83,7 +84,7 @@ export function buildHash(inputs: BuildKeyValues): string | undefined {
 
 /** The image name: the prefix and the hash's first 8 digits, so the new image can live beside the old one. */
 export function imageNameFor(namePrefix: string, hash: string): string {
-    return `${namePrefix}-${hash.slice(0, 8)}`;
+    return `${validNamePart(namePrefix).slice(0, 128 - 9)}-${hash.slice(0, 8)}`;
 }
 
 /**

@@ -114,7 +114,13 @@ export function deprecationTimeRule(previous: unknown, now: Date): Rule {
             return `${show(v)} is not an RFC 3339 time; expected e.g. "2027-01-31T00:00:00Z"`;
         }
         if (v === previous) return undefined;
-        return Date.parse(v) <= now.getTime() ? `${show(v)} is in the past; give a future time, or leave it unset` : undefined;
+        if (Date.parse(v) <= now.getTime()) return `${show(v)} is in the past; give a future time, or leave it unset`;
+        // "The upper limit for DeprecateAt is 10 years from now" (EnableImageDeprecation).
+        const limit = new Date(now);
+        limit.setUTCFullYear(limit.getUTCFullYear() + 10);
+        return Date.parse(v) > limit.getTime()
+            ? `${show(v)} is more than 10 years from now; EC2 accepts a deprecation time at most 10 years ahead`
+            : undefined;
     };
 }
 

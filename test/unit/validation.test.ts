@@ -158,3 +158,24 @@ describe("check rules of every image resource", () => {
         );
     });
 });
+
+describe("names and deprecation times EC2 accepts", () => {
+    it("an automatic name from a resource name with characters EC2 refuses is still a valid AMI name", async () => {
+        const { validNamePart } = await import("../../sdk/auto-name");
+        const { IMAGE_NAME } = await import("../../sdk/rules/primitives");
+        for (const resourceName of ["web:prod", "web#1", "über-image", "a/b (c) [d] e.f-g'h@i_j"]) {
+            const name = `${validNamePart(resourceName).slice(0, 119)}-1a2b3c4d`;
+            assert.match(name, IMAGE_NAME, resourceName);
+        }
+        assert.equal(validNamePart("web:prod"), "web-prod");
+    });
+
+    it("a deprecation time more than 10 years ahead is refused at preview, one within 10 years is accepted", async () => {
+        const { deprecationTimeRule } = await import("../../sdk/rules/primitives");
+        const now = new Date("2026-12-06T00:00:00Z");
+        const rule = deprecationTimeRule(undefined, now);
+        assert.match(rule("2037-01-01T00:00:00Z") ?? "", /more than 10 years/);
+        assert.equal(rule("2036-12-01T00:00:00Z"), undefined);
+        assert.match(rule("2026-01-01T00:00:00Z") ?? "", /in the past/);
+    });
+});
