@@ -26,10 +26,10 @@ const IMAGE_VISIBLE_SECONDS = 300;
  * Registers a small base image and launches an instance from it, the way a
  * golden-image pipeline starts from a vendor AMI. Returns their ids.
  * @param {string} region
- * @param {{ name?: string }} [options]
+ * @param {{ name?: string, dataVolumes?: number[] }} [options] dataVolumes: sizes in GiB of EBS volumes beside the root
  * @returns {Promise<{ instanceId: string, baseImageId: string, baseSnapshotId: string }>}
  */
-async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
+async function createSourceInstance(region, { name = "golden-ami-base", dataVolumes = [] } = {}) {
     const ec2 = new EC2Client({ region });
     try {
         const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${region}a`, Size: 8 }));
@@ -53,7 +53,20 @@ async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
             { client: ec2, maxWaitTime: IMAGE_VISIBLE_SECONDS, minDelay: 1, maxDelay: 5 },
             { ImageIds: [base.ImageId] },
         );
-        const run = await ec2.send(new RunInstancesCommand({ ImageId: base.ImageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
+        // Data volumes beside the root (/dev/sdf, /dev/sdg, ...): their images have a snapshot each.
+        const BlockDeviceMappings = dataVolumes.map((size, i) => ({
+            DeviceName: `/dev/sd${String.fromCharCode(102 + i)}`,
+            Ebs: { VolumeSize: size, VolumeType: "gp3", DeleteOnTermination: true },
+        }));
+        const run = await ec2.send(
+            new RunInstancesCommand({
+                ImageId: base.ImageId,
+                InstanceType: "t3.micro",
+                MinCount: 1,
+                MaxCount: 1,
+                ...(BlockDeviceMappings.length ? { BlockDeviceMappings } : {}),
+            }),
+        );
         return { instanceId: run.Instances[0].InstanceId, baseImageId: base.ImageId, baseSnapshotId: snapshot.SnapshotId };
     } finally {
         ec2.destroy();

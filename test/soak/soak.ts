@@ -134,7 +134,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         for (let cycle = 1; cycle <= o.cycles; cycle++) {
             log(`cycle ${cycle}/${o.cycles}`);
             // Seeded directly at moto, not through the faults.
-            const { instanceId } = await createSourceInstance(SOURCE);
+            // Every other cycle the instance has two data volumes: its images have three snapshots each.
+            const { instanceId } = await createSourceInstance(SOURCE, { dataVolumes: cycle % 2 === 1 ? [20, 5] : [] });
             const old: string[] = [];
             for (let n = 1; n <= 2; n++) {
                 old.push(

@@ -174,8 +174,8 @@ describe("names and deprecation times EC2 accepts", () => {
         const { deprecationTimeRule } = await import("../../sdk/rules/primitives");
         const now = new Date("2026-12-06T00:00:00Z");
         const rule = deprecationTimeRule(undefined, now);
-        assert.match(rule("2037-01-01T00:00:00Z") ?? "", /more than 10 years/);
-        assert.equal(rule("2036-12-01T00:00:00Z"), undefined);
-        assert.match(rule("2026-01-01T00:00:00Z") ?? "", /in the past/);
+        assert.match(rule("2037-01-01T00:00:00Z", "deprecationTime") ?? "", /more than 10 years/);
+        assert.equal(rule("2036-12-01T00:00:00Z", "deprecationTime"), undefined);
+        assert.match(rule("2026-01-01T00:00:00Z", "deprecationTime") ?? "", /in the past/);
     });
 });
