@@ -5,7 +5,13 @@
 // The proxy keeps new images pending for a while, as EC2 does (moto does not),
 // refuses duplicate names as EC2 does (moto allows them), and honours
 // CopyImage's ClientToken as EC2 does (moto ignores it).
-import { CreateImageCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import {
+    CreateImageCommand,
+    EC2Client,
+    RunInstancesCommand,
+    TerminateInstancesCommand,
+    waitUntilImageAvailable,
+} from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
@@ -97,6 +103,7 @@ describe("interrupted pulumi (SIGKILL) recovers with no orphan and no duplicate 
             images.push((await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `kill-ret-${n}` }))).ImageId!);
             await sleep(1100);
         }
+        await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [images[0]] }); // EC2 launches only available images
         const user = (await ec2.send(new RunInstancesCommand({ ImageId: images[0], MinCount: 1, MaxCount: 1 }))).Instances![0].InstanceId!;
         proxy.setOptions({ latencyMs: 200 }); // slow enough to be killed in the middle
         const stack = await newStack("retention", "kill-retention", { ...env(), AWS_REGION: region });

@@ -1,6 +1,12 @@
 // AmiRetentionPolicy under the real `pulumi` CLI, from a project that installs
 // the packed package, against moto with seeded images and instances.
-import { CreateImageCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import {
+    CreateImageCommand,
+    EC2Client,
+    RunInstancesCommand,
+    TerminateInstancesCommand,
+    waitUntilImageAvailable,
+} from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -56,6 +62,7 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
             await sleep(1100); // creation dates have one-second resolution
         }
         // the oldest image still runs an instance: in use, never retired
+        await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [images[0]] }); // EC2 launches only available images
         const run = await ec2.send(new RunInstancesCommand({ ImageId: images[0], MinCount: 1, MaxCount: 1 }));
         user = run.Instances![0].InstanceId!;
         // The full plan on demand: one JSON file per policy, relative to the program's directory.

@@ -9,6 +9,7 @@ import {
     DeleteLaunchConfigurationCommand,
 } from "@aws-sdk/client-auto-scaling";
 import {
+    waitUntilImageAvailable,
     CreateImageCommand,
     CreateLaunchTemplateCommand,
     CreateLaunchTemplateVersionCommand,
@@ -36,6 +37,8 @@ export async function seedReferences(region: string, prefix: string) {
         images.push(r.ImageId!);
         await sleep(1100); // creation dates have one-second resolution
     }
+    // EC2 launches (and SSM accepts as aws:ec2:image) only available images.
+    await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: images });
     const cleanup: (() => Promise<unknown>)[] = [];
     const template = async (name: string, imageId: string) => {
         const t = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: name, LaunchTemplateData: { ImageId: imageId } }));
