@@ -5,7 +5,10 @@
 // DescribeImages answers, and no snapshot is left at the end.
 import {
     CreateImageCommand,
+    DeregisterImageCommand,
+    DescribeImageAttributeCommand,
     DescribeImagesCommand,
+    EnableImageCommand,
     DescribeSnapshotsCommand,
     EC2Client,
     Image,
@@ -33,6 +36,7 @@ describe("images with a root and two data volumes, through every kind (real pulu
     let baseline: Awaited<ReturnType<typeof inventory>>;
     let baselineWest: Awaited<ReturnType<typeof inventory>>;
     const old: string[] = [];
+    const toDisable: string[] = [];
 
     const describe1 = async (client: EC2Client, id: string): Promise<Image> =>
         (await client.send(new DescribeImagesCommand({ ImageIds: [id] }))).Images![0];
@@ -68,10 +72,20 @@ describe("images with a root and two data volumes, through every kind (real pulu
             await waitUntilImageAvailable({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { ImageIds: [ImageId!] });
             old.push(ImageId!);
         }
+        for (const n of [1, 2]) {
+            const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `mv-dis-${n}`, NoReboot: true }));
+            await waitUntilImageAvailable({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { ImageIds: [ImageId!] });
+            toDisable.push(ImageId!);
+        }
         stack = await newStack("multi-volume", "e2e", motoEnv(currentMoto().endpoint, REGION));
         await stack.config({ "aws:region": REGION, sourceInstanceId: instanceId });
     });
     after(async () => {
+        // The images the test made and the policies kept or disabled (not the stack's own).
+        for (const id of [...old, ...toDisable]) {
+            await ec2.send(new EnableImageCommand({ ImageId: id })).catch(() => undefined);
+            await ec2.send(new DeregisterImageCommand({ ImageId: id, DeleteAssociatedSnapshots: true })).catch(() => undefined);
+        }
         await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })).catch(() => undefined);
         ec2.destroy();
         west.destroy();
@@ -128,6 +142,39 @@ describe("images with a root and two data volumes, through every kind (real pulu
             [...keptSnaps].sort(),
             "only the kept image's three snapshots are left of the older images",
         );
+    });
+
+    it("retention with action disable disables the older image (launches refused, snapshots kept), keeps the newest", async () => {
+        const out = await stack.outputs();
+        assert.equal((out.disabled as { counts: { retired: number } }).counts.retired, 1);
+        const listed = await ec2.send(new DescribeImagesCommand({ ImageIds: toDisable, IncludeDisabled: true }));
+        const states = Object.fromEntries(listed.Images!.map((i) => [i.ImageId, i.State]));
+        assert.deepEqual(Object.values(states).sort(), ["available", "disabled"]);
+        const disabled = listed.Images!.find((i) => i.State === "disabled")!;
+        assert.equal(
+            (
+                await liveSnapshots(
+                    ec2,
+                    disabled.BlockDeviceMappings!.map((m) => m.Ebs!.SnapshotId!),
+                )
+            ).length,
+            3,
+            "a disabled image keeps its snapshots",
+        );
+        await assert.rejects(
+            ec2.send(new RunInstancesCommand({ ImageId: disabled.ImageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 })),
+            /InvalidAMIID\.Unavailable|disabled/,
+        );
+    });
+
+    it("a description change updates the image in place, and EC2 has it", async () => {
+        const before = (await stack.outputs()).wholeId as string;
+        await stack.config({ description: "web, three volumes" });
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const out = await stack.outputs();
+        assert.equal(out.wholeId, before, "same image");
+        const attr = await ec2.send(new DescribeImageAttributeCommand({ ImageId: before, Attribute: "description" }));
+        assert.equal(attr.Description?.Value, "web, three volumes");
     });
 
     it("destroy leaves no image and no snapshot of the stack in either region", async () => {

@@ -11,6 +11,7 @@ const whole = new AmiFromInstance("whole", {
     sourceInstanceId,
     snapshotWithoutReboot: true,
     tags: { App: "mv" },
+    description: config.get("description"),
 });
 const shaped = new AmiFromInstance("shaped", {
     sourceInstanceId,
@@ -26,6 +27,8 @@ const copy = new AmiCopy("whole-west", {
     region: "us-west-2",
 });
 const policy = new AmiRetentionPolicy("old", { selector: { namePattern: "mv-old-*" }, keepLatest: 1 });
+// Retired by DisableImage instead: launches fail, the image and its snapshots stay.
+const disabling = new AmiRetentionPolicy("disable-old", { selector: { namePattern: "mv-dis-*" }, keepLatest: 1, action: "disable" });
 
 export const wholeId = whole.imageId;
 export const wholeSnapshots = whole.snapshotIds;
@@ -34,3 +37,4 @@ export const shapedSnapshots = shaped.snapshotIds;
 export const copyId = copy.imageId;
 export const copySnapshots = copy.snapshotIds;
 export const retired = policy.lastRun;
+export const disabled = disabling.lastRun;
