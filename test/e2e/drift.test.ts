@@ -2,7 +2,6 @@
 // things right, destroy still succeeds and leaves nothing.
 import {
     CreateTagsCommand,
-    DeleteSnapshotCommand,
     DescribeImagesCommand,
     DeregisterImageCommand,
     DescribeImageAttributeCommand,
@@ -25,6 +24,14 @@ function op(preview: string): string | undefined {
 }
 
 describe("drift (real pulumi CLI, moto)", () => {
+    /** The image and its snapshots removed by hand, as `aws ec2 deregister-image --delete-associated-snapshots` does. */
+    const removeByHand = async (imageId: string) => {
+        const out = await ec2.send(new DeregisterImageCommand({ ImageId: imageId, DeleteAssociatedSnapshots: true }));
+        assert.ok(
+            (out.DeleteSnapshotResults ?? []).every((r) => r.ReturnCode === "success"),
+            JSON.stringify(out.DeleteSnapshotResults),
+        );
+    };
     const ec2 = new EC2Client({ region: REGION });
     let stack: Stack;
     let baseline: Awaited<ReturnType<typeof inventory>>;
@@ -50,10 +57,9 @@ describe("drift (real pulumi CLI, moto)", () => {
 
     it("an image and its snapshot removed by hand: refresh drops the image from state", async () => {
         const before = (await stack.outputs()) as { imageId: string; snapshotIds: string[] };
-        // moto refuses to delete a snapshot its image uses; EC2 does too, so this is
-        // what a person can do: deregister by hand, then delete the snapshot.
-        await ec2.send(new DeregisterImageCommand({ ImageId: before.imageId }));
-        await ec2.send(new DeleteSnapshotCommand({ SnapshotId: before.snapshotIds[0] }));
+        // EC2 refuses to delete a snapshot its image uses, and for a moment after the
+        // image is deregistered too: what a person does is deregister with its snapshots.
+        await removeByHand(before.imageId);
         await stack.run(["refresh", "--yes", "--skip-preview"]);
         const state = await stack.export();
         assert.ok(
@@ -74,8 +80,7 @@ describe("drift (real pulumi CLI, moto)", () => {
     it("destroy succeeds when the image and its snapshot were both removed by hand", async () => {
         await stack.run(["up", "--yes", "--skip-preview"]);
         const s = (await stack.outputs()) as { imageId: string; snapshotIds: string[] };
-        await ec2.send(new DeregisterImageCommand({ ImageId: s.imageId }));
-        await ec2.send(new DeleteSnapshotCommand({ SnapshotId: s.snapshotIds[0] }));
+        await removeByHand(s.imageId);
         await stack.run(["destroy", "--yes", "--skip-preview"]);
         assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] });
     });
