@@ -1,6 +1,7 @@
 // The emulator's pagination tokens: opaque to clients, bound to the action and
-// to the request's other parameters, and resuming after the last item handed
-// out (so that deleting what was read, as a sweep does, skips nothing).
+// to the request's other parameters, and resuming after the key of the last
+// item handed out in an order by key (so that deleting what was read, as a
+// sweep does, skips nothing, and new items never shift a page).
 //
 // "Pagination continues from the end of the items returned by the previous
 // request" (NextToken, e.g. DescribeSnapshots, Amazon EC2 API Reference,
@@ -16,8 +17,6 @@ interface TokenBody {
     a: string;
     /** A digest of the request's other parameters. */
     h: string;
-    /** The offset of the next item when the token was made (used when the last item is gone). */
-    o: number;
     /** The key of the last item handed out. */
     k: string;
 }
@@ -30,12 +29,17 @@ export function requestDigest(entries: [string, string][], ignored: string[] = [
     return createHash("sha256").update(JSON.stringify(kept)).digest("base64url").slice(0, 16);
 }
 
-export function encodePageToken(action: string, digest: string, offset: number, lastKey: string): string {
-    const body: TokenBody = { a: action, h: digest, o: offset, k: lastKey };
+export function encodePageToken(action: string, digest: string, lastKey: string): string {
+    const body: TokenBody = { a: action, h: digest, k: lastKey };
     return Buffer.from(PREFIX + JSON.stringify(body)).toString("base64url");
 }
 
-/** Where the next page starts in `keys`, or undefined when the token is not one of this request's. */
+/** Orders items by their key, the order pages are handed out in. */
+export function byKey<T>(items: T[], keyOf: (item: T) => string): T[] {
+    return [...items].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+}
+
+/** Where the next page starts in `keys` (sorted), or undefined when the token is not one of this request's. */
 export function resumeAt(token: string, action: string, digest: string, keys: string[]): number | undefined {
     const text = Buffer.from(token, "base64url").toString("utf8");
     if (!text.startsWith(PREFIX)) return undefined;
@@ -45,12 +49,13 @@ export function resumeAt(token: string, action: string, digest: string, keys: st
     } catch {
         return undefined;
     }
-    if (body.a !== action || body.h !== digest || typeof body.o !== "number" || typeof body.k !== "string") return undefined;
-    const at = keys.indexOf(body.k);
-    return at >= 0 ? at + 1 : Math.min(body.o, keys.length);
+    if (body.a !== action || body.h !== digest || typeof body.k !== "string") return undefined;
+    const last = body.k;
+    const at = keys.findIndex((k) => k > last);
+    return at < 0 ? keys.length : at;
 }
 
-/** Cuts one page out of `items` from `start`: the page and the token of the next one (undefined on the last page). */
+/** Cuts one page out of `items` (sorted by key) from `start`: the page and the token of the next one (undefined on the last page). */
 export function cutPage<T>(
     items: T[],
     keyOf: (item: T) => string,
@@ -60,7 +65,6 @@ export function cutPage<T>(
     digest: string,
 ): { page: T[]; nextToken?: string } {
     const page = items.slice(start, start + limit);
-    const end = start + page.length;
-    if (end >= items.length || page.length === 0) return { page };
-    return { page, nextToken: encodePageToken(action, digest, end, keyOf(page[page.length - 1])) };
+    if (start + page.length >= items.length || page.length === 0) return { page };
+    return { page, nextToken: encodePageToken(action, digest, keyOf(page[page.length - 1])) };
 }

@@ -40,7 +40,7 @@
 import type { Handler, HandlerContext, Reply } from "./handler";
 import { ec2Error, topLevelItems, tagText } from "./ec2-xml";
 import { ssmError, ssmJson, ssmSuccess } from "./moto-calls";
-import { cutPage, requestDigest, resumeAt } from "./page-token";
+import { byKey, cutPage, requestDigest, resumeAt } from "./page-token";
 
 export interface PagingOptions {
     /** The most items in one answer, whatever MaxResults asks for. */
@@ -90,7 +90,7 @@ const EC2_ACTIONS: Record<string, PagedAction> = {
         min: 1,
         max: 200,
         refuseAboveMax: true,
-        key: (item) => `${tagText(item, "launchTemplateId")}/${tagText(item, "versionNumber")}`,
+        key: (item) => `${tagText(item, "launchTemplateId")}/${(tagText(item, "versionNumber") ?? "").padStart(10, "0")}`,
         // moto cuts the answer at 15 versions (its default MaxResults) without a NextToken.
         everything: (params) => params.set("MaxResults", "1000000"),
     },
@@ -157,7 +157,7 @@ async function pageEc2(ctx: HandlerContext, options: PagingOptions, spec: PagedA
     const parts = splitSet(reply.body, spec.set);
     if (!parts) return reply;
 
-    let items = parts.items;
+    let items = byKey(parts.items, spec.key);
     const hidden = new Set(options.privateSnapshotOwners ?? []);
     if (action === "DescribeSnapshots" && hidden.size > 0) items = items.filter((i) => !hidden.has(tagText(i, "ownerId") ?? ""));
 
@@ -221,15 +221,16 @@ export function ssmPagingHandler(options: PagingOptions): Handler {
         } while (motoToken);
 
         const keyOf = (p: Record<string, unknown>) => String(p.Name);
+        const sorted = byKey(all, keyOf);
         const digest = requestDigest(Object.entries(rest).map(([k, v]) => [k, JSON.stringify(v)]));
         let start = 0;
         if (token !== undefined) {
-            const at = typeof token === "string" ? resumeAt(token, "DescribeParameters", digest, all.map(keyOf)) : undefined;
+            const at = typeof token === "string" ? resumeAt(token, "DescribeParameters", digest, sorted.map(keyOf)) : undefined;
             if (at === undefined) return ssmError("InvalidNextToken", "The specified token isn't valid.");
             start = at;
         }
         const limit = Math.min((raw as number | undefined) ?? SSM_DEFAULT_MAX_RESULTS, options.pageSize);
-        const { page, nextToken } = cutPage(all, keyOf, start, limit, "DescribeParameters", digest);
+        const { page, nextToken } = cutPage(sorted, keyOf, start, limit, "DescribeParameters", digest);
         return ssmSuccess({ Parameters: page, ...(nextToken ? { NextToken: nextToken } : {}) });
     };
 }
