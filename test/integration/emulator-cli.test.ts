@@ -97,9 +97,13 @@ describe("golden-ami emulator (the CLI)", () => {
         try {
             // A build instance whose script powers off stops by itself (builders on)...
             const userData = Buffer.from("#!/bin/bash\necho building\npoweroff\n").toString("base64");
+            // The public Amazon Linux base image and its public parameter (base images on).
+            const base = await ssm.send(
+                new GetParameterCommand({ Name: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" }),
+            );
             const run1 = await ec2.send(
                 new RunInstancesCommand({
-                    ImageId: "ami-12c6146b",
+                    ImageId: base.Parameter!.Value!,
                     InstanceType: "t3.micro",
                     MinCount: 1,
                     MaxCount: 1,
@@ -123,10 +127,17 @@ describe("golden-ami emulator (the CLI)", () => {
                 [user.Instances![0].InstanceId],
             );
 
-            // SSM's JSON protocol passes through the proxy untouched.
+            // SSM's JSON protocol: an aws:ec2:image value is validated after PutParameter answers, then readable.
             await ssm.send(new PutParameterCommand({ Name: "/cli-test/ami", Type: "String", DataType: "aws:ec2:image", Value: ImageId }));
-            const got = await ssm.send(new GetParameterCommand({ Name: "/cli-test/ami" }));
-            assert.equal(got.Parameter?.Value, ImageId);
+            let got: string | undefined;
+            for (let i = 0; i < 50 && got !== ImageId; i++) {
+                await new Promise((r) => setTimeout(r, 200));
+                got = await ssm.send(new GetParameterCommand({ Name: "/cli-test/ami" })).then(
+                    (o) => o.Parameter?.Value,
+                    () => undefined,
+                );
+            }
+            assert.equal(got, ImageId);
 
             // So does Auto Scaling's Query protocol (no SDK client in this repository: a signed-looking request by hand).
             const res = await fetch(env.AWS_ENDPOINT_URL_AUTO_SCALING, {
