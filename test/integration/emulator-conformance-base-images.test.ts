@@ -19,6 +19,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { GetParameterCommand } from "@aws-sdk/client-ssm";
 import assert from "node:assert/strict";
+import { resolveBaseImage } from "../../dynamic-providers/ec2/builder-instance";
 import { AMAZON_OWNER_ID, BASE_IMAGE_PARAMETERS } from "../../emulator/base-images";
 import { cliOk, startSession, type Session } from "../support/conformance";
 
@@ -104,5 +105,16 @@ describe("emulator conformance: public Amazon Linux base images (EC2 user guide,
         );
         assert.equal(new Set(images.Images.map((i) => i.ImageId)).size, new Set(params.Parameters.map((p) => p.Value)).size);
         assert.ok(images.Images.every((i) => i.Public && i.ImageOwnerAlias === "amazon"));
+    });
+
+    it("golden-ami resolves the README's GoldenImage baseImage (the al2023 parameter) and an owners/namePattern one", async () => {
+        const ec2 = session.ec2();
+        const ssm = session.ssm();
+        const byParameter = await resolveBaseImage(ec2, ssm, {
+            ssmParameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        });
+        assert.equal(byParameter.State, "available");
+        const byName = await resolveBaseImage(ec2, ssm, { owners: ["amazon"], namePattern: "al2023-ami-2023.*-kernel-6.1-x86_64" });
+        assert.equal(byName.ImageId, byParameter.ImageId, "the newest al2023 x86_64 image is the one the parameter names");
     });
 });
