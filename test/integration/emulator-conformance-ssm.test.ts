@@ -11,6 +11,7 @@
 //   or from aws:ec2:image.
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import assert from "node:assert/strict";
+import { ParameterNotPublishedError, publishImageParameter } from "../../dynamic-providers/ec2/ssm-parameter";
 import { startEc2Proxy } from "../../emulator/ec2-proxy";
 import { ssmImageParameters } from "../../emulator/ssm-image-parameters";
 import { currentMoto } from "../support/moto-hooks";
@@ -156,5 +157,15 @@ describe("emulator conformance: SSM aws:ec2:image parameters (SSM API reference,
             viaStrictTypes.destroy();
             for (const p of proxies) await p.stop();
         }
+    });
+
+    it("golden-ami's publish waits until SSM holds the new id, and fails clearly when SSM drops it", async () => {
+        const version = await publishImageParameter(ssm, "/conformance/publish", available, { waitSeconds: 10 });
+        assert.equal(version, 1);
+        await assert.rejects(
+            publishImageParameter(ssm, "/conformance/publish", "ami-0123456789abcdef0", { waitSeconds: 3 }),
+            (e: Error) => e instanceof ParameterNotPublishedError && /still answers ami-/.test(e.message),
+        );
+        assert.equal((await read("/conformance/publish"))?.value, available);
     });
 });
