@@ -24,6 +24,9 @@
 //       MaxResults 1..50 (ValidationException outside); "The number of items
 //       returned, however, can be between zero and the value of MaxResults";
 //       a bad NextToken is InvalidNextToken ("The specified token isn't valid").
+//   Asked by SnapshotIds or InstanceIds, the answer is whole (the developer
+//       guide, "Pagination in the Amazon EC2 API", ec2-api-pagination.html:
+//       describing by ids is the recommended unpaginated call).
 //   Tokens: "Pagination continues from the end of the items returned by the
 //       previous request"; a token EC2 did not issue is refused with
 //       InvalidPaginationToken ("Error codes for the Amazon EC2 API":
@@ -161,6 +164,12 @@ async function pageEc2(ctx: HandlerContext, options: PagingOptions, spec: PagedA
     const hidden = new Set(options.privateSnapshotOwners ?? []);
     if (action === "DescribeSnapshots" && hidden.size > 0) items = items.filter((i) => !hidden.has(tagText(i, "ownerId") ?? ""));
 
+    // Asked by ids (which MaxResults cannot accompany), EC2 answers them all: the
+    // developer guide's "Pagination in the Amazon EC2 API" recommends describing
+    // by ids ("not more than 1,000 IDs in a single call") as the unpaginated way.
+    if (spec.exclusive && hasList(params, spec.exclusive.param)) {
+        return { ...reply, body: joinSet({ ...parts, items }, spec.set, action) };
+    }
     const digest = requestDigest([...params.entries()]);
     let start = 0;
     const token = params.get("NextToken");

@@ -105,6 +105,12 @@ describe("emulator conformance: paging (EC2 and SSM API references)", () => {
             assert.ok(big.Snapshots!.length <= DEFAULT_PAGE_SIZE && big.NextToken);
         });
 
+        it("asked by SnapshotIds, answers them all in one answer (ec2-api-pagination.html: describe by ids)", async () => {
+            const out = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
+            assert.deepEqual(out.Snapshots!.map((s) => s.SnapshotId!).sort(), [...snapshotIds].sort());
+            assert.equal(out.NextToken, undefined);
+        });
+
         it("refuses MaxResults together with SnapshotIds (InvalidParameterCombination)", async () => {
             await refusedWith(
                 ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotIds[0]], MaxResults: 5 })),
@@ -164,6 +170,12 @@ describe("emulator conformance: paging (EC2 and SSM API references)", () => {
             }
             assert.ok(pages.length >= 2 && pages.every((n) => n <= DEFAULT_PAGE_SIZE), `pages ${pages.join(",")}`);
             assert.deepEqual(seen.sort(), [...instanceIds].sort());
+        });
+
+        it("asked by InstanceIds, answers them all in one answer", async () => {
+            const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: instanceIds }));
+            assert.equal(out.Reservations!.flatMap((r) => r.Instances!).length, instanceIds.length);
+            assert.equal(out.NextToken, undefined);
         });
 
         it("refuses MaxResults outside 5..1000 (InvalidParameterValue) and with InstanceIds (InvalidParameterCombination)", async () => {
