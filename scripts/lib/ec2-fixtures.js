@@ -5,9 +5,9 @@
 const {
     CreateSnapshotCommand,
     CreateVolumeCommand,
-    DescribeImagesCommand,
-    DescribeSnapshotsCommand,
     EC2Client,
+    paginateDescribeImages,
+    paginateDescribeSnapshots,
     RegisterImageCommand,
     RunInstancesCommand,
     waitUntilImageExists,
@@ -67,13 +67,15 @@ async function createSourceInstance(region, { name = "golden-ami-base" } = {}) {
 async function inventory(region) {
     const ec2 = new EC2Client({ region });
     try {
-        const images = await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }));
-        const snapshots = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }));
+        // Every page: the emulator pages both listings (as EC2 does), moto alone answers them whole.
+        const images = [];
+        for await (const page of paginateDescribeImages({ client: ec2 }, { Owners: ["self"] })) images.push(...(page.Images ?? []));
+        const snapshots = [];
+        for await (const page of paginateDescribeSnapshots({ client: ec2 }, { OwnerIds: ["self"] }))
+            snapshots.push(...(page.Snapshots ?? []));
         return {
-            images: (images.Images ?? [])
-                .filter((i) => i.State !== "deregistered")
-                .map((i) => ({ id: i.ImageId ?? "", name: i.Name, state: i.State })),
-            snapshots: (snapshots.Snapshots ?? []).map((s) => ({ id: s.SnapshotId ?? "", description: s.Description })),
+            images: images.filter((i) => i.State !== "deregistered").map((i) => ({ id: i.ImageId ?? "", name: i.Name, state: i.State })),
+            snapshots: snapshots.map((s) => ({ id: s.SnapshotId ?? "", description: s.Description })),
         };
     } finally {
         ec2.destroy();
