@@ -16,6 +16,7 @@ import {
     DeleteTagsCommand,
     DeleteVolumeCommand,
     DescribeFpgaImagesCommand,
+    DescribeImageAttributeCommand,
     DescribeTagsCommand,
     EC2Client,
     ModifyImageAttributeCommand,
@@ -136,8 +137,14 @@ describe("emulator conformance: tags, launch permissions, unsupported requests (
             await refusedWith(add({ UserId: "1234-5678-9012" }), "InvalidAMIAttributeItemValue");
         });
 
-        it("passes well-formed ones on (an account id is granted)", async () => {
+        it("passes well-formed ones on: an account id and an organization are granted", async () => {
             await add({ UserId: "210987654321" });
+            await add({ OrganizationArn: "arn:aws:organizations::123456789012:organization/o-abcdefghij" });
+            const out = await ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: "launchPermission" }));
+            assert.deepEqual(out.LaunchPermissions!.map((p) => p.UserId ?? p.OrganizationArn).sort(), [
+                "210987654321",
+                "arn:aws:organizations::123456789012:organization/o-abcdefghij",
+            ]);
         });
 
         it("AWS CLI: modify-image-attribute with a malformed organization ARN is refused", async () => {
