@@ -186,4 +186,11 @@ describe("golden-ami emulator (the CLI)", () => {
         assert.match(run.stderr(), /unknown option '--prot'/);
         assert.match(run.stderr(), /usage: golden-ami emulator/);
     });
+
+    it("refuses an unknown --lenient name, listing the strict behaviours that can be switched off", async () => {
+        const run = startCli(["emulator", "--lenient", "paging,politeness"]);
+        started.push(run);
+        assert.equal(await run.exit, 2);
+        assert.match(run.stderr(), /--lenient takes paging, ssm-image-validation, .*never-500; got 'politeness'/);
+    });
 });
