@@ -12,12 +12,13 @@
 import {
     CreateImageCommand,
     DescribeImagesCommand,
+    DescribeRegionsCommand,
     DescribeSnapshotsCommand,
     EC2Client,
     RunInstancesCommand,
     waitUntilImageAvailable,
 } from "@aws-sdk/client-ec2";
-import { GetParameterCommand } from "@aws-sdk/client-ssm";
+import { GetParameterCommand, GetParametersCommand } from "@aws-sdk/client-ssm";
 import assert from "node:assert/strict";
 import { resolveBaseImage } from "../../dynamic-providers/ec2/builder-instance";
 import { AMAZON_OWNER_ID, BASE_IMAGE_PARAMETERS } from "../../emulator/base-images";
@@ -72,6 +73,27 @@ describe("emulator conformance: public Amazon Linux base images (EC2 user guide,
             }
         });
     }
+
+    it("in every region the emulator lists (DescribeRegions) that has Amazon Linux, each parameter names an image there", async () => {
+        const regions = (await session.ec2().send(new DescribeRegionsCommand({}))).Regions!.map((r) => r.RegionName!);
+        const covered: string[] = [];
+        for (const region of regions) {
+            const ssm = session.ssm(region);
+            const ec2 = session.ec2(region);
+            const values = await ssm.send(new GetParametersCommand({ Names: [...BASE_IMAGE_PARAMETERS] }));
+            if (values.Parameters!.length === 0) continue; // a region moto has no Amazon Linux data for
+            assert.equal(values.Parameters!.length, BASE_IMAGE_PARAMETERS.length, region);
+            const ids = values.Parameters!.map((p) => p.Value!);
+            const images = (await ec2.send(new DescribeImagesCommand({ ImageIds: ids }))).Images!;
+            assert.deepEqual(new Set(images.map((i) => i.ImageId)), new Set(ids), region);
+            assert.ok(
+                images.every((i) => i.Public && i.State === "available" && i.ImageOwnerAlias === "amazon"),
+                region,
+            );
+            covered.push(region);
+        }
+        assert.ok(covered.length >= 25, `base images in ${covered.length} regions: ${covered.join(", ")}`);
+    });
 
     it("Amazon's images are not the account's: Owners=self lists none, DescribeSnapshots shows none of their snapshots", async () => {
         const ec2 = session.ec2();
