@@ -78,7 +78,7 @@ print(json.dumps({'botocoreVersion': botocore.__version__,
 `;
 
 /** Interpreters that may have botocore: the one running moto_server on PATH first. */
-function pythonCandidates(): string[] {
+export function pythonCandidates(): string[] {
     const found: string[] = [];
     if (process.env.GOLDEN_AMI_EMULATOR_PYTHON) found.push(process.env.GOLDEN_AMI_EMULATOR_PYTHON);
     for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {

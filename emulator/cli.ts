@@ -2,9 +2,9 @@
 // `npx golden-ami emulator`: a local EC2 (moto_server and the golden-ami
 // proxy in front of it) to try a stack against, until Ctrl-C.
 import { MotoNotFoundError } from "./moto";
-import { startEmulator } from "./emulator";
+import { LENIENT_NAMES, startEmulator, type StrictBehaviour } from "./emulator";
 
-const USAGE = `usage: golden-ami emulator [--port N] [--seed N] [--region R] [--eventual-consistency] [--json]
+const USAGE = `usage: golden-ami emulator [--port N] [--seed N] [--region R] [--eventual-consistency] [--lenient NAME[,NAME]] [--json]
 
 Starts moto_server (pip install 'moto[server]') on a loopback port and the
 golden-ami EC2 proxy in front of it, prints the environment to export, and
@@ -14,6 +14,7 @@ stays up until Ctrl-C.
   --seed N                 seed of the emulator's random draws (default 1)
   --region R               AWS_REGION to print (default us-east-1)
   --eventual-consistency   emulate EC2's eventual consistency (default off)
+  --lenient NAME[,NAME]    switch strict behaviours off (all on by default): ${Object.keys(LENIENT_NAMES).join(", ")}
   --json                   print the environment as one JSON object (for scripts)
 `;
 
@@ -22,6 +23,7 @@ interface Flags {
     seed?: number;
     region?: string;
     eventualConsistency: boolean;
+    lenient: Partial<StrictBehaviour>;
     json: boolean;
 }
 
@@ -30,7 +32,7 @@ class UsageError extends Error {}
 function parse(argv: string[]): Flags {
     const [command, ...rest] = argv;
     if (command !== "emulator") throw new UsageError(command ? `unknown command '${command}'` : "no command given");
-    const flags: Flags = { eventualConsistency: false, json: false };
+    const flags: Flags = { eventualConsistency: false, lenient: {}, json: false };
     const integer = (name: string, value: string | undefined, min: number, max: number): number => {
         const n = Number(value);
         if (value === undefined || !Number.isInteger(n) || n < min || n > max)
@@ -56,6 +58,13 @@ function parse(argv: string[]): Flags {
             }
             case "--eventual-consistency":
                 flags.eventualConsistency = true;
+                break;
+            case "--lenient":
+                for (const name of (value() ?? "").split(",")) {
+                    const key = LENIENT_NAMES[name];
+                    if (!key) throw new UsageError(`--lenient takes ${Object.keys(LENIENT_NAMES).join(", ")}; got '${name}'`);
+                    flags.lenient = { ...flags.lenient, [key]: false };
+                }
                 break;
             case "--json":
                 flags.json = true;
@@ -90,6 +99,7 @@ async function main(): Promise<void> {
             seed: flags.seed,
             region: flags.region,
             eventualConsistency: flags.eventualConsistency,
+            strict: flags.lenient,
             log: note,
         });
     } catch (e) {
@@ -110,7 +120,8 @@ async function main(): Promise<void> {
         );
         note(
             `emulating deregistration protection, deprecation, pending images, unique names, CopyImage ClientToken, ` +
-                `DescribeImageReferences and build instances; eventual consistency ${flags.eventualConsistency ? "on" : "off"}. Ctrl-C stops it.`,
+                `DescribeImageReferences and build instances; eventual consistency ${flags.eventualConsistency ? "on" : "off"}` +
+                `${Object.keys(flags.lenient).length ? `; lenient: ${Object.keys(flags.lenient).join(", ")}` : ""}. Ctrl-C stops it.`,
         );
     }
 

@@ -167,6 +167,14 @@ export interface ProxyOptions {
      * overlays. @default false
      */
     imageService?: boolean | ImageServiceSwitches;
+    /**
+     * Handlers for the other services on moto's port (SSM's JSON protocol, Auto Scaling), run before such a
+     * request passes through: `action` is the X-Amz-Target operation (`PutParameter`) or the Query `Action`,
+     * `params` the Query parameters (empty for JSON, whose text is `body`). @default []
+     */
+    serviceHandlers?: ProxyHandler[];
+    /** Rewrites each EC2 answer (not injected faults) just before it is sent, e.g. a moto 5xx page into an EC2 error. @default none */
+    finalReply?: (reply: Reply, ctx: { action: string; region: string }) => Reply | Promise<Reply>;
     /** The loopback port to listen on. @default 0 (a free port) */
     port?: number;
 }
@@ -193,6 +201,8 @@ export interface Ec2Proxy {
     setOptions(patch: Partial<ProxyOptions>): void;
     /** Moves the emulator's clock forward (cooldowns, token refill), e.g. by a day. */
     advanceClock(ms: number): void;
+    /** An image's state in the image service's table (ProxyOptions.imageService), undefined when it has none. */
+    imageState(region: string, imageId: string): string | undefined;
     stop(): Promise<void>;
 }
 
@@ -910,6 +920,33 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         return handle(s, action, params, req, body, region);
     }
 
+    /** The first answer of `serviceHandlers` to a request of another service (SSM, Auto Scaling), undefined when none answers. */
+    async function serviceReply(s: Settings, req: http.IncomingMessage, body: string): Promise<Reply | undefined> {
+        const target = req.headers["x-amz-target"];
+        const params = new URLSearchParams(target === undefined ? body : "");
+        const scope = credentialScope(req.headers);
+        const ctx: HandlerContext = {
+            action: (target ? String(target).split(".").pop() : params.get("Action")) ?? "(none)",
+            params,
+            region: scope.region,
+            service: scope.service,
+            target: s.target,
+            req,
+            body,
+            options: s,
+            forward: (newBody = body) => forward(req.method ?? "POST", req.url ?? "/", req.headers, newBody),
+            next: () => forward(req.method ?? "POST", req.url ?? "/", req.headers, body),
+            moto: (a, p) => motoCall(req.headers, a, p),
+            now,
+            random: delays,
+        };
+        for (const handler of s.serviceHandlers ?? []) {
+            const reply = await handler(ctx);
+            if (reply) return reply;
+        }
+        return undefined;
+    }
+
     const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
@@ -918,10 +955,11 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             const body = Buffer.concat(chunks).toString("utf8");
             const { service } = credentialScope(req.headers);
             if ((service !== undefined && service !== "ec2") || req.headers["x-amz-target"] !== undefined) {
-                // Another service on moto's port (SSM, Auto Scaling): passed
-                // through untouched, not counted, no faults, no EC2 validation.
+                // Another service on moto's port (SSM, Auto Scaling): passed through
+                // (after serviceHandlers), not counted, no faults, no EC2 validation.
                 try {
-                    const reply = await forward(req.method ?? "POST", req.url ?? "/", req.headers, body);
+                    const reply =
+                        (await serviceReply(s, req, body)) ?? (await forward(req.method ?? "POST", req.url ?? "/", req.headers, body));
                     res.writeHead(reply.status, { ...reply.headers, "content-length": Buffer.byteLength(reply.body) });
                     res.end(reply.body);
                 } catch (e) {
@@ -957,9 +995,10 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                     req.socket.destroy();
                     return;
                 }
-                const reply = fault
+                let reply = fault
                     ? ec2Error(FAULT_REPLIES[fault].status, FAULT_REPLIES[fault].code, FAULT_REPLIES[fault].message)
                     : await respond(s, action, params, req, body);
+                if (!fault && s.finalReply) reply = await s.finalReply(reply, { action, region: credentialScope(req.headers).region });
                 res.writeHead(reply.status, { ...reply.headers, "content-length": Buffer.byteLength(reply.body) });
                 res.end(reply.body);
             } catch (e) {
@@ -995,6 +1034,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         advanceClock: (ms) => {
             clockOffset += ms;
         },
+        imageState: (region, imageId) => imageService.stateOf(region, imageId),
         stop: () =>
             new Promise<void>((resolve) => {
                 server.close(() => resolve());

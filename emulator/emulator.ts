@@ -1,10 +1,15 @@
 // The local emulator users run with `npx golden-ami emulator` and the demo
 // runs: moto_server on a loopback port and the EC2 proxy in front of it,
 // with the EC2 behaviours moto lacks switched on.
+import { AMAZON_OWNER_ID } from "./base-images";
 import { builderEmulation, type BuilderEmulation } from "./builders";
 import { startEc2Proxy, type Ec2Proxy, type ProxyOptions } from "./ec2-proxy";
 import { motoEnv, startMoto, type Moto } from "./moto";
+import { ec2PagingHandler, ssmPagingHandler } from "./paging";
 import { imageReferencesHandler } from "./references";
+import { ssmImageParameters, type SsmImageParameters } from "./ssm-image-parameters";
+import { tagRulesHandler } from "./tag-rules";
+import { unsupportedAsEc2Error } from "./unsupported";
 
 /**
  * What the emulator switches on, as real EC2 behaves: deregistration
@@ -39,6 +44,61 @@ export const EMULATED_BEHAVIOUR: Omit<ProxyOptions, "target"> = {
  */
 export const EVENTUAL_CONSISTENCY: Omit<ProxyOptions, "target"> = { eventualConsistency: { notFoundReads: 2, staleReads: 2 } };
 
+/**
+ * Items per page of every paged listing the emulator answers: smaller than
+ * the test data, so that every listing in the tests crosses a page boundary.
+ */
+export const DEFAULT_PAGE_SIZE = 5;
+
+/**
+ * The strict behaviours outside the image service, each switchable by name
+ * (EmulatorOptions.strict, `golden-ami emulator --lenient <name>`). Each
+ * module cites the AWS page it follows.
+ */
+export interface StrictBehaviour {
+    /**
+     * Paging of DescribeSnapshots, DescribeInstances,
+     * DescribeLaunchTemplateVersions and SSM DescribeParameters: MaxResults
+     * bounds, NextToken, bad tokens refused, at most `pageSize` items an
+     * answer (emulator/paging.ts). false: moto's answers as they are.
+     */
+    paging: { pageSize: number } | false;
+    /** SSM `aws:ec2:image` values validated `delayMs` after PutParameter answered; invalid ones never written (emulator/ssm-image-parameters.ts). */
+    ssmImageValidation: { delayMs: number } | false;
+    /** SSM refuses changing a parameter to or from `aws:ec2:image`. */
+    ssmDataTypeChange: boolean;
+    /** `aws:` tag keys, keys over 128 and values over 256 characters, more than 50 tags: refused (emulator/tag-rules.ts). */
+    tagRules: boolean;
+    /** Malformed organization, OU and account ids in ModifyImageAttribute launch permissions: refused. */
+    launchPermissionRules: boolean;
+    /** Amazon Linux base images, public and owned by `amazon`, in every region (emulator/base-images.ts). */
+    baseImages: boolean;
+    /** An action moto cannot answer (HTTP 500 page) answers EC2's HTTP 400 UnsupportedOperation (emulator/unsupported.ts). */
+    neverFiveHundred: boolean;
+}
+
+/** Everything strict, as EC2 and SSM behave. */
+export const STRICT_BEHAVIOUR: StrictBehaviour = {
+    paging: { pageSize: DEFAULT_PAGE_SIZE },
+    ssmImageValidation: { delayMs: 300 },
+    ssmDataTypeChange: true,
+    tagRules: true,
+    launchPermissionRules: true,
+    baseImages: true,
+    neverFiveHundred: true,
+};
+
+/** The names `--lenient` takes, one per StrictBehaviour switch. */
+export const LENIENT_NAMES: Record<string, keyof StrictBehaviour> = {
+    paging: "paging",
+    "ssm-image-validation": "ssmImageValidation",
+    "ssm-data-type-change": "ssmDataTypeChange",
+    "tag-rules": "tagRules",
+    "launch-permission-rules": "launchPermissionRules",
+    "base-images": "baseImages",
+    "never-500": "neverFiveHundred",
+};
+
 export interface EmulatorOptions {
     /** Loopback port of the endpoint users talk to (the proxy). @default a free port */
     port?: number;
@@ -54,6 +114,8 @@ export interface EmulatorOptions {
     region?: string;
     /** Progress messages. @default none */
     log?: (msg: string) => void;
+    /** Switches strict behaviours off one by one, e.g. `{ paging: false }`; say why where you do. @default STRICT_BEHAVIOUR */
+    strict?: Partial<StrictBehaviour>;
 }
 
 export interface Emulator {
@@ -64,26 +126,47 @@ export interface Emulator {
     moto: Moto;
     proxy: Ec2Proxy;
     builders: BuilderEmulation;
+    /** The asynchronous validation of SSM `aws:ec2:image` values (its outcomes; `settled()` waits for pending ones). */
+    ssmImages: SsmImageParameters;
+    /** The strict behaviours in force. */
+    strict: StrictBehaviour;
     /** Stops the proxy, then moto (by its pid). */
     stop(): Promise<void>;
 }
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
     const seed = options.seed ?? 1;
-    const moto = await startMoto({ log: options.log });
+    const strict: StrictBehaviour = { ...STRICT_BEHAVIOUR, ...options.strict };
+    const moto = await startMoto({ log: options.log, baseImages: strict.baseImages });
     const builders = builderEmulation({ seed, builderBootMs: options.builderBootMs });
-    let proxy: Ec2Proxy;
+    let proxy: Ec2Proxy | undefined;
+    const ssmImages = ssmImageParameters({
+        validation: strict.ssmImageValidation,
+        refuseDataTypeChange: strict.ssmDataTypeChange,
+        // Images live in the image service's table, not at moto.
+        isAvailable: async (region, imageId) => proxy?.imageState(region, imageId) === "available",
+    });
+    const paging = strict.paging && { ...strict.paging, privateSnapshotOwners: strict.baseImages ? [AMAZON_OWNER_ID] : [] };
     try {
         proxy = await startEc2Proxy({
             target: moto.endpoint,
             seed,
             port: options.port ?? 0,
             ...EMULATED_BEHAVIOUR,
+            imageService: { defaultPageSize: strict.paging ? strict.paging.pageSize : 1000 },
             ...(options.eventualConsistency ? EVENTUAL_CONSISTENCY : {}),
-            handlers: [imageReferencesHandler({ imageReferences: options.imageReferences }), builders.handler],
+            handlers: [
+                tagRulesHandler({ tags: strict.tagRules, launchPermissions: strict.launchPermissionRules }),
+                ...(paging ? [ec2PagingHandler(paging)] : []),
+                imageReferencesHandler({ imageReferences: options.imageReferences }),
+                builders.handler,
+            ],
+            serviceHandlers: [ssmImages.handler, ...(paging ? [ssmPagingHandler(paging)] : [])],
+            ...(strict.neverFiveHundred ? { finalReply: unsupportedAsEc2Error(() => moto.stderr()) } : {}),
         });
     } catch (e) {
         builders.dispose();
+        ssmImages.dispose();
         await moto.stop();
         throw e;
     }
@@ -94,8 +177,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         moto,
         proxy,
         builders,
+        ssmImages,
+        strict,
         stop: async () => {
             builders.dispose();
+            ssmImages.dispose();
             await proxy.stop();
             await moto.stop();
         },

@@ -300,6 +300,11 @@ export class ImageService {
         }
     }
 
+    /** An image's state in the table, undefined when it has none. */
+    stateOf(region: string, imageId: string): string | undefined {
+        return this.table(region).get(imageId)?.state;
+    }
+
     /** Whether a snapshot is mapped by a live (not deregistered) image of the region; the image if so. */
     imageUsingSnapshot(region: string, snapshotId: string): Image | undefined {
         for (const image of this.table(region).values()) {

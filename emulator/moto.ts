@@ -1,11 +1,13 @@
 // Starts moto_server (`pip install 'moto[server]'`) on a loopback port and
 // stops it again: used by the `golden-ami emulator` command, the demo and
 // every test tier that talks to EC2 (through scripts/lib/moto.js).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
+import { pythonCandidates } from "./api-model";
+import { MOTO_WITH_BASE_IMAGES } from "./base-images";
 
 /** How long moto_server may take to answer its first request. */
 const MOTO_START_TIMEOUT_MS = 60_000;
@@ -74,17 +76,40 @@ export function findMotoServer(pathValue = process.env.PATH ?? ""): string | und
     return undefined;
 }
 
+/** The Python that runs moto_server (the first candidate that imports moto's server), or undefined. */
+function motoPython(): string | undefined {
+    for (const python of pythonCandidates()) {
+        try {
+            execFileSync(python, ["-c", "import moto.server"], { stdio: "ignore", timeout: 30_000 });
+            return python;
+        } catch {
+            // not this one
+        }
+    }
+    return undefined;
+}
+
 /**
  * Starts moto_server from PATH (scripts/setup.js puts one in .tools/bin) on
  * a free loopback port, or `port`. Resolves once it answers HTTP; rejects
  * with {@link MotoNotFoundError} when there is no moto_server.
  */
-export async function startMoto(options: { log?: (msg: string) => void; port?: number } = {}): Promise<Moto> {
+export async function startMoto(
+    options: {
+        log?: (msg: string) => void;
+        port?: number;
+        /** Load Amazon's public Amazon Linux base images in every region (emulator/base-images.ts). @default false */
+        baseImages?: boolean;
+    } = {},
+): Promise<Moto> {
     const log = options.log ?? (() => {});
     const command = findMotoServer();
     if (!command) throw new MotoNotFoundError();
     const port = options.port ?? (await freePort());
-    const child = spawn(command, ["-H", "127.0.0.1", "-p", String(port)], {
+    const args = ["-H", "127.0.0.1", "-p", String(port)];
+    const python = options.baseImages ? motoPython() : undefined;
+    if (options.baseImages && !python) log("no Python with moto found next to moto_server: starting it without base images");
+    const child = spawn(python ?? command, python ? ["-c", MOTO_WITH_BASE_IMAGES, ...args] : args, {
         env: { ...process.env, MOTO_EC2_LOAD_DEFAULT_AMIS: "false" },
         stdio: ["ignore", "ignore", "pipe"],
     });

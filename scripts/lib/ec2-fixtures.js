@@ -5,9 +5,9 @@
 const {
     CreateSnapshotCommand,
     CreateVolumeCommand,
+    EC2Client,
     paginateDescribeImages,
     paginateDescribeSnapshots,
-    EC2Client,
     RegisterImageCommand,
     RunInstancesCommand,
     waitUntilImageAvailable,

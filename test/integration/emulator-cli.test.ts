@@ -127,10 +127,17 @@ describe("golden-ami emulator (the CLI)", () => {
                 [user.Instances![0].InstanceId],
             );
 
-            // SSM's JSON protocol passes through the proxy untouched.
+            // SSM's JSON protocol: an aws:ec2:image value is validated after PutParameter answers, then readable.
             await ssm.send(new PutParameterCommand({ Name: "/cli-test/ami", Type: "String", DataType: "aws:ec2:image", Value: ImageId }));
-            const got = await ssm.send(new GetParameterCommand({ Name: "/cli-test/ami" }));
-            assert.equal(got.Parameter?.Value, ImageId);
+            let got: string | undefined;
+            for (let i = 0; i < 50 && got !== ImageId; i++) {
+                await new Promise((r) => setTimeout(r, 200));
+                got = await ssm.send(new GetParameterCommand({ Name: "/cli-test/ami" })).then(
+                    (o) => o.Parameter?.Value,
+                    () => undefined,
+                );
+            }
+            assert.equal(got, ImageId);
 
             // So does Auto Scaling's Query protocol (no SDK client in this repository: a signed-looking request by hand).
             const res = await fetch(env.AWS_ENDPOINT_URL_AUTO_SCALING, {
@@ -178,5 +185,12 @@ describe("golden-ami emulator (the CLI)", () => {
         assert.equal(await run.exit, 2);
         assert.match(run.stderr(), /unknown option '--prot'/);
         assert.match(run.stderr(), /usage: golden-ami emulator/);
+    });
+
+    it("refuses an unknown --lenient name, listing the strict behaviours that can be switched off", async () => {
+        const run = startCli(["emulator", "--lenient", "paging,politeness"]);
+        started.push(run);
+        assert.equal(await run.exit, 2);
+        assert.match(run.stderr(), /--lenient takes paging, ssm-image-validation, .*never-500; got 'politeness'/);
     });
 });

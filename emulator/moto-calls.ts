@@ -1,0 +1,71 @@
+// The emulator's own calls at moto in a region of its choosing, whatever
+// service the client's request was for: EC2's Query protocol and SSM's JSON
+// protocol, both served on moto's one port. moto checks no signature; it
+// reads the region and the service from the credential scope.
+import * as http from "node:http";
+import { API_VERSION, type Reply } from "./ec2-xml";
+
+function post(target: string, headers: http.OutgoingHttpHeaders, body: string): Promise<Reply> {
+    const url = new URL(target);
+    return new Promise((resolve, reject) => {
+        const req = http.request(
+            {
+                host: url.hostname,
+                port: url.port,
+                method: "POST",
+                path: "/",
+                headers: { ...headers, "content-length": Buffer.byteLength(body) },
+            },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("error", reject);
+                res.on("end", () => resolve({ status: res.statusCode ?? 502, headers: {}, body: Buffer.concat(chunks).toString("utf8") }));
+            },
+        );
+        req.on("error", reject);
+        req.end(body);
+    });
+}
+
+const scope = (region: string, service: string) =>
+    `AWS4-HMAC-SHA256 Credential=testing/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+
+/** One EC2 Query call at moto in `region`. */
+export function ec2Query(target: string, region: string, action: string, params: Record<string, string>): Promise<Reply> {
+    return post(
+        target,
+        { "content-type": "application/x-www-form-urlencoded; charset=utf-8", authorization: scope(region, "ec2") },
+        new URLSearchParams({ Action: action, Version: API_VERSION, ...params }).toString(),
+    );
+}
+
+/** One SSM call at moto in `region`; the parsed JSON answer, or the refusal as it came. */
+export async function ssmJson(
+    target: string,
+    region: string,
+    operation: string,
+    input: object,
+): Promise<{ ok: true; out: Record<string, unknown> } | { ok: false; reply: Reply }> {
+    const reply = await post(
+        target,
+        { "content-type": "application/x-amz-json-1.1", "x-amz-target": `AmazonSSM.${operation}`, authorization: scope(region, "ssm") },
+        JSON.stringify(input),
+    );
+    if (reply.status !== 200) return { ok: false, reply };
+    return { ok: true, out: JSON.parse(reply.body || "{}") as Record<string, unknown> };
+}
+
+/** SSM's error answer (JSON protocol): `__type` names the error, HTTP 400 unless said otherwise. */
+export function ssmError(type: string, message: string, status = 400): Reply {
+    return {
+        status,
+        headers: { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": type },
+        body: JSON.stringify({ __type: type, message }),
+    };
+}
+
+/** SSM's success answer (JSON protocol). */
+export function ssmSuccess(out: object): Reply {
+    return { status: 200, headers: { "content-type": "application/x-amz-json-1.1" }, body: JSON.stringify(out) };
+}
