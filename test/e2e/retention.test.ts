@@ -55,7 +55,7 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
     }
 
     before(async function () {
-        this.timeout(120_000);
+        this.timeout(300_000); // seeds five images one second apart, then waits until they are available
         ({ instanceId: sourceInstance } = await createSourceInstance(REGION));
         for (let n = 1; n <= 5; n++) {
             await bake(n);
