@@ -1378,19 +1378,28 @@ export class ImageService {
             token = body.NextToken;
             if (!token) break;
         }
+        // moto's own copy of these images (its `latest_amis` data, when loaded) has their real names and dates.
+        const known = new Map<string, string>();
+        if (byId.size) {
+            const q: Record<string, string> = { "Filter.1.Name": "image-id" };
+            [...byId.keys()].forEach((id, i) => (q[`Filter.1.Value.${i + 1}`] = id));
+            const reply = await req.moto("DescribeImages", q);
+            if (reply.status === 200) for (const item of setItems(reply.body, "imagesSet")) known.set(tagText(item, "imageId") ?? "", item);
+        }
         const table = this.table(req.region);
         for (const [imageId, leaf] of byId) {
             if (table.has(imageId)) continue;
             const instanceStore = leaf.endsWith("-s3");
+            const moto = known.get(imageId);
             table.set(imageId, {
                 imageId,
                 region: req.region,
                 ownerId: AMAZON_ACCOUNT,
                 ownerAlias: "amazon",
-                name: leaf,
-                description: `Amazon Linux (${leaf})`,
+                name: (moto && tagText(moto, "name")) || leaf,
+                description: (moto && tagText(moto, "description")) || `Amazon Linux (${leaf})`,
                 state: "available",
-                creationDate: "2026-11-01T00:00:00.000Z",
+                creationDate: (moto && tagText(moto, "creationDate")) || "2026-11-01T00:00:00.000Z",
                 architecture: leaf.includes("arm64") ? "arm64" : "x86_64",
                 rootDeviceName: "/dev/xvda",
                 rootDeviceType: instanceStore ? "instance-store" : "ebs",

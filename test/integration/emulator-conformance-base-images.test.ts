@@ -12,6 +12,7 @@
 import {
     CreateImageCommand,
     DescribeImagesCommand,
+    paginateDescribeImages,
     DescribeRegionsCommand,
     DescribeSnapshotsCommand,
     EC2Client,
@@ -41,8 +42,11 @@ describe("emulator conformance: public Amazon Linux base images (EC2 user guide,
         it(`in ${region}, each public parameter names a public, available, amazon-owned ebs/hvm image of its architecture`, async () => {
             const ec2 = session.ec2(region);
             const ssm = session.ssm(region);
-            const amazon = await ec2.send(new DescribeImagesCommand({ Owners: ["amazon"] }));
-            const amazonIds = new Set(amazon.Images!.map((i) => i.ImageId));
+            // Every page: DescribeImages pages as EC2 does.
+            const amazonIds = new Set<string | undefined>();
+            for await (const page of paginateDescribeImages({ client: ec2 }, { Owners: ["amazon"] })) {
+                for (const i of page.Images ?? []) amazonIds.add(i.ImageId);
+            }
             for (const name of BASE_IMAGE_PARAMETERS) {
                 const imageId = (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter!.Value!;
                 assert.match(imageId, /^ami-[0-9a-f]{17}$/, name);
