@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { COPY_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { COPY_IMAGE_TIMEOUT_MINUTES } from "./time-limits";
 import { imageResourceProps, ImageResourceArgs } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import provider from "./providers/ami-copy";

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { BUILD_TIMEOUT_MINUTES, CREATE_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { BUILD_TIMEOUT_MINUTES, CREATE_IMAGE_TIMEOUT_MINUTES } from "./time-limits";
 import { givenInputs, IMAGE_OUTPUTS } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import { ImageResource } from "./image-resource";
