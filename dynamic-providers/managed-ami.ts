@@ -162,7 +162,7 @@ async function remove(id: string, props: ImageResourceState & ManagedAmiInputs):
         printProgress(`released ${id} untouched (deleteOnRelease is false)`);
         return;
     }
-    await deleteImage(id, props);
+    await deleteImage(id, props, descriptor);
 }
 
 export { create, update, read };

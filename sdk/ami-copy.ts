@@ -52,7 +52,7 @@ export const descriptor: ImageKind<AmiCopyInputs> = {
         { key: "sourceAmiRegion" },
         { key: "region", default: "" },
         { key: "name" },
-        { key: "encrypted", default: false },
+        { key: "encrypted" },
         { key: "kmsKeyId", default: "" },
     ],
     name: "input",
@@ -78,9 +78,13 @@ export const descriptor: ImageKind<AmiCopyInputs> = {
     createTimeoutMinutes: COPY_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
     outputInputs: ["sourceAmiId", "sourceAmiRegion"],
-    // EC2 refuses a copy into the source's region under the source's name only after the call.
-    needsEc2Check: ({ region, sourceAmiRegion, sourceAmiId, name }) =>
-        !!region && region === sourceAmiRegion && !!sourceAmiId && !!name && !containsUnknown([region, sourceAmiId, name]),
+    needsEc2Check: ({ region, sourceAmiRegion, sourceAmiId, name }, olds) => {
+        if (!sourceAmiId || !sourceAmiRegion || containsUnknown([sourceAmiId, sourceAmiRegion])) return false;
+        // A new source (a create or a replacement) must exist: read at preview.
+        if (olds?.sourceAmiId !== sourceAmiId || olds?.sourceAmiRegion !== sourceAmiRegion) return true;
+        // EC2 refuses a copy into the source's region under the source's name only after the call.
+        return !!region && region === sourceAmiRegion && !!name && !containsUnknown([region, name]);
+    },
 };
 
 /**

@@ -31,6 +31,14 @@ export {
 export const VISIBILITY_WINDOW_SECONDS = 300;
 
 /**
+ * How long `check` asks again for a source (AmiCopy's source image,
+ * AmiFromInstance's instance) that EC2 answers not-found, before refusing it
+ * at preview: a source the same program made moments ago may not be visible
+ * yet (eventual consistency, see above). Scaled by GOLDEN_AMI_POLL_SCALE in tests.
+ */
+export const SOURCE_VISIBILITY_SECONDS = 20;
+
+/**
  * CopyImage answers IdempotentParameterMismatch at most this many times in one
  * create before it fails. A mismatch means the token (the copy's identity) was
  * used with another description or other tags, by a copy since destroyed
