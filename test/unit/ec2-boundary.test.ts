@@ -19,13 +19,17 @@ describe("EC2 boundary", () => {
         );
     });
 
-    it("runs every image kind's check and diff without loading the AWS SDK (preview stays light)", () => {
+    it("runs every image kind's check and diff of an unchanged resource without loading the AWS SDK (preview stays light)", () => {
+        // A create or a replacement may read its source at preview (a source that
+        // does not exist is refused there); a steady stack's preview reads nothing.
         const script = `
             const planning = require("./dynamic-providers/image-planning");
+            const steady = (kind, inputs) => planning.check(kind, inputs, inputs);
             (async () => {
                 const base = { region: "us-east-1", name: "web-1" };
-                await planning.check("ami-from-instance", {}, { ...base, sourceInstanceId: "i-0123456789abcdef0" });
-                await planning.check("ami-copy", {}, { ...base, sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-west-2" });
+                await steady("ami-from-instance", { ...base, sourceInstanceId: "i-0123456789abcdef0" });
+                await steady("ami-copy", { ...base, sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-west-2" });
+                await steady("ami-from-snapshot", { ...base, blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { snapshotId: "snap-0123456789abcdef0" } }] });
                 await planning.check("managed-ami", {}, { region: "us-east-1", imageId: "ami-0123456789abcdef0" });
                 await planning.diff("ami-copy", "ami-1", { ...base, sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-west-2" }, { ...base, sourceAmiId: "ami-0123456789abcdef1", sourceAmiRegion: "us-west-2" });
                 const loaded = Object.keys(require.cache).filter((k) => k.includes("@aws-sdk"));
