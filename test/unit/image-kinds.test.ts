@@ -26,6 +26,7 @@ import { descriptor as amiFromInstance } from "../../sdk/ami-from-instance";
 import { deleteImage, imageHooks } from "../../dynamic-providers/image-hooks";
 import { withImageDefaults } from "../../dynamic-providers/image-planning";
 import { identityValues, ImageKind, snapshotsOwned } from "../../sdk/image-kind";
+import type { ImageInputs } from "../../sdk/types";
 import { IMAGE_KINDS } from "../../sdk/image-kind-registry";
 import { runRules } from "../../sdk/rules/runner";
 import { booleanRule } from "../../sdk/rules/primitives";
@@ -165,10 +166,16 @@ describe("the registry of image kinds", () => {
             });
 
             it(`${kind.ownsSnapshots ? "owns" : "does not own"} its snapshots: snapshot tags follow the image's only when owned, destroy deletes them only when owned`, () => {
-                const inputs = withImageDefaults({ region: "us-east-1", tags: { App: "web" } }, kind);
+                const inputs: Partial<ImageInputs> = withImageDefaults<Partial<ImageInputs>>(
+                    { region: "us-east-1", tags: { App: "web" } },
+                    kind,
+                );
                 assert.equal(inputs.deleteSnapshotsOnDestroy, kind.ownsSnapshots);
                 assert.deepEqual(inputs.snapshotTags, kind.ownsSnapshots ? { App: "web" } : undefined);
-                const given = withImageDefaults({ region: "us-east-1", tags: { App: "web" }, deleteSnapshotsOnDestroy: true }, kind);
+                const given = withImageDefaults<Partial<ImageInputs>>(
+                    { region: "us-east-1", tags: { App: "web" }, deleteSnapshotsOnDestroy: true },
+                    kind,
+                );
                 assert.deepEqual(given.snapshotTags, { App: "web" }, "deleteSnapshotsOnDestroy: true makes them the resource's own");
             });
         });
