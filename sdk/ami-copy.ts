@@ -77,6 +77,7 @@ export const descriptor: ImageKind<AmiCopyInputs> = {
     ],
     createTimeoutMinutes: COPY_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
+    example: { name: "web-dr-1", region: "us-west-2", sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1" },
     outputInputs: ["sourceAmiId", "sourceAmiRegion"],
     needsEc2Check: ({ region, sourceAmiRegion, sourceAmiId, name }, olds) => {
         if (!sourceAmiId || !sourceAmiRegion || containsUnknown([sourceAmiId, sourceAmiRegion])) return false;

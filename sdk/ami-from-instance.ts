@@ -66,6 +66,7 @@ export const descriptor: ImageKind<AmiFromInstanceInputs> = {
     ],
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
+    example: { name: "web-1", region: "us-east-1", sourceInstanceId: "i-0123456789abcdef0" },
     outputInputs: ["sourceInstanceId"],
     // The preflight (checkWithEc2): on a create, the source instance must exist
     // (and the block devices fit it); a changed source instance, block devices

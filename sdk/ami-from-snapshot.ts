@@ -170,6 +170,11 @@ export const descriptor: ImageKind<AmiFromSnapshotInputs> = {
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     // The snapshots are the user's: never deleted or retagged unless deleteSnapshotsOnDestroy is true.
     ownsSnapshots: false,
+    example: {
+        name: "restored-1",
+        region: "us-east-1",
+        blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { snapshotId: "snap-0123456789abcdef0" } }],
+    },
     outputInputs: ["blockDeviceMappings", "rootDeviceName", "architecture"],
     // The snapshots must exist in the image's region: read at preview (a create or a replacement), when known.
     needsEc2Check: (news, olds) => {

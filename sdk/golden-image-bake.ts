@@ -135,6 +135,14 @@ export const descriptor: ImageKind<GoldenImageBakeInputs> = {
     rules: GOLDEN_IMAGE_BAKE_RULES,
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
+    example: {
+        region: "us-east-1",
+        baseImage: { imageId: "ami-0123456789abcdef0" },
+        instanceType: "t3.small",
+        namePrefix: "golden",
+        pipeline: "project/stack/golden",
+        builderOwner: "project/stack/golden",
+    },
     outputInputs: [],
     needsEc2Check: ({ baseImage, region }) => baseImage !== undefined && !!region && !containsUnknown([baseImage, region]),
     // Stored or reconciled without a new image.

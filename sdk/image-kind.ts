@@ -40,6 +40,12 @@ export interface ImageKind<I = Record<string, unknown>> {
      * belong to someone else (a user's source snapshot) must say false.
      */
     readonly ownsSnapshots: boolean;
+    /**
+     * The inputs of a small valid program of this kind (region and name
+     * included): what the tests run every kind's check, diff and preview
+     * promises on, so a new kind is tested without listing it anywhere else.
+     */
+    readonly example: Readonly<Partial<I>>;
     /** Inputs the class also declares as outputs: always sent to the engine, even when unset. */
     readonly outputInputs: readonly (keyof I & string)[];
     /**

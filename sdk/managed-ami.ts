@@ -69,6 +69,7 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     // An adopted image's snapshots were made by someone else: kept unless deleteSnapshotsOnDestroy is true.
     ownsSnapshots: false,
+    example: { region: "us-east-1", imageId: "ami-0123456789abcdef0" },
     outputInputs: ["imageId"],
 };
 

@@ -28,6 +28,7 @@ import { withImageDefaults } from "../../dynamic-providers/image-planning";
 import { identityValues, ImageKind, snapshotsOwned } from "../../sdk/image-kind";
 import type { ImageInputs } from "../../sdk/types";
 import { IMAGE_KINDS } from "../../sdk/image-kind-registry";
+import { checkImageKindInputs } from "../../sdk/rules/image";
 import { runRules } from "../../sdk/rules/runner";
 import { booleanRule } from "../../sdk/rules/primitives";
 import { ec2Error } from "../support/aws-errors";
@@ -153,6 +154,10 @@ describe("the registry of image kinds", () => {
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
                 const impl = require(path.join(ROOT, "dynamic-providers", kind.module));
                 for (const hook of ["create", "read", "update", "delete"]) assert.equal(typeof impl[hook], "function", hook);
+            });
+
+            it("has an example that passes its own and the shared check rules", () => {
+                assert.deepEqual(checkImageKindInputs(kind, { ...kind.example } as never, undefined), []);
             });
 
             it("writes each identity input once, and each default once (the kind's defaults, not again in the identity)", () => {
