@@ -73,7 +73,8 @@ export async function checkWithEc2(
     let found: Awaited<ReturnType<typeof findInstanceWithVolumes>>;
     try {
         const client = ec2Client(region!);
-        found = await findSource(client, () => findInstanceWithVolumes(client, sourceInstanceId!));
+        const volumes = (news.blockDeviceMappings ?? []).length > 0;
+        found = await findSource(client, () => findInstanceWithVolumes(client, sourceInstanceId!, { volumes }));
     } catch (e) {
         if (isNotFound(e)) {
             return {
