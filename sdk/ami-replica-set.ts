@@ -53,13 +53,14 @@ export class AmiReplicaSet extends pulumi.ComponentResource {
     readonly copies: Record<string, AmiCopy>;
 
     constructor(name: string, args: AmiReplicaSetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("golden-ami:index:AmiReplicaSet", name, {}, opts);
         const failures = runRules(REPLICA_SET_RULES, {
             news: { regions: args.regions, kmsKeyIds: args.kmsKeyIds },
             olds: undefined,
             now: new Date(),
         });
+        // Refused before the component is registered: nothing reaches state.
         if (failures.length) throw new Error(`AmiReplicaSet ${name}: ${failures.map((f) => f.reason).join("; ")}`);
+        super("golden-ami:index:AmiReplicaSet", name, {}, opts);
         const regions = [...args.regions];
         const { regions: _regions, kmsKeyIds, ...copyArgs } = args;
         this.copies = {};
