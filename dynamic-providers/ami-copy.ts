@@ -8,7 +8,7 @@ import { copyImage } from "./ec2/create-image";
 import { IDEMPOTENT_PARAMETER_MISMATCH, IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
 import { hasCode, isNotFound, OperationError } from "./ec2/errors";
 import { COPY_TOKEN_MISMATCH_LIMIT } from "./ec2/limits";
-import { ImageNotVisibleError, printProgress, waitForImageVisible } from "./ec2/waiters";
+import { findSource, ImageNotVisibleError, printProgress, waitForImageVisible } from "./ec2/waiters";
 import { findImageById, findOwnImagesByName } from "./ec2/finders";
 import { setDescription } from "./ec2/image-lifecycle";
 import type { Image } from "./ec2/types";
@@ -36,23 +36,33 @@ export function copyClientToken(inputs: AmiCopyInputs, salt = ""): string {
 }
 
 /**
- * A copy into the source's own region under the source's own name is refused
- * by EC2 only after the call; asking for the source's name here moves the
- * error to preview (the descriptor's needsEc2Check says when). A failed
- * lookup is left for `up` to report.
+ * Errors EC2 would give only at `up`, moved to preview (the descriptor's
+ * needsEc2Check says when): a source AMI that does not exist in its region
+ * (a new source is read; one the same program made moments ago is asked for
+ * again while it may not be visible yet), and a copy into the source's own
+ * region under the source's own name. Any other failed lookup is left for
+ * `up` to report.
  */
 export async function checkWithEc2(news: Partial<AmiCopyInputs>): Promise<CheckFailure | undefined> {
     const { region, sourceAmiRegion, sourceAmiId, name } = news;
+    const client = ec2Client(sourceAmiRegion!);
+    let source: Image;
     try {
-        const source = await findImageById(ec2Client(sourceAmiRegion!), sourceAmiId!);
-        if (source.Name === name) {
-            return {
-                property: "name",
-                reason: `name: "${name}" is the name of the source AMI ${sourceAmiId} in ${region}, where names are unique; choose another name or leave it unset`,
-            };
-        }
-    } catch {
-        // unreachable or not found: CopyImage will say so, with the AWS error code
+        source = await findSource(client, () => findImageById(client, sourceAmiId!));
+    } catch (e) {
+        if (!isNotFound(e)) return undefined; // unreachable: CopyImage will say so, with the AWS error code
+        return {
+            property: "sourceAmiId",
+            reason:
+                `sourceAmiId: AMI ${sourceAmiId} does not exist in ${sourceAmiRegion} (or is deregistered); ` +
+                `set sourceAmiId to an available AMI of that region, or sourceAmiRegion to the region the AMI lives in`,
+        };
+    }
+    if (region === sourceAmiRegion && source.Name === name) {
+        return {
+            property: "name",
+            reason: `name: "${name}" is the name of the source AMI ${sourceAmiId} in ${region}, where names are unique; choose another name or leave it unset`,
+        };
     }
     return undefined;
 }

@@ -10,7 +10,7 @@ import { IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
 import { hasCode, isNotFound, OperationError } from "./ec2/errors";
 import { findInstanceWithVolumes, findOwnImagesByName } from "./ec2/finders";
 import type { EC2Client } from "./ec2/types";
-import { printProgress } from "./ec2/waiters";
+import { findSource, printProgress } from "./ec2/waiters";
 import { finishCreate, imageHooks } from "./image-hooks";
 
 export { AmiFromInstanceInputs };
@@ -72,7 +72,9 @@ export async function checkWithEc2(
     const keeps = sameNameReplacement ? "; nothing was changed and the current image is kept" : "";
     let found: Awaited<ReturnType<typeof findInstanceWithVolumes>>;
     try {
-        found = await findInstanceWithVolumes(ec2Client(region!), sourceInstanceId!);
+        const client = ec2Client(region!);
+        const volumes = (news.blockDeviceMappings ?? []).length > 0;
+        found = await findSource(client, () => findInstanceWithVolumes(client, sourceInstanceId!, { volumes }));
     } catch (e) {
         if (isNotFound(e)) {
             return {

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import type { ImageKind } from "../sdk/image-kind";
+import { deletesSnapshots, ImageKind, snapshotsOwned } from "../sdk/image-kind";
 import type { LaunchPermissions } from "../sdk/types";
 import { ec2Client } from "./ec2/client";
 import {
@@ -255,8 +255,12 @@ export async function updateImage<I extends ImageInputs>(
     olds: ImageResourceState<I>,
     news: I,
     defaultCreateTimeoutMinutes: number,
-    /** Reconcile everything with EC2, not only what changed since `olds` (adopting an image). */
-    options: { full?: boolean } = {},
+    /**
+     * `full`: reconcile everything with EC2, not only what changed since `olds`
+     * (adopting an image). `snapshotsOwned` false: never retag the snapshots
+     * (they are the user's, see snapshotsOwned in sdk/image-kind.ts).
+     */
+    options: { full?: boolean; snapshotsOwned?: boolean } = {},
 ): Promise<dynamic.UpdateResult> {
     const client = ec2Client(news.region);
     const op = `updating ${describe(news, id)}`;
@@ -276,7 +280,7 @@ export async function updateImage<I extends ImageInputs>(
         await step("setting the description", () => setDescription(client, id, news.description ?? ""));
     }
     await step("setting tags", () => reconcileTags(client, [id], wantedTags, tagsToRecord(image.Tags)));
-    if (options.full || changedProperties(olds, news, ["snapshotTags"]).length > 0) {
+    if (options.snapshotsOwned !== false && (options.full || changedProperties(olds, news, ["snapshotTags"]).length > 0)) {
         await step("setting snapshot tags", () => reconcileSnapshotTags(client, snapshotIds, news.snapshotTags ?? {}));
     }
     if (!sameDeprecationTime(news.deprecationTime, image.DeprecationTime)) {
@@ -305,10 +309,14 @@ export async function updateImage<I extends ImageInputs>(
     };
 }
 
-/** Destroy: deregister the image and delete its snapshots (unless told to keep them). */
-export async function deleteImage(id: string, props: ImageResourceState): Promise<void> {
+/** Destroy: deregister the image and delete its snapshots (unless told to keep them, or they are not the kind's). */
+export async function deleteImage(
+    id: string,
+    props: ImageResourceState,
+    kind: Pick<ImageKind<any>, "ownsSnapshots"> = { ownsSnapshots: true },
+): Promise<void> {
     const client = ec2Client(props.region);
-    const deleteSnapshots = props.deleteSnapshotsOnDestroy !== false;
+    const deleteSnapshots = deletesSnapshots(kind, props);
     try {
         // State lists the image's snapshots, except after a create that never finished.
         let snapshotIds = props.snapshotIds ?? [];
@@ -378,8 +386,10 @@ export function imageHooks<I extends ImageInputs>(
     const planning = planningHooks<I>(kind, checkWithEc2 && (() => checkWithEc2));
     const read: ImageHooks<I>["read"] = (id, props) => readImage(id, props, kind);
     const update: ImageHooks<I>["update"] = (id, olds, news) =>
-        updateImage(id, olds, kind.name === "image" ? { ...news, name: olds.name } : news, kind.createTimeoutMinutes);
-    const remove: ImageHooks<I>["delete"] = (id, props) => deleteImage(id, props);
+        updateImage(id, olds, kind.name === "image" ? { ...news, name: olds.name } : news, kind.createTimeoutMinutes, {
+            snapshotsOwned: snapshotsOwned(kind, news),
+        });
+    const remove: ImageHooks<I>["delete"] = (id, props) => deleteImage(id, props, kind);
     return {
         check: planning.check,
         diff: planning.diff,

@@ -2,7 +2,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { identityValues, ImageKind, replaceKeys } from "../sdk/image-kind";
+import { identityValues, ImageKind, replaceKeys, snapshotsOwned } from "../sdk/image-kind";
 import { checkImageKindInputs } from "../sdk/rules/image";
 import type { CheckFailure } from "../sdk/rules/primitives";
 import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
@@ -21,9 +21,9 @@ export type { ImageInputs };
 
 /**
  * The defaults `check` fills in: the kind's own, then the shared ones (snapshot
- * tags follow the image tags, no deregistration protection, snapshots deleted
- * on destroy when the kind owns them). The result carries no undefined values
- * (the engine refuses them).
+ * tags follow the image tags when the snapshots are the resource's own, no
+ * deregistration protection, snapshots deleted on destroy when the kind owns
+ * them). The result carries no undefined values (the engine refuses them).
  */
 export function withImageDefaults<T extends Partial<ImageInputs>>(news: T, kind: ImageKind<any>): T {
     const values = news as Record<string, unknown>;
@@ -31,7 +31,7 @@ export function withImageDefaults<T extends Partial<ImageInputs>>(news: T, kind:
     return compact({
         ...news,
         ...own,
-        snapshotTags: news.snapshotTags ?? news.tags,
+        snapshotTags: news.snapshotTags ?? (snapshotsOwned(kind, news) ? news.tags : undefined),
         deregistrationProtection: news.deregistrationProtection ?? false,
         deleteSnapshotsOnDestroy: news.deleteSnapshotsOnDestroy ?? kind.ownsSnapshots,
     });

@@ -4,27 +4,20 @@ import { replaceKeys } from "../sdk/image-kind";
 import type { CheckFailure } from "../sdk/rules/primitives";
 import { AdoptedImageState, AdoptionChange, describeAdoptionChange, planAdoption, untouchedSettings } from "./adoption-plan";
 import { ec2Client } from "./ec2/client";
-import {
-    imageOutputs,
-    imageSnapshotIds,
-    isDeregistrationProtected,
-    launchPermissionsFromEc2,
-    launchPermissionsToEc2,
-    tagsToRecord,
-} from "./ec2/converters";
+import { imageOutputs, imageSnapshotIds, isDeregistrationProtected, launchPermissionsFromEc2, tagsToRecord } from "./ec2/converters";
 import { OperationError } from "./ec2/errors";
 import { findLaunchPermissions, findOwnImageById, findSnapshots } from "./ec2/finders";
-import { setDeprecation, setDeregistrationProtection, setDescription } from "./ec2/image-lifecycle";
+import { addTags, changeLaunchPermissions, setDeprecation, setDeregistrationProtection, setDescription } from "./ec2/image-lifecycle";
 import type { EC2Client, Image } from "./ec2/types";
 import { printProgress, waitForImageAvailable } from "./ec2/waiters";
-import { CreateTagsCommand, ModifyImageAttributeCommand } from "@aws-sdk/client-ec2";
 import { deleteImage, readImage } from "./image-hooks";
 import type { ImageResourceState } from "./image-planning";
-import { check, diff } from "./managed-ami-planning";
 import { publishStep, reconcilePublish, unpublishImage } from "./publish";
 import { compact } from "./state-values";
 
-export { ManagedAmiInputs, check, diff };
+// check and diff come from managed-ami-planning.ts (the provider object loads
+// both modules): that module loads this one only to print an adoption preview.
+export { ManagedAmiInputs };
 
 /** Another image, or another region, is another resource. */
 export const REPLACE_KEYS = replaceKeys(descriptor);
@@ -48,28 +41,18 @@ export async function adoptedImageState(client: EC2Client, image: Image, withSna
 
 /** Carries out an adoption plan: one call per kind of change. */
 export async function applyAdoption(client: EC2Client, imageId: string, changes: AdoptionChange[]): Promise<void> {
-    const tags = changes.flatMap((c) => (c.property === "tags" ? [{ Key: c.key, Value: c.to }] : []));
-    if (tags.length) await client.send(new CreateTagsCommand({ Resources: [imageId], Tags: tags }));
-    const bySnapshot = new Map<string, { Key: string; Value: string }[]>();
+    const tags = Object.fromEntries(changes.flatMap((c) => (c.property === "tags" ? [[c.key, c.to]] : [])));
+    await addTags(client, [imageId], tags);
+    const bySnapshot = new Map<string, Record<string, string>>();
     for (const c of changes) {
-        if (c.property === "snapshotTags")
-            bySnapshot.set(c.snapshotId, [...(bySnapshot.get(c.snapshotId) ?? []), { Key: c.key, Value: c.to }]);
+        if (c.property === "snapshotTags") bySnapshot.set(c.snapshotId, { ...bySnapshot.get(c.snapshotId), [c.key]: c.to });
     }
-    for (const [snapshotId, t] of bySnapshot) await client.send(new CreateTagsCommand({ Resources: [snapshotId], Tags: t }));
+    for (const [snapshotId, t] of bySnapshot) await addTags(client, [snapshotId], t);
     for (const c of changes) {
         if (c.property === "description") await setDescription(client, imageId, c.to);
         if (c.property === "deprecationTime") await setDeprecation(client, imageId, c.to);
         if (c.property === "deregistrationProtection") await setDeregistrationProtection(client, imageId, c.to);
-        if (c.property === "launchPermissions") {
-            const add = launchPermissionsToEc2(c.grant);
-            const remove = launchPermissionsToEc2(c.revoke);
-            await client.send(
-                new ModifyImageAttributeCommand({
-                    ImageId: imageId,
-                    LaunchPermission: { ...(add.length ? { Add: add } : {}), ...(remove.length ? { Remove: remove } : {}) },
-                }),
-            );
-        }
+        if (c.property === "launchPermissions") await changeLaunchPermissions(client, imageId, c.grant, c.revoke);
     }
 }
 
@@ -179,7 +162,7 @@ async function remove(id: string, props: ImageResourceState & ManagedAmiInputs):
         printProgress(`released ${id} untouched (deleteOnRelease is false)`);
         return;
     }
-    await deleteImage(id, props);
+    await deleteImage(id, props, descriptor);
 }
 
 export { create, update, read };

@@ -5,6 +5,8 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import {
+    byGroupThenAge,
+    creationTime,
     exclusionReason,
     ImageReference,
     PlannedRetirement,
@@ -102,22 +104,8 @@ export function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
     };
 }
 
-/** Creation time in ms; an unreadable date sorts as the newest, as the planner counts it. */
-function createdAt(creationDate: string | undefined): number {
-    const t = Date.parse(creationDate ?? "");
-    return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
-}
-
-/** By group (regions prefix groups), then oldest first, then image id: the order preview lists. */
-export function byGroupThenAge(a: PlannedRetirement, b: PlannedRetirement): number {
-    const ta = createdAt(a.creationDate);
-    const tb = createdAt(b.creationDate);
-    return (
-        (a.group < b.group ? -1 : a.group > b.group ? 1 : 0) ||
-        (ta < tb ? -1 : ta > tb ? 1 : 0) ||
-        (a.imageId < b.imageId ? -1 : a.imageId > b.imageId ? 1 : 0)
-    );
-}
+// The retirement order and the creation-date parser are the planner's (sdk/retention-plan.ts): preview and apply share them.
+export { byGroupThenAge };
 
 /**
  * A plan and what it was made from: the images it retires as the inventory
@@ -227,7 +215,7 @@ export function summarizePlan(
         current.newest = p.creationDate;
         if (groupCount > limits.groups) moreImages++;
         else if (current.first.length < limits.perGroup) {
-            const ageDays = Math.max(0, Math.floor((now.getTime() - createdAt(p.creationDate)) / DAY_MS));
+            const ageDays = Math.max(0, Math.floor((now.getTime() - creationTime(p.creationDate)) / DAY_MS));
             current.first.push({
                 imageId: p.imageId,
                 name: p.name,

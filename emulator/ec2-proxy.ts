@@ -49,41 +49,11 @@ import { checkCreateImageBlockDevices, deregisterWithSnapshots } from "./image-r
 import { TokenBuckets } from "./throttling";
 import { IMAGE_ACTIONS, ImageRequest, ImageService, type ImageServiceSwitches } from "./image-service";
 import { DEFAULT_ACCOUNT } from "./image-model";
-import { credentialScope, mulberry32 } from "./handler";
+import { credentialScope, HandlerContext, mulberry32, ProxyHandler } from "./handler";
 
 export type { Reply } from "./ec2-xml";
+export type { HandlerContext, ProxyHandler } from "./handler";
 export type FaultKind = "throttle" | "500" | "503" | "reset" | "lost-response";
-
-/** What an extra action handler (ProxyOptions.handlers) gets for each request. */
-export interface HandlerContext {
-    action: string;
-    /** The request's Query parameters (Action and Version included). */
-    params: URLSearchParams;
-    /** The region in the request's SigV4 credential scope ("us-east-1" when unsigned). */
-    region: string;
-    /** The service of the request's SigV4 credential scope (`ec2`, `ssm`, `autoscaling`); undefined when unsigned. */
-    service?: string;
-    /** moto's endpoint, e.g. `http://127.0.0.1:5000`: it serves every service (SSM too) on that one port. */
-    target: string;
-    req: http.IncomingMessage;
-    /** The raw request body. */
-    body: string;
-    /** The options in force for this request. */
-    options: Readonly<ProxyOptions>;
-    /** Forwards this request (or this body instead) to moto with the client's headers. */
-    forward(body?: string): Promise<Reply>;
-    /** Answers this request as the proxy would without this handler (the built-in emulation, the image service, then moto). */
-    next(): Promise<Reply>;
-    /** The proxy's own call to moto in the client's region and account; not counted in stats. */
-    moto(action: string, params: Record<string, string>): Promise<Reply>;
-    /** The emulator's clock in epoch milliseconds (ProxyOptions.now, moved by advanceClock). */
-    now(): number;
-    /** A PRNG in [0, 1) seeded from ProxyOptions.seed, separate from the fault draws. */
-    random(): number;
-}
-
-/** An extra action handler: a Reply answers the request, undefined passes it on. */
-export type ProxyHandler = (ctx: HandlerContext) => Promise<Reply | undefined>;
 
 export interface ProxyOptions {
     /** The moto endpoint requests are forwarded to, e.g. `http://127.0.0.1:5000`. */

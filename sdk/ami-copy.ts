@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { COPY_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { COPY_IMAGE_TIMEOUT_MINUTES } from "./time-limits";
 import { imageResourceProps, ImageResourceArgs } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import provider from "./providers/ami-copy";
@@ -52,7 +52,7 @@ export const descriptor: ImageKind<AmiCopyInputs> = {
         { key: "sourceAmiRegion" },
         { key: "region", default: "" },
         { key: "name" },
-        { key: "encrypted", default: false },
+        { key: "encrypted" },
         { key: "kmsKeyId", default: "" },
     ],
     name: "input",
@@ -77,10 +77,15 @@ export const descriptor: ImageKind<AmiCopyInputs> = {
     ],
     createTimeoutMinutes: COPY_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
+    example: { name: "web-dr-1", region: "us-west-2", sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1" },
     outputInputs: ["sourceAmiId", "sourceAmiRegion"],
-    // EC2 refuses a copy into the source's region under the source's name only after the call.
-    needsEc2Check: ({ region, sourceAmiRegion, sourceAmiId, name }) =>
-        !!region && region === sourceAmiRegion && !!sourceAmiId && !!name && !containsUnknown([region, sourceAmiId, name]),
+    needsEc2Check: ({ region, sourceAmiRegion, sourceAmiId, name }, olds) => {
+        if (!sourceAmiId || !sourceAmiRegion || containsUnknown([sourceAmiId, sourceAmiRegion])) return false;
+        // A new source (a create or a replacement) must exist: read at preview.
+        if (olds?.sourceAmiId !== sourceAmiId || olds?.sourceAmiRegion !== sourceAmiRegion) return true;
+        // EC2 refuses a copy into the source's region under the source's name only after the call.
+        return !!region && region === sourceAmiRegion && !!name && !containsUnknown([region, name]);
+    },
 };
 
 /**

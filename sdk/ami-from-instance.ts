@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CREATE_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { CREATE_IMAGE_TIMEOUT_MINUTES } from "./time-limits";
 import { imageResourceProps, ImageResourceArgs } from "./image-args";
-import type { ImageKind } from "./image-kind";
+import { identityValues, ImageKind } from "./image-kind";
 import provider from "./providers/ami-from-instance";
 import { ImageResource } from "./image-resource";
 import { blockDeviceMappingsRule, booleanRule, containsUnknown, instanceIdRule } from "./rules/primitives";
@@ -49,7 +49,7 @@ export const descriptor: ImageKind<AmiFromInstanceInputs> = {
     identity: [
         { key: "sourceInstanceId" },
         { key: "name" },
-        { key: "snapshotWithoutReboot", default: false },
+        { key: "snapshotWithoutReboot" },
         { key: "blockDeviceMappings", default: [] },
         { key: "region", default: "" },
     ],
@@ -66,21 +66,21 @@ export const descriptor: ImageKind<AmiFromInstanceInputs> = {
     ],
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
+    example: { name: "web-1", region: "us-east-1", sourceInstanceId: "i-0123456789abcdef0" },
     outputInputs: ["sourceInstanceId"],
-    // The preflight (checkWithEc2): a changed source instance, block devices
-    // or reboot choice (a replacement: checked before the old image goes), and
-    // block devices on a create. A plain create asks EC2 nothing at preview.
+    // The preflight (checkWithEc2): on a create, the source instance must exist
+    // (and the block devices fit it); a changed source instance, block devices
+    // or reboot choice (a replacement) is checked before the old image goes.
+    // An unchanged resource asks EC2 nothing at preview.
     needsEc2Check: (news, olds) => {
         const { sourceInstanceId, region, blockDeviceMappings } = news;
         if (!sourceInstanceId || !region || containsUnknown([sourceInstanceId, region, blockDeviceMappings ?? []])) return false;
-        if (!olds?.sourceInstanceId) return (blockDeviceMappings ?? []).length > 0;
-        // Any replacement on the instance's side: the instance may have been
-        // terminated since the last bake (a builder instance often is).
-        return (
-            olds.sourceInstanceId !== sourceInstanceId ||
-            JSON.stringify(olds.blockDeviceMappings ?? []) !== JSON.stringify(blockDeviceMappings ?? []) ||
-            (olds.snapshotWithoutReboot ?? false) !== (news.snapshotWithoutReboot ?? false)
-        );
+        if (!olds?.sourceInstanceId) return true;
+        // Any replacement on the instance's side (the identity but the name and
+        // region): the instance may have been terminated since the last bake (a
+        // builder instance often is).
+        const instanceSide = (i: Partial<AmiFromInstanceInputs>) => JSON.stringify(identityValues(descriptor, { ...i, region: "" }));
+        return instanceSide(olds) !== instanceSide(news);
     },
 };
 

@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AmiCopy, AmiCopyArgs } from "./ami-copy";
+import { REPLICA_SET_RULES } from "./rules/replica-set";
+import { runRules } from "./rules/runner";
 
 /** Args of {@link AmiReplicaSet}: those of AmiCopy, with `regions` instead of `region`. */
 export interface AmiReplicaSetArgs extends Omit<AmiCopyArgs, "region" | "name" | "kmsKeyId"> {
@@ -51,15 +53,15 @@ export class AmiReplicaSet extends pulumi.ComponentResource {
     readonly copies: Record<string, AmiCopy>;
 
     constructor(name: string, args: AmiReplicaSetArgs, opts?: pulumi.ComponentResourceOptions) {
+        const failures = runRules(REPLICA_SET_RULES, {
+            news: { regions: args.regions, kmsKeyIds: args.kmsKeyIds },
+            olds: undefined,
+            now: new Date(),
+        });
+        // Refused before the component is registered: nothing reaches state.
+        if (failures.length) throw new Error(`AmiReplicaSet ${name}: ${failures.map((f) => f.reason).join("; ")}`);
         super("golden-ami:index:AmiReplicaSet", name, {}, opts);
-        if (pulumi.Output.isInstance(args.regions) || (args.regions as unknown[]).some((r) => typeof r !== "string")) {
-            throw new Error(
-                `AmiReplicaSet ${name}: regions must be a list of region names known when the program runs (each region is a child resource), ` +
-                    `not an Output; read them from config (config.requireObject<string[]>("regions")), or make one AmiCopy per region`,
-            );
-        }
-        const regions = [...new Set(args.regions)];
-        if (regions.length === 0) throw new Error(`AmiReplicaSet ${name}: regions is empty; give at least one destination region`);
+        const regions = [...args.regions];
         const { regions: _regions, kmsKeyIds, ...copyArgs } = args;
         this.copies = {};
         for (const region of regions) {

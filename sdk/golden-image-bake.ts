@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { validNamePart } from "./auto-name";
-import { BUILD_TIMEOUT_MINUTES, CREATE_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { BUILD_TIMEOUT_MINUTES, CREATE_IMAGE_TIMEOUT_MINUTES } from "./time-limits";
 import { givenInputs, IMAGE_OUTPUTS } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import { ImageResource } from "./image-resource";
@@ -136,6 +136,14 @@ export const descriptor: ImageKind<GoldenImageBakeInputs> = {
     rules: GOLDEN_IMAGE_BAKE_RULES,
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     ownsSnapshots: true,
+    example: {
+        region: "us-east-1",
+        baseImage: { imageId: "ami-0123456789abcdef0" },
+        instanceType: "t3.small",
+        namePrefix: "golden",
+        pipeline: "project/stack/golden",
+        builderOwner: "project/stack/golden",
+    },
     outputInputs: [],
     needsEc2Check: ({ baseImage, region }) => baseImage !== undefined && !!region && !containsUnknown([baseImage, region]),
     // Stored or reconciled without a new image.

@@ -20,7 +20,7 @@ export interface ImageResourceArgs {
     readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /**
      * Tags on the image's EBS snapshots. Updated in place.
-     * @default the same as `tags`
+     * @default the same as `tags` (none for AmiFromSnapshot: its snapshots are the user's)
      */
     readonly snapshotTags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /**
@@ -46,8 +46,9 @@ export interface ImageResourceArgs {
     readonly launchPermissions?: pulumi.Input<LaunchPermissions>;
     /**
      * On destroy, delete the image's EBS snapshots after deregistering it (a
-     * snapshot another image still uses is always kept).
-     * @default true
+     * snapshot another image still uses is always kept). For AmiFromSnapshot,
+     * whose snapshots are the user's, true also lets `snapshotTags` tag them.
+     * @default true, except for AmiFromSnapshot (false: the snapshots were given, not made)
      */
     readonly deleteSnapshotsOnDestroy?: pulumi.Input<boolean>;
     /**
@@ -59,7 +60,7 @@ export interface ImageResourceArgs {
      * How long to wait for the image to become available. Past it the create
      * fails but the image stays in state, and the next `pulumi up` waits again.
      * (Pulumi's `customTimeouts` do not reach dynamic providers; this does.)
-     * @default 40 for AmiFromInstance, 240 for AmiCopy
+     * @default 40 for AmiFromInstance and AmiFromSnapshot, 240 for AmiCopy
      */
     readonly createTimeoutMinutes?: pulumi.Input<number>;
     /**

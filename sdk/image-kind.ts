@@ -19,7 +19,8 @@ export interface ImageKind<I = Record<string, unknown>> {
     readonly module: string;
     /**
      * The inputs that identify the image, in this order: changing any of them
-     * replaces it. Without `name`, with each `default` for an unset value,
+     * replaces it. Without `name`, with the kind's `defaults` (else the
+     * entry's `default`, for an input `check` leaves unset) for an unset value,
      * they are what an automatic name hashes (and AmiCopy's idempotency
      * token, with the name in front): never reorder or rename an entry, or
      * names and tokens of existing images change.
@@ -39,6 +40,12 @@ export interface ImageKind<I = Record<string, unknown>> {
      * belong to someone else (a user's source snapshot) must say false.
      */
     readonly ownsSnapshots: boolean;
+    /**
+     * The inputs of a small valid program of this kind (region and name
+     * included): what the tests run every kind's check, diff and preview
+     * promises on, so a new kind is tested without listing it anywhere else.
+     */
+    readonly example: Readonly<Partial<I>>;
     /** Inputs the class also declares as outputs: always sent to the engine, even when unset. */
     readonly outputInputs: readonly (keyof I & string)[];
     /**
@@ -85,5 +92,22 @@ export function replaceKeys(kind: ImageKind<any>): string[] {
 
 /** The identity values without the name, defaults filled in: what an automatic name (and a copy token) hashes. */
 export function identityValues<T>(kind: ImageKind<any>, inputs: Record<string, T>): (T | unknown)[] {
-    return kind.identity.filter((i) => i.key !== "name").map((i) => inputs[i.key] ?? i.default);
+    const defaults = kind.defaults as Record<string, unknown>;
+    return kind.identity.filter((i) => i.key !== "name").map((i) => inputs[i.key] ?? (i.key in defaults ? defaults[i.key] : i.default));
+}
+
+/**
+ * Whether the image's snapshots are the resource's own to retag and delete:
+ * always when the kind made them (`ownsSnapshots`), else only when the user
+ * says `deleteSnapshotsOnDestroy: true` (AmiFromSnapshot's, ManagedAmi's).
+ * Every path obeys it: the snapshot tags `check` fills in, create, update and
+ * delete.
+ */
+export function snapshotsOwned(kind: Pick<ImageKind<any>, "ownsSnapshots">, inputs: { deleteSnapshotsOnDestroy?: unknown }): boolean {
+    return kind.ownsSnapshots || inputs.deleteSnapshotsOnDestroy === true;
+}
+
+/** Whether destroy deletes the image's snapshots: `deleteSnapshotsOnDestroy`, else whether the kind made them. */
+export function deletesSnapshots(kind: Pick<ImageKind<any>, "ownsSnapshots">, inputs: { deleteSnapshotsOnDestroy?: unknown }): boolean {
+    return typeof inputs.deleteSnapshotsOnDestroy === "boolean" ? inputs.deleteSnapshotsOnDestroy : kind.ownsSnapshots;
 }

@@ -1,5 +1,6 @@
 export { AmiCopy, AmiCopyArgs, AmiCopyInputs } from "./ami-copy";
 export { AmiFromInstance, AmiFromInstanceArgs, AmiFromInstanceInputs } from "./ami-from-instance";
+export { AmiFromSnapshot, AmiFromSnapshotArgs, AmiFromSnapshotInputs, SnapshotBlockDeviceMapping } from "./ami-from-snapshot";
 export { AmiReplicaSet, AmiReplicaSetArgs } from "./ami-replica-set";
 export { ImageResourceArgs } from "./image-args";
 export { GoldenImage, GoldenImageArgs, GoldenImageBake, GoldenImageBase, GoldenImageBuildArgs, GoldenImageImageArgs } from "./golden-image";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CREATE_IMAGE_TIMEOUT_MINUTES } from "../dynamic-providers/ec2/limits";
+import { CREATE_IMAGE_TIMEOUT_MINUTES } from "./time-limits";
 import { imageResourceProps, ImageResourceArgs } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import provider from "./providers/managed-ami";
@@ -69,6 +69,7 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
     createTimeoutMinutes: CREATE_IMAGE_TIMEOUT_MINUTES,
     // An adopted image's snapshots were made by someone else: kept unless deleteSnapshotsOnDestroy is true.
     ownsSnapshots: false,
+    example: { region: "us-east-1", imageId: "ami-0123456789abcdef0" },
     outputInputs: ["imageId"],
 };
 

@@ -329,10 +329,18 @@ export function groupOf(image: RetentionImage, groupBy: string[] | undefined): s
     return [image.region, ...values].join("/");
 }
 
-/** Creation time in ms; an unreadable date counts as the newest, so that it is never the one retired. */
-function createdAt(image: { creationDate: string }): number {
-    const t = Date.parse(image.creationDate);
+/**
+ * Creation time in ms; an unreadable date counts as the newest, so that it is
+ * never the one retired. The one parser of EC2's `CreationDate` for retention,
+ * preview and apply alike.
+ */
+export function creationTime(creationDate: string | undefined): number {
+    const t = Date.parse(creationDate ?? "");
     return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+}
+
+function createdAt(image: { creationDate?: string }): number {
+    return creationTime(image.creationDate);
 }
 
 function compare<T>(a: T, b: T): number {
@@ -344,14 +352,14 @@ function newestFirst(a: RetentionImage, b: RetentionImage): number {
     return compare(createdAt(b), createdAt(a)) || compare(a.imageId, b.imageId);
 }
 
-/** By group, then oldest first, then image id. */
-function byGroupThenAge(
+/** The retirement order, shared by preview and apply: by group, then oldest first, then image id. */
+export function byGroupThenAge(
     a: { group?: string; region: string; creationDate?: string; imageId: string },
     b: { group?: string; region: string; creationDate?: string; imageId: string },
 ): number {
     return (
         compare(a.group ?? a.region, b.group ?? b.region) ||
-        compare(createdAt({ creationDate: a.creationDate ?? "" }), createdAt({ creationDate: b.creationDate ?? "" })) ||
+        compare(creationTime(a.creationDate), creationTime(b.creationDate)) ||
         compare(a.imageId, b.imageId)
     );
 }

@@ -69,7 +69,7 @@ export interface ImageOutputs {
     creationDate: string;
     /** The snapshot behind the root device. */
     rootSnapshotId?: string;
-    /** Every EBS snapshot of the image: deleted with it on destroy unless `deleteSnapshotsOnDestroy` is false. */
+    /** Every EBS snapshot of the image: deleted with it on destroy when `deleteSnapshotsOnDestroy` is true (by default, when golden-ami made them). */
     snapshotIds: string[];
     /** The SSM parameter the image id is published to (see `publish`), once written. */
     publishedParameter?: string;

@@ -1,5 +1,5 @@
-import { CopyImageCommand, CreateImageCommand, EC2Client, TagSpecification } from "@aws-sdk/client-ec2";
-import type { BlockDeviceMapping } from "../../sdk/types";
+import { CopyImageCommand, CreateImageCommand, EC2Client, RegisterImageCommand, TagSpecification } from "@aws-sdk/client-ec2";
+import type { BlockDeviceMapping, EbsBlockDevice } from "../../sdk/types";
 import { recordToTags, toEc2BlockDeviceMappings } from "./converters";
 
 /**
@@ -63,6 +63,45 @@ export async function copyImage(client: EC2Client, spec: CopyImageSpec): Promise
             KmsKeyId: spec.kmsKeyId,
             CopyImageTags: spec.copyImageTags || undefined,
             ClientToken: spec.clientToken,
+            TagSpecifications: imageTagSpecifications(spec.tags),
+        }),
+    );
+    return out.ImageId!;
+}
+
+export interface RegisterImageSpec {
+    name: string;
+    description?: string;
+    rootDeviceName: string;
+    /** The devices, EBS ones with the snapshot each starts from. */
+    blockDeviceMappings: (BlockDeviceMapping & { ebs?: EbsBlockDevice & { snapshotId?: string } })[];
+    architecture: string;
+    bootMode?: string;
+    enaSupport?: boolean;
+    imdsSupport?: string;
+    tpmSupport?: string;
+    virtualizationType: string;
+    tags?: Record<string, string>;
+}
+
+/** RegisterImage from EBS snapshots: the image maps exactly the devices and snapshots given. */
+export async function registerImageFromSnapshots(client: EC2Client, spec: RegisterImageSpec): Promise<string> {
+    const mappings = toEc2BlockDeviceMappings(spec.blockDeviceMappings) ?? [];
+    const out = await client.send(
+        new RegisterImageCommand({
+            Name: spec.name,
+            Description: spec.description,
+            RootDeviceName: spec.rootDeviceName,
+            BlockDeviceMappings: mappings.map((m, i) => {
+                const snapshotId = spec.blockDeviceMappings[i].ebs?.snapshotId;
+                return snapshotId ? { ...m, Ebs: { ...m.Ebs, SnapshotId: snapshotId } } : m;
+            }),
+            Architecture: spec.architecture as RegisterImageCommand["input"]["Architecture"],
+            BootMode: spec.bootMode as RegisterImageCommand["input"]["BootMode"],
+            EnaSupport: spec.enaSupport,
+            ImdsSupport: spec.imdsSupport as RegisterImageCommand["input"]["ImdsSupport"],
+            TpmSupport: spec.tpmSupport as RegisterImageCommand["input"]["TpmSupport"],
+            VirtualizationType: spec.virtualizationType,
             TagSpecifications: imageTagSpecifications(spec.tags),
         }),
     );

@@ -122,6 +122,8 @@ export async function findSnapshots(client: EC2Client, snapshotIds: string[]): P
 export async function findInstanceWithVolumes(
     client: EC2Client,
     instanceId: string,
+    /** `volumes: false`: only the instance (one call), when nothing is checked against its volumes. */
+    options: { volumes?: boolean } = {},
 ): Promise<{ instance: Instance; volumes: InstanceVolume[] }> {
     let instance: Instance | undefined;
     try {
@@ -133,7 +135,7 @@ export async function findInstanceWithVolumes(
     }
     if (!instance || instance.State?.Name === "terminated") throw new NotFoundError("instance", instanceId);
     const devices = (instance.BlockDeviceMappings ?? []).filter((m) => m.DeviceName && m.Ebs?.VolumeId);
-    if (devices.length === 0) return { instance, volumes: [] };
+    if (devices.length === 0 || options.volumes === false) return { instance, volumes: [] };
     const out = await client.send(new DescribeVolumesCommand({ VolumeIds: devices.map((m) => m.Ebs!.VolumeId!) }));
     const byId = new Map((out.Volumes ?? []).map((v) => [v.VolumeId, v]));
     const volumes = devices.map((m) => {

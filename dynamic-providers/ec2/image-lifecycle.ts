@@ -39,6 +39,14 @@ export async function reconcileTags(
     }
 }
 
+/** Sets these tags on each of `resourceIds`, leaving their other tags alone. */
+export async function addTags(client: EC2Client, resourceIds: string[], tags: Record<string, string>): Promise<void> {
+    if (resourceIds.length === 0 || Object.keys(tags).length === 0) return;
+    await client.send(
+        new CreateTagsCommand({ Resources: resourceIds, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }),
+    );
+}
+
 export async function setDescription(client: EC2Client, imageId: string, description: string): Promise<void> {
     await client.send(new ModifyImageAttributeCommand({ ImageId: imageId, Description: { Value: description } }));
 }
@@ -69,8 +77,20 @@ export async function reconcileLaunchPermissions(
     wanted: LaunchPermissions,
     current: LaunchPermissions,
 ): Promise<void> {
-    const add = launchPermissionsToEc2(launchPermissionsMinus(normalizeLaunchPermissions(wanted), normalizeLaunchPermissions(current)));
-    const remove = launchPermissionsToEc2(launchPermissionsMinus(normalizeLaunchPermissions(current), normalizeLaunchPermissions(wanted)));
+    const grant = launchPermissionsMinus(normalizeLaunchPermissions(wanted), normalizeLaunchPermissions(current));
+    const revoke = launchPermissionsMinus(normalizeLaunchPermissions(current), normalizeLaunchPermissions(wanted));
+    await changeLaunchPermissions(client, imageId, grant, revoke);
+}
+
+/** Grants `grant` and revokes `revoke` in one call (none when both are empty). */
+export async function changeLaunchPermissions(
+    client: EC2Client,
+    imageId: string,
+    grant: LaunchPermissions,
+    revoke: LaunchPermissions,
+): Promise<void> {
+    const add = launchPermissionsToEc2(grant);
+    const remove = launchPermissionsToEc2(revoke);
     if (add.length === 0 && remove.length === 0) return;
     await client.send(
         new ModifyImageAttributeCommand({

@@ -4,12 +4,14 @@
  * fixed here.
  */
 
-/** How long creating an AMI from an instance may take before it fails. */
-export const CREATE_IMAGE_TIMEOUT_MINUTES = 40;
-/** How long copying an AMI to another region may take: large images take hours. */
-export const COPY_IMAGE_TIMEOUT_MINUTES = 240;
-/** How long deregistering an image and deleting its snapshots may take. */
-export const DELETE_IMAGE_TIMEOUT_MINUTES = 20;
+// The limits users see as Args defaults (create, copy, delete, build) live in
+// sdk/time-limits.ts, which the resource classes read; one place, re-exported here.
+export {
+    BUILD_TIMEOUT_MINUTES,
+    COPY_IMAGE_TIMEOUT_MINUTES,
+    CREATE_IMAGE_TIMEOUT_MINUTES,
+    DELETE_IMAGE_TIMEOUT_MINUTES,
+} from "../../sdk/time-limits";
 
 /**
  * How long an image id EC2 has just handed out (CreateImage, CopyImage) may
@@ -27,6 +29,14 @@ export const DELETE_IMAGE_TIMEOUT_MINUTES = 20;
  * destroyed. Scaled by GOLDEN_AMI_POLL_SCALE in tests.
  */
 export const VISIBILITY_WINDOW_SECONDS = 300;
+
+/**
+ * How long `check` asks again for a source (AmiCopy's source image,
+ * AmiFromInstance's instance) that EC2 answers not-found, before refusing it
+ * at preview: a source the same program made moments ago may not be visible
+ * yet (eventual consistency, see above). Scaled by GOLDEN_AMI_POLL_SCALE in tests.
+ */
+export const SOURCE_VISIBILITY_SECONDS = 20;
 
 /**
  * CopyImage answers IdempotentParameterMismatch at most this many times in one
@@ -86,8 +96,6 @@ export function pollScale(): number {
     return Number.isFinite(n) && n > 0 ? n : 1;
 }
 
-/** How long a GoldenImage's provisioning script may run before the build fails (its builder is terminated). */
-export const BUILD_TIMEOUT_MINUTES = 30;
 /** Delay bounds, in seconds, between two polls of a builder instance's state. */
 export const BUILDER_POLL_MIN_DELAY_SECONDS = 5;
 export const BUILDER_POLL_MAX_DELAY_SECONDS = 15;

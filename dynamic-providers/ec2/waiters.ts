@@ -12,6 +12,7 @@ import {
     PROGRESS_INTERVAL_SECONDS,
     SNAPSHOT_DELETE_MAX_DELAY_SECONDS,
     SNAPSHOT_DELETE_MIN_DELAY_SECONDS,
+    SOURCE_VISIBILITY_SECONDS,
     VISIBILITY_WINDOW_SECONDS,
 } from "./limits";
 
@@ -224,4 +225,30 @@ export async function deleteSnapshotWhenFree(
     });
     if (result.state === WaiterState.SUCCESS) return { deleted: true };
     return { deleted: false, usedBy: user };
+}
+
+/**
+ * Reads a source the user named (an image to copy, an instance to image) for
+ * `check`, asking again while EC2 answers not-found for SOURCE_VISIBILITY_SECONDS:
+ * an id the same program made moments ago may not be visible yet. Past that
+ * the NotFoundError is thrown (the source does not exist); any other error at once.
+ */
+export async function findSource<T>(client: EC2Client, read: () => Promise<T>): Promise<T> {
+    const scale = pollScale();
+    let notFound: unknown;
+    const result = await createWaiter(
+        { client, maxWaitTime: Math.max(2, SOURCE_VISIBILITY_SECONDS * scale), minDelay: 1, maxDelay: Math.max(1, 5 * scale) },
+        undefined,
+        async () => {
+            try {
+                return { state: WaiterState.SUCCESS, reason: await read() };
+            } catch (e) {
+                if (!(e instanceof NotFoundError)) throw e;
+                notFound = e;
+                return { state: WaiterState.RETRY };
+            }
+        },
+    );
+    if (result.state === WaiterState.SUCCESS) return result.reason as T;
+    throw notFound;
 }

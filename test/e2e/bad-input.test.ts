@@ -18,6 +18,27 @@ const CASES: [string, Record<string, unknown>, RegExp][] = [
         { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1", region: "us-west-2", kmsKeyId: "alias/dr" },
         /kmsKeyId: is set but encrypted is not true; set encrypted: true/,
     ],
+    // Errors EC2 would give only at up, read at preview: sources that do not exist.
+    [
+        "AmiFromInstance",
+        { sourceInstanceId: "i-0123456789abcdef0" },
+        /sourceInstanceId: instance i-0123456789abcdef0 does not exist in us-east-1 or is terminated; set sourceInstanceId/,
+    ],
+    [
+        "AmiCopy",
+        { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1", region: "us-west-2" },
+        /sourceAmiId: AMI ami-0123456789abcdef0 does not exist in us-east-1 .*set sourceAmiId to an available AMI/,
+    ],
+    [
+        "AmiFromSnapshot",
+        { blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { snapshotId: "snap-0123456789abcdef0" } }] },
+        /blockDeviceMappings: snapshot snap-0123456789abcdef0 does not exist in us-east-1; set ebs.snapshotId/,
+    ],
+    [
+        "AmiReplicaSet",
+        { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1", regions: ["us-west-2", "us-west-2"] },
+        /regions: repeats us-west-2; give each region once/,
+    ],
     ["ManagedAmi", { imageId: "image-1" }, /imageId: "image-1" is not an AMI id/],
     ["AmiRetentionPolicy", { selector: {}, keepLatest: 0 }, /keepLatest: must be a whole number of at least 1/],
     ["AmiRetentionPolicy", { selector: { owners: ["self"] }, keepLatest: 2 }, /selector: needs namePattern or tags/],
@@ -32,7 +53,9 @@ const CASES: [string, Record<string, unknown>, RegExp][] = [
 describe("bad input under the real CLI (moto)", () => {
     for (const [i, [kind, args, reason]] of CASES.entries()) {
         it(`${kind}: ${reason.source.slice(0, 60)}`, async () => {
-            const stack = await newStack("bad-input", `bad-${i}`, motoEnv(currentMoto().endpoint, REGION));
+            // A source not found is asked for again for a few seconds (it may be new): shortened here.
+            const env = { ...motoEnv(currentMoto().endpoint, REGION), GOLDEN_AMI_POLL_SCALE: "0.01" };
+            const stack = await newStack("bad-input", `bad-${i}`, env);
             await stack.config({ "aws:region": REGION, kind, args: JSON.stringify(args) });
             const before = await inventory(REGION);
             for (const cmd of [["preview"], ["up", "--yes", "--skip-preview"]]) {

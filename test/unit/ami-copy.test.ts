@@ -90,8 +90,24 @@ describe("AmiCopy provider hooks", () => {
             assert.equal(r.failures?.[0].property, "name");
             assert.match(r.failures![0].reason, /name of the source AMI/);
         });
-        it("makes no EC2 call when the copy goes to another region", async () => {
+        it("reads a new source at preview and refuses one that does not exist, naming sourceAmiId and the fix", async () => {
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
             const r = await hooks.check({}, inputs);
+            assert.deepEqual(
+                r.failures?.map((f) => f.property),
+                ["sourceAmiId"],
+            );
+            assert.match(r.failures![0].reason, /does not exist in us-east-1.*set sourceAmiId to an available AMI/);
+        });
+        it("accepts an existing source, and leaves an unreachable EC2 for up to report", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image({ ImageId: SOURCE, Name: "web" })] });
+            assert.deepEqual((await hooks.check({}, inputs)).failures, []);
+            ec2.reset();
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("UnauthorizedOperation"));
+            assert.deepEqual((await hooks.check({}, inputs)).failures, []);
+        });
+        it("makes no EC2 call for an unchanged copy to another region (preview of a steady stack)", async () => {
+            const r = await hooks.check(inputs, inputs);
             assert.deepEqual(r.failures, []);
             assert.equal(ec2.calls().length, 0);
         });

@@ -109,10 +109,19 @@ describe("AmiFromInstance provider hooks", () => {
             });
             ec2.on(DescribeVolumesCommand).resolves({ Volumes: [{ VolumeId: VOL, Size: 8, VolumeType: "gp3", Encrypted: false }] });
         }
-        it("a plain create asks EC2 nothing", async () => {
-            const r = await hooks.check({}, { ...inputs });
+        it("an unchanged resource asks EC2 nothing", async () => {
+            const r = await hooks.check(olds, { ...inputs });
             assert.deepEqual(r.failures, []);
             assert.equal(ec2.calls().length, 0);
+        });
+        it("a create reads the instance and refuses one EC2 does not know at preview, naming sourceInstanceId and the fix", async () => {
+            ec2.on(DescribeInstancesCommand).rejects(ec2Error("InvalidInstanceID.NotFound"));
+            const r = await hooks.check({}, { ...inputs });
+            assert.deepEqual(
+                r.failures?.map((f) => f.property),
+                ["sourceInstanceId"],
+            );
+            assert.match(r.failures![0].reason, /does not exist in us-east-1 or is terminated; set sourceInstanceId/);
         });
         it("refuses a same-name replacement to an instance EC2 does not know, and keeps the image", async () => {
             ec2.on(DescribeInstancesCommand).rejects(ec2Error("InvalidInstanceID.NotFound"));

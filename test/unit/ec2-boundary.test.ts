@@ -19,17 +19,25 @@ describe("EC2 boundary", () => {
         );
     });
 
-    it("runs every image kind's check and diff without loading the AWS SDK (preview stays light)", () => {
+    it("runs every image kind's check and diff of an unchanged resource without loading the AWS SDK (preview stays light)", () => {
+        // A create or a replacement may read its source at preview (a source that
+        // does not exist is refused there); a steady stack's preview reads nothing,
+        // except for kinds whose descriptor says every check asks EC2 (a bake resolves its base image).
         const script = `
             const planning = require("./dynamic-providers/image-planning");
+            const { IMAGE_KINDS } = require("./sdk/image-kind-registry");
             (async () => {
-                const base = { region: "us-east-1", name: "web-1" };
-                await planning.check("ami-from-instance", {}, { ...base, sourceInstanceId: "i-0123456789abcdef0" });
-                await planning.check("ami-copy", {}, { ...base, sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-west-2" });
-                await planning.check("managed-ami", {}, { region: "us-east-1", imageId: "ami-0123456789abcdef0" });
-                await planning.diff("ami-copy", "ami-1", { ...base, sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-west-2" }, { ...base, sourceAmiId: "ami-0123456789abcdef1", sourceAmiRegion: "us-west-2" });
+                const ran = [];
+                for (const kind of IMAGE_KINDS) {
+                    const inputs = kind.example;
+                    if (kind.needsEc2Check && kind.needsEc2Check(inputs, inputs)) continue;
+                    const { failures } = await planning.check(kind.module, inputs, inputs);
+                    if (failures.length) throw new Error(kind.type + ": " + JSON.stringify(failures));
+                    await planning.diff(kind.module, "ami-1", inputs, inputs);
+                    ran.push(kind.type);
+                }
                 const loaded = Object.keys(require.cache).filter((k) => k.includes("@aws-sdk"));
-                process.stdout.write(JSON.stringify(loaded));
+                process.stdout.write(JSON.stringify({ ran, loaded }));
             })();`;
         const r = spawnSync(process.execPath, ["-r", "ts-node/register", "-e", script], {
             cwd: path.join(__dirname, "..", ".."),
@@ -37,6 +45,8 @@ describe("EC2 boundary", () => {
             encoding: "utf8",
         });
         assert.equal(r.status, 0, r.stderr);
-        assert.deepEqual(JSON.parse(r.stdout), []);
+        const { ran, loaded } = JSON.parse(r.stdout);
+        assert.ok(ran.includes("AmiFromInstance") && ran.includes("AmiCopy"), ran.join(", "));
+        assert.deepEqual(loaded, []);
     });
 });

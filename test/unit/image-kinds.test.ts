@@ -1,17 +1,34 @@
 // Image kinds are described once: identity, defaults and rules drive names,
 // tokens, check and diff. These pin what must never move.
-import { DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+    CreateTagsCommand,
+    DeleteSnapshotCommand,
+    DeleteTagsCommand,
+    DeregisterImageCommand,
+    DescribeImagesCommand,
+    DescribeSnapshotsCommand,
+    EC2Client,
+    Image,
+} from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import sinon from "sinon";
 import { copyClientToken } from "../../dynamic-providers/ami-copy";
 import { REPLACE_KEYS as FROM_INSTANCE_REPLACES } from "../../dynamic-providers/ami-from-instance";
 import { describeImagesById } from "../../dynamic-providers/ec2/inventory";
 import { REPLACE_KEYS as MANAGED_REPLACES } from "../../dynamic-providers/managed-ami";
 import { descriptor as amiCopy } from "../../sdk/ami-copy";
 import { descriptor as amiFromInstance } from "../../sdk/ami-from-instance";
-import { identityValues } from "../../sdk/image-kind";
+import { deleteImage, imageHooks } from "../../dynamic-providers/image-hooks";
+import { withImageDefaults } from "../../dynamic-providers/image-planning";
+import { identityValues, ImageKind, snapshotsOwned } from "../../sdk/image-kind";
+import type { ImageInputs } from "../../sdk/types";
+import { IMAGE_KINDS } from "../../sdk/image-kind-registry";
+import { checkImageKindInputs } from "../../sdk/rules/image";
 import { runRules } from "../../sdk/rules/runner";
 import { booleanRule } from "../../sdk/rules/primitives";
 import { ec2Error } from "../support/aws-errors";
@@ -104,4 +121,122 @@ describe("inventory re-check by id", () => {
         ]);
         assert.deepEqual([...found.keys()], ["ami-0123456789abcdef1"]);
     });
+});
+
+const ROOT = path.join(__dirname, "..", "..");
+
+describe("the registry of image kinds", () => {
+    it("lists every kind that has a provider object (sdk/providers/*), each once", () => {
+        const withProvider = fs
+            .readdirSync(path.join(ROOT, "sdk", "providers"))
+            .map((f) => /imageProvider\("([^"]+)"\)/.exec(fs.readFileSync(path.join(ROOT, "sdk", "providers", f), "utf8"))?.[1])
+            .filter((m): m is string => !!m)
+            .sort();
+        assert.deepEqual(
+            IMAGE_KINDS.map((k) => k.module)
+                .filter((m) => withProvider.includes(m))
+                .sort(),
+            withProvider,
+        );
+        assert.equal(new Set(IMAGE_KINDS.map((k) => k.type)).size, IMAGE_KINDS.length);
+        assert.equal(new Set(IMAGE_KINDS.map((k) => k.module)).size, IMAGE_KINDS.length);
+    });
+
+    for (const kind of IMAGE_KINDS) {
+        describe(kind.type, () => {
+            it(`lives where its module says: sdk/${kind.module}.ts (descriptor), sdk/providers/${kind.module}.ts (provider object), dynamic-providers/${kind.module}.ts (create, read, update, delete)`, () => {
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                assert.equal(require(path.join(ROOT, "sdk", kind.module)).descriptor, kind);
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                const provider = require(path.join(ROOT, "sdk", "providers", kind.module));
+                for (const hook of ["check", "diff", "create", "read", "update", "delete"])
+                    assert.equal(typeof provider[hook], "function", hook);
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                const impl = require(path.join(ROOT, "dynamic-providers", kind.module));
+                for (const hook of ["create", "read", "update", "delete"]) assert.equal(typeof impl[hook], "function", hook);
+            });
+
+            it("has an example that passes its own and the shared check rules", () => {
+                assert.deepEqual(checkImageKindInputs(kind, { ...kind.example } as never, undefined), []);
+            });
+
+            it("writes each identity input once, and each default once (the kind's defaults, not again in the identity)", () => {
+                const keys = kind.identity.map((i) => i.key);
+                assert.equal(new Set(keys).size, keys.length);
+                const defaults = kind.defaults as Record<string, unknown>;
+                assert.deepEqual(
+                    kind.identity.filter((i) => i.default !== undefined && i.key in defaults).map((i) => i.key),
+                    [],
+                );
+            });
+
+            it(`${kind.ownsSnapshots ? "owns" : "does not own"} its snapshots: snapshot tags follow the image's only when owned, destroy deletes them only when owned`, () => {
+                const inputs: Partial<ImageInputs> = withImageDefaults<Partial<ImageInputs>>(
+                    { region: "us-east-1", tags: { App: "web" } },
+                    kind,
+                );
+                assert.equal(inputs.deleteSnapshotsOnDestroy, kind.ownsSnapshots);
+                assert.deepEqual(inputs.snapshotTags, kind.ownsSnapshots ? { App: "web" } : undefined);
+                const given = withImageDefaults<Partial<ImageInputs>>(
+                    { region: "us-east-1", tags: { App: "web" }, deleteSnapshotsOnDestroy: true },
+                    kind,
+                );
+                assert.deepEqual(given.snapshotTags, { App: "web" }, "deleteSnapshotsOnDestroy: true makes them the resource's own");
+            });
+        });
+    }
+});
+
+describe("snapshot ownership on every path, per kind", () => {
+    const ec2 = mockClient(EC2Client);
+    const IMAGE = "ami-0123456789abcdef0";
+    const SNAP = "snap-0123456789abcdef0";
+    const image: Image = {
+        ImageId: IMAGE,
+        Name: "web-1",
+        State: "available",
+        OwnerId: "111122223333",
+        CreationDate: "2026-01-01T00:00:00.000Z",
+        RootDeviceName: "/dev/xvda",
+        BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: SNAP } }],
+        Tags: [{ Key: "App", Value: "web" }],
+    };
+    let log: sinon.SinonStub;
+    beforeEach(() => {
+        ec2.reset();
+        log = sinon.stub(console, "log");
+    });
+    afterEach(() => log.restore());
+
+    const state = (kind: ImageKind<any>, extra: Record<string, unknown> = {}) =>
+        ({
+            ...withImageDefaults({ region: "us-east-1", name: "web-1", tags: { App: "web" }, ...extra }, kind),
+            imageId: IMAGE,
+            snapshotIds: [SNAP],
+        }) as never;
+
+    for (const kind of IMAGE_KINDS) {
+        it(`${kind.type}: destroy ${kind.ownsSnapshots ? "deletes" : "keeps"} the snapshots by default`, async () => {
+            ec2.on(DeregisterImageCommand).resolves({});
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            await deleteImage(IMAGE, state(kind), kind);
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, kind.ownsSnapshots ? 1 : 0);
+        });
+
+        it(`${kind.type}: update ${kind.ownsSnapshots ? "retags" : "never retags"} the snapshots when the snapshot tags change`, async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image] });
+            ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: SNAP, Tags: [{ Key: "Owner", Value: "me" }] }] });
+            ec2.on(CreateTagsCommand).resolves({});
+            ec2.on(DeleteTagsCommand).resolves({});
+            const olds = state(kind, { snapshotTags: { App: "web" } });
+            const news = { ...(olds as object), snapshotTags: { App: "web2" } } as never;
+            const update = imageHooks(kind, async () => ({ id: IMAGE })).update;
+            await update(IMAGE, olds, news);
+            const snapshotCalls = [...ec2.commandCalls(CreateTagsCommand), ...ec2.commandCalls(DeleteTagsCommand)].filter((c) =>
+                c.args[0].input.Resources?.includes(SNAP),
+            );
+            assert.equal(snapshotCalls.length > 0, snapshotsOwned(kind, news));
+        });
+    }
 });

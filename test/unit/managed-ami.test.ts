@@ -18,10 +18,13 @@ import assert from "node:assert/strict";
 import sinon from "sinon";
 import { planAdoption, untouchedSettings } from "../../dynamic-providers/adoption-plan";
 import * as waiters from "../../dynamic-providers/ec2/waiters";
-import * as hooks from "../../dynamic-providers/managed-ami";
+import * as impl from "../../dynamic-providers/managed-ami";
+import { check, diff } from "../../dynamic-providers/managed-ami-planning";
 import { descriptor } from "../../sdk/managed-ami";
 import { checkManagedAmiInputs } from "../../sdk/validation";
 
+/** The hooks as the provider object puts them together (sdk/providers/managed-ami.ts). */
+const hooks = { ...impl, check, diff };
 const ec2 = mockClient(EC2Client);
 const AMI = "ami-0123456789abcdef0";
 const OTHER = "ami-0fedcba9876543210";

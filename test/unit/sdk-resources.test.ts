@@ -57,7 +57,7 @@ describe("resource classes (Pulumi mocks)", () => {
         const set = new sdk.AmiReplicaSet("web", {
             sourceAmiId: "ami-0123456789abcdef0",
             sourceAmiRegion: "us-east-1",
-            regions: ["us-west-2", "eu-west-1", "us-west-2"],
+            regions: ["us-west-2", "eu-west-1"],
             encrypted: true,
             kmsKeyIds: { "us-west-2": "alias/dr" },
         });
@@ -72,7 +72,33 @@ describe("resource classes (Pulumi mocks)", () => {
     it("AmiReplicaSet refuses an empty region list", () => {
         assert.throws(
             () => new sdk.AmiReplicaSet("none", { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1", regions: [] }),
-            /regions is empty/,
+            /regions: is empty; give at least one destination region/,
+        );
+    });
+
+    it("AmiReplicaSet refuses a region listed twice, naming it and the fix", () => {
+        assert.throws(
+            () =>
+                new sdk.AmiReplicaSet("twice", {
+                    sourceAmiId: "ami-0123456789abcdef0",
+                    sourceAmiRegion: "us-east-1",
+                    regions: ["us-west-2", "eu-west-1", "us-west-2"],
+                }),
+            /AmiReplicaSet twice: regions: repeats us-west-2; give each region once/,
+        );
+    });
+
+    it("AmiReplicaSet refuses a KMS key for a region not in the set, naming it and the fix", () => {
+        assert.throws(
+            () =>
+                new sdk.AmiReplicaSet("stray", {
+                    sourceAmiId: "ami-0123456789abcdef0",
+                    sourceAmiRegion: "us-east-1",
+                    regions: ["us-west-2"],
+                    encrypted: true,
+                    kmsKeyIds: { "us-west-2": "alias/dr", "eu-west-3": "alias/dr" },
+                }),
+            /kmsKeyIds: has a key for "eu-west-3", not in regions \(us-west-2\); add that region to regions, or remove its key/,
         );
     });
 
@@ -160,7 +186,7 @@ describe("publish and regions wiring (Pulumi mocks)", () => {
                     sourceAmiRegion: "us-east-1",
                     regions: pulumi.output(["us-west-2"]) as never,
                 }),
-            /regions must be a list of region names known when the program runs/,
+            /regions: must be a list of region names known when the program runs/,
         );
     });
 });
