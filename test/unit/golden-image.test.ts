@@ -96,6 +96,9 @@ async function checked(extra: Partial<GoldenImageBakeInputs> = {}, baseId = BASE
     return r.inputs as GoldenImageBakeInputs;
 }
 
+/** A console output as GetConsoleOutput answers it (base64), with cloud-init's prefix on each line. */
+const consoleOf = (...lines: string[]) => Buffer.from(lines.map((l) => `cloud-init[780]: ${l}`).join("\n") + "\n").toString("base64");
+
 describe("GoldenImage", () => {
     let log: sinon.SinonStub;
     before(() => {
@@ -275,6 +278,7 @@ describe("GoldenImage", () => {
             ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
             ec2.on(CreateTagsCommand).resolves({});
             ec2.on(TerminateInstancesCommand).resolves({});
+            ec2.on(GetConsoleOutputCommand, { InstanceId: BUILDER }).resolves({ Output: consoleOf("+ make", "golden-ami: success") });
         }
         const terminated = () => ec2.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds);
 
@@ -282,6 +286,7 @@ describe("GoldenImage", () => {
             const inputs = await checked({ publishParameter: "/golden/web/latest" });
             ec2Happy();
             ssm.on(GetParameterCommand, { Name: "/golden/web/latest" })
+                .resolvesOnce({}) // the ownership check: no parameter yet
                 .resolvesOnce({})
                 .resolves({ Parameter: { Name: "/golden/web/latest", Value: IMAGE_ID, Version: 1 } });
             ssm.on(PutParameterCommand).resolves({ Version: 1 });
