@@ -347,6 +347,41 @@ describe("GoldenImage", () => {
             assert.match(r.failures![0].reason, /does not exist in this region/);
         });
 
+        it("namePattern picks the newest available, not deprecated image of the builder's architecture, and says which", async () => {
+            const x86 = (id: string, created: string, extra: Partial<Image> = {}) =>
+                image({ ImageId: id, Name: `al-${id}`, Architecture: "x86_64", CreationDate: created, ...extra });
+            ec2.on(DescribeImagesCommand).resolves({
+                Images: [
+                    x86("ami-00000001", "2026-10-01T00:00:00Z"),
+                    x86("ami-00000002", "2026-11-01T00:00:00Z", { DeprecationTime: "2026-11-02T00:00:00Z" }),
+                    x86("ami-00000003", "2026-12-01T00:00:00Z", { Architecture: "arm64" }),
+                ],
+            });
+            const r = await hooks.check({}, news({ baseImage: { owners: ["amazon"], namePattern: "al-*" } }));
+            assert.deepEqual(r.failures ?? [], []);
+            assert.equal(r.inputs.baseImageId, "ami-00000001", "not the deprecated one, not the arm64 one");
+            assert.match(log.args.map((a) => String(a[0])).join("\n"), /baseImage: "al-\*" picked ami-00000001 \(al-ami-00000001, x86_64/);
+            const arm = await hooks.check({}, news({ instanceType: "t4g.small", baseImage: { owners: ["amazon"], namePattern: "al-*" } }));
+            assert.equal(arm.inputs.baseImageId, "ami-00000003");
+            ec2.on(DescribeImagesCommand).resolves({ Images: [x86("ami-00000001", "2026-10-01T00:00:00Z")] });
+            const none = await hooks.check({}, news({ instanceType: "m7g.large", baseImage: { owners: ["amazon"], namePattern: "al-*" } }));
+            assert.equal(none.failures?.[0].property, "baseImage");
+            assert.match(
+                none.failures![0].reason,
+                /1 match but are deprecated or not arm64, the architecture of the builder's instance type/,
+            );
+        });
+
+        it("a pinned or resolved base image that no longer exists fails the preview naming it", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+            const pinned = await hooks.check({}, news({ baseImage: { imageId: "ami-0dddddddddddddddd" } }));
+            assert.equal(pinned.failures?.[0].property, "baseImage");
+            assert.match(pinned.failures![0].reason, /AMI ami-0dddddddddddddddd does not exist in this region or is not visible/);
+            ssm.on(GetParameterCommand).resolves({ Parameter: { Name: "/base", Value: "ami-0dddddddddddddddd", Version: 3 } });
+            const resolved = await hooks.check({}, news({ baseImage: { ssmParameter: "/base" } }));
+            assert.match(resolved.failures![0].reason, /AMI ami-0dddddddddddddddd \(from \/base\) does not exist/);
+        });
+
         it("values not known at preview leave the hash and name unknown, without an EC2 call", async () => {
             const r = await hooks.check({}, news({ baseImage: { imageId: UNKNOWN }, subnetId: UNKNOWN }));
             assert.deepEqual(r.failures ?? [], []);
