@@ -21,6 +21,7 @@ import { readParameter, ssmClient } from "../../dynamic-providers/ec2/ssm-parame
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { builderEmulation, BuilderEmulation } from "../../emulator/builders";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
+import { readmePolicyActions } from "../support/iam-policy";
 import { currentMoto } from "../support/moto-hooks";
 
 // A region no other integration file uses: clients are cached per region for the process.
@@ -303,5 +304,15 @@ describe("GoldenImage bake against moto", () => {
         assert.equal(await readParameter(ssmClient(REGION), theirs), undefined, "destroy deletes it while it holds this pipeline's image");
         await hooks.delete(tested.id, { ...tested.outs, publishParameter: ours } as never);
         assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] });
+    });
+
+    it("every EC2 action this file's builds called through the emulator is in the README's minimal policy", () => {
+        const granted = new Set(readmePolicyActions());
+        const called = Object.keys(proxy.stats().byAction).map((a) => `ec2:${a}`);
+        assert.ok(called.includes("ec2:RunInstances") && called.includes("ec2:DescribeInstanceStatus"), called.join(" "));
+        assert.deepEqual(
+            called.filter((a) => !granted.has(a)),
+            [],
+        );
     });
 });
