@@ -87,6 +87,12 @@ export async function checkWithEc2(
                 `baseImage: ${JSON.stringify(base.namePattern)} picked ${image.ImageId} (${image.Name}, ${image.Architecture ?? "?"}, created ${image.CreationDate ?? "?"}) in ${region}`,
             );
         }
+        if (news.test && typeof news.test.userData === "string" && !containsUnknown(news.test)) {
+            printProgress(
+                `test step: after the bake an instance of the new image runs test.userData (${news.test.userData.split("\n").length} lines, ` +
+                    `at most ${news.testTimeoutMinutes ?? TEST_TIMEOUT_MINUTES} min); the image is copied and published only if it passes`,
+            );
+        }
         return { resolved: { baseImageId: image.ImageId! } };
     } catch (e) {
         return {

@@ -35,6 +35,7 @@ import { buildHash, GoldenImageBakeInputs } from "../../sdk/golden-image-bake";
 import { PartialCreateError } from "../../dynamic-providers/ec2/errors";
 import {
     architectureOf,
+    builderMappings,
     consoleTail,
     hasSuccessMarker,
     launchWithRetries,
@@ -210,6 +211,27 @@ describe("GoldenImage", () => {
             assert.ok(!hasSuccessMarker("cloud-init[780]: golden-ami: success, or not\n"));
         });
 
+        it("with image.kmsKeyId every EBS volume of the base image is encrypted with the key, the root resized too", () => {
+            const spec = {
+                baseImageId: BASE,
+                instanceType: "t3.small",
+                userData: "",
+                owner: OWNER,
+                tags: {},
+                rootDeviceName: "/dev/xvda",
+                baseMappings: [
+                    { DeviceName: "/dev/xvda", Ebs: { SnapshotId: "snap-1" } },
+                    { DeviceName: "/dev/sdb", Ebs: { SnapshotId: "snap-2" } },
+                    { DeviceName: "/dev/sdc", VirtualName: "ephemeral0" },
+                ],
+            };
+            assert.equal(builderMappings(spec), undefined, "nothing to change without a key or a size");
+            assert.deepEqual(builderMappings({ ...spec, kmsKeyId: "alias/golden", rootVolumeSize: 20 }), [
+                { DeviceName: "/dev/xvda", Ebs: { Encrypted: true, KmsKeyId: "alias/golden", VolumeSize: 20, DeleteOnTermination: true } },
+                { DeviceName: "/dev/sdb", Ebs: { Encrypted: true, KmsKeyId: "alias/golden" } },
+            ]);
+        });
+
         it("tells the architecture from the instance type", () => {
             for (const [type, arch] of [
                 ["t3.small", "x86_64"],
@@ -329,6 +351,19 @@ describe("GoldenImage", () => {
                 assert.deepEqual(d.replaces, [], JSON.stringify(extra));
             }
             assert.equal((await hooks.diff(IMAGE_ID, before as GoldenImageBakeState, await checked())).changes, false);
+        });
+
+        it("a test step previews as a replace naming test, and says what it will do; its time limit updates in place", async () => {
+            const before = await checked();
+            const tested = await checked({ test: { userData: "#!/bin/bash\npoweroff\n" } });
+            const d = await hooks.diff(IMAGE_ID, before as GoldenImageBakeState, tested);
+            assert.deepEqual(d.replaces, ["test", "name", "buildHash"]);
+            assert.match(
+                log.args.map((a) => String(a[0])).join("\n"),
+                /test step: after the bake an instance of the new image runs test\.userData/,
+            );
+            const longer = await checked({ test: { userData: "#!/bin/bash\npoweroff\n" }, testTimeoutMinutes: 45 });
+            assert.deepEqual((await hooks.diff(IMAGE_ID, tested as GoldenImageBakeState, longer)).replaces, []);
         });
 
         it("a parameter repointed outside Pulumi (seen by refresh) is an update that puts it back", async () => {
