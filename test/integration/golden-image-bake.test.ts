@@ -52,6 +52,7 @@ describe("GoldenImage bake against moto", () => {
             new PutParameterCommand({ Name: "/integ/bake/base", Value: baseImageId, Type: "String", DataType: "aws:ec2:image" }),
         );
         baseline = await inventory(REGION);
+        proxy.resetStats(); // the fixtures' own calls (RegisterImage, CreateSnapshot) are not golden-ami's
     });
     after(async () => {
         process.env.AWS_ENDPOINT_URL_EC2 = direct;
