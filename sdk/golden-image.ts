@@ -193,8 +193,11 @@ export { GoldenImageBake };
  * one `pulumi preview --diff`.
  *
  * `pulumi up` launches a builder instance from the base image with the
- * provisioning script as user data, waits until the script powers it off,
- * bakes the stopped instance with CreateImage, and always terminates the
+ * provisioning script as user data, waits until the script prints
+ * `golden-ami: success` and powers it off (without a script: until it has
+ * booted, then stops it), bakes the stopped instance with CreateImage, runs
+ * the optional `test` on an instance of the new image (a failure deletes the
+ * new image and ships nothing), and always terminates the
  * builder (on success, failure and timeout; one left by an interrupted run
  * is found by its `golden-ami:builder` tag and terminated by the next `up`,
  * `refresh` or `destroy`). The base image is resolved at preview: a new base
