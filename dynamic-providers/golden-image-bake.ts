@@ -1,23 +1,31 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { BaseImage, BUILD_HASH_TAG, descriptor, GoldenImageBakeInputs } from "../sdk/golden-image-bake";
+import { BaseImage, BUILD_HASH_TAG, descriptor, GoldenImageBakeInputs, PIPELINE_TAG } from "../sdk/golden-image-bake";
 import { replaceKeys } from "../sdk/image-kind";
 import { ImageReference, inUseReason } from "../sdk/retention-plan";
-import type { CheckFailure } from "../sdk/rules/primitives";
+import { containsUnknown, type CheckFailure } from "../sdk/rules/primitives";
 import {
+    architectureOf,
     BaseImageError,
+    consoleTail,
     createImageFromBuilder,
-    launchBuilder,
+    launchWithRetries,
     resolveBaseImage,
+    ScriptFailedError,
+    stopWhenBooted,
+    terminateAndWait,
     terminateBuilders,
     terminateInstances,
+    TEST_ROLE,
     waitForBuilderStopped,
+    waitForSuccessMarker,
 } from "./ec2/builder-instance";
 import { ec2Client, ssmClient } from "./ec2/client";
 import { removeImageLeftBehind } from "./ec2/delete-image";
-import { errorCode, OperationError, PartialCreateError } from "./ec2/errors";
+import { errorCode, isNotFound, OperationError, PartialCreateError } from "./ec2/errors";
 import { findImageById, findOwnImagesByName } from "./ec2/finders";
 import { imagesInUse } from "./ec2/inventory";
-import { publishImageParameter, readParameter, unpublishImageParameter } from "./ec2/ssm-parameter";
+import { describeParameter, publishImageParameter, readParameter, unpublishImageParameter } from "./ec2/ssm-parameter";
+import { STATUS_CHECK_TIMEOUT_MINUTES, TEST_TIMEOUT_MINUTES } from "./ec2/limits";
 import type { EC2Client } from "./ec2/types";
 import { printProgress } from "./ec2/waiters";
 import { finishCreate, imageHooks } from "./image-hooks";
@@ -68,8 +76,23 @@ export async function checkWithEc2(
     news: Partial<GoldenImageBakeInputs>,
 ): Promise<CheckFailure | { resolved: Partial<GoldenImageBakeInputs> }> {
     const region = news.region!;
+    const base = news.baseImage as BaseImage;
+    const type = news.instanceType;
+    const architecture = typeof type === "string" && !containsUnknown(type) ? architectureOf(type) : undefined;
     try {
-        const image = await resolveBaseImage(ec2Client(region), ssmClient(region), news.baseImage as BaseImage);
+        const image = await resolveBaseImage(ec2Client(region), ssmClient(region), base, { architecture });
+        if (base.namePattern !== undefined) {
+            // Shown by preview: which image the pattern stands for now.
+            printProgress(
+                `baseImage: ${JSON.stringify(base.namePattern)} picked ${image.ImageId} (${image.Name}, ${image.Architecture ?? "?"}, created ${image.CreationDate ?? "?"}) in ${region}`,
+            );
+        }
+        if (news.test && typeof news.test.userData === "string" && !containsUnknown(news.test)) {
+            printProgress(
+                `test step: after the bake an instance of the new image runs test.userData (${news.test.userData.split("\n").length} lines, ` +
+                    `at most ${news.testTimeoutMinutes ?? TEST_TIMEOUT_MINUTES} min); the image is copied and published only if it passes`,
+            );
+        }
         return { resolved: { baseImageId: image.ImageId! } };
     } catch (e) {
         return {
@@ -90,11 +113,55 @@ async function sweepBuilders(client: EC2Client, owner: string, op: string, keep:
     if (strays.length) printProgress(`${op}: terminated builder(s) ${strays.join(", ")} left behind by an interrupted run`);
 }
 
+/** The description golden-ami writes on a GoldenImage's parameter, and recognizes as the pipeline's. */
+export function parameterDescription(pipeline: string): string {
+    return `golden-ami: latest image of ${pipeline}`;
+}
+
+/** The parameter holds an image of another owner (or something else), and `publish.overwrite` is not set. */
+export class ParameterOwnedElsewhereError extends Error {
+    constructor(
+        readonly parameterName: string,
+        readonly value: string,
+        pipeline: string,
+    ) {
+        super(
+            `SSM parameter ${parameterName} already exists and holds ${value}, which is not an image of this pipeline (${pipeline}); ` +
+                `golden-ami does not take over a parameter it did not publish: choose another publish.ssmParameter, or set publish.overwrite: true to take it over`,
+        );
+        this.name = "ParameterOwnedElsewhereError";
+    }
+}
+
+/**
+ * Publish ownership, checked before anything is built: the parameter does
+ * not exist yet, or golden-ami wrote it for this pipeline (its description),
+ * or it holds one of this pipeline's images (tag `golden-ami:pipeline`).
+ * Anything else is refused unless `publish.overwrite`.
+ */
+export async function checkPublishOwnership(client: EC2Client, inputs: GoldenImageBakeInputs): Promise<void> {
+    const name = inputs.publishParameter;
+    if (!name || inputs.publishOverwrite) return;
+    const ssm = ssmClient(inputs.region);
+    const current = await readParameter(ssm, name);
+    if (!current) return;
+    if ((await describeParameter(ssm, name))?.description === parameterDescription(inputs.pipeline)) return;
+    if (current.value.startsWith("ami-")) {
+        try {
+            const image = await findImageById(client, current.value);
+            if (image.Tags?.some((t) => t.Key === PIPELINE_TAG && t.Value === inputs.pipeline)) return;
+        } catch (e) {
+            if (!isNotFound(e)) throw e;
+        }
+    }
+    throw new ParameterOwnedElsewhereError(name, current.value, inputs.pipeline);
+}
+
 /** Publishes the image id (when asked). */
 async function publish(inputs: GoldenImageBakeInputs, imageId: string): Promise<string | undefined> {
     if (!inputs.publishParameter) return undefined;
     await publishImageParameter(ssmClient(inputs.region), inputs.publishParameter, imageId, {
-        description: `golden-ami: latest image of ${inputs.pipeline}`,
+        description: parameterDescription(inputs.pipeline),
     });
     printProgress(`published ${imageId} as SSM parameter ${inputs.publishParameter}`);
     return imageId;
@@ -151,7 +218,117 @@ function wantedBuilderTags(inputs: GoldenImageBakeInputs): Record<string, string
     return tags;
 }
 
-/** The bake's own create: builder launch, wait until stopped, CreateImage and the shared finish; the builder is always terminated. */
+/** The test step failed: the new image and its snapshots are removed, nothing ships. */
+export class ImageTestFailedError extends Error {
+    constructor(
+        readonly imageId: string,
+        readonly testInstanceId: string | undefined,
+        cause: unknown,
+        notes: string,
+    ) {
+        super(`the test of ${imageId} failed (test.userData): ${(cause as Error)?.message ?? String(cause)}${notes}`, { cause });
+        this.name = "ImageTestFailedError";
+    }
+}
+
+/**
+ * The test step: an instance launched from the new image (tagged like a
+ * builder, so sweeps find it) runs the test script; it passes when the
+ * script prints the success marker and powers the instance off within
+ * `testTimeoutMinutes`. The instance is terminated either way (and waited
+ * for: nothing may still use the image when it is removed). On failure the
+ * image and its snapshots are removed and ImageTestFailedError thrown.
+ */
+async function testImage(client: EC2Client, imageId: string, inputs: GoldenImageBakeInputs, op: string): Promise<void> {
+    const t = inputs.test!;
+    let instanceId: string | undefined;
+    let failure: unknown;
+    try {
+        const launched = await launchWithRetries(
+            client,
+            {
+                baseImageId: imageId,
+                instanceType: t.instanceType ?? inputs.instanceType,
+                userData: t.userData,
+                subnetId: t.subnetId ?? inputs.subnetId,
+                securityGroupIds: t.securityGroupIds ?? inputs.securityGroupIds,
+                iamInstanceProfile: t.iamInstanceProfile ?? inputs.iamInstanceProfile,
+                owner: inputs.builderOwner,
+                tags: { ...wantedBuilderTags(inputs), "golden-ami:role": "test" },
+                name: `golden-ami test ${inputs.pipeline}`,
+            },
+            { instanceTypes: t.instanceType ? [] : inputs.instanceTypes },
+        );
+        instanceId = launched.instanceId;
+        printProgress(`${op}: test instance ${instanceId} launched from ${imageId}; waiting for the test script to power it off`);
+        await waitForBuilderStopped(client, instanceId, {
+            timeoutMinutes: inputs.testTimeoutMinutes ?? TEST_TIMEOUT_MINUTES,
+            label: op,
+            role: TEST_ROLE,
+        });
+        if (!(await waitForSuccessMarker(client, instanceId))) {
+            throw new ScriptFailedError(instanceId, await consoleTail(client, instanceId), TEST_ROLE);
+        }
+    } catch (e) {
+        failure = e;
+    }
+    let notes = "";
+    if (instanceId) {
+        try {
+            await terminateAndWait(client, instanceId);
+            notes += `; test instance ${instanceId} terminated`;
+        } catch (e) {
+            notes += `; terminating test instance ${instanceId} failed (${errorCode(e) ?? (e as Error).message}): the next \`pulumi up\`, \`refresh\` or \`destroy\` terminates it`;
+        }
+    }
+    if (failure === undefined) {
+        printProgress(`${op}: the test of ${imageId} passed${notes}`);
+        return;
+    }
+    try {
+        await removeImageLeftBehind(client, imageId);
+        notes += `; image ${imageId} and its snapshots deleted`;
+    } catch (e) {
+        notes += `; deleting image ${imageId} also failed (${errorCode(e) ?? (e as Error).message}): deregister it by hand`;
+    }
+    throw new ImageTestFailedError(imageId, instanceId, failure, notes);
+}
+
+/**
+ * With a test step: the image made ready without sharing or protection
+ * (tags, snapshot tags, deprecation), tested, and only then finished and
+ * published. A failure on the way removes the image: an untested image is
+ * never kept in state.
+ */
+async function testThenFinish(
+    client: EC2Client,
+    imageId: string,
+    inputs: GoldenImageBakeInputs,
+    op: string,
+    builderInstanceId: string | undefined,
+): Promise<dynamic.CreateResult> {
+    if (!inputs.test) return finishBake(client, imageId, inputs, op, builderInstanceId);
+    try {
+        const unshared = { ...inputs, launchPermissions: undefined, deregistrationProtection: undefined };
+        await finishCreate(client, imageId, unshared, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
+    } catch (e) {
+        await removeImageLeftBehind(client, imageId).catch(() => undefined);
+        throw new OperationError(op, `waiting for ${imageId} before its test (the image was removed)`, e);
+    }
+    try {
+        await testImage(client, imageId, inputs, op);
+    } catch (e) {
+        throw new OperationError(op, `testing the new image ${imageId} (test step)`, e);
+    }
+    return finishBake(client, imageId, inputs, op, builderInstanceId);
+}
+
+/**
+ * The bake's own create: publish ownership checked, builder launch, wait
+ * until the script powered it off with its success marker (or, without a
+ * script, until it booted; then it is stopped), CreateImage, the test step,
+ * and the shared finish; the builder is always terminated.
+ */
 async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResult> {
     const client = ec2Client(inputs.region);
     const op = label(inputs);
@@ -163,11 +340,13 @@ async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResu
         }
     };
 
+    // Before anything is built: a parameter someone else owns is never written over.
+    await step(`checking who owns SSM parameter ${inputs.publishParameter}`, () => checkPublishOwnership(client, inputs));
     const adopted = await step("looking for an image an interrupted run made", () => leftoverImage(client, inputs));
     if (adopted) {
         printProgress(`${op}: adopting ${adopted}, the image of this build an interrupted run made`);
         try {
-            return await finishBake(client, adopted, inputs, op, undefined);
+            return await testThenFinish(client, adopted, inputs, op, undefined);
         } finally {
             // Its builder stays until the image is available: EC2 snapshots the volumes after CreateImage returns.
             await sweepBuilders(client, inputs.builderOwner, op);
@@ -176,28 +355,55 @@ async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResu
     await sweepBuilders(client, inputs.builderOwner, op);
 
     const base = await step("describing the base image", () => findImageById(client, inputs.baseImageId));
-    const builderId = await step("launching the builder (RunInstances)", () =>
-        launchBuilder(client, {
-            baseImageId: inputs.baseImageId,
-            instanceType: inputs.instanceType,
-            userData: inputs.userData,
-            subnetId: inputs.subnetId,
-            securityGroupIds: inputs.securityGroupIds,
-            iamInstanceProfile: inputs.iamInstanceProfile,
-            rootVolumeSize: inputs.rootVolumeSize,
-            rootDeviceName: base.RootDeviceName,
-            owner: inputs.builderOwner,
-            tags: wantedBuilderTags(inputs),
-        }),
+    const launched = await step("launching the builder (RunInstances)", () =>
+        launchWithRetries(
+            client,
+            {
+                baseImageId: inputs.baseImageId,
+                instanceType: inputs.instanceType,
+                userData: inputs.userData,
+                subnetId: inputs.subnetId,
+                securityGroupIds: inputs.securityGroupIds,
+                iamInstanceProfile: inputs.iamInstanceProfile,
+                rootVolumeSize: inputs.rootVolumeSize,
+                rootDeviceName: base.RootDeviceName,
+                kmsKeyId: inputs.kmsKeyId,
+                baseMappings: base.BlockDeviceMappings,
+                owner: inputs.builderOwner,
+                tags: wantedBuilderTags(inputs),
+            },
+            { instanceTypes: inputs.instanceTypes },
+        ),
     );
-    printProgress(`${op}: builder ${builderId} launched (${inputs.instanceType}); waiting for the script to power it off`);
+    const builderId = launched.instanceId;
+    const script = !!inputs.userData;
+    printProgress(
+        `${op}: builder ${builderId} launched (${launched.instanceType}); ` +
+            (script ? "waiting for the script to power it off" : "no script: waiting for it to boot (status checks), then stopping it"),
+    );
 
     let result: dynamic.CreateResult;
     try {
         const started = Date.now();
-        await step("waiting for the provisioning script to power the builder off", () =>
-            waitForBuilderStopped(client, builderId, { timeoutMinutes: inputs.buildTimeoutMinutes, label: op }),
-        );
+        if (script) {
+            await step("waiting for the provisioning script to power the builder off", () =>
+                waitForBuilderStopped(client, builderId, { timeoutMinutes: inputs.buildTimeoutMinutes, label: op }),
+            );
+            await step("reading the builder's console output for the success marker", async () => {
+                if (!(await waitForSuccessMarker(client, builderId)))
+                    throw new ScriptFailedError(builderId, await consoleTail(client, builderId));
+            });
+        } else {
+            await step("waiting for the builder to boot and pass its status checks", () =>
+                stopWhenBooted(client, builderId, {
+                    timeoutMinutes: Math.min(inputs.buildTimeoutMinutes, STATUS_CHECK_TIMEOUT_MINUTES),
+                    label: op,
+                }),
+            );
+            await step("waiting for the builder to stop", () =>
+                waitForBuilderStopped(client, builderId, { timeoutMinutes: inputs.buildTimeoutMinutes, label: op }),
+            );
+        }
         printProgress(`${op}: builder ${builderId} stopped after ${Math.round((Date.now() - started) / 1000)} s; baking`);
         const imageId = await step("CreateImage of the stopped builder", () =>
             createImageFromBuilder(client, builderId, {
@@ -206,7 +412,7 @@ async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResu
                 tags: wantedImageTags(inputs),
             }),
         );
-        result = await finishBake(client, imageId, inputs, op, builderId);
+        result = await testThenFinish(client, imageId, inputs, op, builderId);
     } catch (e) {
         // Always terminate the builder; a failure to do so is added to the error (the next run sweeps it).
         const note = await terminateInstances(client, [builderId]).then(
@@ -259,6 +465,7 @@ const hooks = imageHooks(descriptor, create, checkWithEc2, {
         const r = await shared(id, olds, news);
         let publishedImageId = previous.publishedImageId;
         try {
+            if (news.publishParameter && news.publishParameter !== previous.publishParameter) await checkPublishOwnership(client, news);
             publishedImageId = (await publish(news, id)) ?? publishedImageId;
             if (previous.publishParameter && previous.publishParameter !== news.publishParameter) {
                 const outcome = await unpublishImageParameter(ssmClient(previous.region), previous.publishParameter, id);

@@ -18,6 +18,20 @@ export interface BaseImage {
     namePattern?: string;
 }
 
+/** The test step's settings as the bake takes them (all but its time limit go into the build hash). */
+export interface BakeTest {
+    /** The test script, run as user data on an instance of the new image. */
+    userData: string;
+    /** @default the builder's */
+    instanceType?: string;
+    /** @default the builder's */
+    subnetId?: string;
+    /** @default the builder's */
+    securityGroupIds?: string[];
+    /** @default the builder's */
+    iamInstanceProfile?: string;
+}
+
 /** The bake's inputs once `check` has filled in defaults, the base image and the build hash. */
 export interface GoldenImageBakeInputs extends ImageInputs {
     /** The `golden-ami:pipeline` tag value: `<project>/<stack>/<name>`. */
@@ -35,8 +49,18 @@ export interface GoldenImageBakeInputs extends ImageInputs {
     buildTimeoutMinutes: number;
     rootVolumeSize?: number;
     namePrefix: string;
+    /** More instance types to try, in order, when EC2 has no capacity for `instanceType` (not part of the build hash). */
+    instanceTypes?: string[];
+    /** KMS key the builder's volumes, and so the image's snapshots, are encrypted with. */
+    kmsKeyId?: string;
+    /** The test step: an instance of the new image runs it before the image ships. */
+    test?: BakeTest;
+    /** How long the test may run, in minutes. */
+    testTimeoutMinutes?: number;
     /** SSM parameter that consumers read the image id from. */
     publishParameter?: string;
+    /** Take over a parameter that exists and holds none of this pipeline's images. */
+    publishOverwrite?: boolean;
     /** Hash of everything that goes into the bake; part of the image name, and a tag. */
     buildHash: string;
 }
@@ -56,6 +80,8 @@ export const BUILD_KEYS = [
     "iamInstanceProfile",
     "rootVolumeSize",
     "region",
+    "kmsKeyId",
+    "test",
 ] as const;
 
 type BuildKeyValues = Partial<Record<(typeof BUILD_KEYS)[number], unknown>>;
@@ -77,9 +103,25 @@ export function buildHash(inputs: BuildKeyValues): string | undefined {
         iamInstanceProfile: inputs.iamInstanceProfile ?? "",
         rootVolumeSize: inputs.rootVolumeSize ?? 0,
         region: inputs.region,
+        // Only when set: the hashes of builds without them stay what they were.
+        ...(inputs.kmsKeyId ? { kmsKeyId: inputs.kmsKeyId } : {}),
+        ...(inputs.test ? { test: normalTest(inputs.test as BakeTest) } : {}),
     };
     if (parts.baseImageId === undefined || containsUnknown(parts)) return undefined;
     return createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+}
+
+/** The test settings as hashed: security groups as a set, unset fields left out. */
+function normalTest(t: BakeTest): BakeTest {
+    if (containsUnknown(t) || typeof t !== "object" || t === null) return t;
+    const sgs = t.securityGroupIds;
+    return {
+        userData: t.userData,
+        ...(t.instanceType ? { instanceType: t.instanceType } : {}),
+        ...(t.subnetId ? { subnetId: t.subnetId } : {}),
+        ...(sgs?.length ? { securityGroupIds: [...new Set(sgs)].sort() } : {}),
+        ...(t.iamInstanceProfile ? { iamInstanceProfile: t.iamInstanceProfile } : {}),
+    };
 }
 
 /** The image name: the prefix and the hash's first 8 digits, so the new image can live beside the old one. */
@@ -104,6 +146,7 @@ export function deriveBakeInputs(
         // A set: the order they are listed in changes nothing.
         securityGroupIds: Array.isArray(sgs) && !containsUnknown(sgs) ? [...new Set(sgs)].sort() : sgs,
     };
+    if (inputs.test !== undefined) out.test = normalTest(inputs.test);
     const hash = buildHash(out);
     out.buildHash = hash ?? UNKNOWN;
     out.name = hash !== undefined && !containsUnknown(given.namePrefix) ? imageNameFor(given.namePrefix!, hash) : UNKNOWN;
@@ -147,7 +190,16 @@ export const descriptor: ImageKind<GoldenImageBakeInputs> = {
     outputInputs: [],
     needsEc2Check: ({ baseImage, region }) => baseImage !== undefined && !!region && !containsUnknown([baseImage, region]),
     // Stored or reconciled without a new image.
-    inPlace: ["baseImage", "publishParameter", "buildTimeoutMinutes", "pipeline", "builderOwner"],
+    inPlace: [
+        "baseImage",
+        "publishParameter",
+        "publishOverwrite",
+        "buildTimeoutMinutes",
+        "testTimeoutMinutes",
+        "instanceTypes",
+        "pipeline",
+        "builderOwner",
+    ],
     derive: deriveBakeInputs,
     shownAs: {
         instanceType: "build.instanceType",
@@ -156,6 +208,10 @@ export const descriptor: ImageKind<GoldenImageBakeInputs> = {
         iamInstanceProfile: "build.iamInstanceProfile",
         userData: "build.userData",
         buildTimeoutMinutes: "build.timeoutMinutes",
+        instanceTypes: "build.instanceTypes",
+        kmsKeyId: "image.kmsKeyId",
+        testTimeoutMinutes: "test.timeoutMinutes",
+        publishOverwrite: "publish.overwrite",
         rootVolumeSize: "build.rootVolumeSize",
         namePrefix: "image.namePrefix",
         publishParameter: "publish.ssmParameter",

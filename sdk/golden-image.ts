@@ -33,14 +33,25 @@ export interface GoldenImageBuildArgs {
     readonly instanceType: pulumi.Input<string>;
     /**
      * The provisioning script, run as user data on first boot. It must end
-     * by powering the instance off (`poweroff`): the builder is launched with
-     * `InstanceInitiatedShutdownBehavior: stop`, so the image is baked from a
-     * stopped, consistent instance. A script that fails before that leaves
+     * by printing the success marker and powering the instance off
+     * (`echo "golden-ami: success"` then `poweroff`): the builder is launched
+     * with `InstanceInitiatedShutdownBehavior: stop`, so the image is baked
+     * from a stopped, consistent instance, and only when its console output
+     * has the marker. A script that fails before that (use `set -e`) leaves
      * the builder running, and the build fails at `timeoutMinutes` with the
-     * tail of the console output. At most 16 KB.
-     * @default none (the base image is baked as it boots)
+     * tail of the console output; one that powers off without the marker
+     * fails at once. At most 16 KB.
+     * @default none: the builder is stopped by golden-ami once it runs and its
+     * status checks pass (2 to 5 minutes on EC2), and the base image is baked as it booted
      */
     readonly userData?: pulumi.Input<string>;
+    /**
+     * More instance types to try, in order, when EC2 has no capacity for
+     * `instanceType` (`InsufficientInstanceCapacity`) in any zone of the
+     * subnet's VPC. Of the same architecture. Not part of the build hash.
+     * @default none (only other zones are tried)
+     */
+    readonly instanceTypes?: pulumi.Input<pulumi.Input<string>[]>;
     /** Subnet of the builder. @default the default VPC's default subnet in a zone EC2 picks */
     readonly subnetId?: pulumi.Input<string>;
     /** Security groups of the builder (a set: order does not matter). @default the VPC's default group */
@@ -79,10 +90,52 @@ export interface GoldenImageImageArgs {
     readonly deregistrationProtection?: pulumi.Input<boolean>;
     /** Delete the EBS snapshots with the image (and its copies). @default true */
     readonly deleteSnapshotsOnDestroy?: pulumi.Input<boolean>;
+    /**
+     * KMS key (id, alias or ARN) the builder's volumes are encrypted with, and
+     * so the image's snapshots. Replaces the image when changed. The
+     * AWS-managed key `alias/aws/ebs` cannot be used with launchPermissions
+     * for other accounts (EC2 cannot share such images).
+     * @default the base image's encryption (and the account's EBS encryption by default)
+     */
+    readonly kmsKeyId?: pulumi.Input<string>;
+    /**
+     * KMS key per copy region, e.g. `{ "us-west-2": "alias/ami-dr" }`: the
+     * copy there is encrypted with it (CopyImage `KmsKeyId`; a key belongs to
+     * one region). A copy region without an entry is encrypted with the
+     * account's default key there when the image is encrypted.
+     * @default none
+     */
+    readonly copyKmsKeyIds?: Record<string, pulumi.Input<string>>;
     /** How long CreateImage may take to become available. @default 40 */
     readonly createTimeoutMinutes?: pulumi.Input<number>;
     /** How long deregistering and deleting snapshots may take. @default 20 */
     readonly deleteTimeoutMinutes?: pulumi.Input<number>;
+}
+
+/**
+ * The test step: an instance launched from the new image runs a test script
+ * before the image is copied, published or old images retired. Every setting
+ * but the time limit goes into the build hash.
+ */
+export interface GoldenImageTestArgs {
+    /**
+     * The test script, run as user data on an instance of the new image in
+     * the build region. It passes when it prints `golden-ami: success` and
+     * powers the instance off within `timeoutMinutes`; otherwise the new
+     * image and its snapshots are deleted, nothing ships, and `up` fails
+     * with the tail of the test's console output. At most 16 KB.
+     */
+    readonly userData: pulumi.Input<string>;
+    /** @default build.instanceType */
+    readonly instanceType?: pulumi.Input<string>;
+    /** @default build.subnetId */
+    readonly subnetId?: pulumi.Input<string>;
+    /** @default build.securityGroupIds */
+    readonly securityGroupIds?: pulumi.Input<pulumi.Input<string>[]>;
+    /** @default build.iamInstanceProfile */
+    readonly iamInstanceProfile?: pulumi.Input<string>;
+    /** How long the test may run (1 to 1440). Not part of the build hash. @default 30 */
+    readonly timeoutMinutes?: pulumi.Input<number>;
 }
 
 /** Args of {@link GoldenImage}. */
@@ -93,6 +146,8 @@ export interface GoldenImageArgs {
     readonly build: GoldenImageBuildArgs;
     /** Settings of the baked image. */
     readonly image?: GoldenImageImageArgs;
+    /** Test the new image before it ships. @default no test */
+    readonly test?: GoldenImageTestArgs;
     /**
      * The region the image is built in.
      * @default the stack's `aws:region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`
@@ -105,10 +160,12 @@ export interface GoldenImageArgs {
      * `imageId: "resolve:ssm:/golden/web/latest"`. The parameter (data type
      * `aws:ec2:image`, in the image's region) switches to a new image before
      * the old one is retired, and is deleted on destroy if it still holds
-     * this pipeline's image.
+     * this pipeline's image. golden-ami creates the parameter, or takes over
+     * one that holds one of this pipeline's images; any other existing
+     * parameter is refused before anything is built, unless `overwrite: true`.
      * @default not published
      */
-    readonly publish?: { readonly ssmParameter: pulumi.Input<string> };
+    readonly publish?: { readonly ssmParameter: pulumi.Input<string>; readonly overwrite?: pulumi.Input<boolean> };
     /**
      * Retire this pipeline's older images (tag `golden-ami:pipeline`) in the
      * image's region and every copy region, keeping the newest N besides the
@@ -136,8 +193,11 @@ export { GoldenImageBake };
  * one `pulumi preview --diff`.
  *
  * `pulumi up` launches a builder instance from the base image with the
- * provisioning script as user data, waits until the script powers it off,
- * bakes the stopped instance with CreateImage, and always terminates the
+ * provisioning script as user data, waits until the script prints
+ * `golden-ami: success` and powers it off (without a script: until it has
+ * booted, then stops it), bakes the stopped instance with CreateImage, runs
+ * the optional `test` on an instance of the new image (a failure deletes the
+ * new image and ships nothing), and always terminates the
  * builder (on success, failure and timeout; one left by an interrupted run
  * is found by its `golden-ami:builder` tag and terminated by the next `up`,
  * `refresh` or `destroy`). The base image is resolved at preview: a new base
@@ -203,8 +263,21 @@ export class GoldenImage extends pulumi.ComponentResource {
             iamInstanceProfile: build?.iamInstanceProfile,
             rootVolumeSize: build?.rootVolumeSize,
             buildTimeoutMinutes: build?.timeoutMinutes,
+            instanceTypes: build?.instanceTypes,
+            kmsKeyId: image.kmsKeyId,
+            test: args.test
+                ? {
+                      userData: args.test.userData,
+                      instanceType: args.test.instanceType,
+                      subnetId: args.test.subnetId,
+                      securityGroupIds: args.test.securityGroupIds,
+                      iamInstanceProfile: args.test.iamInstanceProfile,
+                  }
+                : undefined,
+            testTimeoutMinutes: args.test?.timeoutMinutes,
             namePrefix: image.namePrefix ?? name,
             publishParameter: args.publish?.ssmParameter,
+            publishOverwrite: args.publish?.overwrite,
             description: image.description,
             tags: image.tags,
             snapshotTags: image.snapshotTags,
@@ -239,6 +312,7 @@ export class GoldenImage extends pulumi.ComponentResource {
                     deprecationTime: image.deprecationTime,
                     deleteSnapshotsOnDestroy: image.deleteSnapshotsOnDestroy,
                     deleteTimeoutMinutes: image.deleteTimeoutMinutes,
+                    ...(image.copyKmsKeyIds ? { encrypted: true, kmsKeyIds: image.copyKmsKeyIds } : {}),
                 },
                 { parent: this },
             );

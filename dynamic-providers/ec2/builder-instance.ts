@@ -10,17 +10,29 @@ import {
     TerminateInstancesCommand,
     _InstanceType,
     DescribeInstancesCommand,
+    DescribeInstanceStatusCommand,
+    DescribeSubnetsCommand,
+    StopInstancesCommand,
+    BlockDeviceMapping,
+    waitUntilInstanceTerminated,
 } from "@aws-sdk/client-ec2";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { createWaiter, WaiterState } from "@smithy/core/client";
 import { recordToTags } from "./converters";
-import { CONSOLE_OUTPUT_UNSUPPORTED } from "./error-codes";
-import { hasCode, isNotFoundCode, NotFoundError } from "./errors";
+import {
+    CONSOLE_OUTPUT_UNSUPPORTED,
+    IAM_PROFILE_NOT_PROPAGATED_MESSAGE,
+    INSUFFICIENT_CAPACITY,
+    INVALID_PARAMETER_VALUE,
+} from "./error-codes";
+import { errorCode, hasCode, isNotFoundCode, NotFoundError } from "./errors";
 import { describeImages, findImageById } from "./finders";
 import {
     BUILDER_POLL_MAX_DELAY_SECONDS,
     BUILDER_POLL_MIN_DELAY_SECONDS,
+    CONSOLE_MARKER_WAIT_SECONDS,
     CONSOLE_TAIL_LINES,
+    IAM_PROPAGATION_SECONDS,
     pollScale,
     PROGRESS_FIRST_SECONDS,
     PROGRESS_INTERVAL_SECONDS,
@@ -69,7 +81,12 @@ export function newestImage(images: Image[]): Image | undefined {
  * pattern moves as its owner publishes new images: that is how a new base
  * image reaches the build (and replaces the golden image).
  */
-export async function resolveBaseImage(ec2: EC2Client, ssm: SSMClient, spec: BaseImageSpec): Promise<Image> {
+export async function resolveBaseImage(
+    ec2: EC2Client,
+    ssm: SSMClient,
+    spec: BaseImageSpec,
+    options: { architecture?: string; now?: Date } = {},
+): Promise<Image> {
     let imageId = spec.imageId;
     if (spec.ssmParameter) {
         const p = await readParameter(ssm, spec.ssmParameter);
@@ -92,7 +109,8 @@ export async function resolveBaseImage(ec2: EC2Client, ssm: SSMClient, spec: Bas
             }
             throw e;
         }
-        if (image.State !== "available") throw new BaseImageError(`AMI ${imageId} is ${image.State}, not available`);
+        const from = spec.ssmParameter ? ` (from ${spec.ssmParameter})` : "";
+        if (image.State !== "available") throw new BaseImageError(`AMI ${imageId}${from} is ${image.State}, not available`);
         return image;
     }
     const owners = spec.owners?.length ? spec.owners : ["self"];
@@ -104,13 +122,44 @@ export async function resolveBaseImage(ec2: EC2Client, ssm: SSMClient, spec: Bas
         ],
         owners,
     );
-    const newest = newestImage(images.filter((i) => i.State === "available"));
+    const now = options.now ?? new Date();
+    const arch = options.architecture;
+    const usable = images.filter(
+        (i) => i.State === "available" && !isDeprecated(i, now) && (arch === undefined || i.Architecture === arch),
+    );
+    const newest = newestImage(usable);
     if (!newest) {
+        const skipped = images.length
+            ? ` (${images.length} match but are deprecated${arch ? ` or not ${arch}, the architecture of the builder's instance type` : ""})`
+            : "";
         throw new BaseImageError(
-            `no available AMI of owners ${owners.join(", ")} has a name matching ${JSON.stringify(spec.namePattern)} in this region`,
+            `no available AMI of owners ${owners.join(", ")} has a name matching ${JSON.stringify(spec.namePattern)} in this region${skipped}`,
         );
     }
     return newest;
+}
+
+/** Whether EC2 has marked the image deprecated by `now` (DescribeImages `DeprecationTime`). */
+export function isDeprecated(image: Image, now: Date): boolean {
+    return !!image.DeprecationTime && Date.parse(image.DeprecationTime) <= now.getTime();
+}
+
+/**
+ * The CPU architecture of an instance type, by EC2's naming rule (EC2 user
+ * guide, "Amazon EC2 instance type naming conventions"): a `g` after the
+ * generation digit is AWS Graviton (`arm64`: t4g, m7g, c7gn, r8g), as is
+ * `a1`; `mac1` is `x86_64_mac`, `mac2*` `arm64_mac`; every other type is
+ * `x86_64`. Undefined for a name that does not follow the rule.
+ */
+export function architectureOf(instanceType: string): string | undefined {
+    const family = /^([a-z][a-z0-9-]*)\.[a-z0-9-]+$/.exec(instanceType)?.[1];
+    if (!family) return undefined;
+    if (family === "a1") return "arm64";
+    if (family === "mac1") return "x86_64_mac";
+    if (family.startsWith("mac2")) return "arm64_mac";
+    const m = /^[a-z]+(\d+)([a-z-]*)$/.exec(family);
+    if (!m) return undefined;
+    return m[2].startsWith("g") ? "arm64" : "x86_64";
 }
 
 /** What a builder is launched with. */
@@ -126,6 +175,17 @@ export interface BuilderSpec {
     rootVolumeSize?: number;
     /** Root device of the base image, to size it. */
     rootDeviceName?: string;
+    /**
+     * Encrypt the builder's EBS volumes with this KMS key (id, ARN or alias),
+     * so that the image and its snapshots are encrypted with it.
+     */
+    kmsKeyId?: string;
+    /** The base image's block device mappings: every EBS volume of it is encrypted with `kmsKeyId`. */
+    baseMappings?: BlockDeviceMapping[];
+    /** Shutdown from inside the instance: `stop` (a builder, baked afterwards) or `terminate`. @default "stop" */
+    shutdownBehavior?: "stop" | "terminate";
+    /** The `Name` tag. @default `golden-ami builder <pipeline>` */
+    name?: string;
     /** `golden-ami:builder` value: who the builder belongs to. */
     owner: string;
     /** More tags for the builder and its volumes (pipeline, build hash). */
@@ -139,7 +199,7 @@ export interface BuilderSpec {
  */
 export async function launchBuilder(client: EC2Client, spec: BuilderSpec): Promise<string> {
     const tags: Tag[] = recordToTags({
-        Name: `golden-ami builder ${spec.tags["golden-ami:pipeline"] ?? ""}`.trim(),
+        Name: spec.name ?? `golden-ami builder ${spec.tags["golden-ami:pipeline"] ?? ""}`.trim(),
         ...spec.tags,
         [BUILDER_TAG]: spec.owner,
     });
@@ -151,14 +211,11 @@ export async function launchBuilder(client: EC2Client, spec: BuilderSpec): Promi
             MinCount: 1,
             MaxCount: 1,
             UserData: spec.userData ? Buffer.from(spec.userData, "utf8").toString("base64") : undefined,
-            InstanceInitiatedShutdownBehavior: "stop",
+            InstanceInitiatedShutdownBehavior: spec.shutdownBehavior ?? "stop",
             SubnetId: spec.subnetId,
             SecurityGroupIds: spec.securityGroupIds?.length ? spec.securityGroupIds : undefined,
             IamInstanceProfile: profile ? (profile.startsWith("arn:") ? { Arn: profile } : { Name: profile }) : undefined,
-            BlockDeviceMappings:
-                spec.rootVolumeSize && spec.rootDeviceName
-                    ? [{ DeviceName: spec.rootDeviceName, Ebs: { VolumeSize: spec.rootVolumeSize, DeleteOnTermination: true } }]
-                    : undefined,
+            BlockDeviceMappings: builderMappings(spec),
             MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled" },
             TagSpecifications: [
                 { ResourceType: "instance", Tags: tags },
@@ -169,6 +226,143 @@ export async function launchBuilder(client: EC2Client, spec: BuilderSpec): Promi
     const id = out.Instances?.[0]?.InstanceId;
     if (!id) throw new Error("RunInstances answered no instance");
     return id;
+}
+
+/**
+ * The builder's block device mappings: the root volume resized, and with
+ * `kmsKeyId` every EBS volume of the base image encrypted with that key
+ * (RunInstances encrypts a volume made from an unencrypted snapshot when the
+ * mapping says `Encrypted` with a `KmsKeyId`; CreateImage then snapshots the
+ * encrypted volumes, so the image is encrypted with the key).
+ */
+export function builderMappings(spec: BuilderSpec): BlockDeviceMapping[] | undefined {
+    const byDevice = new Map<string, BlockDeviceMapping>();
+    if (spec.kmsKeyId) {
+        for (const m of spec.baseMappings ?? []) {
+            if (!m.DeviceName || !m.Ebs) continue;
+            byDevice.set(m.DeviceName, { DeviceName: m.DeviceName, Ebs: { Encrypted: true, KmsKeyId: spec.kmsKeyId } });
+        }
+        if (spec.rootDeviceName && !byDevice.has(spec.rootDeviceName)) {
+            byDevice.set(spec.rootDeviceName, { DeviceName: spec.rootDeviceName, Ebs: { Encrypted: true, KmsKeyId: spec.kmsKeyId } });
+        }
+    }
+    if (spec.rootVolumeSize && spec.rootDeviceName) {
+        const root = byDevice.get(spec.rootDeviceName);
+        byDevice.set(spec.rootDeviceName, {
+            DeviceName: spec.rootDeviceName,
+            Ebs: { ...root?.Ebs, VolumeSize: spec.rootVolumeSize, DeleteOnTermination: true },
+        });
+    }
+    return byDevice.size ? [...byDevice.values()] : undefined;
+}
+
+/** One attempt of a launch: the instance type and subnet tried, and why it failed. */
+export interface LaunchAttempt {
+    instanceType: string;
+    subnetId?: string;
+    zone?: string;
+    error: string;
+}
+
+/** Every launch attempt failed: names what was tried. */
+export class LaunchFailedError extends Error {
+    constructor(
+        readonly attempts: LaunchAttempt[],
+        options?: { cause?: unknown },
+    ) {
+        const tried = attempts.map(
+            (a) => `${a.instanceType} in ${a.subnetId ?? "the default subnet"}${a.zone ? ` (${a.zone})` : ""}: ${a.error}`,
+        );
+        super(
+            `RunInstances failed after ${attempts.length} attempt(s): ${tried.join("; ")}. ` +
+                `Add instance types to build.instanceTypes, or try another subnet or later`,
+            options,
+        );
+        this.name = "LaunchFailedError";
+    }
+}
+
+/** RunInstances failed because the instance profile has not reached EC2 yet (IAM is eventually consistent). */
+export function isProfileNotPropagated(e: unknown): boolean {
+    return hasCode(e, INVALID_PARAMETER_VALUE) && IAM_PROFILE_NOT_PROPAGATED_MESSAGE.test((e as Error)?.message ?? "");
+}
+
+/** Subnets of the VPC `spec.subnetId` is in (or of the default VPC), one per other zone, for a retry elsewhere. */
+async function otherZoneSubnets(client: EC2Client, subnetId: string | undefined): Promise<{ subnetId: string; zone?: string }[]> {
+    let vpcFilter: { Name: string; Values: string[] };
+    let zone: string | undefined;
+    if (subnetId) {
+        const own = (await client.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] }))).Subnets?.[0];
+        if (!own?.VpcId) return [];
+        vpcFilter = { Name: "vpc-id", Values: [own.VpcId] };
+        zone = own.AvailabilityZone;
+    } else {
+        vpcFilter = { Name: "default-for-az", Values: ["true"] };
+    }
+    const subnets =
+        (await client.send(new DescribeSubnetsCommand({ Filters: [vpcFilter, { Name: "state", Values: ["available"] }] }))).Subnets ?? [];
+    const seen = new Set<string>(zone ? [zone] : []);
+    const out: { subnetId: string; zone?: string }[] = [];
+    for (const s of [...subnets].sort((a, b) => (a.AvailabilityZone ?? "").localeCompare(b.AvailabilityZone ?? ""))) {
+        if (!s.SubnetId || s.SubnetId === subnetId || (s.AvailabilityZone && seen.has(s.AvailabilityZone))) continue;
+        if (s.AvailabilityZone) seen.add(s.AvailabilityZone);
+        out.push({ subnetId: s.SubnetId, zone: s.AvailabilityZone });
+    }
+    return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * launchBuilder through the transient failures of a real account: a new
+ * instance profile that IAM has not propagated yet is retried for up to
+ * IAM_PROPAGATION_SECONDS; `InsufficientInstanceCapacity` moves on to a
+ * subnet of the same VPC in another zone, then to the next of
+ * `instanceTypes`. Every other error fails at once. The error after the last
+ * attempt names every type and subnet tried.
+ */
+export async function launchWithRetries(
+    client: EC2Client,
+    spec: BuilderSpec,
+    options: { instanceTypes?: string[]; report?: ProgressReporter } = {},
+): Promise<{ instanceId: string; instanceType: string; subnetId?: string }> {
+    const report = options.report ?? printProgress;
+    const types = [...new Set([spec.instanceType, ...(options.instanceTypes ?? [])])];
+    const attempts: LaunchAttempt[] = [];
+    let elsewhere: { subnetId: string; zone?: string }[] | undefined;
+    const profileDeadline = Date.now() + IAM_PROPAGATION_SECONDS * 1000 * pollScale();
+    for (const instanceType of types) {
+        const places: { subnetId?: string; zone?: string }[] = [{ subnetId: spec.subnetId }, ...(elsewhere ?? [])];
+        for (let i = 0; i < places.length; i++) {
+            const place = places[i];
+            for (;;) {
+                try {
+                    const instanceId = await launchBuilder(client, { ...spec, instanceType, subnetId: place.subnetId });
+                    return { instanceId, instanceType, subnetId: place.subnetId };
+                } catch (e) {
+                    if (isProfileNotPropagated(e) && Date.now() < profileDeadline) {
+                        report(`instance profile ${spec.iamInstanceProfile} not known to EC2 yet (IAM propagation); retrying RunInstances`);
+                        await sleep(5000 * pollScale());
+                        continue;
+                    }
+                    attempts.push({
+                        instanceType,
+                        subnetId: place.subnetId,
+                        zone: place.zone,
+                        error: `${errorCode(e) ?? "Error"}: ${(e as Error).message}`,
+                    });
+                    if (!hasCode(e, INSUFFICIENT_CAPACITY)) throw new LaunchFailedError(attempts, { cause: e });
+                    if (elsewhere === undefined) {
+                        elsewhere = await otherZoneSubnets(client, spec.subnetId);
+                        if (i === 0) places.push(...elsewhere);
+                    }
+                    report(`no ${instanceType} capacity in ${place.subnetId ?? "the default subnet"}; trying elsewhere`);
+                    break;
+                }
+            }
+        }
+    }
+    throw new LaunchFailedError(attempts);
 }
 
 /** The builder's instance, or NotFoundError (terminated instances are still found, until EC2 forgets them). */
@@ -198,6 +392,171 @@ export async function consoleTail(client: EC2Client, instanceId: string, lines =
     return text.replace(/\r/g, "").trimEnd().split("\n").slice(-lines).join("\n");
 }
 
+/**
+ * The line a build or test script prints (to its console) when it has done
+ * its work, before powering the instance off: `echo "golden-ami: success"`.
+ * A stopped instance alone does not say the script succeeded (a
+ * `trap poweroff EXIT`, or a failing command without `set -e`, still powers
+ * it off), so golden-ami bakes a builder, and passes a test, only when its
+ * console output has this line. cloud-init copies a user-data script's
+ * output to the serial console on Amazon Linux and Ubuntu; elsewhere write
+ * it to `/dev/console`.
+ */
+export const SUCCESS_MARKER = "golden-ami: success";
+
+/**
+ * Whether the console text has the marker on a line of its own (after a
+ * kernel time stamp or a `cloud-init[pid]:` prefix): the `bash -x` trace of
+ * the echo command (`+ echo golden-ami: success`) does not count.
+ */
+export function hasSuccessMarker(text: string): boolean {
+    return text
+        .replace(/\r/g, "")
+        .split("\n")
+        .some((line) => {
+            const rest = line.replace(/^\[\s*[\d.]+\]\s*/, "").replace(/^[\w.-]+\[\d+\]:\s*/, "");
+            return rest.trim() === SUCCESS_MARKER;
+        });
+}
+
+/** The instance's console output as text ("" when there is none yet), the latest EC2 keeps where it can. */
+export async function consoleText(client: EC2Client, instanceId: string): Promise<string> {
+    let output: string | undefined;
+    try {
+        output = (await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: true }))).Output;
+    } catch (e) {
+        // Latest is for Nitro instances only: others answer the buffered output.
+        if (!hasCode(e, CONSOLE_OUTPUT_UNSUPPORTED)) throw e;
+        output = (await client.send(new GetConsoleOutputCommand({ InstanceId: instanceId }))).Output;
+    }
+    return output ? Buffer.from(output, "base64").toString("utf8") : "";
+}
+
+/**
+ * Waits until the console output of a stopped instance shows the success
+ * marker (EC2 posts it shortly after the stop): true when it does within
+ * CONSOLE_MARKER_WAIT_SECONDS, false otherwise (the script failed, or never
+ * printed it).
+ */
+export async function waitForSuccessMarker(client: EC2Client, instanceId: string): Promise<boolean> {
+    const scale = pollScale();
+    const result = await createWaiter(
+        {
+            client,
+            maxWaitTime: Math.max(CONSOLE_MARKER_WAIT_SECONDS * scale, 2),
+            minDelay: Math.max(5 * scale, 0.1),
+            maxDelay: Math.max(20 * scale, 0.2),
+        },
+        instanceId,
+        async (c: EC2Client, id: string) => {
+            try {
+                return { state: hasSuccessMarker(await consoleText(c, id)) ? WaiterState.SUCCESS : WaiterState.RETRY };
+            } catch (e) {
+                if (hasCode(e, CONSOLE_OUTPUT_UNSUPPORTED)) return { state: WaiterState.FAILURE };
+                throw e;
+            }
+        },
+    );
+    return result.state === WaiterState.SUCCESS;
+}
+
+/** The script powered the instance off without printing the success marker. */
+export class ScriptFailedError extends Error {
+    constructor(
+        readonly instanceId: string,
+        readonly console: string,
+        role: ScriptRole = BUILD_ROLE,
+    ) {
+        super(
+            `${role.instance} ${instanceId} powered off, but ${role.script} did not print "${SUCCESS_MARKER}" on its console: it failed, or does not ` +
+                `end with \`echo "${SUCCESS_MARKER}"\` before \`poweroff\` (use \`set -e\` so that a failing command stops it first). ` +
+                `Last console output:\n${console}`,
+        );
+        this.name = "ScriptFailedError";
+    }
+}
+
+/**
+ * A builder without a script: waits until it is `running` and both status
+ * checks (system and instance reachability, DescribeInstanceStatus) pass,
+ * i.e. the base image has booted, then stops it (StopInstances) for the
+ * bake. On real EC2 the checks take about 2 to 5 minutes after launch.
+ */
+export async function stopWhenBooted(
+    client: EC2Client,
+    instanceId: string,
+    options: { timeoutMinutes: number; label: string; report?: ProgressReporter },
+): Promise<void> {
+    const report = options.report ?? printProgress;
+    const scale = pollScale();
+    const started = Date.now();
+    let lastReport = started;
+    let last = "not reported yet";
+    const result = await createWaiter(
+        {
+            client,
+            maxWaitTime: options.timeoutMinutes * 60,
+            minDelay: BUILDER_POLL_MIN_DELAY_SECONDS * scale,
+            maxDelay: BUILDER_POLL_MAX_DELAY_SECONDS * scale,
+        },
+        instanceId,
+        async (c: EC2Client, id: string) => {
+            let status;
+            try {
+                status = (await c.send(new DescribeInstanceStatusCommand({ InstanceIds: [id], IncludeAllInstances: true })))
+                    .InstanceStatuses?.[0];
+            } catch (e) {
+                if (isNotFoundCode(e, "instance") && Date.now() - started < 5 * 60_000) return { state: WaiterState.RETRY };
+                throw e;
+            }
+            const state = status?.InstanceState?.Name ?? "pending";
+            if (state === "terminated" || state === "shutting-down" || state === "stopped" || state === "stopping") {
+                return { state: WaiterState.FAILURE, reason: state };
+            }
+            last = `${state}, status checks ${status?.SystemStatus?.Status ?? "?"}/${status?.InstanceStatus?.Status ?? "?"}`;
+            if (state === "running" && status?.SystemStatus?.Status === "ok" && status?.InstanceStatus?.Status === "ok") {
+                return { state: WaiterState.SUCCESS };
+            }
+            const now = Date.now();
+            const every = lastReport === started ? PROGRESS_FIRST_SECONDS : PROGRESS_INTERVAL_SECONDS;
+            if (now - lastReport >= every * 1000 * scale) {
+                lastReport = now;
+                report(`${options.label}: builder ${id} ${last} for ${formatElapsed(now - started)} (booting, no script)`);
+            }
+            return { state: WaiterState.RETRY };
+        },
+    );
+    if (result.state === WaiterState.FAILURE)
+        throw new BuilderLostError(instanceId, String(result.reason), "before its status checks passed");
+    if (result.state !== WaiterState.SUCCESS) {
+        throw new Error(`builder ${instanceId} was still ${last} after ${options.timeoutMinutes} minutes: the base image did not boot`);
+    }
+    await client.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+}
+
+/** Terminates the instance and waits until EC2 reports it terminated (so nothing launches from, or holds, the image any more). */
+export async function terminateAndWait(client: EC2Client, instanceId: string, maxWaitSeconds = 600): Promise<void> {
+    await terminateInstances(client, [instanceId]);
+    const scale = pollScale();
+    try {
+        await waitUntilInstanceTerminated(
+            { client, maxWaitTime: maxWaitSeconds, minDelay: Math.max(5 * scale, 0.1), maxDelay: Math.max(15 * scale, 0.2) },
+            { InstanceIds: [instanceId] },
+        );
+    } catch (e) {
+        if (!isNotFoundCode(e, "instance") && !/InvalidInstanceID/.test(errorCode(e) ?? "")) throw e;
+    }
+}
+
+/** How errors name the instance, its script and its time limit. */
+export interface ScriptRole {
+    instance: string;
+    script: string;
+    limit: string;
+}
+export const BUILD_ROLE: ScriptRole = { instance: "builder", script: "the provisioning script", limit: "build.timeoutMinutes" };
+export const TEST_ROLE: ScriptRole = { instance: "test instance", script: "the test script (test.userData)", limit: "test.timeoutMinutes" };
+
 /** The provisioning script did not power the builder off in time. */
 export class BuildTimeoutError extends Error {
     constructor(
@@ -205,10 +564,11 @@ export class BuildTimeoutError extends Error {
         readonly minutes: number,
         readonly lastState: string | undefined,
         readonly console: string,
+        role: ScriptRole = BUILD_ROLE,
     ) {
         super(
-            `builder ${instanceId} was still ${lastState ?? "not stopped"} after ${minutes} minutes: the provisioning script failed ` +
-                `or did not end by powering the instance off (end it with \`poweroff\`, or raise build.timeoutMinutes). ` +
+            `${role.instance} ${instanceId} was still ${lastState ?? "not stopped"} after ${minutes} minutes: ${role.script} failed ` +
+                `or did not end by powering the instance off (end it with \`poweroff\`, or raise ${role.limit}). ` +
                 `Last console output:\n${console}`,
         );
         this.name = "BuildTimeoutError";
@@ -244,9 +604,10 @@ function formatElapsed(ms: number): string {
 export async function waitForBuilderStopped(
     client: EC2Client,
     instanceId: string,
-    options: { timeoutMinutes: number; label: string; report?: ProgressReporter },
+    options: { timeoutMinutes: number; label: string; report?: ProgressReporter; role?: ScriptRole },
 ): Promise<Instance> {
     const report = options.report ?? printProgress;
+    const role = options.role ?? BUILD_ROLE;
     const started = Date.now();
     let lastReport = started;
     let last: Instance | undefined;
@@ -276,7 +637,9 @@ export async function waitForBuilderStopped(
             const every = lastReport === started ? PROGRESS_FIRST_SECONDS : PROGRESS_INTERVAL_SECONDS;
             if (now - lastReport >= every * 1000 * scale) {
                 lastReport = now;
-                report(`${options.label}: builder ${id} ${state} for ${formatElapsed(now - started)} (provisioning)`);
+                report(
+                    `${options.label}: ${role.instance} ${id} ${state} for ${formatElapsed(now - started)} (${role === BUILD_ROLE ? "provisioning" : "testing"})`,
+                );
             }
             return { state: WaiterState.RETRY, reason: instance };
         },
@@ -286,7 +649,7 @@ export async function waitForBuilderStopped(
         const i = result.reason as Instance;
         throw new BuilderLostError(instanceId, i.State?.Name ?? "unknown", i.StateReason?.Message ?? "");
     }
-    throw new BuildTimeoutError(instanceId, options.timeoutMinutes, last?.State?.Name, await consoleTail(client, instanceId));
+    throw new BuildTimeoutError(instanceId, options.timeoutMinutes, last?.State?.Name, await consoleTail(client, instanceId), role);
 }
 
 /** CreateImage of the stopped builder; the image's tags go on at create. Returns the image id. */

@@ -52,3 +52,15 @@ export const SSM_VALIDATION = "ValidationException";
 
 /** GetConsoleOutput: the instance type keeps no console output (a builder's failed script then shows none). */
 export const CONSOLE_OUTPUT_UNSUPPORTED = "UnsupportedOperation";
+
+/**
+ * RunInstances with an instance profile IAM has not propagated to EC2 yet
+ * (made seconds ago in the same stack). EC2 answers the generic
+ * `InvalidParameterValue`, so this one case is told apart by its message
+ * ("Value (...) for parameter iamInstanceProfile.name is invalid. Invalid IAM
+ * Instance Profile name"); retried for IAM_PROPAGATION_SECONDS.
+ */
+export const INVALID_PARAMETER_VALUE = "InvalidParameterValue";
+export const IAM_PROFILE_NOT_PROPAGATED_MESSAGE = /Invalid IAM Instance Profile/i;
+/** RunInstances: no capacity for the type in the zone right now; another zone or type may have it. */
+export const INSUFFICIENT_CAPACITY = "InsufficientInstanceCapacity";

@@ -103,3 +103,15 @@ export const BUILDER_POLL_MAX_DELAY_SECONDS = 15;
 export const CONSOLE_TAIL_LINES = 25;
 /** How long a published SSM parameter may take to answer its new value. */
 export const SSM_PARAMETER_WAIT_SECONDS = 60;
+/** How long a GoldenImage's test instance may run its script. */
+export const TEST_TIMEOUT_MINUTES = 30;
+/** How long a builder without a script may take to pass its status checks (then golden-ami stops it). */
+export const STATUS_CHECK_TIMEOUT_MINUTES = 15;
+/**
+ * How long the console output of a stopped builder or test instance may take
+ * to show the success marker: EC2 posts the console output shortly after a
+ * state change, not at once.
+ */
+export const CONSOLE_MARKER_WAIT_SECONDS = 180;
+/** How long RunInstances is retried while a new instance profile propagates through IAM. */
+export const IAM_PROPAGATION_SECONDS = 120;

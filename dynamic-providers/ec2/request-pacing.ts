@@ -100,6 +100,9 @@ export const ACTION_CATEGORIES: Readonly<Record<string, Ec2ActionCategory>> = {
     DescribeSpotFleetRequests: "non-mutating",
     DescribeRegions: "non-mutating",
     GetConsoleOutput: "non-mutating",
+    // GoldenImage: a builder without a script (status checks, by id) and launch retries in another zone.
+    DescribeInstanceStatus: "non-mutating",
+    DescribeSubnets: "non-mutating",
     // Non-mutating, but in the smaller bucket unless filtered or paginated.
     DescribeInstances: "non-mutating",
     DescribeSnapshots: "non-mutating",

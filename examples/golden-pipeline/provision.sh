@@ -12,6 +12,10 @@ dnf clean all
 rm -rf /var/lib/cloud/instances/* /var/log/cloud-init*.log
 truncate -s 0 /etc/machine-id
 
+# Say the script got here: GoldenImage bakes the builder only when its
+# console output has this line (cloud-init copies the script's output there).
+echo "golden-ami: success"
+
 # The last step: power off. The builder runs with
 # InstanceInitiatedShutdownBehavior=stop, so it stops, and GoldenImage bakes
 # the stopped instance. A script that fails before this line (set -e) leaves

@@ -1,5 +1,5 @@
 import { parameterNameProblem } from "../ssm-parameter-name";
-import { containsUnknown, imageIdRule, IMAGE_NAME, Rule, show } from "./primitives";
+import { booleanRule, CheckFailure, containsUnknown, fail, imageIdRule, IMAGE_NAME, kmsKeyRule, Rule, show } from "./primitives";
 import type { RuleTable } from "./runner";
 
 /**
@@ -36,6 +36,12 @@ export interface GoldenImageBakeCheckInputs {
     publishParameter?: unknown;
     pipeline?: unknown;
     builderOwner?: unknown;
+    instanceTypes?: unknown;
+    kmsKeyId?: unknown;
+    test?: unknown;
+    testTimeoutMinutes?: unknown;
+    publishOverwrite?: unknown;
+    launchPermissions?: unknown;
 }
 
 const known = (v: unknown) => v !== undefined && v !== null && !containsUnknown(v);
@@ -121,6 +127,68 @@ export const namePrefixRule: Rule = (v) =>
 
 export const publishParameterRule: Rule = (v) => parameterNameProblem(v, { forWriting: true });
 
+export const instanceTypesRule: Rule = (v) => {
+    if (!Array.isArray(v)) return `must be a list of instance types to try when EC2 has no capacity, e.g. ["t3.small", "t3a.small"]`;
+    const bad = v.find((t) => !containsUnknown(t) && instanceTypeRule(t, "build.instanceTypes") !== undefined);
+    return bad === undefined ? undefined : `has ${show(bad)}, which is not an EC2 instance type; expected e.g. "t3a.small"`;
+};
+
+/** The `test` arg: one failure per bad field, named `test.<field>`. */
+export function testFailures(v: unknown): CheckFailure[] {
+    if (v === undefined || v === null) return [];
+    if (typeof v !== "object" || Array.isArray(v)) {
+        return [
+            fail(
+                "test",
+                `must be { userData, instanceType?, subnetId?, securityGroupIds?, iamInstanceProfile?, timeoutMinutes? }, got ${show(v)}`,
+            ),
+        ];
+    }
+    const t = v as Record<string, unknown>;
+    const failures: CheckFailure[] = [];
+    const fields: Record<string, Rule> = {
+        userData: userDataRule,
+        instanceType: instanceTypeRule,
+        subnetId: subnetIdRule,
+        securityGroupIds: securityGroupIdsRule,
+        iamInstanceProfile: instanceProfileRule,
+    };
+    for (const k of Object.keys(t)) {
+        if (!(k in fields) && t[k] !== undefined)
+            failures.push(
+                fail(
+                    `test.${k}`,
+                    "is not a test option; use userData, instanceType, subnetId, securityGroupIds, iamInstanceProfile or timeoutMinutes",
+                ),
+            );
+    }
+    if (t.userData === undefined || t.userData === "") {
+        failures.push(
+            fail(
+                "test.userData",
+                `is required: the test script, run on an instance of the new image; it ends with \`echo "golden-ami: success"\` and \`poweroff\``,
+            ),
+        );
+    }
+    for (const [k, rule] of Object.entries(fields)) {
+        if (t[k] === undefined || containsUnknown(t[k])) continue;
+        const problem = rule(t[k], `test.${k}`);
+        if (problem) failures.push(fail(`test.${k}`, problem));
+    }
+    return failures;
+}
+
+/** EC2's AWS-managed EBS key: images encrypted with it cannot be shared with other accounts (EC2 user guide, "Share an AMI"). */
+export function isAwsManagedEbsKey(key: unknown): boolean {
+    return typeof key === "string" && /(^|:)alias\/aws\/ebs$/.test(key);
+}
+
+/** Launch permissions that reach beyond the owner (accounts, organizations, OUs; `all` is public). */
+function sharesOutside(perms: unknown): boolean {
+    if (typeof perms !== "object" || perms === null) return false;
+    return Object.values(perms as Record<string, unknown>).some((v) => (Array.isArray(v) ? v.length > 0 : v === true));
+}
+
 /** The bake's own rules, run before the shared image rules. */
 export const GOLDEN_IMAGE_BAKE_RULES: RuleTable<GoldenImageBakeCheckInputs> = [
     {
@@ -142,4 +210,17 @@ export const GOLDEN_IMAGE_BAKE_RULES: RuleTable<GoldenImageBakeCheckInputs> = [
     { property: "rootVolumeSize", rule: rootVolumeSizeRule },
     { property: "namePrefix", rule: namePrefixRule },
     { property: "publishParameter", rule: publishParameterRule },
+    { property: "publishOverwrite", rule: booleanRule },
+    { property: "instanceTypes", rule: instanceTypesRule },
+    { property: "kmsKeyId", rule: kmsKeyRule },
+    {
+        property: "kmsKeyId",
+        relation: ({ news }) =>
+            isAwsManagedEbsKey(news.kmsKeyId) && !containsUnknown(news.launchPermissions) && sharesOutside(news.launchPermissions)
+                ? "is the AWS-managed key aws/ebs, and an image encrypted with it cannot be shared with other accounts (launchPermissions): use a customer managed key whose key policy lets those accounts use it"
+                : undefined,
+        unlessFailed: true,
+    },
+    { name: "test", failures: ({ news }) => (containsUnknown(news.test) && typeof news.test !== "object" ? [] : testFailures(news.test)) },
+    { property: "testTimeoutMinutes", rule: buildTimeoutRule },
 ];

@@ -17,7 +17,8 @@ import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/e
 import { consumerProject, newStack, programDir } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
 import { sweepAfterSuite } from "../support/sweep-teardown";
-import { stopBuildersWhenLaunched } from "../support/builder-stopper";
+import { builderEmulation } from "../../emulator/builders";
+import { startEc2Proxy } from "../../emulator/ec2-proxy";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const EXAMPLES = fs.readdirSync(path.join(ROOT, "examples")).filter((d) => fs.existsSync(path.join(ROOT, "examples", d, "index.ts")));
@@ -85,14 +86,17 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
         const { baseImageId } = await createSourceInstance(regions[0], { name: "example-al2023" });
         const ssm = new SSMClient({ region: regions[0] });
         const ec2 = new EC2Client({ region: regions[0] });
-        const stopper = stopBuildersWhenLaunched(regions[0], { afterMs: 500 });
+        // Moto runs no user data: the emulator's build instances play provision.sh (its marker and poweroff).
+        const builders = builderEmulation({ seed: 3, builderBootMs: 500 });
+        const proxy = await startEc2Proxy({ target: currentMoto().endpoint, handlers: [builders.handler] });
         try {
             await ssm.send(
                 new PutParameterCommand({ Name: "/example/al2023", Value: baseImageId, Type: "String", DataType: "aws:ec2:image" }),
             );
             const before = await sweep(regions);
             const stack = await newStack("examples/golden-pipeline", "pipeline", {
-                ...motoEnv(currentMoto().endpoint, regions[0]),
+                ...motoEnv(proxy.endpoint, regions[0]),
+                AWS_ENDPOINT_URL_SSM: currentMoto().endpoint,
                 GOLDEN_AMI_POLL_SCALE: "0.05",
             });
             await stack.config({ "aws:region": regions[0], baseParameter: "/example/al2023", copyRegion: regions[1] });
@@ -106,15 +110,20 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
                 new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: out.launchTemplateId as string, Versions: ["$Latest"] }),
             );
             assert.equal(versions.LaunchTemplateVersions?.[0].LaunchTemplateData?.ImageId, "resolve:ssm:/golden/web/latest");
-            const builder = await ec2.send(new DescribeInstancesCommand({ InstanceIds: stopper.stopped }));
-            const launched = builder.Reservations![0].Instances![0];
-            assert.equal(launched.State?.Name, "terminated", "the builder is terminated");
+            const builder = await ec2.send(
+                new DescribeInstancesCommand({ Filters: [{ Name: "tag-key", Values: ["golden-ami:builder"] }] }),
+            );
+            const launched = builder.Reservations!.flatMap((r) => r.Instances ?? []);
+            assert.equal(launched.length, 1, "one builder");
+            assert.equal(builders.instance(launched[0].InstanceId!)?.outcome, "stopped", "provision.sh powered it off");
+            assert.equal(launched[0].State?.Name, "terminated", "the builder is terminated");
             await stack.run(["destroy", "--yes", "--skip-preview"]);
             const after = await sweep(regions);
             for (const r of regions) assert.deepEqual(leftBehind(before[r], after[r]), { images: [], snapshots: [] }, r);
             await assert.rejects(ssm.send(new GetParameterCommand({ Name: "/golden/web/latest" })), /ParameterNotFound/);
         } finally {
-            await stopper.stop();
+            builders.dispose();
+            await proxy.stop();
             ssm.destroy();
             ec2.destroy();
         }

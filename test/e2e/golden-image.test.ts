@@ -243,6 +243,50 @@ describe("GoldenImage end to end (real pulumi CLI, packed package, moto)", () =>
         assert.deepEqual(await liveBuilders(HOME), []);
     });
 
+    it("a script change with a failing test: up fails naming the test, the previous image stays published, the untested one is gone", async () => {
+        const previous = await stack.outputs();
+        await stack.config({ version: "4", test: "fail", testTimeoutMinutes: "0.1" });
+        const r = await stack.run(["up", "--yes", "--skip-preview"], { check: false });
+        assert.notEqual(r.code, 0);
+        const out = r.stdout + r.stderr;
+        assert.match(out, /the test of ami-\w+ failed \(test\.userData\)/, out.slice(-3000));
+        assert.match(out, /testing the new image/, "the console tail of the test");
+        assert.equal(await parameterValue(), previous.imageId, "the parameter still holds the previous image");
+        assert.deepEqual(
+            (await made(HOME)).map((i) => i.id),
+            [previous.imageId],
+            "the previous image is there, the untested one is gone",
+        );
+        assert.deepEqual(
+            (await made(COPY)).map((i) => i.id),
+            [(previous.imageIds as Record<string, string>)[COPY]],
+            "its copy is there, and the untested image was never copied",
+        );
+        assert.deepEqual(await liveBuilders(HOME), [], "no builder or test instance is left");
+    });
+
+    it("fixing the test ships the new image", async () => {
+        await stack.config({ test: "pass" });
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const out = await stack.outputs();
+        assert.equal(await parameterValue(), out.imageId);
+        assert.deepEqual(
+            (await made(HOME)).map((i) => i.id),
+            [out.imageId],
+        );
+        assert.deepEqual(await liveBuilders(HOME), []);
+    });
+
+    it("without a script the base image is baked once it booted, and no builder is left", async () => {
+        await stack.run(["config", "rm", "test"]);
+        await stack.config({ noScript: "true" });
+        const r = await stack.run(["up", "--yes", "--skip-preview"]);
+        assert.match(r.stdout, /no script: waiting for it to boot/, r.stdout);
+        const out = await stack.outputs();
+        assert.equal(await parameterValue(), out.imageId);
+        assert.deepEqual(await liveBuilders(HOME), []);
+    });
+
     it("destroy leaves no image, copy, snapshot, parameter or builder", async () => {
         await stack.run(["destroy", "--yes", "--skip-preview"]);
         for (const r of [HOME, COPY]) assert.deepEqual(leftBehind(baseline[r], await inventory(r)), { images: [], snapshots: [] }, r);

@@ -2,6 +2,7 @@
 // powers the instance off stops it, any other leaves it running, and the
 // console output reads like cloud-init's log.
 import {
+    DescribeInstanceStatusCommand,
     DescribeInstancesCommand,
     EC2Client,
     GetConsoleOutputCommand,
@@ -11,7 +12,7 @@ import {
     waitUntilInstanceTerminated,
 } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
-import { builderEmulation, BuilderEmulation, BuildersOptions, readUserData } from "../../emulator/builders";
+import { builderEmulation, BuilderEmulation, BuildersOptions, playScript, readUserData } from "../../emulator/builders";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import { currentMoto } from "../support/moto-hooks";
 
@@ -100,16 +101,14 @@ describe("emulator: build instances", () => {
     it("leaves an instance running when its script does not power off, and logs a failed scripts-user", async () => {
         await through({ builderBootMs: 200 });
         const id = await launch(script("make install", "exit 1"));
-        const plain = await launch(); // no user data: not a build instance, moto's own console output
         await sleep(1000);
         assert.equal(builders!.instance(id)?.outcome, "failed");
         assert.equal(await stateOf(id), "running");
         const log = await consoleOf(id);
         assert.match(log, /\+ make install\n.*\+ exit 1\n/s);
+        assert.match(log, /part-001 \[1\]/);
         assert.match(log, /cc_scripts_user\.py\[WARNING\]: Failed to run module scripts-user/);
         assert.doesNotMatch(log, /Power down/);
-        assert.equal(builders!.instance(plain), undefined);
-        assert.doesNotMatch(await consoleOf(plain), /cloud-init\[780\]/, "an instance without user data gets moto's answer");
     });
 
     it("draws the same delays from the same seed", async () => {
@@ -133,12 +132,55 @@ describe("emulator: build instances", () => {
         for (const d of [...a, ...c]) assert.ok(d >= 30_000 && d <= 90_000, `delay ${d} within builderBootMs × 0.5..1.5`);
     });
 
-    it("recognises the documented power-off commands on the last non-empty line only", () => {
+    it("recognises the documented power-off commands; the script ends there", () => {
         for (const cmd of ["poweroff", "shutdown -h now", "systemctl poweroff", "halt -p", "sudo poweroff"]) {
             assert.equal(readUserData(script("echo hi", cmd, "", "  ")).powersOff, true, cmd);
         }
-        assert.equal(readUserData(script("poweroff", "echo after")).powersOff, false, "a command after the power-off");
+        assert.doesNotMatch(
+            readUserData(script("poweroff", "echo after")).run!.console.join("\n"),
+            /after/,
+            "nothing runs after the power-off",
+        );
         assert.equal(readUserData(script("reboot")).powersOff, false);
         assert.equal(readUserData(Buffer.from("#cloud-config\npackages: [nginx]\n").toString("base64")).powersOff, false, "not a script");
+    });
+
+    it("plays set -e, failing commands, echo and a power-off trap as bash would", () => {
+        const plain = (...lines: string[]) => ["#!/bin/bash", ...lines];
+        assert.deepEqual(
+            playScript(plain("set -e", "false", "poweroff")),
+            { console: ["+ false"], powersOff: false, exitStatus: 1 },
+            "set -e stops at a failure",
+        );
+        const on = playScript(plain("false", 'echo "golden-ami: success"', "poweroff"));
+        assert.equal(on.powersOff, true, "without set -e a failure does not stop the script");
+        assert.deepEqual(on.console, ["+ false", '+ echo "golden-ami: success"', "golden-ami: success", "+ poweroff"]);
+        const trapped = playScript(plain("set -euo pipefail", "trap 'sudo poweroff' EXIT", "false", "echo unreachable"));
+        assert.equal(trapped.powersOff, true, "an EXIT trap powers off even after a failure");
+        assert.ok(!trapped.console.includes("unreachable"));
+        assert.deepEqual(playScript(plain("echo to a file > /tmp/x", "echo shown > /dev/console", "exit 3")).console, [
+            "+ echo to a file > /tmp/x",
+            "+ echo shown > /dev/console",
+            "shown",
+            "+ exit 3",
+        ]);
+    });
+
+    it("answers status checks initializing until the instance's seeded delay has passed, then ok; boot log without user data", async () => {
+        await through({ builderBootMs: 1500, seed: 9 });
+        const id = await launch();
+        const status = async () => (await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }))).InstanceStatuses?.[0];
+        const early = await status();
+        assert.equal(early?.InstanceState?.Name, "running");
+        assert.equal(early?.SystemStatus?.Status, "initializing");
+        assert.equal(early?.InstanceStatus?.Status, "initializing");
+        assert.equal(early?.InstanceStatus?.Details?.[0]?.Status, "initializing");
+        const okAt = builders!.instance(id)!.statusOkAt.getTime();
+        await sleep(Math.max(0, okAt - Date.now()) + 50);
+        const later = await status();
+        assert.equal(later?.SystemStatus?.Status, "ok");
+        assert.equal(later?.InstanceStatus?.Status, "ok");
+        assert.match(await consoleOf(id), /running 'modules:final'/, "an instance without user data gets a boot log");
+        assert.equal(await stateOf(id), "running", "nothing powers it off");
     });
 });

@@ -6,6 +6,7 @@ import {
     DescribeImagesCommand,
     DescribeInstancesCommand,
     DescribeSpotFleetRequestsCommand,
+    DescribeSubnetsCommand,
     DescribeLaunchTemplateVersionsCommand,
     DeregisterImageCommand,
     DeleteSnapshotCommand,
@@ -32,7 +33,15 @@ import * as hooks from "../../dynamic-providers/golden-image-bake";
 import { GoldenImageBakeState } from "../../dynamic-providers/golden-image-bake";
 import { buildHash, GoldenImageBakeInputs } from "../../sdk/golden-image-bake";
 import { PartialCreateError } from "../../dynamic-providers/ec2/errors";
-import { consoleTail, newestImage, terminateInstances } from "../../dynamic-providers/ec2/builder-instance";
+import {
+    architectureOf,
+    builderMappings,
+    consoleTail,
+    hasSuccessMarker,
+    launchWithRetries,
+    newestImage,
+    terminateInstances,
+} from "../../dynamic-providers/ec2/builder-instance";
 import { publishImageParameter } from "../../dynamic-providers/ec2/ssm-parameter";
 import { baseImageProblem, checkGoldenImageBakeInputs, UNKNOWN } from "../../sdk/validation";
 import { ec2Error } from "../support/aws-errors";
@@ -96,6 +105,9 @@ async function checked(extra: Partial<GoldenImageBakeInputs> = {}, baseId = BASE
     return r.inputs as GoldenImageBakeInputs;
 }
 
+/** A console output as GetConsoleOutput answers it (base64), with cloud-init's prefix on each line. */
+const consoleOf = (...lines: string[]) => Buffer.from(lines.map((l) => `cloud-init[780]: ${l}`).join("\n") + "\n").toString("base64");
+
 describe("GoldenImage", () => {
     let log: sinon.SinonStub;
     before(() => {
@@ -145,6 +157,34 @@ describe("GoldenImage", () => {
             ["name prefix fits an AMI name", { namePrefix: "w".repeat(120) }, "namePrefix", /image\.namePrefix: .* 1 to 119/],
             ["root volume is whole GiB", { rootVolumeSize: 8.5 }, "rootVolumeSize", /whole number of GiB/],
             ["image tags are checked", { tags: { "aws:x": "1" } }, "tags", /^image\.tags: key "aws:x"/],
+            ["a test needs its script", { test: {} }, "test.userData", /test\.userData: is required/],
+            [
+                "test fields are checked",
+                { test: { userData: "#!/bin/bash", instanceType: "big" } },
+                "test.instanceType",
+                /not an EC2 instance type/,
+            ],
+            ["test options are known ones", { test: { userData: "#!/bin/bash", timeout: 3 } }, "test.timeout", /not a test option/],
+            ["test.timeoutMinutes has a ceiling", { testTimeoutMinutes: 2000 }, "testTimeoutMinutes", /test\.timeoutMinutes: .*got 2000/],
+            [
+                "instanceTypes are instance types",
+                { instanceTypes: ["t3.small", "huge"] },
+                "instanceTypes",
+                /build\.instanceTypes: has "huge"/,
+            ],
+            ["kmsKeyId is a key", { kmsKeyId: "my key" }, "kmsKeyId", /image\.kmsKeyId: "my key" is not a KMS key/],
+            [
+                "the AWS-managed key cannot be shared",
+                { kmsKeyId: "alias/aws/ebs", launchPermissions: { userIds: ["111122223333"] } },
+                "kmsKeyId",
+                /AWS-managed key aws\/ebs.*cannot be shared/,
+            ],
+            [
+                "publish.overwrite is a boolean",
+                { publishOverwrite: "yes" },
+                "publishOverwrite",
+                /publish\.overwrite: must be true or false/,
+            ],
         ];
         for (const [what, extra, property, reason] of cases) {
             it(what, () => {
@@ -160,6 +200,115 @@ describe("GoldenImage", () => {
             assert.equal(baseImageProblem({ owners: ["amazon", "123456789012"], namePattern: "al2023-*" }), undefined);
             assert.equal(baseImageProblem({ namePattern: "al2023-*" }), undefined);
             assert.deepEqual(checkGoldenImageBakeInputs({ ...news(), instanceType: UNKNOWN, baseImage: { imageId: UNKNOWN } }), []);
+        });
+    });
+
+    describe("scripts, architectures and the build hash", () => {
+        it("the success marker counts on a console line of its own, not in the trace of its echo", () => {
+            assert.ok(hasSuccessMarker("[   12.5] cloud-init[1560]: golden-ami: success\r\n[  13.0] reboot: Power down\n"));
+            assert.ok(hasSuccessMarker("golden-ami: success\n"));
+            assert.ok(!hasSuccessMarker("cloud-init[780]: + echo golden-ami: success\n"));
+            assert.ok(!hasSuccessMarker("cloud-init[780]: golden-ami: success, or not\n"));
+        });
+
+        it("with image.kmsKeyId every EBS volume of the base image is encrypted with the key, the root resized too", () => {
+            const spec = {
+                baseImageId: BASE,
+                instanceType: "t3.small",
+                userData: "",
+                owner: OWNER,
+                tags: {},
+                rootDeviceName: "/dev/xvda",
+                baseMappings: [
+                    { DeviceName: "/dev/xvda", Ebs: { SnapshotId: "snap-1" } },
+                    { DeviceName: "/dev/sdb", Ebs: { SnapshotId: "snap-2" } },
+                    { DeviceName: "/dev/sdc", VirtualName: "ephemeral0" },
+                ],
+            };
+            assert.equal(builderMappings(spec), undefined, "nothing to change without a key or a size");
+            assert.deepEqual(builderMappings({ ...spec, kmsKeyId: "alias/golden", rootVolumeSize: 20 }), [
+                { DeviceName: "/dev/xvda", Ebs: { Encrypted: true, KmsKeyId: "alias/golden", VolumeSize: 20, DeleteOnTermination: true } },
+                { DeviceName: "/dev/sdb", Ebs: { Encrypted: true, KmsKeyId: "alias/golden" } },
+            ]);
+        });
+
+        it("tells the architecture from the instance type", () => {
+            for (const [type, arch] of [
+                ["t3.small", "x86_64"],
+                ["m7i-flex.large", "x86_64"],
+                ["t4g.micro", "arm64"],
+                ["c7gn.xlarge", "arm64"],
+                ["a1.medium", "arm64"],
+                ["mac1.metal", "x86_64_mac"],
+                ["mac2-m2pro.metal", "arm64_mac"],
+                ["u-6tb1.metal", undefined],
+            ] as const) {
+                assert.equal(architectureOf(type), arch, type);
+            }
+        });
+
+        it("a test and a KMS key go into the hash; without them the hash is what it was; the test's time limit does not", () => {
+            const plain = { baseImageId: BASE, instanceType: "t3.small", region: "us-east-1", userData: "x" };
+            // The hash of a build without test or key, as earlier versions computed it: existing images are not rebuilt.
+            assert.equal(buildHash(plain), buildHash({ ...plain, test: undefined, kmsKeyId: undefined }));
+            const tested = buildHash({ ...plain, test: { userData: "t" } });
+            assert.notEqual(tested, buildHash(plain));
+            assert.notEqual(buildHash({ ...plain, test: { userData: "t2" } }), tested);
+            assert.equal(buildHash({ ...plain, test: { userData: "t", securityGroupIds: [] } }), tested, "unset and empty are the same");
+            assert.notEqual(buildHash({ ...plain, kmsKeyId: "alias/golden" }), buildHash(plain));
+        });
+    });
+
+    describe("launch retries", () => {
+        const spec = { baseImageId: BASE, instanceType: "t3.small", userData: "", owner: OWNER, tags: {}, iamInstanceProfile: "builder" };
+        const client = () => new EC2Client({ region: "us-east-1" });
+        const tried = () =>
+            ec2.commandCalls(RunInstancesCommand).map((c) => `${c.args[0].input.InstanceType}@${c.args[0].input.SubnetId ?? "-"}`);
+
+        it("retries while a new instance profile propagates through IAM", async () => {
+            ec2.on(RunInstancesCommand)
+                .rejectsOnce(
+                    ec2Error(
+                        "InvalidParameterValue",
+                        "Value (builder) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+                    ),
+                )
+                .resolves({ Instances: [{ InstanceId: BUILDER }] });
+            const r = await launchWithRetries(client(), spec);
+            assert.equal(r.instanceId, BUILDER);
+            assert.equal(ec2.commandCalls(RunInstancesCommand).length, 2);
+        });
+
+        it("on InsufficientInstanceCapacity tries a subnet in each other zone, then the next instance type", async () => {
+            ec2.on(DescribeSubnetsCommand).resolves({
+                Subnets: [
+                    { SubnetId: "subnet-0000000b", AvailabilityZone: "us-east-1b", VpcId: "vpc-1" },
+                    { SubnetId: "subnet-0000000a", AvailabilityZone: "us-east-1a", VpcId: "vpc-1" },
+                    { SubnetId: "subnet-000000a2", AvailabilityZone: "us-east-1a", VpcId: "vpc-1" },
+                ],
+            });
+            ec2.on(RunInstancesCommand).rejects(ec2Error("InsufficientInstanceCapacity", "no capacity"));
+            ec2.on(RunInstancesCommand, { InstanceType: "t3a.small", SubnetId: undefined }).resolves({
+                Instances: [{ InstanceId: BUILDER }],
+            });
+            const r = await launchWithRetries(client(), spec, { instanceTypes: ["t3a.small"] });
+            assert.deepEqual(r, { instanceId: BUILDER, instanceType: "t3a.small", subnetId: undefined });
+            assert.deepEqual(tried(), ["t3.small@-", "t3.small@subnet-0000000a", "t3.small@subnet-0000000b", "t3a.small@-"]);
+        });
+
+        it("names every type and subnet tried when none has capacity; other errors fail at once", async () => {
+            ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [] });
+            ec2.on(RunInstancesCommand).rejects(ec2Error("InsufficientInstanceCapacity", "no capacity"));
+            await assert.rejects(
+                launchWithRetries(client(), spec, { instanceTypes: ["t3a.small"] }),
+                /RunInstances failed after 2 attempt\(s\): t3\.small in the default subnet: InsufficientInstanceCapacity: no capacity; t3a\.small in the default subnet: .*build\.instanceTypes/,
+            );
+            ec2.reset();
+            ec2.on(RunInstancesCommand).rejects(ec2Error("InvalidAMIID.NotFound", "gone"));
+            await assert.rejects(
+                launchWithRetries(client(), spec, { instanceTypes: ["t3a.small"] }),
+                /after 1 attempt\(s\).*InvalidAMIID\.NotFound/,
+            );
         });
     });
 
@@ -204,6 +353,19 @@ describe("GoldenImage", () => {
             assert.equal((await hooks.diff(IMAGE_ID, before as GoldenImageBakeState, await checked())).changes, false);
         });
 
+        it("a test step previews as a replace naming test, and says what it will do; its time limit updates in place", async () => {
+            const before = await checked();
+            const tested = await checked({ test: { userData: "#!/bin/bash\npoweroff\n" } });
+            const d = await hooks.diff(IMAGE_ID, before as GoldenImageBakeState, tested);
+            assert.deepEqual(d.replaces, ["test", "name", "buildHash"]);
+            assert.match(
+                log.args.map((a) => String(a[0])).join("\n"),
+                /test step: after the bake an instance of the new image runs test\.userData/,
+            );
+            const longer = await checked({ test: { userData: "#!/bin/bash\npoweroff\n" }, testTimeoutMinutes: 45 });
+            assert.deepEqual((await hooks.diff(IMAGE_ID, tested as GoldenImageBakeState, longer)).replaces, []);
+        });
+
         it("a parameter repointed outside Pulumi (seen by refresh) is an update that puts it back", async () => {
             const inputs = await checked({ publishParameter: "/golden/web/latest" });
             const state = { ...inputs, imageId: IMAGE_ID } as GoldenImageBakeState;
@@ -218,6 +380,41 @@ describe("GoldenImage", () => {
             const r = await hooks.check({}, news());
             assert.equal(r.failures?.[0].property, "baseImage");
             assert.match(r.failures![0].reason, /does not exist in this region/);
+        });
+
+        it("namePattern picks the newest available, not deprecated image of the builder's architecture, and says which", async () => {
+            const x86 = (id: string, created: string, extra: Partial<Image> = {}) =>
+                image({ ImageId: id, Name: `al-${id}`, Architecture: "x86_64", CreationDate: created, ...extra });
+            ec2.on(DescribeImagesCommand).resolves({
+                Images: [
+                    x86("ami-00000001", "2026-10-01T00:00:00Z"),
+                    x86("ami-00000002", "2026-11-01T00:00:00Z", { DeprecationTime: "2026-11-02T00:00:00Z" }),
+                    x86("ami-00000003", "2026-12-01T00:00:00Z", { Architecture: "arm64" }),
+                ],
+            });
+            const r = await hooks.check({}, news({ baseImage: { owners: ["amazon"], namePattern: "al-*" } }));
+            assert.deepEqual(r.failures ?? [], []);
+            assert.equal(r.inputs.baseImageId, "ami-00000001", "not the deprecated one, not the arm64 one");
+            assert.match(log.args.map((a) => String(a[0])).join("\n"), /baseImage: "al-\*" picked ami-00000001 \(al-ami-00000001, x86_64/);
+            const arm = await hooks.check({}, news({ instanceType: "t4g.small", baseImage: { owners: ["amazon"], namePattern: "al-*" } }));
+            assert.equal(arm.inputs.baseImageId, "ami-00000003");
+            ec2.on(DescribeImagesCommand).resolves({ Images: [x86("ami-00000001", "2026-10-01T00:00:00Z")] });
+            const none = await hooks.check({}, news({ instanceType: "m7g.large", baseImage: { owners: ["amazon"], namePattern: "al-*" } }));
+            assert.equal(none.failures?.[0].property, "baseImage");
+            assert.match(
+                none.failures![0].reason,
+                /1 match but are deprecated or not arm64, the architecture of the builder's instance type/,
+            );
+        });
+
+        it("a pinned or resolved base image that no longer exists fails the preview naming it", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+            const pinned = await hooks.check({}, news({ baseImage: { imageId: "ami-0dddddddddddddddd" } }));
+            assert.equal(pinned.failures?.[0].property, "baseImage");
+            assert.match(pinned.failures![0].reason, /AMI ami-0dddddddddddddddd does not exist in this region or is not visible/);
+            ssm.on(GetParameterCommand).resolves({ Parameter: { Name: "/base", Value: "ami-0dddddddddddddddd", Version: 3 } });
+            const resolved = await hooks.check({}, news({ baseImage: { ssmParameter: "/base" } }));
+            assert.match(resolved.failures![0].reason, /AMI ami-0dddddddddddddddd \(from \/base\) does not exist/);
         });
 
         it("values not known at preview leave the hash and name unknown, without an EC2 call", async () => {
@@ -275,6 +472,7 @@ describe("GoldenImage", () => {
             ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE_ID });
             ec2.on(CreateTagsCommand).resolves({});
             ec2.on(TerminateInstancesCommand).resolves({});
+            ec2.on(GetConsoleOutputCommand, { InstanceId: BUILDER }).resolves({ Output: consoleOf("+ make", "golden-ami: success") });
         }
         const terminated = () => ec2.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input.InstanceIds);
 
@@ -282,6 +480,7 @@ describe("GoldenImage", () => {
             const inputs = await checked({ publishParameter: "/golden/web/latest" });
             ec2Happy();
             ssm.on(GetParameterCommand, { Name: "/golden/web/latest" })
+                .resolvesOnce({}) // the ownership check: no parameter yet
                 .resolvesOnce({})
                 .resolves({ Parameter: { Name: "/golden/web/latest", Value: IMAGE_ID, Version: 1 } });
             ssm.on(PutParameterCommand).resolves({ Version: 1 });

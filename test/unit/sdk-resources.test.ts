@@ -147,6 +147,29 @@ describe("resource classes (Pulumi mocks)", () => {
         assert.deepEqual((policy.inputs.exclude as { imageIds: string[] }).imageIds, ["ami-gold", "ami-gold-us-west-2"]);
     });
 
+    it("GoldenImage passes the test step, the KMS keys and publish.overwrite to the bake and the copies", async () => {
+        const web = new sdk.GoldenImage("kms", {
+            baseImage: { imageId: "ami-0123456789abcdef0" },
+            build: { instanceType: "t3.small", instanceTypes: ["t3a.small"] },
+            image: { kmsKeyId: "alias/golden", copyKmsKeyIds: { "us-west-2": "alias/golden-dr" } },
+            test: { userData: "#!/bin/bash\npoweroff\n", instanceType: "t3.micro", timeoutMinutes: 12 },
+            publish: { ssmParameter: "/golden/kms", overwrite: true },
+            region: "us-east-1",
+            regions: ["us-west-2"],
+        });
+        await value(web.imageIds);
+        await new Promise((r) => setTimeout(r, 50));
+        const bake = registered.find((x) => x.type.endsWith(":GoldenImageBake") && x.name === "kms")!;
+        assert.equal(bake.inputs.kmsKeyId, "alias/golden");
+        assert.deepEqual(bake.inputs.instanceTypes, ["t3a.small"]);
+        assert.deepEqual(bake.inputs.test, { userData: "#!/bin/bash\npoweroff\n", instanceType: "t3.micro" });
+        assert.equal(bake.inputs.testTimeoutMinutes, 12);
+        assert.equal(bake.inputs.publishOverwrite, true);
+        const copy = registered.find((x) => x.type.endsWith(":AmiCopy") && x.name === "kms-us-west-2")!;
+        assert.equal(copy.inputs.encrypted, true);
+        assert.equal(copy.inputs.kmsKeyId, "alias/golden-dr");
+    });
+
     it("GoldenImage without copies or keepLatest makes only the bake", async () => {
         const web = new sdk.GoldenImage("solo", {
             baseImage: { imageId: "ami-0123456789abcdef0" },
