@@ -193,6 +193,8 @@ describe("README examples (extracted, packed package, real pulumi CLI, emulator)
             }
         });
         assert.equal(published, out.amiId, "the image id is published");
+        const again = await stack.run(["preview", "--expect-no-changes"], { check: false });
+        assert.equal(again.code, 0, `a second preview shows changes:\n${again.stdout}`);
         await stack.run(["destroy", "--yes", "--skip-preview"]);
         const after = await sweep();
         for (const r of regions) assert.deepEqual(leftBehind(baseline[r], after[r]), { images: [], snapshots: [] }, r);
