@@ -19,6 +19,8 @@ import { buildTimeoutRule, MAX_BUILD_TIMEOUT_MINUTES, MAX_USER_DATA_BYTES } from
 import { publishFailures } from "../../sdk/rules/publish";
 import { RETENTION_REPORT_LIMITS } from "../../sdk/rules/retention-policy";
 import { parameterNameProblem } from "../../sdk/ssm-parameter-name";
+import { bucketsFor, DEFAULT_RATE_SHARE } from "../../dynamic-providers/ec2/request-pacing";
+import { bucketFor } from "../../emulator/throttling";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").replace(/\s*\n\s*/g, " ");
@@ -109,6 +111,30 @@ describe("README's numbers and versions are the code's", () => {
             /are the first (\d+) of each; failures are kept up to (\d+) \(errors cut to (\d+) characters\)/,
         );
         assert.deepEqual([sample, failed, errorChars].map(Number), [L.sample, L.failed, L.errorChars]);
+    });
+
+    it("EC2's bucket sizes README quotes are the table golden-ami paces to, and the default share is half", () => {
+        const [dereg, snap, deregCap, deregRefill, createCap, createRefill, describeCap, describeRefill] = says(
+            /e\.g\. `(DeregisterImage)` and `(DeleteSnapshot)` hold (\d+) tokens and refill (\d+) a second, `CreateImage` (\d+) and (\d+), `DescribeImages` (\d+) and (\d+)\)/,
+        );
+        // The pacing's own table (what golden-ami paces to) and the emulator's (what it throttles at) agree with README.
+        const bucket = (action: string) => {
+            const paced = bucketsFor(action, { MaxResults: 100 })[0].size;
+            const emulated = bucketFor(action, [["MaxResults", "100"]]);
+            assert.deepEqual([emulated.capacity, emulated.refillPerSecond], [paced.capacity, paced.refillPerSecond], action);
+            return [paced.capacity, paced.refillPerSecond];
+        };
+        for (const action of [dereg, snap]) assert.deepEqual(bucket(action), [Number(deregCap), Number(deregRefill)], action);
+        assert.deepEqual(bucket("CreateImage"), [Number(createCap), Number(createRefill)]);
+        assert.deepEqual(bucket("DescribeImages"), [Number(describeCap), Number(describeRefill)]);
+        says(/By default it uses (half) of each bucket and of its refill/);
+        assert.equal(DEFAULT_RATE_SHARE, 0.5);
+    });
+
+    it("the retention policy's state bound README gives is the one its test holds it to", () => {
+        const [kb] = says(/at 10,000 retirements the policy's state stays under (\d+) KB/);
+        const test = fs.readFileSync(path.join(ROOT, "test", "unit", "retention-policy.test.ts"), "utf8");
+        assert.match(test, new RegExp(`stateBytes <= ${kb} \\* 1024`));
     });
 });
 
