@@ -14,9 +14,8 @@ import assert from "node:assert/strict";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { Emulator, startEmulator } from "../../emulator/emulator";
 import { consumerProject, newStack, programDir, Stack } from "../support/consumer";
-import { ExampleIds, readmeExamples, ReadmeExample, writeExampleProject } from "../support/readme-examples";
+import { ExampleIds, filesFor, readmeExamples, ReadmeExample, writeExampleProject } from "../support/readme-examples";
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const REGION = "us-east-1";
 const PUBLIC_AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 const EXAMPLES = readmeExamples();
@@ -118,8 +117,7 @@ describe("README examples (extracted, packed package, real pulumi CLI, emulator)
             }
         });
         parent = fs.mkdtempSync(path.join(os.tmpdir(), "golden-ami-readme-"));
-        const provision = fs.readFileSync(path.join(ROOT, "examples", "golden-pipeline", "provision.sh"), "utf8");
-        for (const e of EXAMPLES) writeExampleProject(parent, e, ids, e.code.includes("provision.sh") ? { "provision.sh": provision } : {});
+        for (const e of EXAMPLES) writeExampleProject(parent, e, ids, filesFor(e));
         baseline = await sweep();
     });
     after(async function () {

@@ -92,6 +92,26 @@ export function exampleProgram(example: ReadmeExample, ids: ExampleIds): string 
     ].join("\n");
 }
 
+/**
+ * The files an example reads with `fs.readFileSync("<name>")` (a GoldenImage's
+ * scripts), as a user who follows README has them: the repository's
+ * examples/golden-pipeline/<name> when there is one, else the first shell
+ * script README shows after the example (a fence whose first line is `#!`).
+ */
+export function filesFor(example: ReadmeExample, markdown = fs.readFileSync(path.join(ROOT, "README.md"), "utf8")): Record<string, string> {
+    const names = [...example.code.matchAll(/readFileSync\("([^"]+)"/g)].map((m) => m[1]);
+    const after = markdown.split("\n").slice(example.line).join("\n");
+    const shown = /```(?:sh|bash)\n(#![^\n]*\n[\s\S]*?)```/.exec(after)?.[1];
+    const out: Record<string, string> = {};
+    for (const name of names) {
+        const file = path.join(ROOT, "examples", "golden-pipeline", name);
+        if (fs.existsSync(file)) out[name] = fs.readFileSync(file, "utf8");
+        else if (shown) out[name] = shown;
+        else throw new Error(`README.md line ${example.line} reads ${name}, which neither examples/golden-pipeline nor README shows`);
+    }
+    return out;
+}
+
 /** Writes the example as a Pulumi project under `parent` (`readme-<index>/`); `files` are copied beside it. */
 export function writeExampleProject(parent: string, example: ReadmeExample, ids: ExampleIds, files: Record<string, string> = {}): string {
     const dir = path.join(parent, `readme-${example.index}`);
