@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { identityValues, ImageKind, replaceKeys } from "../sdk/image-kind";
 import { checkImageKindInputs } from "../sdk/rules/image";
-import { containsUnknown, type CheckFailure } from "../sdk/rules/primitives";
+import { type CheckFailure, containsUnknown } from "../sdk/rules/primitives";
 import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
 import { samePublish, PublishInputs } from "../sdk/publish";
 import { normalizeLaunchPermissions, sameDeprecationTime } from "./ec2/converters";
