@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { identityValues, ImageKind, replaceKeys, snapshotsOwned } from "../sdk/image-kind";
 import { checkImageKindInputs } from "../sdk/rules/image";
-import type { CheckFailure } from "../sdk/rules/primitives";
+import { type CheckFailure, containsUnknown } from "../sdk/rules/primitives";
 import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
 import { samePublish, PublishInputs } from "../sdk/publish";
 import { normalizeLaunchPermissions, sameDeprecationTime } from "./ec2/converters";
@@ -64,7 +64,8 @@ export function changedProperties(oldProps: object, newProps: object, keys: read
         blockDeviceMappings: (a, b) => isDeepStrictEqual(a ?? [], b ?? []),
         publish: (a, b) => samePublish(a as PublishInputs | undefined, b as PublishInputs | undefined),
     };
-    return keys.filter((k) => !(same[k] ?? isDeepStrictEqual)(olds[k], news[k]));
+    // A value not known yet (preview, made by another resource) is a change: `up` compares the real one.
+    return keys.filter((k) => containsUnknown(news[k]) || !(same[k] ?? isDeepStrictEqual)(olds[k], news[k]));
 }
 
 /** Properties every image resource updates in place. */

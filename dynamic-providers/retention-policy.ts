@@ -571,8 +571,11 @@ export async function applyPlan(
     now: Date,
     planChanged = false,
     known?: PlanFacts,
+    /** Images the plan held back (in use, shared, excluded, a state it leaves alone): counted and listed as skipped. */
+    heldBack: readonly SkippedImage[] = [],
 ): Promise<RetentionRunReport> {
-    if (inputs.dryRun || planned.length === 0) return runReport(inputs, now, [], planChanged);
+    const held: Outcome[] = heldBack.map((s) => ({ kind: "skipped", imageId: s.imageId, region: s.region, reason: s.reason }));
+    if (inputs.dryRun || planned.length === 0) return runReport(inputs, now, inputs.dryRun ? [] : held, planChanged);
     const regions = [...new Set(planned.map((p) => p.region))];
     const perRegion = await Promise.all(
         regions.map(async (region) => {
@@ -592,7 +595,7 @@ export async function applyPlan(
             return outcomes;
         }),
     );
-    return runReport(inputs, now, perRegion.flat(), planChanged);
+    return runReport(inputs, now, [...held, ...perRegion.flat()], planChanged);
 }
 
 /** Prints the run: counts, then every skip, kept snapshot and failure as it happened (the report keeps a sample). */
@@ -620,11 +623,17 @@ function report(name: string, run: RetentionRunReport): void {
 async function planToAct(
     inputs: RetentionPolicyInputs,
     now: Date,
-): Promise<{ planned: PlannedRetirement[]; planChanged: boolean; known: PlanFacts; computed?: RetentionPendingSummary }> {
+): Promise<{
+    planned: PlannedRetirement[];
+    heldBack: SkippedImage[];
+    planChanged: boolean;
+    known: PlanFacts;
+    computed?: RetentionPendingSummary;
+}> {
     const pending = inputs.pending as RetentionPendingSummary | undefined;
     if (pending?.status === "planned") {
         const checked = checkedPlans.get(pending.digest);
-        if (checked) return { planned: checked.retire, planChanged: false, known: checked };
+        if (checked) return { planned: checked.retire, heldBack: checked.skipped, planChanged: false, known: checked };
     }
     let plan: ComputedPlan;
     try {
@@ -635,6 +644,7 @@ async function planToAct(
     const computed = summarizePlan(plan, inputs.regions, now);
     return {
         planned: plan.retire,
+        heldBack: plan.skipped,
         planChanged: pending?.status === "planned" && computed.digest !== pending.digest,
         known: plan,
         computed,
@@ -652,9 +662,9 @@ async function act(news: RetentionPolicyInputs): Promise<RetentionPolicyState> {
         report(name, run);
         return compact({ ...inputs, pending, lastRun: run });
     }
-    const { planned, planChanged, known, computed } = await planToAct(inputs, now);
+    const { planned, heldBack, planChanged, known, computed } = await planToAct(inputs, now);
     if (computed && inputs.pending?.status !== "planned") console.log(`${name}: planned at apply: ${computed.summary}`);
-    const run = await applyPlan(planned, inputs, now, planChanged, known);
+    const run = await applyPlan(planned, inputs, now, planChanged, known, heldBack);
     report(name, run);
     // After a real run nothing is pending: the next check's plan shows what is left, failures included, as a change.
     return compact({ ...inputs, pending: doneSummary(run), lastRun: run });

@@ -29,6 +29,7 @@ export interface AmiCopyArgs extends ImageResourceArgs {
     readonly kmsKeyId?: pulumi.Input<string>;
     /**
      * Copy the source AMI's tags to the copy; `tags` are applied on top.
+     * Read when the copy is made: changing it later changes nothing.
      * @default false
      */
     readonly copyImageTags?: pulumi.Input<boolean>;

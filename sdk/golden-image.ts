@@ -61,7 +61,7 @@ export interface GoldenImageBuildArgs {
     /** Root volume size in GiB of the builder, and so of the image. @default the base image's */
     readonly rootVolumeSize?: pulumi.Input<number>;
     /**
-     * How long the script may run before the build fails (1 to 1440). The
+     * How long the script may run before the build fails: more than 0 and at most 1440 minutes (fractions allowed). The
      * builder is terminated on failure too. Not part of the build hash.
      * @default 30
      */

@@ -116,7 +116,12 @@ export interface RetentionRunReport {
     snapshotsDeleted: string[];
     /** The first snapshots of retired images kept because another image still uses them. */
     snapshotsKept: { snapshotId: string; region: string; imageId: string; reason: string }[];
-    /** The first planned images left alone when checked right before acting (gone, now in use, protected), with why. */
+    /**
+     * The first images left alone, with why: those the plan held back (in use,
+     * shared, excluded, a state retention leaves alone: `pending.heldBack`)
+     * and planned ones found gone, now in use or protected when checked right
+     * before acting. `counts.skipped` counts all of them.
+     */
     skipped: SkippedImage[];
     /** Images that failed, with the error, up to the limit; retried by the next run. */
     failed: { imageId: string; region: string; error: string }[];

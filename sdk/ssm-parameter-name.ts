@@ -5,6 +5,8 @@
  */
 export const PARAMETER_NAME = /^(\/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$/;
 export const MAX_PARAMETER_NAME_LENGTH = 1011;
+/** Name starts SSM keeps for itself (any case, with or without the leading "/"): readable, never writable. */
+export const RESERVED_PREFIXES = ["aws", "ssm"] as const;
 
 /**
  * Why `name` is not a parameter name SSM accepts, or undefined when it is
@@ -18,9 +20,12 @@ export function parameterNameProblem(name: unknown, options: { forWriting?: bool
     if (!PARAMETER_NAME.test(name)) {
         return `${JSON.stringify(name)} is not an SSM parameter name; use letters, digits and _ . - separated by "/", e.g. "/golden/web/latest"`;
     }
-    const first = name.replace(/^\//, "").split("/")[0].toLowerCase();
-    if (options.forWriting && (first.startsWith("aws") || first.startsWith("ssm"))) {
-        return `${JSON.stringify(name)} starts with "${first}", which SSM reserves; choose another path, e.g. "/golden/web/latest"`;
+    const reserved = RESERVED_PREFIXES.find((p) => name.replace(/^\//, "").toLowerCase().startsWith(p));
+    if (options.forWriting && reserved) {
+        return (
+            `${JSON.stringify(name)} begins with "${reserved}", which SSM reserves for its own parameters; ` +
+            `choose a name that begins with neither "aws" nor "ssm" (in any case), e.g. "/golden/web/latest"`
+        );
     }
     return undefined;
 }

@@ -126,13 +126,18 @@ export async function consumerProject(): Promise<string> {
 }
 
 /**
- * A Pulumi project from `program` (a folder under test/e2e/programs, or a
- * path relative to the repository such as examples/golden-image), set up to
+ * A Pulumi project from `program` (a folder under test/e2e/programs, a
+ * path relative to the repository such as examples/golden-image, or an
+ * absolute path to a folder a test wrote), set up to
  * use the consumer's node_modules.
  */
 export async function programDir(program: string, opts: ConsumerOptions = {}): Promise<string> {
     const { project } = await consumer(opts);
-    const src = program.includes("/") ? path.join(ROOT, program) : path.join(ROOT, "test", "e2e", "programs", program);
+    const src = path.isAbsolute(program)
+        ? program
+        : program.includes("/")
+          ? path.join(ROOT, program)
+          : path.join(ROOT, "test", "e2e", "programs", program);
     const dir = path.join(project, "programs", path.basename(program));
     fs.mkdirSync(dir, { recursive: true });
     // Scripts the program reads (a GoldenImage's provision.sh) come along.

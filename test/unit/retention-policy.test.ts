@@ -559,6 +559,25 @@ describe("AmiRetentionPolicy provider hooks", () => {
             clock.restore();
         });
 
+        it("counts and lists the images the plan held back as skipped, with why", async () => {
+            const running = (n: number) => ({ InstanceId: `i-${n}`, ImageId: id(n), State: { Name: "running" as const } });
+            ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [running(1), running(2), running(4)] }] });
+            const inputs = await plan([image(1, 30), image(2, 20), image(4, 25), image(5, 10), image(3, 1)]);
+            assert.equal((inputs.pending as RetentionPendingSummary).heldBack.total, 3);
+            ec2.on(DeregisterImageCommand).resolves({});
+            ec2.on(DeleteSnapshotCommand).resolves({});
+            const r = await hooks.update("p", inputs, inputs);
+            assert.equal(r.outs.lastRun.counts.retired, 1);
+            assert.equal(r.outs.lastRun.counts.skipped, 3);
+            assert.equal(r.outs.lastRun.regions[0].skipped, 3);
+            assert.deepEqual(r.outs.lastRun.skipped.map((s: { imageId: string; reason: string }) => [s.imageId, s.reason]).sort(), [
+                [id(1), "in use: instance i-1 (running)"],
+                [id(2), "in use: instance i-2 (running)"],
+                [id(4), "in use: instance i-4 (running)"],
+            ]);
+            assert.ok(log.args.some(([line]) => /1 retired, 1 snapshots deleted, 3 skipped, 0 failed/.test(String(line))));
+        });
+
         it("keeps going when one image fails, reports it and warns", async () => {
             const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)]);
             ec2.on(DeregisterImageCommand, { ImageId: id(1) } as never).rejects(

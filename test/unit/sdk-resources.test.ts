@@ -8,7 +8,10 @@ pulumi.runtime.setMocks(
     {
         newResource: (args) => {
             registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-            return { id: `${args.name}-id`, state: { ...args.inputs, imageId: `ami-${args.name}` } };
+            // The engine's preview of a dynamic resource's in-place update: the id kept, the inputs as outputs.
+            if (args.name.startsWith("updated-in-preview")) return { id: `ami-${args.name}`, state: args.inputs };
+            // As the providers do: an image resource's id is its image id.
+            return { id: `ami-${args.name}`, state: { ...args.inputs, imageId: `ami-${args.name}` } };
         },
         call: () => ({}),
     },
@@ -40,6 +43,18 @@ describe("resource classes (Pulumi mocks)", () => {
         const other = new sdk.AmiFromInstance("web", { sourceInstanceId: "i-0fedcba9876543210", region: "us-east-1" }, { aliases: [] });
         assert.notEqual(await value(other.name), nameA, "a new source: a new name (made beside the old one)");
         assert.match(await value(b.name), /^web2-/);
+    });
+
+    it("takes imageId from the resource id: known at preview of an in-place update, so a copy of it is not shown as replaced", async () => {
+        const web = new sdk.AmiFromInstance("updated-in-preview", { sourceInstanceId: "i-0123456789abcdef0", region: "us-east-1" });
+        assert.equal(await value(web.imageId), "ami-updated-in-preview");
+        const copy = new sdk.AmiCopy("updated-in-preview-copy", {
+            sourceAmiId: web.imageId,
+            sourceAmiRegion: "us-east-1",
+            region: "us-west-2",
+        });
+        await value(copy.imageId);
+        assert.equal(registered.find((x) => x.name === "updated-in-preview-copy")!.inputs.sourceAmiId, "ami-updated-in-preview");
     });
 
     it("sends only the inputs given, plus the declared outputs", async () => {
