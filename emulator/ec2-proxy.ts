@@ -171,8 +171,6 @@ export interface Ec2Proxy {
     setOptions(patch: Partial<ProxyOptions>): void;
     /** Moves the emulator's clock forward (cooldowns, token refill), e.g. by a day. */
     advanceClock(ms: number): void;
-    /** An image's state in the image service's table (ProxyOptions.imageService), undefined when it has none. */
-    imageState(region: string, imageId: string): string | undefined;
     stop(): Promise<void>;
 }
 
@@ -1004,7 +1002,6 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         advanceClock: (ms) => {
             clockOffset += ms;
         },
-        imageState: (region, imageId) => imageService.stateOf(region, imageId),
         stop: () =>
             new Promise<void>((resolve) => {
                 server.close(() => resolve());

@@ -2,6 +2,7 @@
 // runs: moto_server on a loopback port and the EC2 proxy in front of it,
 // with the EC2 behaviours moto lacks switched on.
 import { AMAZON_OWNER_ID } from "./base-images";
+import { API_VERSION } from "./ec2-xml";
 import { builderEmulation, type BuilderEmulation } from "./builders";
 import { startEc2Proxy, type Ec2Proxy, type ProxyOptions } from "./ec2-proxy";
 import { motoEnv, startMoto, type Moto } from "./moto";
@@ -143,8 +144,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const ssmImages = ssmImageParameters({
         validation: strict.ssmImageValidation,
         refuseDataTypeChange: strict.ssmDataTypeChange,
-        // Images live in the image service's table, not at moto.
-        isAvailable: async (region, imageId) => proxy?.imageState(region, imageId) === "available",
+        // Images live in the image service's table, not at moto: asked as a client asks (DescribeImages).
+        isAvailable: async (region, imageId) => (proxy ? (await imageStateAt(proxy.endpoint, region, imageId)) === "available" : false),
     });
     const paging = strict.paging && { ...strict.paging, privateSnapshotOwners: strict.baseImages ? [AMAZON_OWNER_ID] : [] };
     try {
@@ -186,4 +187,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             await moto.stop();
         },
     };
+}
+
+/** An image's state as DescribeImages at the emulator's endpoint answers it (undefined when it is not found). */
+async function imageStateAt(endpoint: string, region: string, imageId: string): Promise<string | undefined> {
+    const body = new URLSearchParams({ Action: "DescribeImages", Version: API_VERSION, "ImageId.1": imageId }).toString();
+    const reply = await fetch(endpoint, {
+        method: "POST",
+        headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${region}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
+        },
+        body,
+    });
+    const text = await reply.text();
+    return reply.ok ? /<imageState>([^<]*)<\/imageState>/.exec(text)?.[1] : undefined;
 }

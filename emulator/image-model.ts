@@ -204,8 +204,10 @@ export const MAX_DESCRIPTION = 255;
 
 /** "Tag keys ... maximum of 128 Unicode characters"; "values ... maximum of 256"; the `aws:` prefix is reserved ("Tag restrictions", Tag your Amazon EC2 resources, Using_Tags.html). */
 export function tagProblem(key: string, value: string): string | undefined {
-    if (key.length === 0 || key.length > 128) return `Tag key '${key.slice(0, 40)}' must be 1 to 128 characters long`;
-    if (value.length > 256) return `Tag value for key '${key}' exceeds the maximum of 256 characters`;
+    // Counted in Unicode characters, not UTF-16 units.
+    const keyLength = [...key].length;
+    if (keyLength === 0 || keyLength > 128) return `Tag key '${key.slice(0, 40)}' must be 1 to 128 characters long`;
+    if ([...value].length > 256) return `Tag value for key '${key}' exceeds the maximum of 256 characters`;
     if (key.toLowerCase().startsWith("aws:")) return `Tag keys starting with 'aws:' are reserved for internal use`;
     return undefined;
 }

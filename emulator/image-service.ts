@@ -300,11 +300,6 @@ export class ImageService {
         }
     }
 
-    /** An image's state in the table, undefined when it has none. */
-    stateOf(region: string, imageId: string): string | undefined {
-        return this.table(region).get(imageId)?.state;
-    }
-
     /** Whether a snapshot is mapped by a live (not deregistered) image of the region; the image if so. */
     imageUsingSnapshot(region: string, snapshotId: string): Image | undefined {
         for (const image of this.table(region).values()) {
@@ -1060,13 +1055,13 @@ export class ImageService {
             const ou = fields.get("OrganizationalUnitArn");
             if (validate && kind === "add") {
                 if (user !== undefined && !/^\d{12}$/.test(user))
-                    throw new Refused("InvalidUserID.Malformed", `User ID '${user}' is invalid`);
+                    throw new Refused("InvalidAMIAttributeItemValue", `User ID '${user}' is invalid`);
                 if (group !== undefined && group !== "all")
                     throw new Refused("InvalidParameterValue", `Value (${group}) for parameter group is invalid. Only 'all' is supported.`);
                 if (org !== undefined && !ORGANIZATION_ARN.test(org))
-                    throw new Refused("InvalidParameterValue", `The organization ARN '${org}' is not valid.`);
+                    throw new Refused("InvalidAMIAttributeItemValue", `The organization ARN '${org}' is not valid.`);
                 if (ou !== undefined && !OU_ARN.test(ou))
-                    throw new Refused("InvalidParameterValue", `The organizational unit ARN '${ou}' is not valid.`);
+                    throw new Refused("InvalidAMIAttributeItemValue", `The organizational unit ARN '${ou}' is not valid.`);
                 const managedKey = image.mappings.some(
                     (m) => m.ebs?.encrypted && (!m.ebs.kmsKeyId || /alias\/aws\/ebs$/.test(m.ebs.kmsKeyId)),
                 );

@@ -5,6 +5,7 @@ import {
     DescribeImageReferencesCommand,
     EC2Client,
     RunInstancesCommand,
+    waitUntilImageAvailable,
     waitUntilInstanceStopped,
 } from "@aws-sdk/client-ec2";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -118,6 +119,8 @@ describe("golden-ami emulator (the CLI)", () => {
             assert.equal(stopped.state, "SUCCESS");
             // ...and image references are answered (moto alone does not know the action).
             const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: builder, Name: "cli-test" }));
+            // EC2 launches only an available image.
+            await waitUntilImageAvailable({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { ImageIds: [ImageId!] });
             const user = await ec2.send(new RunInstancesCommand({ ImageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
             const refs = await ec2.send(
                 new DescribeImageReferencesCommand({ ImageIds: [ImageId!], ResourceTypes: [{ ResourceType: "ec2:Instance" }] }),

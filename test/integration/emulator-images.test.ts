@@ -360,7 +360,7 @@ describe("emulator: images as EC2 makes them (image service)", function () {
                     }),
                 ),
             ),
-            "InvalidParameterValue",
+            "InvalidAMIAttributeItemValue",
         );
     });
 
