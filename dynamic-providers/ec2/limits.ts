@@ -83,6 +83,17 @@ export const RETENTION_CONCURRENCY = 32;
  */
 export const RECHECK_AFTER_SECONDS = 300;
 
+/**
+ * How long a retention policy's record of a candidate's launch permissions
+ * is planned with, in hours. Sharing rarely changes, and a check that read
+ * every candidate's again would cost one DescribeImageAttribute each (its
+ * bucket refills 20 a second: 8 minutes for 10,000 candidates) on every
+ * preview. A record older than this is read again; `pulumi up` reads each
+ * image's sharing again right before retiring it whatever the record says,
+ * so an image shared since is kept.
+ */
+export const SHARING_RECORD_MAX_AGE_HOURS = 24;
+
 /** SDK retry budget per call (standard mode backs off on throttling; request-pacing.ts adapts the rate). */
 export const EC2_MAX_ATTEMPTS = 10;
 
