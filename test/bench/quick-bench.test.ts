@@ -71,5 +71,7 @@ describe("the quick bench (npm run bench -- --ci)", function () {
             assert.doesNotMatch(kv.split("=")[1] ?? "", /^(NaN|undefined|Infinity)/, `${kv} in: ${last}`);
         }
         assert.match(output, /^startup: node alone .* a check module \+/m, "the start-up section's module loads ran");
+        // The figures, for the CI log (not judged here).
+        console.log(lines.filter((l) => /^(bench:|retention: golden-ami|preview: )/.test(l)).join("\n"));
     });
 });
