@@ -819,6 +819,7 @@ function report(name: string, run: RetentionRunReport): void {
 async function planToAct(
     inputs: RetentionPolicyInputs,
     now: Date,
+    records?: SharingRecord[],
 ): Promise<{ planned: PlannedRetirement[]; planChanged: boolean; known: PlanFacts; computed?: RetentionPendingSummary }> {
     const pending = inputs.pending as RetentionPendingSummary | undefined;
     if (pending?.status === "planned") {
@@ -827,7 +828,7 @@ async function planToAct(
     }
     let plan: ComputedPlan;
     try {
-        plan = await computePlan(inputs, now);
+        plan = await computePlan(inputs, now, knownSharing(records, now.getTime()));
     } catch (e) {
         throw new OperationError(`${label(inputs)}: planning retention at apply`, "listing images", e);
     }
@@ -842,18 +843,19 @@ async function planToAct(
 
 async function act(news: RetentionPolicyInputs): Promise<RetentionPolicyState> {
     // The sharing records live in the inputs (what the next check sees); the outputs need no second copy.
-    const { sharingRead: _records, ...given } = news;
+    const { sharingRead: records, ...given } = news;
     const inputs = withDefaults(given);
     const now = new Date();
     const name = label(inputs);
     if (inputs.dryRun) {
         // Nothing acted on; a plan deferred at preview is computed now, so that pending shows it.
-        const pending = inputs.pending?.status === "planned" ? inputs.pending : ((await planToAct(inputs, now)).computed ?? inputs.pending);
+        const pending =
+            inputs.pending?.status === "planned" ? inputs.pending : ((await planToAct(inputs, now, records)).computed ?? inputs.pending);
         const run = runReport(inputs, now, []);
         report(name, run);
         return compact({ ...inputs, pending, lastRun: run });
     }
-    const { planned, planChanged, known, computed } = await planToAct(inputs, now);
+    const { planned, planChanged, known, computed } = await planToAct(inputs, now, records);
     if (computed && inputs.pending?.status !== "planned") console.log(`${name}: planned at apply: ${computed.summary}`);
     const run = await applyPlan(planned, inputs, now, planChanged, known);
     report(name, run);
