@@ -11,6 +11,8 @@
 // --latency-ms N (50, before scaling), --max-age-days N (30),
 // --preview-amis N (3000), --snapshot-in-use-calls N (0), --runs-startup N (1),
 // --quick (300 AMIs per region, 1,000 for the preview, for development),
+// --ci (what CI runs, under two minutes: one region of 150 AMIs, 300 for the preview, Cloud
+//   Custodian skipped unless already installed, the start-up section's lighter half; it must print the summary line),
 // --issue (the issue's sizes: 3,000 AMIs per region, 10,000 for the preview, 3 start-up runs),
 // --only a,b (sections: lifecycle, retention, preview, startup).
 import {
@@ -23,6 +25,7 @@ import {
     paginateDescribeImages,
     paginateDescribeLaunchTemplateVersions,
 } from "@aws-sdk/client-ec2";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { motoEnv, startMoto } from "../scripts/lib/moto";
@@ -40,17 +43,21 @@ function arg(name: string, fallback: number): number {
     return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 const QUICK = process.argv.includes("--quick");
+/** --ci: the smallest run that still goes through every section and prints the summary line (test/bench/quick-bench.test.ts). */
+const CI = process.argv.includes("--ci");
 /** --issue: the issue's sizes (3 x 3,000 AMIs, 10,000 for the preview): well over an hour on a loaded 2-core machine. */
 const ISSUE = process.argv.includes("--issue");
 const ALL_REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2", "eu-central-1"];
-const REGIONS = ALL_REGIONS.slice(0, arg("regions", 3));
-const AMIS_PER_REGION = arg("amis-per-region", QUICK ? 300 : ISSUE ? 3000 : 600);
+const REGIONS = ALL_REGIONS.slice(0, arg("regions", CI ? 1 : 3));
+const AMIS_PER_REGION = arg("amis-per-region", CI ? 150 : QUICK ? 300 : ISSUE ? 3000 : 600);
 // 2: moto serves ~40 requests/s over three regions on a loaded 2-core machine;
 // three regions' DeregisterImage buckets at 5 x 2 a second stay below that.
 const SCALE = arg("scale", 2);
 const LATENCY_MS = arg("latency-ms", 50);
 const MAX_AGE_DAYS = arg("max-age-days", 30);
-const PREVIEW_AMIS = arg("preview-amis", QUICK ? 1000 : ISSUE ? 10_000 : 3000);
+const PREVIEW_AMIS = arg("preview-amis", CI ? 300 : QUICK ? 1000 : ISSUE ? 10_000 : 3000);
+/** Images added between the two previews of the repeated-preview figure: 1% of the preview's. */
+const REPEAT_NEW = Math.max(1, Math.round(PREVIEW_AMIS / 100));
 const SNAPSHOT_IN_USE_CALLS = arg("snapshot-in-use-calls", 0);
 const STARTUP_RUNS = arg("runs-startup", QUICK ? 1 : ISSUE ? 3 : 1);
 const ONLY = (() => {
@@ -62,7 +69,7 @@ const TEMPLATES_PER_REGION = 7;
 const EPOCH = Date.now();
 
 const say = (line: string) => console.log(line);
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const seconds = (ms: number) => (Number.isNaN(ms) ? "skipped (--ci)" : `${(ms / 1000).toFixed(1)} s`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
@@ -83,13 +90,25 @@ function measuredOptions(): Omit<ProxyOptions, "target"> {
 }
 
 /**
- * golden-ami's environment in measured runs: its client-side pacing refills at
- * the emulator's sped-up rate (GOLDEN_AMI_EC2_RATE_SCALE, tests and bench
- * only) and uses the whole of each bucket (share 1), the figure the floor is
- * computed for; the default share 0.5 takes twice the floor by design.
+ * golden-ami's environment in measured runs: its defaults, the time scale
+ * aside: its client-side pacing refills at the emulator's sped-up rate
+ * (GOLDEN_AMI_EC2_RATE_SCALE, tests and bench only). No
+ * GOLDEN_AMI_EC2_RATE_SHARE: the adaptive pacing, as users get it.
  */
 function goldenPacingEnv(): Record<string, string> {
-    return { GOLDEN_AMI_EC2_RATE_SCALE: String(SCALE), GOLDEN_AMI_EC2_RATE_SHARE: "1" };
+    return { GOLDEN_AMI_EC2_RATE_SCALE: String(SCALE) };
+}
+
+/**
+ * The python that seeds Auto Scaling groups (boto3): the bench venv's when
+ * Cloud Custodian is installed, else the one moto runs on (moto needs boto3).
+ */
+function seedPython(): string {
+    for (const candidate of [PYTHON, path.join(__dirname, "..", ".tools", "venv", "bin", "python"), "python3"]) {
+        const r = spawnSync(candidate, ["-c", "import boto3"], { encoding: "utf8" });
+        if (r.status === 0) return candidate;
+    }
+    throw new Error("no python with boto3 found (the bench venv, .tools/venv or python3) to seed Auto Scaling groups: pip install boto3");
 }
 
 // --- 1. EC2 calls per lifecycle -------------------------------------------
@@ -221,7 +240,8 @@ interface Contender {
 
 async function seedAll(emu: Ec2Emulator, plan: SeedPlan): Promise<{ names: Set<string>; unusedSnapshots: number }> {
     await emu.reset();
-    await Promise.all(emu.regions.map((r) => seedRegion(emu.direct(r), r, plan, PYTHON)));
+    const python = seedPython();
+    await Promise.all(emu.regions.map((r) => seedRegion(emu.direct(r), r, plan, python)));
     const names = new Set<string>();
     let unusedSnapshots = 0;
     for (const r of emu.regions) {
@@ -248,8 +268,8 @@ async function contender(
     plan: SeedPlan,
     name: string,
     expected: Set<string> | undefined,
-    run: () => Promise<{ ms: number; failed?: number; rssMb?: number }>,
-): Promise<Contender & { rssMb?: number; seeded: Set<string> }> {
+    run: () => Promise<{ ms: number; failed?: number; rssMb?: number; competitor?: { sent: number; throttled: number } }>,
+): Promise<Contender & { rssMb?: number; seeded: Set<string>; competitor?: { sent: number; throttled: number } }> {
     const t = Date.now();
     const before = await seedAll(emu, plan);
     if (expected) {
@@ -275,7 +295,52 @@ async function contender(
                 `${a} ${((t.first - start) / 1000).toFixed(1)}-${((t.last - start) / 1000).toFixed(1)} s ${(t.waitedMs / (stats.byAction[a] || 1)).toFixed(0)} ms`,
         );
     say(`retention: ${name} timeline (action: span in its EC2 window, mean answer time): ${spans.join("; ")}`);
-    return { name, ms: r.ms, stats, ...o, failed: r.failed, rssMb: r.rssMb, seeded: before.names };
+    return { name, ms: r.ms, stats, ...o, failed: r.failed, rssMb: r.rssMb, seeded: before.names, competitor: r.competitor };
+}
+
+/**
+ * Another client of the account: in each region, DeregisterImage of an image
+ * that does not exist at half of the bucket's refill (2.5 a second x F),
+ * straight to the region's proxy (its buckets; not counted at the router).
+ * A throttled request is not retried: it is the other automation's loss.
+ */
+function startCompetitor(emu: Ec2Emulator): { stop(): Promise<{ sent: number; throttled: number }> } {
+    let running = true;
+    let sent = 0;
+    let throttled = 0;
+    const loops = emu.regions.map(async (region) => {
+        const ec2 = new EC2Client({
+            region,
+            endpoint: emu.proxy(region).endpoint,
+            maxAttempts: 1,
+            credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+        });
+        const every = 1000 / (2.5 * SCALE);
+        let next = Date.now();
+        const inFlight: Promise<void>[] = [];
+        while (running) {
+            sent++;
+            inFlight.push(
+                ec2.send(new DeregisterImageCommand({ ImageId: "ami-0000000000c0ffee0" })).then(
+                    () => undefined,
+                    (e: { name?: string }) => {
+                        if (e.name === "RequestLimitExceeded") throttled++;
+                    },
+                ),
+            );
+            next += every;
+            await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+        }
+        await Promise.all(inFlight);
+        ec2.destroy();
+    });
+    return {
+        async stop() {
+            running = false;
+            await Promise.all(loops);
+            return { sent, throttled };
+        },
+    };
 }
 
 async function retentionAtScale(emu: Ec2Emulator) {
@@ -284,47 +349,82 @@ async function retentionAtScale(emu: Ec2Emulator) {
         `retention: ${REGIONS.length} regions x ${AMIS_PER_REGION} AMIs aged 0-365 days, retire what is older than ${MAX_AGE_DAYS} days ` +
             `and unused (${INSTANCES_PER_REGION} instances and ${TEMPLATES_PER_REGION} Auto Scaling groups' launch templates per region use old ones)`,
     );
-    const c7nVersion = ensureCustodian(say);
+    // --ci: Cloud Custodian only if its venv is already there (installing c7n from PyPI takes minutes).
+    const c7nVersion = CI && !fs.existsSync(PYTHON) ? undefined : ensureCustodian(say);
+    if (!c7nVersion)
+        say(
+            "retention: custodian skipped (--ci and no .tools/bench-venv: installing c7n from PyPI would take minutes); vs-custodian=skipped",
+        );
     const seeded = new Set<string>();
 
-    /** One `pulumi up --skip-preview` of the policy; retireShared as the peers' semantics (true) or golden-ami's default (false). */
-    const goldenRun = (retireShared: boolean) => async () => {
-        const stack = await newStack("bench/programs/retention", retireShared ? "retention" : "retention-default", {
-            ...motoEnv(emu.endpoint, REGIONS[0]),
-            ...goldenPacingEnv(),
-            AWS_ENDPOINT_URL_SSM: emu.moto(REGIONS[0]).endpoint,
-        });
-        await stack.config({ "aws:region": REGIONS[0], maxAgeDays: String(MAX_AGE_DAYS), retireShared: String(retireShared) });
-        for (const [i, r] of REGIONS.entries()) await stack.run(["config", "set", "--path", `regions[${i}]`, r]);
-        const t = Date.now();
-        const run = stack.start(["up", "--yes", "--skip-preview"]);
-        const rss = samplePeakRss(run.pid!, run.done);
-        const result = (await run.done) as { code: number; stdout: string };
-        const ms = Date.now() - t;
-        if (result.code !== 0) throw new Error(`retention up failed:\n${result.stdout.slice(-3000)}`);
-        for (const line of result.stdout.split("\n")) if (/: \d+ retired, \d+ snapshots deleted/.test(line)) say(`  ${line.trim()}`);
-        const outs = await stack.outputs();
-        return { ms, failed: Number(outs.failed ?? 0), rssMb: await rss };
-    };
+    /**
+     * One `pulumi up --skip-preview` of the policy; retireShared as the peers'
+     * semantics (true) or golden-ami's default (false). `steady`: the policy
+     * ran before (here a dry run, not counted), so its check has every
+     * candidate's sharing on record, as on every run after a policy's first.
+     * `competitor`: another client takes half of each region's DeregisterImage
+     * bucket during the measured run.
+     */
+    const goldenRun =
+        (retireShared: boolean, options: { steady?: boolean; competitor?: boolean } = {}) =>
+        async () => {
+            const stackName = retireShared ? "retention" : options.competitor ? "retention-competing" : "retention-default";
+            const stack = await newStack("bench/programs/retention", stackName, {
+                ...motoEnv(emu.endpoint, REGIONS[0]),
+                ...goldenPacingEnv(),
+                AWS_ENDPOINT_URL_SSM: emu.moto(REGIONS[0]).endpoint,
+            });
+            await stack.config({ "aws:region": REGIONS[0], maxAgeDays: String(MAX_AGE_DAYS), retireShared: String(retireShared) });
+            for (const [i, r] of REGIONS.entries()) await stack.run(["config", "set", "--path", `regions[${i}]`, r]);
+            let firstRead: string | undefined;
+            if (options.steady) {
+                await stack.config({ dryRun: "true" });
+                const t0 = Date.now();
+                await stack.run(["up", "--yes", "--skip-preview"]);
+                const s = emu.stats();
+                firstRead = `first run (a dry run, not counted): ${s.byAction.DescribeImageAttribute ?? 0} DescribeImageAttribute in ${seconds(Date.now() - t0)}`;
+                await stack.config({ dryRun: "false" });
+                emu.resetStats();
+            }
+            const competitor = options.competitor ? startCompetitor(emu) : undefined;
+            const t = Date.now();
+            const run = stack.start(["up", "--yes", "--skip-preview"]);
+            const rss = samplePeakRss(run.pid!, run.done);
+            const result = (await run.done) as { code: number; stdout: string };
+            const ms = Date.now() - t;
+            const other = await competitor?.stop();
+            if (result.code !== 0) throw new Error(`retention up failed:\n${result.stdout.slice(-3000)}`);
+            for (const line of result.stdout.split("\n")) if (/: \d+ retired, \d+ snapshots deleted/.test(line)) say(`  ${line.trim()}`);
+            if (firstRead) say(`  ${firstRead}`);
+            if (other) say(`  competitor: ${other.sent} DeregisterImage at half the bucket's refill, ${other.throttled} throttled`);
+            const outs = await stack.outputs();
+            return { ms, failed: Number(outs.failed ?? 0), rssMb: await rss, competitor: other };
+        };
 
     // golden-ami first, as the peers retire (shared images not spared): its seed is the reference the others are compared with.
     const golden = await contender(emu, plan, "golden-ami", undefined, goldenRun(true));
     golden.seeded.forEach((n) => seeded.add(n));
-    // golden-ami as it is by default: each candidate's launch permissions read (one DescribeImageAttribute each) to spare shared images.
-    const goldenDefault = await contender(emu, plan, "golden-ami default", seeded, goldenRun(false));
+    // golden-ami with its defaults: sharing spared, on record from the policy's earlier run, read again right before each retirement.
+    const goldenDefault = await contender(emu, plan, "golden-ami default", seeded, goldenRun(false, { steady: true }));
+    // The same with another client taking half of the DeregisterImage bucket (--ci: skipped, to stay near two minutes).
+    const competing = CI
+        ? undefined
+        : await contender(emu, plan, "golden-ami competing", seeded, goldenRun(false, { steady: true, competitor: true }));
+    if (!competing) say("retention: golden-ami competing skipped (--ci); competing-*=skipped");
 
-    const custodian = await contender(emu, plan, `custodian ${c7nVersion}`, seeded, async () => {
-        const r = await runCustodian(emu.endpoint, REGIONS, MAX_AGE_DAYS);
-        return { ms: r.ms };
-    });
+    const custodian = c7nVersion
+        ? await contender(emu, plan, `custodian ${c7nVersion}`, seeded, async () => {
+              const r = await runCustodian(emu.endpoint, REGIONS, MAX_AGE_DAYS);
+              return { ms: r.ms };
+          })
+        : undefined;
     const script = await contender(emu, plan, "script", seeded, async () => {
         const t = Date.now();
         await sequentialScript(emu.endpoint, REGIONS);
         return { ms: Date.now() - t };
     });
-
     if (golden.retired.length === 0) throw new Error("nothing was retired: the data set is wrong");
-    for (const peer of [custodian, script, goldenDefault]) {
+    for (const peer of [custodian, script, goldenDefault, competing].filter((c) => c !== undefined)) {
         const onlyPeer = peer.retired.filter((n) => !golden.retired.includes(n));
         const onlyGolden = golden.retired.filter((n) => !peer.retired.includes(n));
         if (onlyPeer.length || onlyGolden.length) {
@@ -334,7 +434,9 @@ async function retentionAtScale(emu: Ec2Emulator) {
             );
         }
     }
-    say(`retention: all four runs retired the same ${golden.retired.length} images (asserted)`);
+    say(
+        `retention: all ${2 + [custodian, script, competing].filter(Boolean).length} runs retired the same ${golden.retired.length} images (asserted)`,
+    );
 
     const floorOf = (stats: RouterStats) => {
         const calls: Record<string, Record<string, number>> = {};
@@ -345,6 +447,12 @@ async function retentionAtScale(emu: Ec2Emulator) {
     };
     const { floor, windowMs } = floorOf(golden.stats);
     const byDefault = floorOf(goldenDefault.stats);
+    // Against the half of DeregisterImage's bucket the competitor left: 50 tokens, 2.5 a second (x F), per region.
+    const competingFloor = Math.max(
+        0,
+        ...Object.values(competing?.stats.byRegion ?? {}).map((c) => Math.max(0, (c.accepted.DeregisterImage ?? 0) - 50) / (2.5 * SCALE)),
+    );
+    const competingWindow = competing ? ((competing.stats.last ?? 0) - (competing.stats.first ?? 0)) / 1000 : NaN;
     const retireCalls = (golden.stats.byAction.DeregisterImage ?? 0) + (golden.stats.byAction.DeleteSnapshot ?? 0);
     say(
         `retention: floor ${floor.seconds.toFixed(1)} s (set by ${floor.bucket} in ${floor.region}; per region ${JSON.stringify(
@@ -353,10 +461,18 @@ async function retentionAtScale(emu: Ec2Emulator) {
     );
     say(
         `retention: golden-ami default: floor ${byDefault.floor.seconds.toFixed(1)} s, EC2 window ${seconds(byDefault.windowMs)} ` +
-            `(floor-ratio ${byDefault.ratio.toFixed(2)}: its ${goldenDefault.stats.byAction.DescribeImageAttribute ?? 0} DescribeImageAttribute come before any retirement), ` +
-            `whole pulumi up ${seconds(goldenDefault.ms)}, ${(custodian.ms / goldenDefault.ms).toFixed(2)}x faster than ${custodian.name}`,
+            `(floor-ratio ${byDefault.ratio.toFixed(2)}: its ${goldenDefault.stats.byAction.DescribeImageAttribute ?? 0} DescribeImageAttribute overlap the retirements), ` +
+            `whole pulumi up ${seconds(goldenDefault.ms)}` +
+            (custodian ? `, ${(custodian.ms / goldenDefault.ms).toFixed(2)}x faster than ${custodian.name}` : ""),
     );
-    for (const peer of [custodian, script]) {
+    const competingThrottled = competing?.stats.requests ? competing.stats.throttled / competing.stats.requests : NaN;
+    if (competing)
+        say(
+            `retention: golden-ami competing (another client at half of DeregisterImage's bucket): floor of the half left ${competingFloor.toFixed(1)} s, ` +
+                `EC2 window ${competingWindow.toFixed(1)} s (floor-ratio ${(competingWindow / competingFloor).toFixed(2)}), ` +
+                `${competing.stats.throttled} of ${competing.stats.requests} requests throttled (${(competingThrottled * 100).toFixed(1)}%)`,
+        );
+    for (const peer of [custodian, script].filter((c) => c !== undefined)) {
         say(
             `retention: vs ${peer.name}: ${(peer.ms / golden.ms).toFixed(2)}x the wall time, ` +
                 `${peer.stats.requests} vs golden-ami's ${golden.stats.requests} EC2 calls (golden-ami makes no more: ${golden.stats.requests <= peer.stats.requests})`,
@@ -366,16 +482,22 @@ async function retentionAtScale(emu: Ec2Emulator) {
         floorRatio: floor.seconds > 0 ? windowMs / 1000 / floor.seconds : NaN,
         throttledShare: golden.stats.requests ? golden.stats.throttled / golden.stats.requests : 0,
         failed: golden.failed ?? 0,
-        vsCustodian: custodian.ms / golden.ms,
+        vsCustodian: custodian ? custodian.ms / golden.ms : undefined,
         vsScript: script.ms / golden.ms,
         retireCallsPerImage: retireCalls / golden.retired.length,
-        fewerCalls: golden.stats.requests <= custodian.stats.requests && golden.stats.requests <= script.stats.requests,
-        leaked: { golden: golden.leakedSnapshots, custodian: custodian.leakedSnapshots, script: script.leakedSnapshots },
+        fewerCalls: golden.stats.requests <= (custodian?.stats.requests ?? Infinity) && golden.stats.requests <= script.stats.requests,
+        leaked: { golden: golden.leakedSnapshots, custodian: custodian?.leakedSnapshots ?? "skipped", script: script.leakedSnapshots },
         rssMb: golden.rssMb ?? 0,
         defaultFloorRatio: byDefault.ratio,
-        defaultVsCustodian: custodian.ms / goldenDefault.ms,
+        defaultVsCustodian: custodian ? custodian.ms / goldenDefault.ms : undefined,
+        defaultVsScript: script.ms / goldenDefault.ms,
         defaultFewerCalls:
-            goldenDefault.stats.requests <= custodian.stats.requests && goldenDefault.stats.requests <= script.stats.requests,
+            goldenDefault.stats.requests <= (custodian?.stats.requests ?? Infinity) &&
+            goldenDefault.stats.requests <= script.stats.requests,
+        competing: competing !== undefined,
+        competingFloorRatio: competingFloor > 0 ? competingWindow / competingFloor : NaN,
+        competingThrottled,
+        competitorThrottled: competing?.competitor ? competing.competitor.throttled / Math.max(1, competing.competitor.sent) : NaN,
     };
 }
 
@@ -394,11 +516,10 @@ async function previewAtScale(emu: Ec2Emulator) {
         let t = Date.now();
         await seedRegion(emu.direct(region), region, plan);
         say(`preview: seeded ${PREVIEW_AMIS} AMIs in ${region} in ${seconds(Date.now() - t)}`);
-        // Pacing out of the way too (refill x 1000, the whole bucket): the emulator does not throttle here.
+        // Pacing out of the way too (refill x 1000): the emulator does not throttle here.
         const stack = await newStack("bench/programs/retention", "preview", {
             ...motoEnv(emu.endpoint, region),
             GOLDEN_AMI_EC2_RATE_SCALE: "1000",
-            GOLDEN_AMI_EC2_RATE_SHARE: "1",
         });
         await stack.config({ "aws:region": region, maxAgeDays: String(MAX_AGE_DAYS) });
         await stack.run(["config", "set", "--path", "regions[0]", region]);
@@ -409,6 +530,32 @@ async function previewAtScale(emu: Ec2Emulator) {
         const previewMs = Date.now() - t;
         if (p.code !== 0) throw new Error(`preview failed:\n${p.stdout.slice(-3000)}`);
         const previewBytes = Buffer.byteLength(p.stdout) + Buffer.byteLength(p.stderr);
+        // A second preview after 1% new candidates, of a policy that ran before (a dry run: it records
+        // every candidate's sharing in state): its EC2 calls, counted at the router.
+        await stack.config({ dryRun: "true" });
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        await seedRegion(
+            emu.direct(region),
+            region,
+            {
+                images: REPEAT_NEW,
+                // Old enough to retire, between the data set's ages: new names, new candidates.
+                ageDays: (i) => MAX_AGE_DAYS + 0.5 + (i * 0.4) / REPEAT_NEW,
+                instanceImages: [],
+                templateImages: [],
+            },
+            undefined,
+            `base-${region}-more`,
+        );
+        emu.resetStats();
+        const again = await stack.run(["preview"], { check: false });
+        const repeat = emu.stats();
+        if (again.code !== 0) throw new Error(`second preview failed:\n${again.stdout.slice(-3000)}`);
+        const sharingLine = /sharing: [^\n]*/.exec(again.stdout)?.[0] ?? "(no sharing line)";
+        say(
+            `preview: second preview after ${REPEAT_NEW} new candidates: ${repeat.requests} EC2 calls ${JSON.stringify(repeat.byAction)}; ${sharingLine}`,
+        );
+        await stack.config({ dryRun: "false" });
         t = Date.now();
         const up = stack.start(["up", "--yes", "--skip-preview"]);
         const upRss = samplePeakRss(up.pid!, up.done);
@@ -423,7 +570,7 @@ async function previewAtScale(emu: Ec2Emulator) {
                 `up ${seconds(upMs)}, ${outs.retired} retired, ${outs.failed} failed; stack export ${stateBytes} bytes; provider peak RSS ${rssMb.toFixed(0)} MB`,
         );
         await emu.reset();
-        return { previewS: previewMs / 1000, previewBytes, stateBytes, rssMb };
+        return { previewS: previewMs / 1000, previewBytes, stateBytes, rssMb, repeatCalls: repeat.requests };
     } finally {
         emu.setProxyOptions(measuredOptions());
     }
@@ -471,19 +618,21 @@ async function startup() {
         return median(xs);
     };
     const emptyTs = await program("startup-empty", false);
-    const emptyJs = await program("startup-empty", true);
-    const oneTs = await program("startup-one", false);
-    const oneJs = await program("startup-one", true);
     const cli = await time(["version"], emptyTs);
     const previewEmptyTs = await time(["preview", "--stack", "startup"], emptyTs);
-    const previewEmptyTsTranspile = await time(["preview", "--stack", "startup"], emptyTs, { PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
-    const previewEmptyJs = await time(["preview", "--stack", "startup"], emptyJs);
-    const previewOneTs = await time(["preview", "--stack", "startup"], oneTs);
-    const previewOneJs = await time(["preview", "--stack", "startup"], oneJs);
+    // --ci: the empty preview and the module loads only (the other programs add a minute of previews).
+    const skipped = async () => NaN;
+    const previewEmptyTsTranspile = CI
+        ? await skipped()
+        : await time(["preview", "--stack", "startup"], emptyTs, { PULUMI_NODEJS_TRANSPILE_ONLY: "true" });
+    const previewEmptyJs = CI ? await skipped() : await time(["preview", "--stack", "startup"], await program("startup-empty", true));
+    const previewOneTs = CI ? await skipped() : await time(["preview", "--stack", "startup"], await program("startup-one", false));
+    const previewOneJs = CI ? await skipped() : await time(["preview", "--stack", "startup"], await program("startup-one", true));
     const nodeAlone = await timeNode(project, "0");
     const requirePulumi = await timeNode(project, "require('@pulumi/pulumi')");
     const requireSdk = await timeNode(project, "require('golden-ami')");
-    const requireProvider = await timeNode(project, "require('golden-ami/dynamic-providers/managed-ami-checks')");
+    // The check and diff module every image kind loads at preview (sdk/providers/lazy-hooks.ts).
+    const requireProvider = await timeNode(project, "require('golden-ami/dynamic-providers/image-planning')");
     const requireImpl = await timeNode(project, "require('golden-ami/dynamic-providers/retention-policy')");
     say(`startup: pulumi version (the CLI alone)                          ${seconds(cli)}`);
     say(`startup: preview, no resources, TypeScript (ts-node typechecks)  ${seconds(previewEmptyTs)}`);
@@ -501,7 +650,7 @@ async function startup() {
 async function timeNode(cwd: string, expr: string): Promise<number> {
     const { execFileSync } = await import("node:child_process");
     const xs: number[] = [];
-    for (let i = 0; i < Math.max(3, STARTUP_RUNS); i++) {
+    for (let i = 0; i < (CI ? 1 : Math.max(3, STARTUP_RUNS)); i++) {
         const t = Date.now();
         execFileSync(process.execPath, ["-e", expr], {
             cwd,
@@ -515,8 +664,8 @@ async function timeNode(cwd: string, expr: string): Promise<number> {
 async function main() {
     const started = Date.now();
     say(
-        `bench: node ${process.version}, ${REGIONS.length} regions x ${AMIS_PER_REGION} AMIs, scale ${SCALE} ` +
-            `(bucket refill x ${SCALE} in the emulator and in golden-ami's pacing at share 1, latency ${LATENCY_MS} / ${SCALE} = ` +
+        `bench: node ${process.version}, ${REGIONS.length} regions x ${AMIS_PER_REGION} AMIs, ${PREVIEW_AMIS} for the preview, scale ${SCALE} ` +
+            `(bucket refill x ${SCALE} in the emulator and in golden-ami's pacing, its defaults otherwise (no GOLDEN_AMI_EC2_RATE_SHARE), latency ${LATENCY_MS} / ${SCALE} = ` +
             `${(LATENCY_MS / SCALE).toFixed(2)} ms, DeleteAssociatedSnapshots honoured)`,
     );
     const want = (s: string) => !ONLY || ONLY.has(s);
@@ -531,7 +680,7 @@ async function main() {
                 `floor-ratio=${Number.isNaN(r.floorRatio) ? "n/a" : r.floorRatio.toFixed(2)}`,
                 `throttled-share=${(r.throttledShare * 100).toFixed(1)}%`,
                 `failed=${r.failed}`,
-                `vs-custodian=${r.vsCustodian.toFixed(2)}`,
+                `vs-custodian=${r.vsCustodian === undefined ? "skipped" : r.vsCustodian.toFixed(2)}`,
                 `vs-script=${r.vsScript.toFixed(2)}`,
             );
             if (lifecycle !== undefined) out.push(`lifecycle-calls=${lifecycle}`);
@@ -539,8 +688,12 @@ async function main() {
             out.push(`leaked=${r.leaked.golden}/${r.leaked.custodian}/${r.leaked.script}`);
             out.push(
                 `default-floor-ratio=${Number.isNaN(r.defaultFloorRatio) ? "n/a" : r.defaultFloorRatio.toFixed(2)}`,
-                `default-vs-custodian=${r.defaultVsCustodian.toFixed(2)}`,
+                `default-vs-custodian=${r.defaultVsCustodian === undefined ? "skipped" : r.defaultVsCustodian.toFixed(2)}`,
+                `default-vs-script=${r.defaultVsScript.toFixed(2)}`,
                 `default-fewer-calls=${r.defaultFewerCalls ? "yes" : "no"}`,
+                `competing-floor-ratio=${!r.competing ? "skipped" : Number.isNaN(r.competingFloorRatio) ? "n/a" : r.competingFloorRatio.toFixed(2)}`,
+                `competing-throttled-share=${r.competing ? `${(r.competingThrottled * 100).toFixed(1)}%` : "skipped"}`,
+                `competitor-throttled-share=${r.competing ? `${(r.competitorThrottled * 100).toFixed(1)}%` : "skipped"}`,
             );
         } else if (lifecycle !== undefined) out.push(`lifecycle-calls=${lifecycle}`);
         if (want("preview")) {
@@ -551,6 +704,8 @@ async function main() {
                 `provider-rss-mb=${p.rssMb.toFixed(0)}`,
                 `preview-bytes=${p.previewBytes}`,
                 `state-bytes=${p.stateBytes}`,
+                `repeat-preview-calls=${p.repeatCalls}`,
+                `repeat-new-candidates=${REPEAT_NEW}`,
             );
         }
     } finally {

@@ -79,14 +79,20 @@ export function imageName(plan: SeedPlan, i: number): string {
  * front of it). Auto Scaling groups are made with boto3 from `python`
  * (the bench's venv), since the repository has no Auto Scaling client.
  */
-export async function seedRegion(endpoint: string, region: string, plan: SeedPlan, python?: string): Promise<void> {
+export async function seedRegion(
+    endpoint: string,
+    region: string,
+    plan: SeedPlan,
+    python?: string,
+    baseName = `base-${region}`,
+): Promise<void> {
     const ec2 = new EC2Client({ region, endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
     try {
         const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${region}a`, Size: 8 }));
         const snapshot = await ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }));
         const base = await ec2.send(
             new RegisterImageCommand({
-                Name: `base-${region}`,
+                Name: baseName,
                 RootDeviceName: "/dev/xvda",
                 Architecture: "x86_64",
                 VirtualizationType: "hvm",

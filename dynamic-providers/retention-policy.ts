@@ -9,6 +9,7 @@ import {
     creationTime,
     exclusionReason,
     ImageReference,
+    LaunchPermissionSummary,
     PlannedRetirement,
     RetentionImage,
     planRetention,
@@ -16,6 +17,7 @@ import {
     RetentionExclusions,
     RetentionRules,
     RetentionSelector,
+    sharedWith,
     SkippedImage,
 } from "../sdk/retention-plan";
 import type { PendingGroup, RetentionPendingSummary, RetentionRunCounts, RetentionRunReport } from "../sdk/retention-policy";
@@ -26,10 +28,10 @@ import { ec2Client } from "./ec2/client";
 import { deleteImageWithSnapshots } from "./ec2/delete-image";
 import { errorCode, OperationError } from "./ec2/errors";
 import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
-import { describeImagesById, imagesInUse, retentionInventory } from "./ec2/inventory";
+import { addLaunchPermissions, describeImagesById, imagesInUse, retentionInventory } from "./ec2/inventory";
 import type { EC2Client } from "./ec2/types";
 import { compact } from "./state-values";
-import { DELETE_IMAGE_TIMEOUT_MINUTES, RECHECK_AFTER_SECONDS, RETENTION_CONCURRENCY } from "./ec2/limits";
+import { DELETE_IMAGE_TIMEOUT_MINUTES, RECHECK_AFTER_SECONDS, RETENTION_CONCURRENCY, SHARING_RECORD_MAX_AGE_HOURS } from "./ec2/limits";
 import { exitWhenOutputIsGone } from "./orphan-guard";
 
 exitWhenOutputIsGone();
@@ -50,10 +52,69 @@ export interface RetentionPolicyInputs {
     policyName?: string;
     /** What the next run retires, summarised: computed by `check`, so preview shows it as a change. */
     pending: RetentionPendingSummary;
+    /** Launch permissions `check` read or carried, kept in state so that the next check need not read them again (see `SharingRecord`). */
+    sharingRead?: SharingRecord[];
+}
+
+/**
+ * Launch permissions read at one time in one region: the candidates found
+ * with none, and the shared ones with theirs. Kept in the policy's state
+ * (with its inputs, which is what the next `check` sees), for the
+ * candidates the plan does not retire (held back because shared), and with
+ * `dryRun` for all of them: a retired image needs no record. A check takes a
+ * record while it is younger than SHARING_RECORD_MAX_AGE_HOURS and reads the
+ * rest; apply reads each image's sharing again right before retiring it.
+ */
+export interface SharingRecord {
+    region: string;
+    /** ISO time of the read. */
+    at: string;
+    unshared: string[];
+    shared: { imageId: string; launchPermissions: LaunchPermissionSummary[] }[];
 }
 
 export interface RetentionPolicyState extends RetentionPolicyInputs {
     lastRun?: RetentionRunReport;
+}
+
+/** Fresh records by `region/imageId`: the permissions and when they were read. */
+export function knownSharing(
+    records: readonly SharingRecord[] | undefined,
+    now: number,
+    maxAgeHours = SHARING_RECORD_MAX_AGE_HOURS,
+): Map<string, { launchPermissions: LaunchPermissionSummary[]; at: number }> {
+    const out = new Map<string, { launchPermissions: LaunchPermissionSummary[]; at: number }>();
+    for (const r of Array.isArray(records) ? records : []) {
+        const at = Date.parse(r.at);
+        // A record from the future (a skewed clock) counts as read now, never as fresher.
+        if (!Number.isFinite(at) || now - Math.min(at, now) > maxAgeHours * 3_600_000) continue;
+        for (const id of r.unshared ?? []) out.set(`${r.region}/${id}`, { launchPermissions: [], at: Math.min(at, now) });
+        for (const x of r.shared ?? [])
+            out.set(`${r.region}/${x.imageId}`, { launchPermissions: x.launchPermissions, at: Math.min(at, now) });
+    }
+    return out;
+}
+
+/** The records to keep: every candidate whose sharing is known, minus those the plan retires (unless nothing is retired: dryRun). */
+export function sharingRecords(
+    sharing: ReadonlyMap<string, { launchPermissions: LaunchPermissionSummary[]; at: number }>,
+    retire: readonly { region: string; imageId: string }[],
+    dryRun: boolean,
+): SharingRecord[] {
+    const retired = new Set(dryRun ? [] : retire.map((p) => factKey(p.region, p.imageId)));
+    const byReadAt = new Map<string, SharingRecord>();
+    for (const [key, fact] of [...sharing].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+        if (retired.has(key)) continue;
+        const slash = key.indexOf("/");
+        const region = key.slice(0, slash);
+        const imageId = key.slice(slash + 1);
+        const at = new Date(fact.at).toISOString();
+        let r = byReadAt.get(`${region} ${at}`);
+        if (!r) byReadAt.set(`${region} ${at}`, (r = { region, at, unshared: [], shared: [] }));
+        if (fact.launchPermissions.length === 0) r.unshared.push(imageId);
+        else r.shared.push({ imageId, launchPermissions: fact.launchPermissions });
+    }
+    return [...byReadAt.values()];
 }
 
 /** The policy's settings: a change to any of them is an update (a policy has nothing to replace). */
@@ -118,22 +179,54 @@ export interface ComputedPlan {
     facts: Map<string, RetentionImage>;
     /** Date.now() when the inventory started: its facts are at most this old. */
     readAt: number;
+    /** Every candidate's sharing as planned with, by `region/imageId`: read now (at readAt) or from a record. */
+    sharing: Map<string, { launchPermissions: LaunchPermissionSummary[]; at: number }>;
+    /** How many candidates' sharing was read now, and how many came from records. */
+    sharingCounts: { readNow: number; fromRecords: number; oldestRecord?: number };
 }
 
 const factKey = (region: string, imageId: string) => `${region}/${imageId}`;
 
-/** Inventory every region (in parallel), then plan; the regions' plans combined in one order. */
-export async function computePlan(inputs: RetentionPolicyInputs, now: Date): Promise<ComputedPlan> {
+/**
+ * Inventory every region (in parallel), then plan; the regions' plans
+ * combined in one order. `known`: sharing read by earlier checks (see
+ * `knownSharing`), taken instead of reading it again.
+ */
+export async function computePlan(
+    inputs: RetentionPolicyInputs,
+    now: Date,
+    known: ReadonlyMap<string, { launchPermissions: LaunchPermissionSummary[]; at: number }> = new Map(),
+): Promise<ComputedPlan> {
     const rules = rulesOf(inputs);
     const readAt = Date.now();
     const facts = new Map<string, RetentionImage>();
+    const sharing = new Map<string, { launchPermissions: LaunchPermissionSummary[]; at: number }>();
+    const sharingCounts: ComputedPlan["sharingCounts"] = { readNow: 0, fromRecords: 0 };
     const perRegion = await Promise.all(
         inputs.regions.map(async (region) => {
             const client = ec2Client(region);
-            const [images, inUse] = await retentionInventory(client, region, rules, now);
+            const inventory = await retentionInventory(
+                client,
+                region,
+                rules,
+                now,
+                (id) => known.get(factKey(region, id))?.launchPermissions,
+            );
+            const { images, inUse } = inventory;
             const plan = planRetention(images, inUse, rules, now);
             const planned = new Set(plan.retire.map((p) => p.imageId));
+            const byId = new Map(images.map((i) => [i.imageId, i]));
             for (const image of images) if (planned.has(image.imageId)) facts.set(factKey(region, image.imageId), image);
+            for (const id of inventory.sharingRead) {
+                sharing.set(factKey(region, id), { launchPermissions: byId.get(id)?.launchPermissions ?? [], at: readAt });
+            }
+            for (const id of inventory.sharingKnown) {
+                const k = known.get(factKey(region, id))!;
+                sharing.set(factKey(region, id), k);
+                sharingCounts.oldestRecord = Math.min(sharingCounts.oldestRecord ?? k.at, k.at);
+            }
+            sharingCounts.readNow += inventory.sharingRead.length;
+            sharingCounts.fromRecords += inventory.sharingKnown.length;
             return plan;
         }),
     );
@@ -144,6 +237,8 @@ export async function computePlan(inputs: RetentionPolicyInputs, now: Date): Pro
         skipped: perRegion.flatMap((p) => p.skipped).sort((a, b) => (groupOf(a) < groupOf(b) ? -1 : groupOf(a) > groupOf(b) ? 1 : 0)),
         facts,
         readAt,
+        sharing,
+        sharingCounts,
     };
 }
 
@@ -191,7 +286,59 @@ export function summarizePlan(
     plan: { retire: readonly PlannedRetirement[]; skipped: readonly SkippedImage[] },
     regions: readonly string[],
     now: Date,
-    limits: { groups: number; perGroup: number; heldBack: number; heldBackReasons: number; reasonChars: number } = RETENTION_REPORT_LIMITS,
+    limits: SummaryLimits = RETENTION_REPORT_LIMITS,
+): RetentionPendingSummary {
+    // Every image while the whole list prints within the budget; else the bounded summary.
+    if (plan.retire.length > limits.perGroup || countGroups(plan.retire) > limits.groups) {
+        const all = boundedSummary(plan, regions, now, { ...limits, groups: Number.MAX_SAFE_INTEGER, perGroup: Number.MAX_SAFE_INTEGER });
+        if (printedBytes(all) <= limits.previewBytes) return all;
+    }
+    return boundedSummary(plan, regions, now, limits);
+}
+
+/** The limits of a pending summary (RETENTION_REPORT_LIMITS). */
+export type SummaryLimits = {
+    groups: number;
+    perGroup: number;
+    heldBack: number;
+    heldBackReasons: number;
+    reasonChars: number;
+    previewBytes: number;
+};
+
+function countGroups(retire: readonly PlannedRetirement[]): number {
+    return new Set(retire.map((p) => `${p.region}\u0000${p.group}`)).size;
+}
+
+/**
+ * About what `pulumi preview --diff` prints for a summary: one line per
+ * value, indented, with its key padded to the longest key of its object,
+ * times PRINTED_MARGIN. Measured against the CLI (the bench's preview at 150
+ * AMIs, one group): 149 entries printed 65,788 bytes with the rest of the
+ * preview, where the walk below counts about 59,900 for the summary alone.
+ */
+export function printedBytes(summary: RetentionPendingSummary): number {
+    const walk = (v: unknown, depth: number): number => {
+        const indent = 4 + depth * 4;
+        if (Array.isArray(v)) return v.reduce<number>((n, x, i) => n + indent + String(i).length + 6 + walk(x, depth + 1), 2);
+        if (v && typeof v === "object") {
+            const entries = Object.entries(v);
+            const pad = Math.max(0, ...entries.map(([k]) => k.length));
+            return entries.reduce<number>((n, [, x]) => n + indent + pad + 6 + walk(x, depth + 1), indent + 4);
+        }
+        return JSON.stringify(v ?? null).length + 1;
+    };
+    return Math.ceil(walk(summary, 0) * PRINTED_MARGIN);
+}
+
+/** The CLI prints some 10% more than `printedBytes`' walk counts (measured, see there), and the preview has other lines. */
+const PRINTED_MARGIN = 1.15;
+
+function boundedSummary(
+    plan: { retire: readonly PlannedRetirement[]; skipped: readonly SkippedImage[] },
+    regions: readonly string[],
+    now: Date,
+    limits: SummaryLimits,
 ): RetentionPendingSummary {
     const sorted = [...plan.retire].sort(byGroupThenAge);
     const groups: PendingGroup[] = [];
@@ -263,6 +410,17 @@ export function atApplySummary(unknown: string[]): RetentionPendingSummary {
         heldBack: { total: 0, byReason: [], first: [] },
         unknownInputs: unknown,
     };
+}
+
+/** "sharing: 12 read now, 9,880 from records up to 5 h old (read again before each retirement)". */
+export function sharingFreshness(c: { readNow: number; fromRecords: number; oldestRecord?: number }, now: number): string {
+    const parts = [`${c.readNow} read now`];
+    if (c.fromRecords > 0) {
+        const hours = Math.max(0, now - (c.oldestRecord ?? now)) / 3_600_000;
+        const age = hours < 1 ? `${Math.max(1, Math.round(hours * 60))} min` : `${Math.round(hours)} h`;
+        parts.push(`${c.fromRecords} from records up to ${age} old`);
+    }
+    return `sharing: ${parts.join(", ")} (read again right before each retirement)`;
 }
 
 /** After a run: no stale plan; the next preview plans again. */
@@ -344,9 +502,10 @@ function withDefaults(news: Partial<RetentionPolicyInputs>): RetentionPolicyInpu
     };
 }
 
-export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial<RetentionPolicyInputs>): Promise<dynamic.CheckResult> {
+export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<RetentionPolicyInputs>): Promise<dynamic.CheckResult> {
     const failures = checkRetentionPolicyInputs(news);
     const inputs = withDefaults(news);
+    delete inputs.sharingRead; // from state only, never from the program
     inputs.pending = atApplySummary([]);
     if (failures.length > 0) return { inputs: compact(inputs), failures };
     const unknown = unknownInputs(inputs as never);
@@ -358,12 +517,23 @@ export async function check(_olds: Partial<RetentionPolicyInputs>, news: Partial
     const now = new Date();
     let plan: ComputedPlan;
     try {
-        plan = await computePlan(inputs, now);
+        plan = await computePlan(inputs, now, knownSharing(olds?.sharingRead, now.getTime()));
     } catch (e) {
         const err = new OperationError("regions: planning retention", "listing images", e);
         return { inputs: compact(inputs), failures: [{ property: "regions", reason: err.message }] };
     }
     inputs.pending = summarizePlan(plan, inputs.regions, now);
+    if (!inputs.retireShared) {
+        const c = plan.sharingCounts;
+        inputs.pending.sharing = {
+            readNow: c.readNow,
+            fromRecords: c.fromRecords,
+            ...(c.oldestRecord !== undefined ? { oldestRecord: new Date(c.oldestRecord).toISOString() } : {}),
+        };
+        inputs.pending.summary += `; ${sharingFreshness(c, now.getTime())}`;
+        const records = sharingRecords(plan.sharing, plan.retire, inputs.dryRun);
+        if (records.length > 0) inputs.sharingRead = records;
+    }
     remember(inputs.pending.digest, plan);
     console.log(`${label(inputs)}: ${inputs.pending.summary}`);
     const file = await writePlanFile(inputs, plan, inputs.pending.digest, now);
@@ -551,12 +721,41 @@ async function factsForBatch(
     inputs: RetentionPolicyInputs,
     now: Date,
     known: PlanFacts | undefined,
-): Promise<{ ready: RetentionImage[]; outcomes: Outcome[] }> {
+): Promise<{ ready: RetentionImage[]; outcomes: Outcome[]; sharingJustRead?: boolean }> {
     const fresh = known !== undefined && Date.now() - known.readAt <= RECHECK_AFTER_SECONDS * 1000;
     const facts = fresh ? batch.map((p) => known.facts.get(factKey(region, p.imageId))) : [];
     // Read by this plan's own inventory moments ago, which excluded what the plan showed (protection included).
     if (fresh && facts.every((f) => f !== undefined)) return { ready: facts as RetentionImage[], outcomes: [] };
-    return recheck(client, region, batch, inputs, now);
+    // recheck reads each image's launch permissions with it.
+    return { ...(await recheck(client, region, batch, inputs, now)), sharingJustRead: true };
+}
+
+/**
+ * Step 1b, with `retireShared` false: the image's launch permissions read
+ * again right before it is retired (DescribeImageAttribute, whose bucket is
+ * not DeregisterImage's, so the reads overlap the deregistrations), so an
+ * image shared since the plan was made is kept. Undefined: retire it.
+ */
+async function sharedSincePlan(client: EC2Client, image: RetentionImage): Promise<Outcome | undefined> {
+    const now = { ...image, launchPermissions: undefined };
+    try {
+        await addLaunchPermissions(client, [now]);
+    } catch (e) {
+        return {
+            kind: "failed",
+            imageId: image.imageId,
+            region: image.region,
+            error: `reading its sharing before retiring: ${describeError(e)}`,
+        };
+    }
+    const shares = sharedWith(now);
+    if (shares.length === 0) return undefined;
+    return {
+        kind: "skipped",
+        imageId: image.imageId,
+        region: image.region,
+        reason: `shared with ${shares.join(", ")} (read right before retiring)`,
+    };
 }
 
 /**
@@ -589,7 +788,12 @@ export async function applyPlan(
             for (let b = 0; b < batches.length; b++) {
                 const checked = await next;
                 if (b + 1 < batches.length) next = factsForBatch(client, region, batches[b + 1], inputs, now, known);
-                const retired = await Promise.all(checked.ready.map((image) => limit(() => retireImage(client, image, inputs, now))));
+                const reread = !inputs.retireShared && !checked.sharingJustRead;
+                const retired = await Promise.all(
+                    checked.ready.map((image) =>
+                        limit(async () => (reread && (await sharedSincePlan(client, image))) || retireImage(client, image, inputs, now)),
+                    ),
+                );
                 outcomes.push(...checked.outcomes, ...retired);
             }
             return outcomes;
@@ -623,6 +827,7 @@ function report(name: string, run: RetentionRunReport): void {
 async function planToAct(
     inputs: RetentionPolicyInputs,
     now: Date,
+    records?: SharingRecord[],
 ): Promise<{
     planned: PlannedRetirement[];
     heldBack: SkippedImage[];
@@ -637,7 +842,7 @@ async function planToAct(
     }
     let plan: ComputedPlan;
     try {
-        plan = await computePlan(inputs, now);
+        plan = await computePlan(inputs, now, knownSharing(records, now.getTime()));
     } catch (e) {
         throw new OperationError(`${label(inputs)}: planning retention at apply`, "listing images", e);
     }
@@ -652,17 +857,20 @@ async function planToAct(
 }
 
 async function act(news: RetentionPolicyInputs): Promise<RetentionPolicyState> {
-    const inputs = withDefaults(news);
+    // The sharing records live in the inputs (what the next check sees); the outputs need no second copy.
+    const { sharingRead: records, ...given } = news;
+    const inputs = withDefaults(given);
     const now = new Date();
     const name = label(inputs);
     if (inputs.dryRun) {
         // Nothing acted on; a plan deferred at preview is computed now, so that pending shows it.
-        const pending = inputs.pending?.status === "planned" ? inputs.pending : ((await planToAct(inputs, now)).computed ?? inputs.pending);
+        const pending =
+            inputs.pending?.status === "planned" ? inputs.pending : ((await planToAct(inputs, now, records)).computed ?? inputs.pending);
         const run = runReport(inputs, now, []);
         report(name, run);
         return compact({ ...inputs, pending, lastRun: run });
     }
-    const { planned, heldBack, planChanged, known, computed } = await planToAct(inputs, now);
+    const { planned, heldBack, planChanged, known, computed } = await planToAct(inputs, now, records);
     if (computed && inputs.pending?.status !== "planned") console.log(`${name}: planned at apply: ${computed.summary}`);
     const run = await applyPlan(planned, inputs, now, planChanged, known, heldBack);
     report(name, run);

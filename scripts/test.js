@@ -8,6 +8,7 @@
 //   compat       one stack end to end on Node 22 and 24 (npm registry's `node`)
 //                × the newest @pulumi/pulumi 3.x and the oldest in the peer range
 //   soak         a short soak: the whole pipeline under 30% injected faults (npm run soak: a long one)
+//   bench        the quick bench (`npm run bench -- --ci`, about 2 minutes): it must print its summary line
 //
 // `npm test -- unit integration` runs only the tiers named. Ends with one line:
 // `tests: N passed, N failed, N skipped`.
@@ -40,6 +41,11 @@ const TIERS = {
         spec: "test/soak/**/*.test.ts",
         args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
         env: { GOLDEN_AMI_TEST_EC2: "emulator" },
+    },
+    // Starts its own emulator (bench/emulator-stack.ts): no moto hooks.
+    bench: {
+        spec: "test/bench/**/*.test.ts",
+        args: ["--require", "ts-node/register", "--timeout", "600000"],
     },
 };
 

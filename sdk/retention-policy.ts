@@ -139,14 +139,14 @@ export interface PendingEntry {
     reason: string;
 }
 
-/** One group of the plan: how many it retires, their dates, and the oldest first. */
+/** One group of the plan: how many it retires, their dates, and the oldest first (all of them while the whole list fits the preview budget). */
 export interface PendingGroup {
     region: string;
     group: string;
     count: number;
     oldest: string;
     newest: string;
-    /** The group's oldest entries (at most `RETENTION_REPORT_LIMITS.perGroup`). */
+    /** The group's entries, oldest first: all of them while the whole plan's list fits the preview budget, else at most `RETENTION_REPORT_LIMITS.perGroup`. */
     first: PendingEntry[];
 }
 
@@ -180,6 +180,13 @@ export interface RetentionPendingSummary {
     heldBack: { total: number; byReason: { reason: string; count: number }[]; first: SkippedImage[] };
     /** With status `"at-apply"`: the inputs that were not known yet. */
     unknownInputs?: string[];
+    /**
+     * How fresh the sharing facts of the plan are (with `retireShared`
+     * false): launch permissions read by this check, and taken from earlier
+     * checks' records (at most a day old), with the oldest record's time.
+     * Apply reads each image's sharing again right before retiring it.
+     */
+    sharing?: { readNow: number; fromRecords: number; oldestRecord?: string };
 }
 
 /**

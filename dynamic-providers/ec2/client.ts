@@ -33,7 +33,7 @@ function targetOf(target: string | AwsTarget): AwsTarget {
  * credentials for the life of the provider process. Credentials come from the
  * SDK's default chain (environment, AWS_PROFILE, SSO, instance role);
  * `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_SSM` point them at an emulator.
- * Adaptive retry backs off when AWS throttles. Middleware every client needs
+ * Retries back off when AWS throttles. Middleware every client needs
  * (a client-side rate limiter, say) belongs here.
  */
 function cachedClient<C extends AnyClient>(kind: ClientKind, target: string | AwsTarget, make: (region: string) => C): C {
@@ -55,9 +55,21 @@ function cachedClient<C extends AnyClient>(kind: ClientKind, target: string | Aw
 
 const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS });
 
+/**
+ * EC2 clients retry in the SDK's standard mode (back-off with jitter, the
+ * retry quota) and leave the rate to request-pacing.ts, which adapts per
+ * account, region and action. The SDK's adaptive mode would add its own
+ * limiter (DefaultRateLimiter): one per client, so a throttled
+ * DeregisterImage would slow that region's DescribeImageAttribute and every
+ * other action too, although EC2 keeps a bucket per action; it knows no
+ * bucket size (starts unlimited, learns only from throttling, and keeps no
+ * burst above one second's rate).
+ */
+const ec2Config = (region: string) => ({ region, retryMode: "standard", maxAttempts: EC2_MAX_ATTEMPTS });
+
 /** The EC2 client for a region (or a region and credentials). */
 export function ec2Client(target: string | AwsTarget): EC2Client {
-    return cachedClient("ec2", target, (region) => installPacing(new EC2Client(config(region)), { roleArn: targetOf(target).roleArn }));
+    return cachedClient("ec2", target, (region) => installPacing(new EC2Client(ec2Config(region)), { roleArn: targetOf(target).roleArn }));
 }
 
 /** The SSM client for a region (launch templates' `resolve:ssm:` images; SSM publishing). */

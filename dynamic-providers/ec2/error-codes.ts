@@ -14,7 +14,7 @@ export const NOT_FOUND_CODES = {
 
 export type NotFoundKind = keyof typeof NOT_FOUND_CODES;
 
-/** EC2 and SSM throttling: adaptive retry absorbs these; past the retry budget they surface, never swallowed. */
+/** EC2 and SSM throttling: SDK retries absorb these (EC2's pacing adapts its rate); past the retry budget they surface, never swallowed. */
 export const THROTTLING_CODES = ["RequestLimitExceeded", "Throttling", "ThrottlingException"] as const;
 
 /** CreateImage: an image of this name already exists in the region. */

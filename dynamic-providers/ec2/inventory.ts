@@ -111,34 +111,57 @@ export async function imagesInUse(
     return (await findImageReferences(referenceClients(client, region), region, candidateImageIds)).refs;
 }
 
+/** Launch permissions an earlier check read, if still fresh enough to plan with (see retention-policy.ts, `sharingRead`). */
+export type KnownSharing = (imageId: string) => LaunchPermissionSummary[] | undefined;
+
+/** What one region's inventory found, and how its sharing facts were had. */
+export interface RegionInventory {
+    images: RetentionImage[];
+    inUse: Map<string, ImageReference[]>;
+    /** Candidates whose launch permissions were read now (one DescribeImageAttribute each). */
+    sharingRead: string[];
+    /** Candidates whose launch permissions came from `known` (no call). */
+    sharingKnown: string[];
+}
+
 /**
  * One region's inventory for a plan, in few calls: the selected images; a
  * first plan without references or sharing gives the candidates (an
  * exclusion only ever removes images from a plan, so the final plan retires
  * a subset of them); then references for the candidates, and the launch
- * permissions (one DescribeImageAttribute each) of the candidates nothing
- * refers to: an image in use is kept whoever it is shared with, so its
- * sharing is not read, and with `retireShared` no sharing is read at all. The caller plans again with what this returns.
+ * permissions of the candidates nothing refers to: from `known` (what an
+ * earlier check read, while fresh), else read (one DescribeImageAttribute
+ * each). An image in use is kept whoever it is shared with, so its sharing
+ * is not read, and with `retireShared` no sharing is read at all. The caller
+ * plans again with what this returns.
  */
 export async function retentionInventory(
     client: EC2Client,
     region: string,
     rules: RetentionRules,
     now: Date,
-): Promise<[RetentionImage[], Map<string, ImageReference[]>]> {
+    known: KnownSharing = () => undefined,
+): Promise<RegionInventory> {
     const images = await listSelectedImages(client, region, rules.selector);
     const first = planRetention(images, new Map(), { ...rules, retireShared: true }, now);
     const candidates = new Set(first.retire.map((r) => r.imageId));
     // Nothing the rules would retire: no reference can change that, so no more calls.
-    if (candidates.size === 0) return [images, new Map()];
+    if (candidates.size === 0) return { images, inUse: new Map(), sharingRead: [], sharingKnown: [] };
     const inUse = await imagesInUse(client, region, [...candidates]);
     // retireShared: sharing changes nothing, so it is not read.
-    if (rules.retireShared) return [images, inUse];
+    if (rules.retireShared) return { images, inUse, sharingRead: [], sharingKnown: [] };
     const unshared = planRetention(images, inUse, { ...rules, retireShared: true }, now);
     const stillCandidates = new Set(unshared.retire.map((r) => r.imageId));
-    await addLaunchPermissions(
-        client,
-        images.filter((i) => stillCandidates.has(i.imageId)),
-    );
-    return [images, inUse];
+    const toRead: RetentionImage[] = [];
+    const sharingKnown: string[] = [];
+    for (const image of images) {
+        if (!stillCandidates.has(image.imageId)) continue;
+        const recorded = known(image.imageId);
+        if (recorded) {
+            image.launchPermissions = recorded;
+            sharingKnown.push(image.imageId);
+        } else toRead.push(image);
+    }
+    await addLaunchPermissions(client, toRead);
+    return { images, inUse, sharingRead: toRead.map((i) => i.imageId), sharingKnown };
 }

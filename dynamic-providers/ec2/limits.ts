@@ -61,13 +61,13 @@ export const PROGRESS_INTERVAL_SECONDS = 30;
 /**
  * Images retired at once per region: a cap on outstanding work, not the pace.
  * The pace is EC2's token buckets (request-pacing.ts): DeregisterImage refills
- * 5 tokens a second (2.5 at the default share), so 10 concurrent 50 ms calls
+ * 5 tokens a second (less after a throttle), so 10 concurrent 50 ms calls
  * would outrun it 40-fold, and every call waits for its token instead. The
  * cap only has to keep the bucket busy: a retirement holds its slot for its
  * calls plus, where snapshots go one by one, InvalidSnapshot.InUse retries
  * (2 s and up), so 32 slots sustain 5 retirements a second even when each
  * holds one for 6 s. A retirement never queues long behind the others: 32
- * waiting calls drain in 13 s at 2.5 a second, far inside the delete limit
+ * waiting calls drain in 13 s at 2.5 a second (half the bucket), far inside the delete limit
  * each one's clock counts against.
  */
 export const RETENTION_CONCURRENCY = 32;
@@ -83,7 +83,18 @@ export const RETENTION_CONCURRENCY = 32;
  */
 export const RECHECK_AFTER_SECONDS = 300;
 
-/** SDK retry budget per call (adaptive mode backs off on throttling). */
+/**
+ * How long a retention policy's record of a candidate's launch permissions
+ * is planned with, in hours. Sharing rarely changes, and a check that read
+ * every candidate's again would cost one DescribeImageAttribute each (its
+ * bucket refills 20 a second: 8 minutes for 10,000 candidates) on every
+ * preview. A record older than this is read again; `pulumi up` reads each
+ * image's sharing again right before retiring it whatever the record says,
+ * so an image shared since is kept.
+ */
+export const SHARING_RECORD_MAX_AGE_HOURS = 24;
+
+/** SDK retry budget per call (standard mode backs off on throttling; request-pacing.ts adapts the rate). */
 export const EC2_MAX_ATTEMPTS = 10;
 
 /**

@@ -13,14 +13,22 @@
  * `RequestLimitExceeded`, retries, and throttling of every other tool in the
  * account. So every attempt (SDK retries included) takes a token from a
  * limiter that mirrors EC2's bucket for that account, region and action,
- * shared by every resource in the provider process. Adaptive retry stays as
- * the safety net for what the client cannot see (other tools, raised limits).
+ * shared by every resource in the provider process.
  *
- * Headroom: golden-ami uses only a share of each bucket (capacity and refill),
- * `GOLDEN_AMI_EC2_RATE_SHARE` (0 < share ≤ 1, default 0.5), leaving the rest
- * to the other automation of the account (CI, autoscaling, the console).
- * `GOLDEN_AMI_EC2_RATE_SCALE` multiplies the refill rates for the emulator's
- * sped-up buckets (tests and the bench only).
+ * Adaptive: each limiter starts at the bucket's documented size and refill
+ * (few other tools call DeregisterImage or DescribeImageAttribute, and only
+ * callers of the same action compete). When EC2 answers
+ * `RequestLimitExceeded` anyway (other automation in the same bucket, a
+ * lower limit), that limiter's refill is cut (multiplicative decrease) and
+ * its tokens dropped; while answers succeed it probes back up (additive
+ * increase) towards the documented rate. Only that account, region and
+ * action slow down. See `AdaptiveLimiter` for the constants.
+ *
+ * Headroom, optional: `GOLDEN_AMI_EC2_RATE_SHARE` (0 < share ≤ 1) caps each
+ * bucket at that share of its documented size and refill, for accounts that
+ * want a guaranteed headroom for their other automation; the adaptive cut
+ * still works below that cap. `GOLDEN_AMI_EC2_RATE_SCALE` multiplies the
+ * refill rates for the emulator's sped-up buckets (tests and the bench only).
  */
 import type { EC2Client, ServiceInputTypes, ServiceOutputTypes } from "@aws-sdk/client-ec2";
 import type { FinalizeRequestMiddleware } from "@smithy/types";
@@ -234,6 +242,12 @@ export class TokenBucket {
         this.serve();
     }
 
+    /** Drops every token (EC2 said its bucket is empty): the next request waits for the refill. */
+    drain(): void {
+        this.refill();
+        this.tokens = 0;
+    }
+
     private refill(): void {
         const now = Date.now();
         this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.refillPerSecond);
@@ -263,17 +277,18 @@ export class TokenBucket {
 
 // ---- headroom ------------------------------------------------------------------
 
-/** The environment variable that sets the share of each EC2 bucket golden-ami may use. */
+/** The environment variable that caps each EC2 bucket golden-ami may use at a share of its documented size. */
 export const RATE_SHARE_ENV = "GOLDEN_AMI_EC2_RATE_SHARE";
 
 /**
- * Default share of each bucket: half. EC2's buckets belong to the whole
- * account and region, and golden-ami is rarely the only client (CI pipelines,
- * autoscaling, the console, other IaC); leaving half of every bucket and of
- * its refill to them keeps a large retention run from throttling them, at the
- * price of a run twice as long as the bucket would allow.
+ * Default cap: the whole documented bucket. EC2's buckets are per action, so
+ * only other callers of the same action compete, and the adaptive cut (see
+ * `AdaptiveLimiter`) yields to them when EC2 says the bucket is empty. A
+ * fixed share (`GOLDEN_AMI_EC2_RATE_SHARE`, e.g. 0.5) stays available for
+ * accounts that want a guaranteed headroom, at the price of a run that long
+ * over the floor (twice at 0.5).
  */
-export const DEFAULT_RATE_SHARE = 0.5;
+export const DEFAULT_RATE_SHARE = 1;
 
 function parseShare(raw: string | number, source: string): number {
     const n = typeof raw === "number" ? raw : Number(raw.trim());
@@ -288,16 +303,16 @@ function parseShare(raw: string | number, source: string): number {
 // One registry per process, even if two copies of this module are loaded
 // (the package and a linked checkout): EC2's buckets are per account, not per copy.
 interface Registry {
-    buckets: Map<string, { bucket: TokenBucket; size: BucketSize }>;
+    buckets: Map<string, { limiter: AdaptiveLimiter; size: BucketSize }>;
     share: number | undefined;
 }
-const REGISTRY_KEY = Symbol.for("golden-ami.ec2-request-pacing");
+const REGISTRY_KEY = Symbol.for("golden-ami.ec2-request-pacing.v2");
 function registry(): Registry {
     const g = globalThis as unknown as Record<symbol, Registry | undefined>;
     return (g[REGISTRY_KEY] ??= { buckets: new Map(), share: undefined });
 }
 
-/** The share in use: set by `setRateShare`, else `GOLDEN_AMI_EC2_RATE_SHARE`, else 0.5. A bad value is an error naming the variable. */
+/** The cap in use: set by `setRateShare`, else `GOLDEN_AMI_EC2_RATE_SHARE`, else 1 (the whole bucket). A bad value is an error naming the variable. */
 export function rateShare(): number {
     const set = registry().share;
     if (set !== undefined) return set;
@@ -306,16 +321,14 @@ export function rateShare(): number {
 }
 
 /**
- * Sets the share of each bucket for this process (undefined: back to the
- * environment variable). Buckets already in use are resized at once.
+ * Sets the cap of each bucket for this process (undefined: back to the
+ * environment variable). Buckets already in use are resized at once and
+ * start again from the new cap.
  */
 export function setRateShare(share: number | undefined): void {
     registry().share = share === undefined ? undefined : parseShare(share, "the EC2 rate share");
     const now = rateShare();
-    for (const { bucket, size } of registry().buckets.values()) {
-        const s = scaled(size, now);
-        bucket.resize(s.capacity, s.refillPerSecond);
-    }
+    for (const { limiter, size } of registry().buckets.values()) limiter.setCeiling(scaled(size, now));
 }
 
 /** The environment variable that multiplies every refill rate (tests and the bench only, see `rateScale`). */
@@ -339,22 +352,141 @@ function scaled(size: BucketSize, share: number): BucketSize {
     return { capacity: Math.max(1, size.capacity * share), refillPerSecond: size.refillPerSecond * share * rateScale() };
 }
 
+// ---- adaptive rate ---------------------------------------------------------------
+
+/** On `RequestLimitExceeded`, the refill is multiplied by this (multiplicative decrease). */
+export const THROTTLE_DECREASE = 0.5;
+/**
+ * While answers succeed, the refill grows by this share of the cap per second
+ * of EC2 time (additive increase): from half the cap back to the cap in 50 s.
+ * Slow enough that, with another client taking half of a bucket, the limiter
+ * spends a cycle of some 200 requests between two throttles (≤ 1% throttled,
+ * see the simulation in test/unit/request-pacing.test.ts); fast enough that a
+ * single throttle at the edge of an idle bucket costs a few seconds.
+ */
+export const RECOVERY_PER_SECOND = 0.01;
+/** The refill never drops below this share of the cap: a run always finishes. */
+export const MIN_RATE_SHARE = 0.05;
+
+/**
+ * One EC2 bucket as golden-ami paces it: a token bucket whose refill (and
+ * capacity, in proportion) follows AIMD between `MIN_RATE_SHARE` of the cap
+ * and the cap. `throttled` cuts the refill once per round of requests (a
+ * throttled answer to a request sent before the last cut says nothing new),
+ * and drops the tokens; `succeeded` grows the refill by `RECOVERY_PER_SECOND`
+ * of the cap per second since the last change.
+ */
+export class AdaptiveLimiter {
+    private readonly bucket: TokenBucket;
+    private ceiling: BucketSize;
+    private rate: number;
+    private lastCut = Number.NEGATIVE_INFINITY;
+    private lastChange: number;
+    /** Throttled answers seen (all, not only those that cut). */
+    throttles = 0;
+
+    constructor(ceiling: BucketSize) {
+        this.ceiling = ceiling;
+        this.rate = ceiling.refillPerSecond;
+        this.bucket = new TokenBucket(ceiling.capacity, ceiling.refillPerSecond);
+        this.lastChange = Date.now();
+    }
+
+    /** Tokens available now. */
+    available(): number {
+        return this.bucket.available();
+    }
+
+    /** The refill in use now, tokens per second. */
+    refillPerSecond(): number {
+        return this.rate;
+    }
+
+    /** The bucket's capacity in use now. */
+    capacity(): number {
+        return Math.max(1, (this.ceiling.capacity * this.rate) / this.ceiling.refillPerSecond);
+    }
+
+    /** Waits for `n` tokens and takes them; resolves to the time the request may leave (for `throttled`). */
+    async acquire(n = 1): Promise<number> {
+        await this.bucket.acquire(n);
+        return Date.now();
+    }
+
+    /** EC2 answered `RequestLimitExceeded` to a request sent at `sentAt`. */
+    throttled(sentAt: number = Date.now()): void {
+        this.throttles++;
+        if (sentAt < this.lastCut) return;
+        const now = Date.now();
+        this.rate = Math.max(this.ceiling.refillPerSecond * MIN_RATE_SHARE, this.rate * THROTTLE_DECREASE);
+        this.lastCut = now;
+        this.lastChange = now;
+        this.bucket.resize(this.capacity(), this.rate);
+        this.bucket.drain();
+    }
+
+    /** EC2 accepted a request: probe back up towards the cap. */
+    succeeded(): void {
+        const now = Date.now();
+        if (this.rate >= this.ceiling.refillPerSecond) {
+            this.lastChange = now;
+            return;
+        }
+        const seconds = Math.max(0, now - this.lastChange) / 1000;
+        this.lastChange = now;
+        // Per second of EC2 time: x rateScale() in the sped-up emulator, whose refill (in the cap) is already x rateScale().
+        const grown = this.rate + this.ceiling.refillPerSecond * RECOVERY_PER_SECOND * rateScale() * seconds;
+        this.rate = Math.min(this.ceiling.refillPerSecond, grown);
+        this.bucket.resize(this.capacity(), this.rate);
+    }
+
+    /** A new cap (a new share): starts again from it. */
+    setCeiling(ceiling: BucketSize): void {
+        this.ceiling = ceiling;
+        this.rate = ceiling.refillPerSecond;
+        this.lastChange = Date.now();
+        this.bucket.resize(ceiling.capacity, ceiling.refillPerSecond);
+    }
+}
+
 /** The process-wide limiter of one EC2 bucket of one account in one region. */
-export function limiterFor(account: string, region: string, draw: Pick<BucketDraw, "bucket" | "size">): TokenBucket {
+export function limiterFor(account: string, region: string, draw: Pick<BucketDraw, "bucket" | "size">): AdaptiveLimiter {
     const key = `${account}|${region}|${draw.bucket}`;
     const reg = registry();
     let entry = reg.buckets.get(key);
     if (!entry) {
-        const s = scaled(draw.size, rateShare());
-        entry = { bucket: new TokenBucket(s.capacity, s.refillPerSecond), size: draw.size };
+        entry = { limiter: new AdaptiveLimiter(scaled(draw.size, rateShare())), size: draw.size };
         reg.buckets.set(key, entry);
     }
-    return entry.bucket;
+    return entry.limiter;
+}
+
+/** What one paced attempt drew from: tell each limiter how EC2 answered. */
+export interface Paced {
+    draws: { limiter: AdaptiveLimiter; resource: boolean; sentAt: number }[];
+}
+
+/** EC2's codes for an empty bucket: the request bucket, and the resource bucket of instance actions. */
+const REQUEST_THROTTLED = "RequestLimitExceeded";
+const RESOURCE_THROTTLED = "RequestResourceCountExceeded";
+
+/** Tells the limiters of `paced` how EC2 answered: `code` undefined for success, else the error code. */
+export function answered(paced: Paced, code: string | undefined): void {
+    for (const d of paced.draws) {
+        if (code === undefined) d.limiter.succeeded();
+        else if (code === (d.resource ? RESOURCE_THROTTLED : REQUEST_THROTTLED)) d.limiter.throttled(d.sentAt);
+    }
 }
 
 /** Waits until one attempt of `action` may be sent for this account and region. */
-export async function pace(account: string, region: string, action: string, input?: Record<string, unknown>): Promise<void> {
-    for (const draw of bucketsFor(action, input)) await limiterFor(account, region, draw).acquire(draw.tokens);
+export async function pace(account: string, region: string, action: string, input?: Record<string, unknown>): Promise<Paced> {
+    const paced: Paced = { draws: [] };
+    for (const draw of bucketsFor(action, input)) {
+        const limiter = limiterFor(account, region, draw);
+        const sentAt = await limiter.acquire(draw.tokens);
+        paced.draws.push({ limiter, resource: draw.bucket.endsWith("/resources"), sentAt });
+    }
+    return paced;
 }
 
 /** Forgets every bucket and the share set in code (tests only: real buckets do not reset). */
@@ -370,7 +502,8 @@ export const PACING_MIDDLEWARE = "goldenAmiPacing";
 const installed = new WeakSet<object>();
 
 /**
- * Makes every attempt this client sends wait for its EC2 buckets. The
+ * Makes every attempt this client sends wait for its EC2 buckets, and tells
+ * the buckets how EC2 answered (the adaptive cut and recovery). The
  * middleware sits in `finalizeRequest` right after `retryMiddleware`, inside
  * the retry loop, so SDK retries take tokens too, and before signing, so a
  * request that waited is signed when it leaves. The account is `roleArn` when
@@ -395,7 +528,15 @@ export function installPacing(client: EC2Client, options: { roleArn?: string } =
                 throw e;
             });
             const { account, region } = await where;
-            await pace(account, region, action, args.input as Record<string, unknown>);
+            const paced = await pace(account, region, action, args.input as Record<string, unknown>);
+            try {
+                const out = await next(args);
+                answered(paced, undefined);
+                return out;
+            } catch (e) {
+                answered(paced, (e as { name?: string })?.name);
+                throw e;
+            }
         }
         return next(args);
     };

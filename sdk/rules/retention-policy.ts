@@ -31,6 +31,12 @@ export const RETENTION_REPORT_LIMITS = {
     heldBackReasons: 10,
     /** A listed entry's reason is cut to this many characters. */
     reasonChars: 200,
+    /**
+     * Bytes `pulumi preview --diff` may print for the pending list: while
+     * every planned image fits, every one is listed; beyond, the bounded
+     * summary (the limits above).
+     */
+    previewBytes: 60_000,
 } as const;
 
 const ACTIONS = ["deregister", "deprecate", "disable"];

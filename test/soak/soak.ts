@@ -75,8 +75,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         protectionCooldown: true,
         createImageBlockDeviceRules: true,
         deleteAssociatedSnapshots: true,
-        // EC2's documented rates, unscaled: golden-ami paces itself to a share
-        // of them (request-pacing.ts), so the buckets cost the soak no time.
+        // EC2's documented rates, unscaled: golden-ami paces itself to them
+        // (request-pacing.ts; the injected throttles cut its rate for a while),
+        // so the buckets cost the soak little time.
         tokenBuckets: { refillScale: 1 },
     });
     const direct = Object.fromEntries(REGIONS.map((r) => [r, new EC2Client({ region: r, endpoint: o.motoEndpoint })]));

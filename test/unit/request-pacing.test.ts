@@ -1,6 +1,7 @@
 import { DescribeImagesCommand, DescribeImagesCommandOutput, EC2Client } from "@aws-sdk/client-ec2";
 import { Client as SmithyClient } from "@smithy/core/client";
 import { HttpResponse } from "@smithy/core/transport";
+import fc from "fast-check";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -8,10 +9,13 @@ import { Readable } from "node:stream";
 import * as sinon from "sinon";
 import {
     ACTION_CATEGORIES,
+    AdaptiveLimiter,
+    answered,
     bucketsFor,
     categoryOf,
     installPacing,
     limiterFor,
+    MIN_RATE_SHARE,
     pace,
     PACING_MIDDLEWARE,
     rateShare,
@@ -19,7 +23,9 @@ import {
     RATE_SHARE_ENV,
     rateScale,
     resetPacing,
+    RECOVERY_PER_SECOND,
     setRateShare,
+    THROTTLE_DECREASE,
     TokenBucket,
 } from "../../dynamic-providers/ec2/request-pacing";
 
@@ -28,7 +34,7 @@ async function settle(clock: sinon.SinonFakeTimers): Promise<void> {
     await clock.tickAsync(0);
 }
 
-function tracked(p: Promise<void>): { done: boolean } {
+function tracked(p: Promise<unknown>): { done: boolean } {
     const state = { done: false };
     void p.then(() => (state.done = true));
     return state;
@@ -199,9 +205,20 @@ describe("EC2 request pacing", () => {
             assert.equal(blocked.done, true);
         });
 
-        it("uses half of each bucket by default, leaving the rest to other automation", async () => {
+        it("uses the whole documented bucket by default", async () => {
             clock = sinon.useFakeTimers();
-            assert.equal(rateShare(), 0.5);
+            assert.equal(rateShare(), 1);
+            for (let i = 0; i < 100; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
+            const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
+            await clock.tickAsync(199);
+            assert.equal(next.done, false, "5 tokens a second: the 101st waits 200 ms");
+            await clock.tickAsync(1);
+            assert.equal(next.done, true);
+        });
+
+        it("caps each bucket at GOLDEN_AMI_EC2_RATE_SHARE when it is set (a guaranteed headroom)", async () => {
+            clock = sinon.useFakeTimers();
+            process.env[RATE_SHARE_ENV] = "0.5";
             for (let i = 0; i < 50; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
             const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
             await clock.tickAsync(399);
@@ -260,6 +277,166 @@ describe("EC2 request pacing", () => {
         });
     });
 
+    describe("the adaptive rate", () => {
+        const DEREGISTER = { capacity: 100, refillPerSecond: 5 };
+
+        it("halves a bucket's refill and drops its tokens when EC2 throttles, leaving other buckets alone", async () => {
+            clock = sinon.useFakeTimers();
+            const deregister = limiterFor("AKIDA", "us-east-1", bucketsFor("DeregisterImage")[0]);
+            const snapshots = limiterFor("AKIDA", "us-east-1", bucketsFor("DeleteSnapshot")[0]);
+            const paced = await pace("AKIDA", "us-east-1", "DeregisterImage");
+            answered(paced, "RequestLimitExceeded");
+            assert.equal(deregister.refillPerSecond(), 5 * THROTTLE_DECREASE);
+            assert.equal(deregister.capacity(), 100 * THROTTLE_DECREASE);
+            assert.ok(deregister.available() < 1e-9, "EC2's bucket is empty: so is ours");
+            assert.equal(snapshots.refillPerSecond(), 5);
+            assert.equal(snapshots.available(), 100);
+            const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
+            await clock.tickAsync(399);
+            assert.equal(next.done, false, "2.5 tokens a second: the next waits 400 ms");
+            await clock.tickAsync(1);
+            assert.equal(next.done, true);
+        });
+
+        it("cuts once for answers to requests sent before the cut", async () => {
+            clock = sinon.useFakeTimers();
+            const limiter = new AdaptiveLimiter(DEREGISTER);
+            const sent = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
+            await clock.tickAsync(10);
+            for (const at of sent) limiter.throttled(at);
+            assert.equal(limiter.refillPerSecond(), 2.5);
+            assert.equal(limiter.throttles, 3);
+            await clock.tickAsync(1000);
+            limiter.throttled(await limiter.acquire());
+            assert.equal(limiter.refillPerSecond(), 1.25, "a request sent after the cut and throttled cuts again");
+        });
+
+        it("probes back up while answers succeed, by RECOVERY_PER_SECOND of the cap a second, never above the cap", async () => {
+            clock = sinon.useFakeTimers();
+            const limiter = new AdaptiveLimiter(DEREGISTER);
+            limiter.throttled();
+            await clock.tickAsync(10_000);
+            limiter.succeeded();
+            assert.ok(Math.abs(limiter.refillPerSecond() - (2.5 + 5 * RECOVERY_PER_SECOND * 10)) < 1e-9, String(limiter.refillPerSecond()));
+            await clock.tickAsync(1_000_000);
+            limiter.succeeded();
+            assert.equal(limiter.refillPerSecond(), 5);
+            assert.equal(limiter.capacity(), 100);
+        });
+
+        it("recovers in EC2 time: x GOLDEN_AMI_EC2_RATE_SCALE against the sped-up emulator", async () => {
+            clock = sinon.useFakeTimers();
+            process.env[RATE_SCALE_ENV] = "2";
+            const limiter = new AdaptiveLimiter({ capacity: 100, refillPerSecond: 10 });
+            limiter.throttled();
+            await clock.tickAsync(5_000);
+            limiter.succeeded();
+            assert.ok(
+                Math.abs(limiter.refillPerSecond() - (5 + 10 * RECOVERY_PER_SECOND * 2 * 5)) < 1e-9,
+                String(limiter.refillPerSecond()),
+            );
+        });
+
+        it("stays between MIN_RATE_SHARE of the cap and the cap, whatever EC2 answers (property)", () => {
+            const event = fc.record({ throttled: fc.boolean(), afterMs: fc.integer({ min: 0, max: 120_000 }) });
+            fc.assert(
+                fc.property(fc.array(event, { maxLength: 60 }), (events) => {
+                    const fake = sinon.useFakeTimers();
+                    try {
+                        const limiter = new AdaptiveLimiter(DEREGISTER);
+                        for (const e of events) {
+                            fake.tick(e.afterMs);
+                            const before = limiter.refillPerSecond();
+                            if (e.throttled) limiter.throttled();
+                            else limiter.succeeded();
+                            const after = limiter.refillPerSecond();
+                            if (e.throttled ? after > before : after < before) return false;
+                            if (after < 5 * MIN_RATE_SHARE - 1e-9 || after > 5 + 1e-9) return false;
+                            if (limiter.capacity() < 1 || limiter.capacity() > 100 + 1e-9) return false;
+                        }
+                        return true;
+                    } finally {
+                        fake.restore();
+                    }
+                }),
+            );
+        });
+
+        /**
+         * A retention run against one EC2 bucket (100 tokens, 5 a second) that
+         * another client also draws from at a steady rate, in fake time: 8
+         * workers send DeregisterImage through the limiter; EC2 takes a token
+         * per request or answers RequestLimitExceeded; a throttled request is
+         * sent again 0.5 s later.
+         */
+        async function simulate(requests: number, otherPerSecond: number) {
+            const fake = sinon.useFakeTimers();
+            try {
+                const limiter = new AdaptiveLimiter(DEREGISTER);
+                let ec2Tokens = 100;
+                let last = Date.now();
+                let otherOwed = 0;
+                const ec2Take = () => {
+                    const now = Date.now();
+                    ec2Tokens = Math.min(100, ec2Tokens + ((now - last) / 1000) * 5);
+                    otherOwed += ((now - last) / 1000) * otherPerSecond;
+                    last = now;
+                    // The other client's requests since the last look, each a token while there is one.
+                    while (otherOwed >= 1) {
+                        otherOwed -= 1;
+                        if (ec2Tokens >= 1) ec2Tokens -= 1;
+                    }
+                    if (ec2Tokens < 1) return false;
+                    ec2Tokens -= 1;
+                    return true;
+                };
+                let left = requests;
+                let sent = 0;
+                let throttled = 0;
+                const worker = async () => {
+                    while (left > 0) {
+                        left--;
+                        for (;;) {
+                            const at = await limiter.acquire();
+                            sent++;
+                            if (ec2Take()) {
+                                limiter.succeeded();
+                                break;
+                            }
+                            throttled++;
+                            limiter.throttled(at);
+                            await new Promise((r) => setTimeout(r, 500));
+                        }
+                    }
+                };
+                const started = Date.now();
+                const run = Promise.all(Array.from({ length: 8 }, worker));
+                let finished = false;
+                void run.then(() => (finished = true));
+                while (!finished) await fake.tickAsync(100);
+                if (process.env.GOLDEN_AMI_PACING_SIM_VERBOSE)
+                    console.log({ requests, otherPerSecond, sent, throttled, seconds: (Date.now() - started) / 1000 });
+                return { seconds: (Date.now() - started) / 1000, throttledShare: throttled / sent };
+            } finally {
+                fake.restore();
+            }
+        }
+
+        it("on an idle bucket, runs at the bucket's floor and is never throttled", async () => {
+            const r = await simulate(600, 0);
+            const floor = (600 - 100) / 5;
+            assert.equal(r.throttledShare, 0);
+            assert.ok(r.seconds <= floor * 1.01, `${r.seconds} s against a floor of ${floor} s`);
+        });
+
+        it("with another client taking half of the bucket, stays under 2% throttled and near the floor of the half left", async () => {
+            const r = await simulate(800, 2.5);
+            const floor = (800 - 100) / 2.5;
+            assert.ok(r.throttledShare <= 0.02, `throttled ${(r.throttledShare * 100).toFixed(1)}%`);
+            assert.ok(r.seconds <= floor * 1.2, `${r.seconds} s against a floor of ${floor} s for the half left`);
+        });
+    });
+
     describe("the SDK middleware", () => {
         const THROTTLED =
             "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r1</RequestID></Response>";
@@ -283,7 +460,7 @@ describe("EC2 request pacing", () => {
             const sent: number[] = [];
             const client = new EC2Client({
                 region: "us-east-1",
-                retryMode: "adaptive",
+                retryMode: "standard",
                 maxAttempts: 5,
                 credentials: { accessKeyId, secretAccessKey: "not-a-secret" },
                 requestHandler: {
@@ -325,6 +502,19 @@ describe("EC2 request pacing", () => {
             } finally {
                 acquire.restore();
             }
+        });
+
+        it("cuts the bucket of the account, region and action EC2 throttled, and only that one", async () => {
+            const { client } = clientAnswering([
+                { status: 503, body: THROTTLED },
+                { status: 200, body: EMPTY },
+            ]);
+            await send(client, { Owners: ["self"] });
+            const cut = limiterFor("AKIDPACING", "us-east-1", bucketsFor("DescribeImages")[0]).refillPerSecond();
+            // Cut to half, then a little back up for the retry that succeeded after the SDK's back-off.
+            assert.ok(cut >= 20 * THROTTLE_DECREASE && cut < 12, `DescribeImages refills ${cut} a second`);
+            assert.equal(limiterFor("AKIDPACING", "eu-west-1", bucketsFor("DescribeImages")[0]).refillPerSecond(), 20);
+            assert.equal(limiterFor("AKIDPACING", "us-east-1", bucketsFor("DescribeImageAttribute")[0]).refillPerSecond(), 20);
         });
 
         it("holds a request until its bucket has a token", async () => {

@@ -16,14 +16,15 @@ import {
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeLaunchConfigurationsCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeParametersCommand, GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
+import fc from "fast-check";
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as sinon from "sinon";
-import { RECHECK_AFTER_SECONDS } from "../../dynamic-providers/ec2/limits";
+import { RECHECK_AFTER_SECONDS, SHARING_RECORD_MAX_AGE_HOURS } from "../../dynamic-providers/ec2/limits";
 import * as hooks from "../../dynamic-providers/retention-policy";
-import type { RetentionPendingSummary } from "../../sdk/retention-policy";
+import { RETENTION_REPORT_LIMITS, type RetentionPendingSummary } from "../../sdk/retention-policy";
 import { checkRetentionPolicyInputs, UNKNOWN } from "../../sdk/validation";
 import { ec2Error } from "../support/aws-errors";
 
@@ -143,7 +144,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
         const grouped = (n: number, daysOld: number, app: string, extra: Partial<Image> = {}) =>
             image(n, daysOld, { Tags: [{ Key: "App", Value: app }], ...extra });
 
-        it("summarises per group: count, oldest and newest, the first entries with age and why, and prints one line", async () => {
+        it("lists every image while the list fits the preview budget: per group its count, oldest and newest, each entry with age and why, and prints one line", async () => {
             ec2.on(DescribeImagesCommand).resolves({
                 Images: [
                     ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => grouped(n, 100 - n, "web")),
@@ -163,13 +164,13 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 p.groups.map((g) => [g.group, g.count, g.first.length]),
                 [
                     ["us-east-1/App=api", 1, 1],
-                    ["us-east-1/App=web", 7, 3],
+                    ["us-east-1/App=web", 7, 7],
                 ],
             );
             const web = p.groups[1];
             assert.deepEqual(
                 web.first.map((e) => e.imageId),
-                [1, 2, 3].map(id),
+                [1, 2, 3, 4, 5, 6, 7].map(id),
                 "oldest first",
             );
             assert.equal(web.first[0].ageDays, 99);
@@ -180,7 +181,10 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.deepEqual(p.heldBack.byReason, [{ reason: "in use", count: 1 }]);
             assert.equal(p.heldBack.first[0].imageId, id(9));
             assert.match(p.heldBack.first[0].reason, /in use: instance i-1 \(running\)/);
-            assert.equal(p.summary, "will retire 8 images (us-east-1: 8 in 2 groups); 1 held back (in use)");
+            assert.equal(
+                p.summary,
+                "will retire 8 images (us-east-1: 8 in 2 groups); 1 held back (in use); sharing: 8 read now (read again right before each retirement)",
+            );
             assert.ok(log.getCalls().some((c) => c.args[0] === `retention web-images: ${p.summary}`));
         });
 
@@ -260,6 +264,40 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.ok(shown <= 25_000, `pending shows as about ${shown} bytes`);
         });
 
+        it("lists every planned image while the printed list fits the budget, and the bounded summary beyond (property)", () => {
+            const now = new Date("2026-12-01T00:00:00Z");
+            const limits = { ...RETENTION_REPORT_LIMITS, previewBytes: 6_000 };
+            fc.assert(
+                fc.property(fc.integer({ min: 0, max: 120 }), fc.integer({ min: 1, max: 15 }), (count, groups) => {
+                    const retire = Array.from({ length: count }, (_, n) => ({
+                        imageId: id(n),
+                        region: "us-east-1",
+                        name: `web-${n}`,
+                        creationDate: new Date(now.getTime() - (n + 40) * DAY).toISOString(),
+                        group: `us-east-1/App=app-${n % groups}`,
+                        reason: "82 days old (maxAgeDays 30)",
+                    }));
+                    const p = hooks.summarizePlan({ retire, skipped: [] }, ["us-east-1"], now, limits);
+                    const shown = listed(p).length;
+                    if (p.total !== count) return false;
+                    const bounded = p.groups.length <= limits.groups && p.groups.every((g) => g.first.length <= limits.perGroup);
+                    // Every image within the budget, or else the bounded summary; and all of them whenever they fit.
+                    if (shown === count && !p.moreGroups) return hooks.printedBytes(p) <= limits.previewBytes || bounded;
+                    return bounded;
+                }),
+            );
+            const many = Array.from({ length: 120 }, (_, n) => ({
+                imageId: id(n),
+                region: "us-east-1",
+                name: `web-${n}`,
+                creationDate: new Date(now.getTime() - (n + 40) * DAY).toISOString(),
+                group: "us-east-1",
+                reason: "82 days old (maxAgeDays 30)",
+            }));
+            assert.equal(listed(hooks.summarizePlan({ retire: many.slice(0, 10), skipped: [] }, ["us-east-1"], now, limits)).length, 10);
+            assert.equal(listed(hooks.summarizePlan({ retire: many, skipped: [] }, ["us-east-1"], now, limits)).length, 3);
+        });
+
         it("keeps failures up to a bound with the count beyond, each error cut short", async function () {
             this.timeout(60_000);
             ec2.on(DescribeImagesCommand).resolves({ Images: Array.from({ length: 501 }, (_, n) => image(n, 500 - n)) });
@@ -285,7 +323,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 assert.equal(file.retire.length, 29);
                 assert.equal(file.digest, r.inputs.pending.digest);
                 assert.equal(hooks.planDigest(file.retire), r.inputs.pending.digest);
-                assert.equal(listed(r.inputs.pending).length, 3, "the summary lists the first three only");
+                assert.equal(listed(r.inputs.pending).length, 29, "29 fit the preview budget: the summary lists them all");
             } finally {
                 delete process.env.GOLDEN_AMI_RETENTION_PLAN_DIR;
                 await fs.rm(dir, { recursive: true, force: true });
@@ -478,6 +516,90 @@ describe("AmiRetentionPolicy provider hooks", () => {
         });
     });
 
+    describe("sharing read once (records in state)", () => {
+        const attributeCalls = () => ec2.commandCalls(DescribeImageAttributeCommand).map((c) => c.args[0].input.ImageId);
+
+        it("reads only candidates a fresh record does not cover, and says how fresh the facts are", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20), image(3, 1)] });
+            const first = await hooks.check({}, { ...settings, dryRun: true });
+            assert.deepEqual(attributeCalls().sort(), [id(1), id(2)]);
+            assert.deepEqual(
+                first.inputs.sharingRead.map((r: hooks.SharingRecord) => r.unshared),
+                [[id(1), id(2)]],
+            );
+            ec2.resetHistory();
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20), image(4, 15), image(3, 1)] });
+            const second = await hooks.check(first.inputs, { ...settings, dryRun: true });
+            assert.deepEqual(attributeCalls(), [id(4)], "only the new candidate");
+            assert.deepEqual(listed(second.inputs.pending), [id(1), id(2), id(4)]);
+            assert.deepEqual(
+                { ...second.inputs.pending.sharing, oldestRecord: undefined },
+                { readNow: 1, fromRecords: 2, oldestRecord: undefined },
+            );
+            assert.match(
+                second.inputs.pending.summary,
+                /sharing: 1 read now, 2 from records up to 1 min old \(read again right before each retirement\)$/,
+            );
+        });
+
+        it("reads a record again once it is older than SHARING_RECORD_MAX_AGE_HOURS", async () => {
+            const clock = sinon.useFakeTimers({ now: Date.now(), toFake: ["Date"] });
+            try {
+                ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 1)] });
+                const first = await hooks.check({}, { ...settings, dryRun: true });
+                clock.tick(SHARING_RECORD_MAX_AGE_HOURS * 3_600_000 - 60_000);
+                ec2.resetHistory();
+                await hooks.check(first.inputs, { ...settings, dryRun: true });
+                assert.deepEqual(attributeCalls(), [], "a day old less a minute: taken");
+                clock.tick(120_000);
+                ec2.resetHistory();
+                await hooks.check(first.inputs, { ...settings, dryRun: true });
+                assert.deepEqual(attributeCalls(), [id(1)], "older than a day: read again");
+            } finally {
+                clock.restore();
+            }
+        });
+
+        it("keeps records of the candidates it holds back, not of those it retires (they will be gone)", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 20), image(3, 1)] });
+            ec2.on(DescribeImageAttributeCommand, { ImageId: id(1) } as never).resolves({
+                LaunchPermissions: [{ UserId: "444455556666" }],
+            });
+            const r = await hooks.check({}, settings);
+            assert.deepEqual(listed(r.inputs.pending), [id(2)]);
+            assert.deepEqual(
+                r.inputs.sharingRead.map((x: hooks.SharingRecord) => [x.unshared, x.shared]),
+                [[[], [{ imageId: id(1), launchPermissions: [{ userId: "444455556666" }] }]]],
+            );
+        });
+
+        it("never takes sharing records from the program's inputs", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 30), image(2, 1)] });
+            const forged = [{ region: "us-east-1", at: new Date().toISOString(), unshared: [id(1)], shared: [] }];
+            await hooks.check({}, { ...settings, sharingRead: forged } as never);
+            assert.deepEqual(attributeCalls(), [id(1)]);
+        });
+
+        it("knownSharing takes fresh records only, and a record from the future as read now", () => {
+            const now = Date.parse("2026-12-06T12:00:00Z");
+            const known = hooks.knownSharing(
+                [
+                    { region: "r", at: "2026-12-06T11:00:00Z", unshared: ["ami-a"], shared: [] },
+                    { region: "r", at: "2026-12-05T11:00:00Z", unshared: ["ami-old"], shared: [] },
+                    {
+                        region: "r",
+                        at: "2026-12-07T11:00:00Z",
+                        unshared: [],
+                        shared: [{ imageId: "ami-s", launchPermissions: [{ group: "all" }] }],
+                    },
+                ],
+                now,
+            );
+            assert.deepEqual([...known.keys()].sort(), ["r/ami-a", "r/ami-s"]);
+            assert.equal(known.get("r/ami-s")!.at, now);
+        });
+    });
+
     describe("acting (up)", () => {
         const plan = async (images: Image[], extra: Record<string, unknown> = {}) => {
             ec2.on(DescribeImagesCommand).resolves({ Images: images });
@@ -524,7 +646,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0, "one call per retirement");
         });
 
-        it("acts on the check's own facts within RECHECK_AFTER_SECONDS of it: no image is read twice", async () => {
+        it("acts on the check's own facts within RECHECK_AFTER_SECONDS of it: no image is described twice, only its sharing read again", async () => {
             const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)]);
             const before = ec2.calls().length;
             ec2.on(DeregisterImageCommand).callsFake((input: { ImageId: string }) => ({
@@ -537,7 +659,38 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 .calls()
                 .slice(before)
                 .map((c) => c.args[0].constructor.name);
-            assert.deepEqual(after, ["DeregisterImageCommand", "DeregisterImageCommand"], "one call per retirement, no second read");
+            assert.deepEqual(
+                after.sort(),
+                ["DeregisterImageCommand", "DeregisterImageCommand", "DescribeImageAttributeCommand", "DescribeImageAttributeCommand"],
+                "per retirement: its sharing read right before, then one call",
+            );
+        });
+
+        it("keeps an image shared since the plan was made: its sharing is read again right before it is retired", async () => {
+            const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)]);
+            ec2.on(DescribeImageAttributeCommand, { ImageId: id(1) } as never).resolves({
+                LaunchPermissions: [{ UserId: "444455556666" }],
+            });
+            ec2.on(DeregisterImageCommand).resolves({});
+            const r = await hooks.update("p", inputs, inputs);
+            assert.deepEqual(
+                r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId),
+                [id(2)],
+            );
+            assert.deepEqual(r.outs.lastRun.skipped, [
+                { imageId: id(1), region: "us-east-1", reason: "shared with account 444455556666 (read right before retiring)" },
+            ]);
+            assert.deepEqual(
+                ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId),
+                [id(2)],
+            );
+        });
+
+        it("reads no sharing with retireShared: true", async () => {
+            const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)], { retireShared: true });
+            ec2.on(DeregisterImageCommand).resolves({});
+            await hooks.update("p", inputs, inputs);
+            assert.equal(ec2.commandCalls(DescribeImageAttributeCommand).length, 0);
         });
 
         it("re-checks facts older than RECHECK_AFTER_SECONDS right before acting: an image now in use or now protected is skipped, not retired", async () => {

@@ -12,6 +12,8 @@ const policy = new AmiRetentionPolicy("bench", {
     maxAgeDays: config.requireNumber("maxAgeDays"),
     // true: shared images are not spared, as the peers (which read no launch permissions) do not spare them.
     retireShared: config.getBoolean("retireShared") ?? false,
+    // A dry run plans (and records sharing) and retires nothing: the bench's runs of a policy that ran before.
+    dryRun: config.getBoolean("dryRun") ?? false,
 });
 // lastRun's lists are bounded samples; its counts are complete.
 export const retired = policy.lastRun.apply((r) => r?.counts?.retired ?? 0);
