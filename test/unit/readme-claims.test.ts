@@ -113,7 +113,7 @@ describe("README's numbers and versions are the code's", () => {
         assert.deepEqual([sample, failed, errorChars].map(Number), [L.sample, L.failed, L.errorChars]);
     });
 
-    it("EC2's bucket sizes README quotes are the table golden-ami paces to, and the default share is half", () => {
+    it("EC2's bucket sizes README quotes are the table golden-ami paces to, and pacing starts at the whole bucket", () => {
         const [dereg, snap, deregCap, deregRefill, createCap, createRefill, describeCap, describeRefill] = says(
             /e\.g\. `(DeregisterImage)` and `(DeleteSnapshot)` hold (\d+) tokens and refill (\d+) a second, `CreateImage` (\d+) and (\d+), `DescribeImages` (\d+) and (\d+)\)/,
         );
@@ -127,8 +127,10 @@ describe("README's numbers and versions are the code's", () => {
         for (const action of [dereg, snap]) assert.deepEqual(bucket(action), [Number(deregCap), Number(deregRefill)], action);
         assert.deepEqual(bucket("CreateImage"), [Number(createCap), Number(createRefill)]);
         assert.deepEqual(bucket("DescribeImages"), [Number(describeCap), Number(describeRefill)]);
-        says(/By default it uses (half) of each bucket and of its refill/);
-        assert.equal(DEFAULT_RATE_SHARE, 0.5);
+        // Adaptive pacing: the whole bucket by default, GOLDEN_AMI_EC2_RATE_SHARE an optional cap.
+        says(/each limiter starts at the\s+bucket's documented size and refill/);
+        says(/`GOLDEN_AMI_EC2_RATE_SHARE` \(a number above 0\s+and at most 1, in the environment of `pulumi up`; not set by default\)/);
+        assert.equal(DEFAULT_RATE_SHARE, 1);
     });
 
     it("the retention policy's state bound README gives is the one its test holds it to", () => {
