@@ -103,7 +103,8 @@ describe("interrupted pulumi (SIGKILL) recovers with no orphan and no duplicate 
             images.push((await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `kill-ret-${n}` }))).ImageId!);
             await sleep(1100);
         }
-        await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [images[0]] }); // EC2 launches only available images
+        // Every seeded image available first: EC2 launches only available images, and retention retires only available ones.
+        await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: images });
         const user = (await ec2.send(new RunInstancesCommand({ ImageId: images[0], MinCount: 1, MaxCount: 1 }))).Instances![0].InstanceId!;
         proxy.setOptions({ latencyMs: 200 }); // slow enough to be killed in the middle
         const stack = await newStack("retention", "kill-retention", { ...env(), AWS_REGION: region });

@@ -52,6 +52,8 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
     async function bake(n: number) {
         const r = await ec2.send(new CreateImageCommand({ InstanceId: sourceInstance, Name: `e2e-ret-${n}` }));
         images.push(r.ImageId!);
+        // Available before the policy sees it, as an image baked a while ago is (EC2 images are pending for minutes).
+        await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [r.ImageId!] });
     }
 
     before(async function () {
@@ -62,7 +64,6 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
             await sleep(1100); // creation dates have one-second resolution
         }
         // the oldest image still runs an instance: in use, never retired
-        await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [images[0]] }); // EC2 launches only available images
         const run = await ec2.send(new RunInstancesCommand({ ImageId: images[0], MinCount: 1, MaxCount: 1 }));
         user = run.Instances![0].InstanceId!;
         // The full plan on demand: one JSON file per policy, relative to the program's directory.
