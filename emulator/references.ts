@@ -28,7 +28,7 @@
 // Image Builder recipes: moto has no Image Builder, so none are ever found.
 import * as http from "node:http";
 import type { Handler, HandlerContext, Reply } from "./handler";
-import { API_VERSION, ec2Error, ec2Success, invalidAction, itemsOf, textOf, xmlEscape } from "./xml";
+import { ec2Error, ec2Success, invalidAction, itemsOf, textOf, xmlEscape } from "./xml";
 
 export interface ReferencesOptions {
     /**
@@ -289,7 +289,8 @@ class MotoRefused extends Error {
 
 /** One EC2 Query call at moto; a refusal is passed on to the client as it is. */
 async function query(ctx: HandlerContext, action: string, params: Record<string, string>): Promise<string> {
-    const reply = await ctx.forward(new URLSearchParams({ Action: action, Version: API_VERSION, ...params }).toString());
+    // ctx.moto: image actions reach the emulator's image service when it is on, the rest moto.
+    const reply = await ctx.moto(action, params);
     if (reply.status !== 200) throw new MotoRefused(reply);
     return reply.body;
 }
