@@ -87,7 +87,7 @@ function ensurePacker() {
     return { packer, env: { PACKER_PLUGIN_PATH: plugins } };
 }
 
-module.exports = { ensurePacker, PACKER, AMAZON };
+module.exports = { ensurePacker, packerDir, PACKER, AMAZON };
 
 if (require.main === module) {
     try {
