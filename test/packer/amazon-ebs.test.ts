@@ -85,15 +85,17 @@ describe("Packer amazon-ebs against `golden-ami emulator`", function () {
         if (!packer) throw new Error("GOLDEN_AMI_PACKER is not set: run this file through `npm run test:packer`");
         emulator = await startCliEmulator();
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "golden-ami-packer-"));
-        // The emulator's environment, and nothing from this machine's AWS setup.
+        // The emulator's environment, and nothing from this machine's AWS setup. HOME stays: a
+        // `packer` from PATH finds its plugins (`packer init`) under it when PACKER_PLUGIN_PATH is unset.
         const env: NodeJS.ProcessEnv = {
             PATH: process.env.PATH,
-            HOME: workDir,
+            HOME: process.env.HOME,
             TMPDIR: os.tmpdir(),
-            PACKER_PLUGIN_PATH: process.env.PACKER_PLUGIN_PATH,
-            PACKER_CONFIG_DIR: workDir,
+            ...(process.env.PACKER_PLUGIN_PATH ? { PACKER_PLUGIN_PATH: process.env.PACKER_PLUGIN_PATH } : {}),
             PACKER_CACHE_DIR: path.join(workDir, "cache"),
             CHECKPOINT_DISABLE: "1",
+            AWS_CONFIG_FILE: path.join(workDir, "aws-config"),
+            AWS_SHARED_CREDENTIALS_FILE: path.join(workDir, "aws-credentials"),
             ...emulator.env,
         };
         for (const region of [HOME, COPY]) {
