@@ -273,7 +273,7 @@ function ensureSetup({ build = true } = {}) {
     log(`ready: pulumi ${version}, tools in .tools/bin`);
 }
 
-module.exports = { ensureSetup, ensureNode, legacyNodeEnv, toolPath, ROOT, TOOLS_BIN };
+module.exports = { ensureSetup, ensureNode, legacyNodeEnv, toolPath, cacheDir, hashFiles, run, which, ROOT, TOOLS_BIN };
 
 if (require.main === module) {
     try {

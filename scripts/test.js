@@ -10,6 +10,11 @@
 //   soak         a short soak: the whole pipeline under 30% injected faults (npm run soak: a long one)
 //   bench        the quick bench (`npm run bench -- --ci`, about 2 minutes): it must print its summary line
 //
+// Outside `npm test` (named only, never in CI):
+//
+//   packer       Packer's amazon-ebs builder against `golden-ami emulator`
+//                (npm run test:packer; builds Packer from Go modules the first time)
+//
 // `npm test -- unit integration` runs only the tiers named. Ends with one line:
 // `tests: N passed, N failed, N skipped`.
 "use strict";
@@ -47,11 +52,24 @@ const TIERS = {
         spec: "test/bench/**/*.test.ts",
         args: ["--require", "ts-node/register", "--timeout", "600000"],
     },
+    // Starts `golden-ami emulator` itself, as a user would, so no moto hooks.
+    packer: {
+        spec: "test/packer/**/*.test.ts",
+        args: ["--require", "ts-node/register", "--timeout", "1200000"],
+        optIn: true,
+        prepare: () => {
+            const { packer, env } = require("./packer").ensurePacker();
+            return { GOLDEN_AMI_PACKER: packer, ...env };
+        },
+    },
 };
+
+/** The tiers `npm test` runs with no tier named: every one but the opt-in ones. */
+const DEFAULT_TIERS = Object.keys(TIERS).filter((t) => !TIERS[t].optIn);
 
 function main() {
     const asked = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-    const tiers = asked.length ? asked : Object.keys(TIERS);
+    const tiers = asked.length ? asked : DEFAULT_TIERS;
     for (const t of tiers) if (!TIERS[t]) throw new Error(`unknown test tier '${t}'; tiers: ${Object.keys(TIERS).join(", ")}`);
 
     ensureSetup();
@@ -61,7 +79,8 @@ function main() {
     for (const tier of tiers) {
         console.log(`\n##### ${tier} tests`);
         const statsFile = path.join(statsDir, `${tier}.json`);
-        const { spec, args, env = {} } = TIERS[tier];
+        const { spec, args, env = {}, prepare } = TIERS[tier];
+        const prepared = prepare ? prepare() : {};
         const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "mocha", "bin", "mocha.js"), ...args, spec], {
             cwd: ROOT,
             stdio: "inherit",
@@ -74,6 +93,7 @@ function main() {
                 // The compat tier's stacks run on Node 22 and 24 without it (test/support/consumer.ts).
                 ...legacyNodeEnv(),
                 ...env,
+                ...prepared,
             },
         });
         if (!fs.existsSync(statsFile)) {

@@ -89,6 +89,7 @@ describe("golden-ami emulator (the CLI)", () => {
         assert.equal(env.AWS_ENDPOINT_URL_EC2, `http://127.0.0.1:${port}`, "--port is the endpoint's port");
         assert.equal(env.AWS_ENDPOINT_URL_SSM, env.AWS_ENDPOINT_URL_EC2);
         assert.equal(env.AWS_ENDPOINT_URL_AUTO_SCALING, env.AWS_ENDPOINT_URL_EC2);
+        assert.equal(env.AWS_ENDPOINT_URL_STS, env.AWS_ENDPOINT_URL_EC2);
         assert.equal(env.AWS_ACCESS_KEY_ID, "testing");
         assert.ok(alive(motoPid), "moto_server runs while the CLI does");
 
@@ -153,6 +154,18 @@ describe("golden-ami emulator (the CLI)", () => {
             });
             assert.equal(res.status, 200);
             assert.match(await res.text(), /<DescribeAutoScalingGroupsResponse/);
+
+            // And STS's GetCallerIdentity, which Packer's amazon plugin calls first to check the credentials.
+            const sts = await fetch(env.AWS_ENDPOINT_URL_STS, {
+                method: "POST",
+                headers: {
+                    "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+                    authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${env.AWS_REGION}/sts/aws4_request, SignedHeaders=host, Signature=0`,
+                },
+                body: "Action=GetCallerIdentity&Version=2011-06-15",
+            });
+            assert.equal(sts.status, 200);
+            assert.match(await sts.text(), /<Account>123456789012<\/Account>/);
         } finally {
             ec2.destroy();
             ssm.destroy();
