@@ -18,7 +18,10 @@ import { AwsStub, mockClient } from "aws-sdk-client-mock";
 /** Call in `beforeEach`, after the file's `ec2.reset()`: every reference source answers nothing, the image is shared with no one. */
 export function nothingUsesImages(ec2: AwsStub<any, any, any>, options: { ssm?: boolean } = {}): void {
     ec2.on(DescribeImageReferencesCommand).resolves({ ImageReferences: [] });
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    // Only the enumeration's listing of live instances: a file's own DescribeInstances answers (a source instance) stay.
+    ec2.on(DescribeInstancesCommand, {
+        Filters: [{ Name: "instance-state-name", Values: ["pending", "running", "shutting-down", "stopping", "stopped"] }],
+    }).resolves({ Reservations: [] });
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [] });
     ec2.on(DescribeFleetsCommand).resolves({ Fleets: [] });
     ec2.on(DescribeSpotFleetRequestsCommand).resolves({ SpotFleetRequestConfigs: [] });
