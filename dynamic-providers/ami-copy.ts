@@ -13,7 +13,7 @@ import { findImageById, findOwnImagesByName } from "./ec2/finders";
 import { setDescription } from "./ec2/image-lifecycle";
 import type { Image } from "./ec2/types";
 import { finishCreate, imageHooks } from "./image-hooks";
-import { identityToken } from "./image-planning";
+import { identityToken, markedTags } from "./image-planning";
 
 export { AmiCopyInputs };
 
@@ -106,7 +106,7 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
                 kmsKeyId: inputs.kmsKeyId,
                 copyImageTags: inputs.copyImageTags,
                 clientToken,
-                tags: inputs.tags,
+                tags: markedTags(inputs.tags ?? {}, inputs.owner),
             });
         } catch (e) {
             if (salt === gone && hasCode(e, IMAGE_NAME_DUPLICATE)) {

@@ -12,6 +12,7 @@ import { findInstanceWithVolumes, findOwnImagesByName } from "./ec2/finders";
 import type { EC2Client } from "./ec2/types";
 import { findSource, printProgress } from "./ec2/waiters";
 import { finishCreate, imageHooks } from "./image-hooks";
+import { markedTags } from "./image-planning";
 
 export { AmiFromInstanceInputs };
 
@@ -30,7 +31,7 @@ async function createOrAdopt(client: EC2Client, inputs: AmiFromInstanceInputs, o
         description: inputs.description,
         noReboot: inputs.snapshotWithoutReboot,
         blockDeviceMappings: inputs.blockDeviceMappings,
-        tags: inputs.tags,
+        tags: markedTags(inputs.tags ?? {}, inputs.owner),
     };
     try {
         return await createImageFromInstance(client, spec);
@@ -48,7 +49,7 @@ async function createOrAdopt(client: EC2Client, inputs: AmiFromInstanceInputs, o
         }
         const failed = existing.filter((i) => i.State === "failed" || i.State === "error");
         if (failed.length === 0) throw e;
-        for (const f of failed) await removeImageLeftBehind(client, f.ImageId!);
+        for (const f of failed) await removeImageLeftBehind(client, inputs.region, f.ImageId!);
         return createImageFromInstance(client, spec);
     }
 }

@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { AmiFromSnapshotInputs, descriptor, mappedSnapshotIds } from "../sdk/ami-from-snapshot";
 import type { CheckFailure } from "../sdk/rules/primitives";
+import { snapshotsOwned } from "../sdk/image-kind";
 import { ec2Client } from "./ec2/client";
 import { imageSnapshotIds } from "./ec2/converters";
 import { registerImageFromSnapshots } from "./ec2/create-image";
@@ -58,7 +59,15 @@ async function create(inputs: AmiFromSnapshotInputs): Promise<dynamic.CreateResu
     } catch (e) {
         throw new OperationError(op, "RegisterImage", e, { region: inputs.region });
     }
-    return finishCreate(client, imageId, inputs, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
+    return finishCreate(
+        client,
+        imageId,
+        inputs,
+        op,
+        inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes,
+        undefined,
+        snapshotsOwned(descriptor, inputs),
+    );
 }
 
 const hooks = imageHooks(descriptor, create, checkWithEc2);

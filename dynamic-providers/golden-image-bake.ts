@@ -1,7 +1,6 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { BaseImage, BUILD_HASH_TAG, descriptor, GoldenImageBakeInputs, PIPELINE_TAG } from "../sdk/golden-image-bake";
 import { replaceKeys } from "../sdk/image-kind";
-import { ImageReference, inUseReason } from "../sdk/retention-plan";
 import { containsUnknown, type CheckFailure } from "../sdk/rules/primitives";
 import {
     architectureOf,
@@ -23,13 +22,12 @@ import { ec2Client, ssmClient } from "./ec2/client";
 import { removeImageLeftBehind } from "./ec2/delete-image";
 import { errorCode, isNotFound, OperationError, PartialCreateError } from "./ec2/errors";
 import { findImageById, findOwnImagesByName } from "./ec2/finders";
-import { imagesInUse } from "./ec2/inventory";
 import { describeParameter, publishImageParameter, readParameter, unpublishImageParameter } from "./ec2/ssm-parameter";
 import { STATUS_CHECK_TIMEOUT_MINUTES, TEST_TIMEOUT_MINUTES } from "./ec2/limits";
 import type { EC2Client } from "./ec2/types";
 import { printProgress } from "./ec2/waiters";
-import { finishCreate, imageHooks } from "./image-hooks";
-import { compact, ImageResourceState, wantedImageTags } from "./image-planning";
+import { deleteImage, finishCreate, imageHooks } from "./image-hooks";
+import { compact, ImageResourceState, markedTags, wantedImageTags } from "./image-planning";
 
 export { GoldenImageBakeInputs };
 
@@ -199,7 +197,8 @@ async function finishBake(
 async function leftoverImage(client: EC2Client, inputs: GoldenImageBakeInputs): Promise<string | undefined> {
     const images = await findOwnImagesByName(client, inputs.name);
     const sameBuild = images.filter((i) => i.Tags?.some((t) => t.Key === BUILD_HASH_TAG && t.Value === inputs.buildHash));
-    for (const f of sameBuild.filter((i) => i.State === "failed" || i.State === "error")) await removeImageLeftBehind(client, f.ImageId!);
+    for (const f of sameBuild.filter((i) => i.State === "failed" || i.State === "error"))
+        await removeImageLeftBehind(client, inputs.region, f.ImageId!);
     return sameBuild.find((i) => i.State === "pending" || i.State === "available")?.ImageId;
 }
 
@@ -286,7 +285,7 @@ async function testImage(client: EC2Client, imageId: string, inputs: GoldenImage
         return;
     }
     try {
-        await removeImageLeftBehind(client, imageId);
+        await removeImageLeftBehind(client, inputs.region, imageId);
         notes += `; image ${imageId} and its snapshots deleted`;
     } catch (e) {
         notes += `; deleting image ${imageId} also failed (${errorCode(e) ?? (e as Error).message}): deregister it by hand`;
@@ -312,7 +311,7 @@ async function testThenFinish(
         const unshared = { ...inputs, launchPermissions: undefined, deregistrationProtection: undefined };
         await finishCreate(client, imageId, unshared, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
     } catch (e) {
-        await removeImageLeftBehind(client, imageId).catch(() => undefined);
+        await removeImageLeftBehind(client, inputs.region, imageId).catch(() => undefined);
         throw new OperationError(op, `waiting for ${imageId} before its test (the image was removed)`, e);
     }
     try {
@@ -409,7 +408,7 @@ async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResu
             createImageFromBuilder(client, builderId, {
                 name: inputs.name,
                 description: inputs.description,
-                tags: wantedImageTags(inputs),
+                tags: markedTags(wantedImageTags(inputs), inputs.owner),
             }),
         );
         result = await testThenFinish(client, imageId, inputs, op, builderId);
@@ -480,41 +479,26 @@ const hooks = imageHooks(descriptor, create, checkWithEc2, {
 
     /**
      * Destroy, and the old image after a replacement: terminates stray
-     * builders, then, unless the image is still in use (an instance, a launch
-     * template, directly or through an SSM parameter), withdraws the parameter
-     * if it still holds this image and deletes the image with its snapshots
-     * (the shared delete). An image in use is left, tagged with its pipeline,
-     * for retention (keepLatest) to retire once nothing uses it.
+     * builders, then the shared delete through the guard (the bake's own
+     * publish parameter is no user of the image). An image in use is kept
+     * on a replacement, tagged with its pipeline, for keepLatest to retire
+     * once nothing uses it; a destroy fails naming each user. The parameter
+     * is withdrawn (if it still holds this image) only once the image went.
      */
-    async delete(shared, id, props) {
-        const client = ec2Client(props.region);
+    async delete(_shared, id, props) {
         const op = `deleting ${label(props)} ${id}`;
-        await sweepBuilders(client, props.builderOwner, op);
-        let user: string | undefined;
+        await sweepBuilders(ec2Client(props.region), props.builderOwner, op);
+        const outcome = await deleteImage(id, props, descriptor, {
+            ownParameters: [props.publishParameter],
+            retireHint: `keepLatest (its AmiRetentionPolicy selects golden-ami:pipeline=${props.pipeline}) retires it once nothing uses it`,
+        });
+        if (outcome === "kept" || !props.publishParameter) return;
         try {
-            const refs = (await imagesInUse(client, props.region, [id])).get(id) ?? [];
-            // The bake's own publish parameter is no user: it is withdrawn below.
-            const own = (r: ImageReference) => r.kind === "ssm-parameter" && r.id === props.publishParameter;
-            user = inUseReason(new Map([[id, refs.filter((r) => !own(r))]]), id);
+            const result = await unpublishImageParameter(ssmClient(props.region), props.publishParameter, id);
+            printProgress(`SSM parameter ${props.publishParameter}: ${result}`);
         } catch (e) {
-            throw new OperationError(op, "checking whether the image is still in use", e);
+            throw new OperationError(op, `deleting SSM parameter ${props.publishParameter}`, e);
         }
-        if (user) {
-            console.error(
-                `warning: ${op}: kept, it is still in use by ${user}; it leaves the stack, tagged golden-ami:pipeline=${props.pipeline}, ` +
-                    `for keepLatest (or a later destroy of that user) to retire`,
-            );
-            return;
-        }
-        if (props.publishParameter) {
-            try {
-                const outcome = await unpublishImageParameter(ssmClient(props.region), props.publishParameter, id);
-                printProgress(`SSM parameter ${props.publishParameter}: ${outcome}`);
-            } catch (e) {
-                throw new OperationError(op, `deleting SSM parameter ${props.publishParameter}`, e);
-            }
-        }
-        await shared(id, props);
     },
 });
 

@@ -12,7 +12,7 @@ import {
     tagsToRecord,
     isDeregistrationProtected,
 } from "./ec2/converters";
-import { deleteImageWithSnapshots, removeImageLeftBehind } from "./ec2/delete-image";
+import { deregisterImage, ImageInUseError, removeImageLeftBehind } from "./ec2/delete-image";
 import { isNotFound, OperationError, PartialCreateError } from "./ec2/errors";
 import { findExistingSnapshotIds, findImageById, findLaunchPermissions } from "./ec2/finders";
 import {
@@ -35,10 +35,13 @@ import {
     ImageInputs,
     ImageResourceState,
     IN_PLACE,
+    markedTags,
     planningHooks,
     wantedImageTags,
 } from "./image-planning";
+import { inUseOnDestroy, isReplacement, keptWarning, markKept, noteCreated, ownShares } from "./image-in-use";
 import { exitWhenOutputIsGone } from "./orphan-guard";
+import { OWNER_TAG } from "../sdk/ownership";
 import { publishImage, PublishOutputs, publishStep, reconcilePublish, unpublishImage } from "./publish";
 
 exitWhenOutputIsGone();
@@ -55,11 +58,13 @@ exitWhenOutputIsGone();
  * deregistration protection and launch permissions. Calls only what the
  * inputs ask for.
  */
-export async function applyInitialSettings(client: EC2Client, image: Image, inputs: ImageInputs): Promise<void> {
+export async function applyInitialSettings(client: EC2Client, image: Image, inputs: ImageInputs, snapshotsAreOwn = true): Promise<void> {
     const imageId = image.ImageId!;
-    await reconcileTags(client, [imageId], wantedImageTags(inputs), tagsToRecord(image.Tags));
-    if (Object.keys(inputs.snapshotTags ?? {}).length) {
-        await reconcileTags(client, imageSnapshotIds(image), inputs.snapshotTags ?? {}, {});
+    await reconcileTags(client, [imageId], markedTags(wantedImageTags(inputs), inputs.owner), tagsToRecord(image.Tags));
+    // The snapshots this create made carry the mark too (the sweeper finds them by it); a user's snapshots are never retagged.
+    const snapshotTags = markedTags(inputs.snapshotTags ?? {}, inputs.owner);
+    if (snapshotsAreOwn && Object.keys(snapshotTags).length) {
+        await reconcileTags(client, imageSnapshotIds(image), snapshotTags, {});
     }
     if (inputs.deprecationTime) await setDeprecation(client, imageId, inputs.deprecationTime);
     if (inputs.deregistrationProtection) await setDeregistrationProtection(client, imageId, true);
@@ -101,6 +106,8 @@ export async function finishCreate(
     op: string,
     timeoutMinutes: number,
     seen?: Image,
+    /** False when the image's snapshots are a user's (AmiFromSnapshot without deleteSnapshotsOnDestroy): never tagged. */
+    snapshotsAreOwn = true,
 ): Promise<dynamic.CreateResult> {
     let image: Image;
     try {
@@ -117,17 +124,19 @@ export async function finishCreate(
         if (isNotFound(e)) throw new OperationError(op, "waiting for completion: the image was deregistered", e);
         if (!(e instanceof ImageFailedError)) throw partialCreate(op, "waiting for completion", e, imageId, inputs);
         try {
-            await removeImageLeftBehind(client, imageId);
+            await removeImageLeftBehind(client, inputs.region, imageId);
         } catch (cleanup) {
             throw partialCreate(op, `image failed (${e.stateReason}); removing it also failed`, cleanup, imageId, inputs);
         }
         throw new OperationError(op, "waiting for completion", e);
     }
     try {
-        await applyInitialSettings(client, image, inputs);
+        await applyInitialSettings(client, image, inputs, snapshotsAreOwn);
     } catch (e) {
         throw partialCreate(op, "applying tags, deprecation, protection and launch permissions", e, imageId, inputs, image);
     }
+    // From here on a delete of this resource's earlier image is a replacement's (image-in-use.ts).
+    noteCreated(inputs.owner, imageId);
     // Publishing (publish.ts) comes last: consumers see the image only once it is ready.
     let published: PublishOutputs;
     try {
@@ -279,9 +288,11 @@ export async function updateImage<I extends ImageInputs>(
     if ((news.description ?? "") !== (image.Description ?? "")) {
         await step("setting the description", () => setDescription(client, id, news.description ?? ""));
     }
-    await step("setting tags", () => reconcileTags(client, [id], wantedTags, tagsToRecord(image.Tags)));
-    if (options.snapshotsOwned !== false && (options.full || changedProperties(olds, news, ["snapshotTags"]).length > 0)) {
-        await step("setting snapshot tags", () => reconcileSnapshotTags(client, snapshotIds, news.snapshotTags ?? {}));
+    // The mark stays through every reconciliation (and an image made before marks gets it).
+    const owner = news.owner ?? olds.owner;
+    await step("setting tags", () => reconcileTags(client, [id], markedTags(wantedTags, owner), tagsToRecord(image.Tags)));
+    if (options.snapshotsOwned !== false && (options.full || changedProperties(olds, news, ["snapshotTags", "owner"]).length > 0)) {
+        await step("setting snapshot tags", () => reconcileSnapshotTags(client, snapshotIds, markedTags(news.snapshotTags ?? {}, owner)));
     }
     if (!sameDeprecationTime(news.deprecationTime, image.DeprecationTime)) {
         await step("setting the deprecation time", () => setDeprecation(client, id, news.deprecationTime));
@@ -309,14 +320,41 @@ export async function updateImage<I extends ImageInputs>(
     };
 }
 
-/** Destroy: deregister the image and delete its snapshots (unless told to keep them, or they are not the kind's). */
+/** What a kind adds to the shared delete. */
+export interface DeleteImageOptions {
+    /** SSM parameters that are the resource's own (withdrawn with it): not users of the image. */
+    ownParameters?: (string | undefined)[];
+    /** How a kept image will be retired, for the warning. */
+    retireHint?: string;
+    /** The image was adopted (ManagedAmi): a kept one is never tagged, its tags are its owner's. */
+    adopted?: boolean;
+}
+
+/** An SSM parameter name as references spell it (`/golden/web`) and as a program may (`golden/web`). */
+const parameterKey = (name: string) => name.replace(/^\//, "");
+
+/**
+ * Destroy, and the old image after a replacement: deregister the image and
+ * delete its snapshots (unless told to keep them) through the guard
+ * (ec2/delete-image.ts), then withdraw the resource's SSM parameter. An
+ * image something still launches from is never deregistered
+ * (image-in-use.ts): a replacement keeps it, tagged for retention, and
+ * warns; a destroy fails naming each user and the ways out, and the
+ * resource stays in state. Returns whether the image went.
+ */
 export async function deleteImage(
     id: string,
     props: ImageResourceState,
     kind: Pick<ImageKind<any>, "ownsSnapshots"> = { ownsSnapshots: true },
-): Promise<void> {
+    options: DeleteImageOptions = {},
+): Promise<"deleted" | "kept"> {
     const client = ec2Client(props.region);
+    // Only snapshots the kind's own CreateImage/CopyImage made (deletesSnapshots).
     const deleteSnapshots = deletesSnapshots(kind, props);
+    const op = `deleting ${describe(props, id)}`;
+    const own = new Set([props.publish?.ssmParameter, ...(options.ownParameters ?? [])].filter((p): p is string => !!p).map(parameterKey));
+    // The sharing the program itself declared goes with the resource; sharing added outside it counts as a user.
+    const granted = new Set(ownShares(props.launchPermissions));
     try {
         // State lists the image's snapshots, except after a create that never finished.
         let snapshotIds = props.snapshotIds ?? [];
@@ -326,10 +364,19 @@ export async function deleteImage(
                 throw e;
             });
         }
-        const r = await deleteImageWithSnapshots(
+        const r = await deregisterImage(
             client,
+            props.region,
             { imageId: id, snapshotIds },
-            { deleteSnapshots, timeoutMinutes: props.deleteTimeoutMinutes ?? DELETE_IMAGE_TIMEOUT_MINUTES },
+            {
+                deleteSnapshots,
+                timeoutMinutes: props.deleteTimeoutMinutes ?? DELETE_IMAGE_TIMEOUT_MINUTES,
+                own: (ref) =>
+                    ((ref.kind === "ssm-parameter" || ref.kind === "ssm:Parameter") && own.has(parameterKey(ref.id))) ||
+                    (ref.kind === "launch-permission" && granted.has(ref.id)),
+                // Deregistered outside Pulumi (a refresh said so): nothing launches it, only its snapshots are left.
+                deregisteredAlready: props.state === DEREGISTERED,
+            },
         );
         const kept = r.snapshotsKept.map((k) => `${k.snapshotId} (${deleteSnapshots ? k.reason : "deleteSnapshotsOnDestroy is false"})`);
         printProgress(
@@ -338,7 +385,8 @@ export async function deleteImage(
                 (kept.length ? `; kept ${kept.join(", ")}` : ""),
         );
     } catch (e) {
-        const err = new OperationError(`deleting ${describe(props, id)}`, "deregistering the image and deleting its snapshots", e, {
+        if (e instanceof ImageInUseError) return keepOrRefuse(client, op, id, props, e, options);
+        const err = new OperationError(op, "deregistering the image and deleting its snapshots", e, {
             region: props.region,
         });
         if (props.deregistrationProtection) {
@@ -347,7 +395,47 @@ export async function deleteImage(
         throw err;
     }
     // After the image: a protected image that refuses to go keeps its parameter too.
-    await publishStep(`deleting ${describe(props, id)}`, () => unpublishImage(id, props));
+    await publishStep(op, () => unpublishImage(id, props));
+    return "deleted";
+}
+
+/** The guard found the image in use: a replacement keeps it (and warns), a destroy fails. */
+async function keepOrRefuse(
+    client: EC2Client,
+    op: string,
+    id: string,
+    props: ImageResourceState,
+    inUse: ImageInUseError,
+    options: DeleteImageOptions,
+): Promise<"kept"> {
+    let replaced: boolean;
+    try {
+        replaced = await isReplacement(client, props.owner, { imageId: id, creationDate: props.creationDate });
+    } catch (e) {
+        throw new OperationError(op, `the image is in use (${inUse.message}); looking for the image that replaced it`, e, {
+            region: props.region,
+        });
+    }
+    if (!replaced)
+        throw new OperationError(op, "checking that nothing uses the image", new Error(inUseOnDestroy(inUse)), { region: props.region });
+    try {
+        // Never on an adopted image: its tags are its owner's.
+        if (props.owner && !options.adopted) await markKept(client, id, props.owner);
+    } catch (e) {
+        throw new OperationError(op, "tagging the old image, kept because it is in use", e, { region: props.region });
+    }
+    const marked = props.owner && !options.adopted ? props.owner : undefined;
+    // A GoldenImage's copy: its pipeline's keepLatest selects it.
+    const pipeline = props.tags?.["golden-ami:pipeline"];
+    const hint =
+        options.retireHint ??
+        (pipeline
+            ? `the pipeline's keepLatest (selecting golden-ami:pipeline=${pipeline}) retires it once nothing uses it`
+            : marked
+              ? `an AmiRetentionPolicy selecting tag ${OWNER_TAG}=${marked} (keepLatest: 1) retires it once nothing uses it`
+              : "it was adopted, so it is left as it is: deregister it yourself once nothing uses it");
+    console.error(keptWarning(op, inUse, marked, hint));
+    return "kept";
 }
 
 /** Every hook of an image kind. */
@@ -389,7 +477,9 @@ export function imageHooks<I extends ImageInputs>(
         updateImage(id, olds, kind.name === "image" ? { ...news, name: olds.name } : news, kind.createTimeoutMinutes, {
             snapshotsOwned: snapshotsOwned(kind, news),
         });
-    const remove: ImageHooks<I>["delete"] = (id, props) => deleteImage(id, props, kind);
+    const remove: ImageHooks<I>["delete"] = async (id, props) => {
+        await deleteImage(id, props, kind);
+    };
     return {
         check: planning.check,
         diff: planning.diff,

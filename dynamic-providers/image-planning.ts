@@ -6,6 +6,7 @@ import { identityValues, ImageKind, replaceKeys, snapshotsOwned } from "../sdk/i
 import { checkImageKindInputs } from "../sdk/rules/image";
 import { type CheckFailure, containsUnknown } from "../sdk/rules/primitives";
 import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
+import { isReservedTagKey, OWNER_TAG } from "../sdk/ownership";
 import { samePublish, PublishInputs } from "../sdk/publish";
 import { normalizeLaunchPermissions, sameDeprecationTime } from "./ec2/converters";
 import { compact } from "./state-values";
@@ -37,9 +38,24 @@ export function withImageDefaults<T extends Partial<ImageInputs>>(news: T, kind:
     });
 }
 
-/** The tags the image should have: what it was given at create time, then `tags` on top. */
+/**
+ * The tags the image should have: what it was given at create time (without
+ * another resource's golden-ami marks a copied source carried), then `tags`
+ * on top. The resource's `tags` output; {@link markedTags} adds the mark.
+ */
 export function wantedImageTags(inputs: ImageInputs, copiedTags = inputs.copiedTags): Record<string, string> {
-    return { ...(copiedTags ?? {}), ...(inputs.tags ?? {}) };
+    const copied = Object.fromEntries(Object.entries(copiedTags ?? {}).filter(([k]) => !isReservedTagKey(k)));
+    return { ...copied, ...(inputs.tags ?? {}) };
+}
+
+/**
+ * Tags as EC2 should have them on what the resource made: `tags` with the
+ * `golden-ami:owner` mark (sdk/ownership.ts) when the resource has one. The
+ * mark is not part of the `tags` output (a program never sets it), and a
+ * refresh does not report it as drift.
+ */
+export function markedTags(tags: Record<string, string>, owner: string | undefined): Record<string, string> {
+    return owner ? { ...tags, [OWNER_TAG]: owner } : tags;
 }
 
 /** What an image resource keeps in Pulumi's state: its inputs and the image's outputs (not EC2's image `State`). */
@@ -156,6 +172,12 @@ export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>
         },
         async diff(_id, olds, news) {
             const result = diffOf(olds, news as unknown as ImageInputs);
+            // A replacement of an image state has: say now whether the old one is in use (loads the EC2 layer only then).
+            if (kind.name === "input" && result.replaces?.length && olds.imageId && olds.region && olds.state !== DEREGISTERED) {
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                const { previewReplacement } = require("./image-in-use") as typeof import("./image-in-use");
+                await previewReplacement({ ...olds, deleteBeforeReplace: !!result.deleteBeforeReplace });
+            }
             // State recorded a change made outside Pulumi that update puts back.
             return kind.changedOutside?.(olds) ? { ...result, changes: true } : result;
         },

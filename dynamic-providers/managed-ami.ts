@@ -11,6 +11,7 @@ import { addTags, changeLaunchPermissions, setDeprecation, setDeregistrationProt
 import type { EC2Client, Image } from "./ec2/types";
 import { printProgress, waitForImageAvailable } from "./ec2/waiters";
 import { deleteImage, readImage } from "./image-hooks";
+import { noteCreated } from "./image-in-use";
 import type { ImageResourceState } from "./image-planning";
 import { publishStep, reconcilePublish, unpublishImage } from "./publish";
 import { compact } from "./state-values";
@@ -134,7 +135,10 @@ async function create(inputs: ManagedAmiInputs): Promise<dynamic.CreateResult> {
         throw new OperationError(op, "describing the image", e);
     }
     if (!owned) throw new Error(`${op}: ${notOwned(inputs)}`);
-    return { id: inputs.imageId, outs: await reconcile(op, inputs.imageId, inputs) };
+    const outs = await reconcile(op, inputs.imageId, inputs);
+    // A release of the image this resource managed before is a replacement's (image-in-use.ts).
+    noteCreated(inputs.owner, inputs.imageId);
+    return { id: inputs.imageId, outs };
 }
 
 async function update(id: string, olds: ImageResourceState, news: ManagedAmiInputs): Promise<dynamic.UpdateResult> {
@@ -162,7 +166,7 @@ async function remove(id: string, props: ImageResourceState & ManagedAmiInputs):
         printProgress(`released ${id} untouched (deleteOnRelease is false)`);
         return;
     }
-    await deleteImage(id, props, descriptor);
+    await deleteImage(id, props, descriptor, { adopted: true });
 }
 
 export { create, update, read };

@@ -7,7 +7,9 @@ import { isDeepStrictEqual } from "node:util";
 import {
     byGroupThenAge,
     creationTime,
+    describeReferences,
     exclusionReason,
+    LaunchTemplateVersionRule,
     ImageReference,
     LaunchPermissionSummary,
     PlannedRetirement,
@@ -25,7 +27,7 @@ import { containsUnknown } from "../sdk/rules/primitives";
 import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy";
 import { checkRetentionPolicyInputs } from "../sdk/validation";
 import { ec2Client } from "./ec2/client";
-import { deleteImageWithSnapshots } from "./ec2/delete-image";
+import { deregisterImage, ImageInUseError, type ReadReferences } from "./ec2/delete-image";
 import { errorCode, OperationError } from "./ec2/errors";
 import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
 import { addLaunchPermissions, describeImagesById, imagesInUse, retentionInventory } from "./ec2/inventory";
@@ -48,6 +50,7 @@ export interface RetentionPolicyInputs {
     exclude: RetentionExclusions;
     dryRun: boolean;
     retireShared?: boolean;
+    launchTemplateVersions?: LaunchTemplateVersionRule;
     /** The resource's name, for the line preview prints and the plan file. */
     policyName?: string;
     /** What the next run retires, summarised: computed by `check`, so preview shows it as a change. */
@@ -129,10 +132,21 @@ const SETTINGS = [
     "exclude",
     "dryRun",
     "retireShared",
+    "launchTemplateVersions",
 ] as const;
 
 /** The inputs the plan depends on: while any is unknown (preview), nothing is planned. */
-const PLAN_INPUTS = ["regions", "selector", "groupBy", "keepLatest", "maxAgeDays", "action", "exclude", "retireShared"] as const;
+const PLAN_INPUTS = [
+    "regions",
+    "selector",
+    "groupBy",
+    "keepLatest",
+    "maxAgeDays",
+    "action",
+    "exclude",
+    "retireShared",
+    "launchTemplateVersions",
+] as const;
 
 /** Where the full plan is written during `check`, one JSON file per policy, when set. */
 export const PLAN_DIR_ENV = "GOLDEN_AMI_RETENTION_PLAN_DIR";
@@ -162,6 +176,7 @@ export function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
         action: inputs.action,
         exclude: inputs.exclude,
         retireShared: inputs.retireShared ?? false,
+        launchTemplateVersions: inputs.launchTemplateVersions ?? "in-use",
     };
 }
 
@@ -183,6 +198,8 @@ export interface ComputedPlan {
     sharing: Map<string, { launchPermissions: LaunchPermissionSummary[]; at: number }>;
     /** How many candidates' sharing was read now, and how many came from records. */
     sharingCounts: { readNow: number; fromRecords: number; oldestRecord?: number };
+    /** What the inventory found in use, by region: the guard (ec2/delete-image.ts) acts on it while it is fresh. */
+    references: Map<string, ReadonlyMap<string, ImageReference[]>>;
 }
 
 const factKey = (region: string, imageId: string) => `${region}/${imageId}`;
@@ -202,6 +219,7 @@ export async function computePlan(
     const facts = new Map<string, RetentionImage>();
     const sharing = new Map<string, { launchPermissions: LaunchPermissionSummary[]; at: number }>();
     const sharingCounts: ComputedPlan["sharingCounts"] = { readNow: 0, fromRecords: 0 };
+    const references = new Map<string, ReadonlyMap<string, ImageReference[]>>();
     const perRegion = await Promise.all(
         inputs.regions.map(async (region) => {
             const client = ec2Client(region);
@@ -214,6 +232,7 @@ export async function computePlan(
             );
             const { images, inUse } = inventory;
             const plan = planRetention(images, inUse, rules, now);
+            references.set(region, inUse);
             const planned = new Set(plan.retire.map((p) => p.imageId));
             const byId = new Map(images.map((i) => [i.imageId, i]));
             for (const image of images) if (planned.has(image.imageId)) facts.set(factKey(region, image.imageId), image);
@@ -239,6 +258,7 @@ export async function computePlan(
         readAt,
         sharing,
         sharingCounts,
+        references,
     };
 }
 
@@ -577,9 +597,10 @@ async function recheck(
     planned: PlannedRetirement[],
     inputs: RetentionPolicyInputs,
     now: Date,
-): Promise<{ ready: RetentionImage[]; outcomes: Outcome[] }> {
+): Promise<BatchFacts> {
     let current: Map<string, RetentionImage>;
     let inUse: Map<string, ImageReference[]>;
+    const readAt = Date.now();
     try {
         [current, inUse] = await Promise.all([
             describeImagesById(
@@ -591,6 +612,7 @@ async function recheck(
                 client,
                 region,
                 planned.map((p) => p.imageId),
+                { launchTemplateVersions: inputs.launchTemplateVersions },
             ),
         ]);
     } catch (e) {
@@ -611,11 +633,31 @@ async function recheck(
             else ready.push(image);
         }
     }
-    return { ready, outcomes };
+    return { ready, outcomes, references: { refs: inUse, readAt, sharingRead: true } };
 }
 
-/** Step 2, retire one image as the policy's action says; a failure is an outcome, never a stop. */
-async function retireImage(client: EC2Client, image: RetentionImage, inputs: RetentionPolicyInputs, at: Date): Promise<Outcome> {
+/** A batch ready to retire, and what the guard acts on: the references read with its facts. */
+interface BatchFacts {
+    ready: RetentionImage[];
+    outcomes: Outcome[];
+    references?: ReadReferences;
+    /** The batch's launch permissions were read with its facts just now (recheck). */
+    sharingJustRead?: boolean;
+}
+
+/**
+ * Step 2, retire one image as the policy's action says; a failure is an
+ * outcome, never a stop. Deregistering goes through the guard with the
+ * references the batch's facts came with (no second read while they are
+ * fresh); an image it finds in use is skipped, as the plan would have.
+ */
+async function retireImage(
+    client: EC2Client,
+    image: RetentionImage,
+    inputs: RetentionPolicyInputs,
+    at: Date,
+    references: ReadReferences | undefined,
+): Promise<Outcome> {
     const { imageId, region } = image;
     try {
         let snapshotsDeleted: string[] = [];
@@ -625,10 +667,20 @@ async function retireImage(client: EC2Client, image: RetentionImage, inputs: Ret
         } else if (inputs.action === "disable") {
             await disableImage(client, imageId);
         } else {
-            const r = await deleteImageWithSnapshots(
+            const r = await deregisterImage(
                 client,
+                region,
                 { imageId, snapshotIds: image.snapshotIds },
-                { deleteSnapshots: inputs.deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
+                {
+                    deleteSnapshots: inputs.deleteSnapshots,
+                    timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES,
+                    references,
+                    // Sharing was read and ruled on by the plan (retireShared).
+                    sharesAllowed: inputs.retireShared === true,
+                    // The user's explicit exclude.inUse: false.
+                    inUseAllowed: inputs.exclude?.inUse === false,
+                    launchTemplateVersions: inputs.launchTemplateVersions,
+                },
             );
             snapshotsDeleted = r.snapshotsDeleted;
             for (const k of r.snapshotsKept)
@@ -636,6 +688,7 @@ async function retireImage(client: EC2Client, image: RetentionImage, inputs: Ret
         }
         return { kind: "retired", imageId, region, snapshotsDeleted, snapshotsKept };
     } catch (e) {
+        if (e instanceof ImageInUseError) return { kind: "skipped", imageId, region, reason: `in use: ${describeReferences(e.users)}` };
         return { kind: "failed", imageId, region, error: describeError(e) };
     }
 }
@@ -708,6 +761,8 @@ function runReport(inputs: RetentionPolicyInputs, now: Date, outcomes: Outcome[]
 export interface PlanFacts {
     facts: ReadonlyMap<string, RetentionImage>;
     readAt: number;
+    /** What the plan's inventory found in use, by region (see ComputedPlan). */
+    references?: ReadonlyMap<string, ReadonlyMap<string, ImageReference[]>>;
 }
 
 /** Images read again at once when their facts are stale (DescribeImages by id takes 100 per call here). */
@@ -721,11 +776,14 @@ async function factsForBatch(
     inputs: RetentionPolicyInputs,
     now: Date,
     known: PlanFacts | undefined,
-): Promise<{ ready: RetentionImage[]; outcomes: Outcome[]; sharingJustRead?: boolean }> {
+): Promise<BatchFacts> {
     const fresh = known !== undefined && Date.now() - known.readAt <= RECHECK_AFTER_SECONDS * 1000;
     const facts = fresh ? batch.map((p) => known.facts.get(factKey(region, p.imageId))) : [];
     // Read by this plan's own inventory moments ago, which excluded what the plan showed (protection included).
-    if (fresh && facts.every((f) => f !== undefined)) return { ready: facts as RetentionImage[], outcomes: [] };
+    if (fresh && facts.every((f) => f !== undefined)) {
+        const refs = known.references?.get(region);
+        return { ready: facts as RetentionImage[], outcomes: [], references: refs && { refs, readAt: known.readAt, sharingRead: true } };
+    }
     // recheck reads each image's launch permissions with it.
     return { ...(await recheck(client, region, batch, inputs, now)), sharingJustRead: true };
 }
@@ -791,7 +849,11 @@ export async function applyPlan(
                 const reread = !inputs.retireShared && !checked.sharingJustRead;
                 const retired = await Promise.all(
                     checked.ready.map((image) =>
-                        limit(async () => (reread && (await sharedSincePlan(client, image))) || retireImage(client, image, inputs, now)),
+                        limit(
+                            async () =>
+                                (reread && (await sharedSincePlan(client, image))) ||
+                                retireImage(client, image, inputs, now, checked.references),
+                        ),
                     ),
                 );
                 outcomes.push(...checked.outcomes, ...retired);

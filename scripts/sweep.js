@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// `npm run sweep`: lists what golden-ami made in an account, and deletes it
-// only with --delete. Uses the default AWS credential chain (AWS_PROFILE, ...)
-// and AWS_ENDPOINT_URL_EC2 when set.
+// `npm run sweep`: lists what golden-ami made in an account (only images and
+// snapshots carrying its golden-ami:owner or golden-ami:pipeline mark; the
+// options below narrow that set, never widen it), and deletes it only with
+// --delete, first printing what it will delete; an image anything still
+// launches from is kept and reported. Uses the default AWS credential chain
+// (AWS_PROFILE, ...) and AWS_ENDPOINT_URL_EC2 when set.
 //
 //   npm run sweep -- --region us-east-1 [--region us-west-2] [--tag App=web] [--name-pattern 'web-*']
 //                    [--created-after 2026-12-01T00:00:00Z] [--delete]
@@ -49,14 +52,20 @@ function parse(argv) {
     return options;
 }
 
+function printListing(r, verb) {
+    for (const i of r.images)
+        console.log(`${r.region} ${verb}image ${i.imageId} ${i.name} (${i.creationDate}) snapshots ${i.snapshotIds.join(",") || "-"}`);
+    for (const s of r.orphanSnapshots) console.log(`${r.region} ${verb}snapshot ${s.snapshotId} (no image) ${s.description}`);
+}
+
 async function main() {
     const options = parse(process.argv.slice(2));
+    // With --delete, each region's listing is printed before anything of it is deleted.
+    if (options.delete) options.onListed = (r) => printListing(r, "will delete ");
     const results = await load().sweep(options);
     let failed = 0;
     for (const r of results) {
-        for (const i of r.images)
-            console.log(`${r.region} image ${i.imageId} ${i.name} (${i.creationDate}) snapshots ${i.snapshotIds.join(",") || "-"}`);
-        for (const s of r.orphanSnapshots) console.log(`${r.region} snapshot ${s.snapshotId} (no image) ${s.description}`);
+        if (!options.delete) printListing(r, "");
         for (const id of r.deleted) console.log(`${r.region} deleted ${id}`);
         for (const k of r.kept) console.log(`${r.region} kept ${k.id}: ${k.reason}`);
         for (const f of r.failed) console.error(`${r.region} failed ${f.id}: ${f.error}`);

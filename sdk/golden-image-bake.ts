@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { validNamePart } from "./auto-name";
 import { BUILD_TIMEOUT_MINUTES, CREATE_IMAGE_TIMEOUT_MINUTES } from "./time-limits";
-import { givenInputs, IMAGE_OUTPUTS } from "./image-args";
+import { givenInputs, IMAGE_OUTPUTS, ownerMark } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import { ImageResource } from "./image-resource";
 import provider from "./providers/golden-image-bake";
@@ -247,6 +247,7 @@ export class GoldenImageBake extends ImageResource {
             baseImageId: undefined,
             buildHash: undefined,
             builderInstanceId: undefined,
+            owner: ownerMark(descriptor.type, name),
         };
         super(provider, name, props, opts, "golden-ami", descriptor.type);
     }

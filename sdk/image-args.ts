@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { autoImageName } from "./auto-name";
 import { identityValues, ImageKind } from "./image-kind";
+import { ownerMarkValue } from "./ownership";
 import { defaultRegion } from "./region";
 import type { PublishArgs, PublishInputs } from "./publish";
 import type { ImageOutputs, LaunchPermissions } from "./types";
@@ -92,6 +93,16 @@ export function publishInput(
     return pulumi.output(publish).apply((p) => ({ ...p, owner }) as PublishInputs);
 }
 
+/**
+ * The `golden-ami:owner` mark of a resource (see sdk/ownership.ts): which
+ * stack and resource made an image. An input of every image resource, so
+ * that the provider tags what it makes and tells a replacement from a
+ * destroy.
+ */
+export function ownerMark(type: string, resourceName: string): string {
+    return ownerMarkValue(pulumi.getProject(), pulumi.getStack(), type, resourceName);
+}
+
 /** The inputs of ImageResourceArgs, as the dynamic providers take them. */
 export function commonImageInputs(args: ImageResourceArgs, region: pulumi.Input<string> | undefined) {
     return {
@@ -156,6 +167,7 @@ export function imageResourceProps(
         ...own,
         ...commonImageInputs(args, region),
         publish: publishInput(args.publish, kind.type, resourceName),
+        owner: ownerMark(kind.type, resourceName),
     };
     if (kind.name === "input")
         inputs.name = args.name ?? autoImageName(resourceName, identityValues(kind, inputs) as pulumi.Input<unknown>[]);

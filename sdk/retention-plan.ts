@@ -66,6 +66,7 @@ export type ImageReferenceKind =
     | "auto-scaling-group"
     | "ec2-fleet"
     | "spot-fleet"
+    | "launch-permission"
     | "ec2:Instance"
     | "ec2:LaunchTemplate"
     | "ssm:Parameter"
@@ -144,7 +145,20 @@ export interface RetentionRules {
      * @default false
      */
     retireShared?: boolean;
+    /**
+     * Which launch-template versions count as using their image, the same
+     * rule whether EC2's DescribeImageReferences or the enumeration answers:
+     * `"in-use"` counts every template's `$Default` and `$Latest` and the
+     * versions an Auto Scaling group, EC2 Fleet or Spot Fleet names;
+     * `"all"` counts every version of every template (for launching old
+     * versions by number).
+     * @default "in-use"
+     */
+    launchTemplateVersions?: LaunchTemplateVersionRule;
 }
+
+/** See {@link RetentionRules.launchTemplateVersions}. */
+export type LaunchTemplateVersionRule = "in-use" | "all";
 
 /** An image the plan retires, and why. */
 export interface PlannedRetirement {
@@ -250,6 +264,8 @@ const KIND_LABEL: Record<string, string> = {
     "ssm-parameter": "SSM parameter",
     "image-recipe": "Image Builder image recipe",
     "container-recipe": "Image Builder container recipe",
+    // id: "account 1234…", "organization arn:…", "the public"
+    "launch-permission": "shared with",
     "ec2:Instance": "instance",
     "ec2:LaunchTemplate": "launch template",
     "ssm:Parameter": "SSM parameter",

@@ -56,6 +56,16 @@ export interface AmiRetentionPolicyArgs {
      * @default false
      */
     readonly retireShared?: pulumi.Input<boolean>;
+    /**
+     * Which launch-template versions keep their image in use: `"in-use"`
+     * counts every template's `$Default` and `$Latest` and the versions an
+     * Auto Scaling group, EC2 Fleet or Spot Fleet names (one rule, on real
+     * EC2 and on an emulator alike); `"all"` counts every version of every
+     * template, for those who launch old versions by number (a template with
+     * a new version per build then keeps every old image).
+     * @default "in-use"
+     */
+    readonly launchTemplateVersions?: pulumi.Input<"in-use" | "all">;
     /** Images never retired. In-use images are excluded unless `inUse: false`. */
     readonly exclude?: pulumi.Input<{
         /** These images, e.g. `[web.imageId]` for images this stack manages. */
@@ -242,6 +252,7 @@ export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
             exclude: args.exclude,
             dryRun: args.dryRun,
             retireShared: args.retireShared,
+            launchTemplateVersions: args.launchTemplateVersions,
             // Names the policy in the line preview prints, and in the plan file.
             policyName: name,
         };

@@ -97,4 +97,11 @@ export interface ImageInputs {
      * `copyImageTags`): kept in state, wanted on the image under `tags`.
      */
     copiedTags?: Record<string, string>;
+    /**
+     * The `golden-ami:owner` mark (`<project>/<stack>/<type>/<resource
+     * name>`), set by the resource class: tagged on the images and snapshots
+     * the resource makes (never on an adopted image), and how delete tells a
+     * replacement from a destroy.
+     */
+    owner?: string;
 }

@@ -2,6 +2,7 @@ import type { BlockDeviceMapping as Ec2BlockDeviceMapping, Filter, Image, Launch
 import type { RetentionImage, RetentionSelector } from "../../sdk/retention-plan";
 import { partitionOf } from "../../sdk/rules/regions";
 import type { BlockDeviceMapping, ImageOutputs, LaunchPermissions } from "../../sdk/types";
+import { withoutMarks } from "../../sdk/ownership";
 
 /**
  * Pure shape converters between EC2's types and golden-ami's, in one place.
@@ -120,7 +121,8 @@ export function imageOutputs(image: Image, region: string): ImageOutputs {
         creationDate: image.CreationDate ?? "",
         rootSnapshotId: rootSnapshotId(image),
         snapshotIds: imageSnapshotIds(image),
-        tags: tagsToRecord(image.Tags),
+        // golden-ami's marks are no program's tags: never drift, never an output.
+        tags: withoutMarks(tagsToRecord(image.Tags)),
     };
 }
 

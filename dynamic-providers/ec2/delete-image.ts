@@ -1,10 +1,125 @@
 import { DeleteSnapshotReturnCode, DeregisterImageCommand, EC2Client, Image } from "@aws-sdk/client-ec2";
+import { describeReferences, type ImageReference, type LaunchTemplateVersionRule } from "../../sdk/retention-plan";
 import { imageSnapshotIds } from "./converters";
 import { PARAMETER_REFUSED_CODES } from "./error-codes";
-import { hasCode, isNotFound, isNotFoundCode } from "./errors";
-import { findImageById, findOwnImagesUsingSnapshots } from "./finders";
-import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./limits";
+import { errorCode, hasCode, isNotFound, isNotFoundCode } from "./errors";
+import { findImageById, findLaunchPermissions, findOwnImagesUsingSnapshots } from "./finders";
+import { UnreadableReferenceSourceError } from "./image-references";
+import { imagesInUse } from "./inventory";
+import { DELETE_IMAGE_TIMEOUT_MINUTES, RECHECK_AFTER_SECONDS } from "./limits";
 import { deleteSnapshotWhenFree } from "./waiters";
+
+/**
+ * The one way golden-ami deregisters an image: {@link deregisterImage}.
+ * Every path (each kind's delete and replace, copies, a GoldenImage's bake
+ * and replicas, ManagedAmi's deleteOnRelease, retention, the sweeper) goes
+ * through it, and it is the only place that sends DeregisterImage (a unit
+ * test enumerates the call sites). Before deregistering it asks, in the
+ * image's own region, the reference finder retention uses
+ * (image-references.ts: DescribeImageReferences or the enumeration, launch
+ * configurations, Auto Scaling groups, EC2 Fleets, Spot Fleets, SSM
+ * parameters) and reads who the image is shared with. An image anything can
+ * launch from is never deregistered: {@link ImageInUseError} names each
+ * user. A source that cannot be read counts as in use (the error names the
+ * IAM permission): the guard fails closed.
+ */
+
+/** The image is in use: nothing was deregistered or deleted. */
+export class ImageInUseError extends Error {
+    constructor(
+        readonly imageId: string,
+        readonly region: string,
+        readonly users: ImageReference[],
+    ) {
+        super(`${imageId} (${region}) is in use: ${describeReferences(users)}`);
+        this.name = "ImageInUseError";
+    }
+}
+
+/** References a caller read moments ago with the same finder (retention's plan, the sweeper's listing). */
+export interface ReadReferences {
+    /** imagesInUse's answer for the region, covering this image. */
+    refs: ReadonlyMap<string, ImageReference[]>;
+    /** Date.now() when the read started; older than RECHECK_AFTER_SECONDS is read again. */
+    readAt: number;
+    /** True when the caller also read the image's launch permissions and acted on them (retention). */
+    sharingRead?: boolean;
+}
+
+export interface GuardOptions {
+    /** Delete the image's snapshots too (only those the resource made: the caller decides). */
+    deleteSnapshots: boolean;
+    timeoutMinutes: number;
+    /** What the caller read moments ago in the image's region; unset or stale, the guard reads it. */
+    references?: ReadReferences;
+    /** References that are the caller's own and do not count (the resource's publish parameter, withdrawn with it). */
+    own?: (ref: ImageReference) => boolean;
+    /** Shares with other accounts do not count (retention's explicit `retireShared: true`). */
+    sharesAllowed?: boolean;
+    /** Which launch-template versions count (retention's `launchTemplateVersions`). @default "in-use" */
+    launchTemplateVersions?: LaunchTemplateVersionRule;
+    /** In-use images may go (retention's explicit `exclude.inUse: false`): the only way past the guard, asked for by name. */
+    inUseAllowed?: boolean;
+    /**
+     * EC2 already answered the image as deregistered (state recorded it):
+     * nothing can launch it, so nothing is asked; only its snapshots are left to delete.
+     */
+    deregisteredAlready?: boolean;
+}
+
+/** Who may launch the image besides its owner, as references ("account 1234…"). */
+async function sharesOf(client: EC2Client, imageId: string): Promise<ImageReference[]> {
+    let perms;
+    try {
+        perms = await findLaunchPermissions(client, imageId);
+    } catch (e) {
+        if (isNotFound(e)) return [];
+        throw new UnreadableReferenceSourceError("DescribeImageAttribute (launchPermission)", "ec2:DescribeImageAttribute", e);
+    }
+    const out: ImageReference[] = [];
+    for (const p of perms) {
+        if (p.Group === "all") out.push({ kind: "launch-permission", id: "the public" });
+        if (p.UserId) out.push({ kind: "launch-permission", id: `account ${p.UserId}` });
+        if (p.OrganizationArn) out.push({ kind: "launch-permission", id: `organization ${p.OrganizationArn}` });
+        if (p.OrganizationalUnitArn) out.push({ kind: "launch-permission", id: `organizational unit ${p.OrganizationalUnitArn}` });
+    }
+    return out;
+}
+
+/**
+ * What can launch the image now, in its own region: the caller's fresh
+ * references, else the reference finder's; and its shares. Throws
+ * UnreadableReferenceSourceError (naming the IAM permission) when a source
+ * cannot be read: never "unused" for want of an answer.
+ */
+export async function imageUsers(client: EC2Client, region: string, imageId: string, options: GuardOptions): Promise<ImageReference[]> {
+    const given = options.references;
+    const fresh = given !== undefined && Date.now() - given.readAt <= RECHECK_AFTER_SECONDS * 1000;
+    const refs = fresh
+        ? (given.refs.get(imageId) ?? [])
+        : ((await imagesInUse(client, region, [imageId], { launchTemplateVersions: options.launchTemplateVersions })).get(imageId) ?? []);
+    const shares = options.sharesAllowed || (fresh && given.sharingRead) ? [] : await sharesOf(client, imageId);
+    return [...refs, ...shares].filter((r) => !options.own?.(r));
+}
+
+/**
+ * Deregisters an image and deletes its snapshots, unless anything can still
+ * launch it (see the top of this file): then ImageInUseError, and nothing
+ * is changed. The caller decides what in use means for it (a replacement
+ * keeps the image, a destroy fails, retention and the sweeper skip it).
+ */
+export async function deregisterImage(
+    client: EC2Client,
+    region: string,
+    image: { imageId: string; snapshotIds: string[] },
+    options: GuardOptions,
+): Promise<DeleteImageResult> {
+    if (!options.inUseAllowed && !options.deregisteredAlready) {
+        const users = await imageUsers(client, region, image.imageId, options);
+        if (users.length > 0) throw new ImageInUseError(image.imageId, region, users);
+    }
+    return deleteImageWithSnapshots(client, image, options);
+}
 
 /** A snapshot deleteImageWithSnapshots left alone, and why. */
 export interface KeptSnapshot {
@@ -29,6 +144,12 @@ export interface DeleteImageResult {
      * for those it reported.
      */
     deletedWithImage: boolean;
+}
+
+/** The AMI id an `InvalidSnapshot.InUse` answer names ("... in use by ami-0abc"): data in the message, the code matched by name. */
+function amiNamedIn(e: unknown): string | undefined {
+    const message = e instanceof Error ? e.message : String(e);
+    return /\bami-[0-9a-f]{8,17}\b/.exec(message)?.[0];
 }
 
 /** A snapshot that stayed in use past the delete limit. */
@@ -71,8 +192,9 @@ async function deregister(
 }
 
 /**
- * Deregisters an image and deletes the EBS snapshots it was made of, the one
- * way every golden-ami resource and the retention policy delete images.
+ * Deregisters an image and deletes the EBS snapshots it was made of, once
+ * the guard (deregisterImage) has found nothing that launches it. Exported
+ * for its unit tests only: nothing else calls it (test/unit/ec2-boundary).
  *
  * - One call when EC2 can: DeregisterImage with DeleteAssociatedSnapshots,
  *   which deletes the image's snapshots and keeps (`skipped`) those another
@@ -124,9 +246,15 @@ export async function deleteImageWithSnapshots(
 
     // EC2 refuses to delete a snapshot an image still uses (InUse); only then
     // is it worth asking which image, to keep the snapshot rather than retry.
-    const otherImageUsing = async (snapshotId: string) => {
+    // EC2's answer names the AMI; one that is not this image (another
+    // account's copy source, say, invisible to a describe of our own) means
+    // the snapshot is left and reported, not retried until the limit.
+    const otherImageUsing = async (snapshotId: string, inUse: unknown) => {
         const users = await findOwnImagesUsingSnapshots(client, [snapshotId]);
-        return users.find((i) => i.ImageId !== image.imageId)?.ImageId;
+        const other = users.find((i) => i.ImageId !== image.imageId)?.ImageId;
+        if (other) return other;
+        const named = errorCode(inUse) !== undefined ? amiNamedIn(inUse) : undefined;
+        return named && named !== image.imageId ? named : undefined;
     };
     const stuck: string[] = [];
     for (const snapshotId of left) {
@@ -141,8 +269,8 @@ export async function deleteImageWithSnapshots(
     return result;
 }
 
-/** Deregisters an image nobody should keep (failed, or made by a failed create) with its snapshots. */
-export async function removeImageLeftBehind(client: EC2Client, imageId: string): Promise<void> {
+/** Deregisters an image nobody should keep (failed, or made by a failed create) with its snapshots, through the guard. */
+export async function removeImageLeftBehind(client: EC2Client, region: string, imageId: string): Promise<void> {
     let image: Image;
     try {
         image = await findImageById(client, imageId);
@@ -150,8 +278,9 @@ export async function removeImageLeftBehind(client: EC2Client, imageId: string):
         if (isNotFound(e)) return;
         throw e;
     }
-    await deleteImageWithSnapshots(
+    await deregisterImage(
         client,
+        region,
         { imageId, snapshotIds: imageSnapshotIds(image) },
         { deleteSnapshots: true, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
     );

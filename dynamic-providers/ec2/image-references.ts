@@ -9,6 +9,7 @@ import {
     DescribeLaunchTemplateVersionsCommand,
     paginateDescribeFleets,
     paginateDescribeInstances,
+    paginateDescribeLaunchTemplates,
     paginateDescribeLaunchTemplateVersions,
     paginateDescribeSpotFleetRequests,
     type DescribeImageReferencesCommandOutput,
@@ -16,7 +17,7 @@ import {
     type LaunchTemplateVersion,
 } from "@aws-sdk/client-ec2";
 import { GetParametersCommand, paginateDescribeParameters, type SSMClient } from "@aws-sdk/client-ssm";
-import type { ImageReference } from "../../sdk/retention-plan";
+import type { ImageReference, LaunchTemplateVersionRule } from "../../sdk/retention-plan";
 import { autoScalingClient, ssmClient } from "./client";
 import {
     ACCESS_DENIED_CODES,
@@ -35,16 +36,18 @@ import { errorCode, hasCode, isNotFoundCode } from "./errors";
  * enumerated directly. Never "unused" for a source that could not be read.
  *
  * 1. DescribeImageReferences for the candidate images (10 ids a call, every
- *    page): instances that are not terminated, every launch-template version
- *    (version-depth 10000, the deepest the API takes), `ssm:Parameter`,
- *    Image Builder image and container recipes.
- * 2. Always: launch configurations (Auto Scaling API; no reference API covers
- *    them), and the launch-template versions something launches from
- *    (pinned by Auto Scaling groups, their MixedInstancesPolicy and its
- *    overrides, EC2 Fleets and Spot Fleets, plus every template's `$Default`
- *    and `$Latest`), each version's ImageId or `resolve:ssm:` parameter
- *    resolved with SSM: DescribeImageReferences does not say which image a
- *    `resolve:ssm:` template launches.
+ *    page): instances that are not terminated, `ssm:Parameter`, Image
+ *    Builder image and container recipes. Not launch templates: it would
+ *    count every version (version-depth), the enumeration another set, and
+ *    the same account would get two plans.
+ * 2. Always, one rule for launch templates whichever source answered the
+ *    rest (`launchTemplateVersions`): with `"in-use"` (the default) the
+ *    versions something launches from (pinned by Auto Scaling groups, their
+ *    MixedInstancesPolicy and its overrides, EC2 Fleets and Spot Fleets,
+ *    plus every template's `$Default` and `$Latest`); with `"all"` every
+ *    version of every template. Each version's ImageId or `resolve:ssm:`
+ *    parameter is resolved with SSM. And launch configurations (Auto
+ *    Scaling API; no reference API covers them).
  * 3. When the endpoint does not offer DescribeImageReferences (an emulator,
  *    a partition without it: `InvalidAction`, `UnknownOperation`,
  *    `UnsupportedOperation`, or an HTTP 500 page that is no AWS error at all,
@@ -101,7 +104,7 @@ async function readingUnlessAbsent(action: string, permission: string, read: () 
         if (!absentSaid.has(action)) {
             absentSaid.add(action);
             console.log(
-                `retention: the endpoint does not offer ${action} (${errorCode(e)}): nothing of that kind can refer to an image there`,
+                `finding images in use: the endpoint does not offer ${action} (${errorCode(e)}): nothing of that kind can refer to an image there`,
             );
         }
     }
@@ -162,8 +165,6 @@ export class ReferenceMap extends Map<string, ImageReference[]> {
 
 /** Ids a call takes at once (DescribeImageReferences: ImageId.N, 1 to 10). */
 const REFERENCE_IDS_PER_CALL = 10;
-/** The deepest version-depth DescribeImageReferences accepts: every version of a template counts. */
-const DEEPEST_VERSION_DEPTH = "10000";
 const LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"];
 
 const RESOURCE_KIND: Record<string, string> = {
@@ -218,10 +219,7 @@ async function referencesOf(client: EC2Client, imageIds: string[], refs: Referen
             ImageIds: imageIds,
             ResourceTypes: [
                 { ResourceType: "ec2:Instance", ResourceTypeOptions: [{ OptionName: "state-name", OptionValues: LIVE_INSTANCE_STATES }] },
-                {
-                    ResourceType: "ec2:LaunchTemplate",
-                    ResourceTypeOptions: [{ OptionName: "version-depth", OptionValues: [DEEPEST_VERSION_DEPTH] }],
-                },
+                // Launch templates are counted by one rule for every endpoint (launchTemplateReferences).
                 { ResourceType: "ssm:Parameter" },
                 { ResourceType: "imagebuilder:ImageRecipe" },
                 { ResourceType: "imagebuilder:ContainerRecipe" },
@@ -234,13 +232,10 @@ async function referencesOf(client: EC2Client, imageIds: string[], refs: Referen
         );
         for (const r of page?.ImageReferences ?? []) {
             const type = r.ResourceType ?? "";
+            // Not asked for: launch templates are counted by one rule for every endpoint.
+            if (type === "ec2:LaunchTemplate") continue;
             const kind = RESOURCE_KIND[type] ?? type;
-            refs.add(r.ImageId, {
-                kind,
-                id: idFromArn(type, r.Arn ?? ""),
-                detail:
-                    kind === "launch-template" ? "a version among its newest 10000 (DescribeImageReferences)" : "DescribeImageReferences",
-            });
+            refs.add(r.ImageId, { kind, id: idFromArn(type, r.Arn ?? ""), detail: "DescribeImageReferences" });
         }
         token = page?.NextToken;
     } while (token);
@@ -398,9 +393,11 @@ async function launchTemplateReferences(
     uses: TemplateUse[],
     refs: ReferenceMap,
     viaSsm: Map<string, ImageReference[]>,
+    rule: LaunchTemplateVersionRule,
 ): Promise<void> {
     const action = "DescribeLaunchTemplateVersions";
     const permission = "ec2:DescribeLaunchTemplateVersions";
+    if (rule === "all") return everyTemplateVersion(client, refs, viaSsm);
     /** Each version once, with everything that makes it count. */
     const versions = new Map<string, { v: LaunchTemplateVersion; why: Set<string> }>();
     const note = (v: LaunchTemplateVersion, why: string) => {
@@ -468,6 +465,26 @@ async function launchTemplateReferences(
         for (const v of found) for (const why of t.numbered.get(String(v.VersionNumber)) ?? []) note(v, why);
     }
     for (const { v, why } of versions.values()) recordVersion(v, [...why], refs, viaSsm);
+}
+
+/** `launchTemplateVersions: "all"`: every version of every template counts, each template's versions paginated. */
+async function everyTemplateVersion(client: EC2Client, refs: ReferenceMap, viaSsm: Map<string, ImageReference[]>): Promise<void> {
+    const ids: string[] = [];
+    await reading("DescribeLaunchTemplates", "ec2:DescribeLaunchTemplates", async () => {
+        for await (const page of paginateDescribeLaunchTemplates({ client, pageSize: 200 }, {}))
+            for (const t of page.LaunchTemplates ?? []) if (t.LaunchTemplateId) ids.push(t.LaunchTemplateId);
+    });
+    for (const id of ids) {
+        await reading("DescribeLaunchTemplateVersions", "ec2:DescribeLaunchTemplateVersions", async () => {
+            try {
+                for await (const page of paginateDescribeLaunchTemplateVersions({ client, pageSize: 200 }, { LaunchTemplateId: id }))
+                    for (const v of page.LaunchTemplateVersions ?? [])
+                        recordVersion(v, ['every version counts (launchTemplateVersions: "all")'], refs, viaSsm);
+            } catch (e) {
+                if (!isNotFoundCode(e, "launchTemplate")) throw e; // deleted since the listing: launches nothing
+            }
+        });
+    }
 }
 
 /**
@@ -566,6 +583,7 @@ export async function findImageReferences(
     clients: ReferenceClients,
     region: string,
     candidateImageIds: readonly string[],
+    options: { launchTemplateVersions?: LaunchTemplateVersionRule } = {},
 ): Promise<{ refs: Map<string, ImageReference[]>; via: "DescribeImageReferences" | "enumeration" }> {
     const refs = new ReferenceMap();
     const supported = candidateImageIds.length === 0 ? true : await describeImageReferences(clients.ec2, [...candidateImageIds], refs);
@@ -573,7 +591,7 @@ export async function findImageReferences(
         if (!warned.has(region)) {
             warned.add(region);
             console.log(
-                `retention: DescribeImageReferences is not available at this endpoint (${region}); enumerating instances, launch templates and SSM parameters directly`,
+                `finding images in use: DescribeImageReferences is not available at this endpoint (${region}); enumerating instances, launch templates and SSM parameters directly`,
             );
         }
         await instanceReferences(clients.ec2, refs);
@@ -582,7 +600,7 @@ export async function findImageReferences(
     const viaSsm = new Map<string, ImageReference[]>();
     const groups = await autoScalingUses(clients.autoScaling);
     const fleets = await fleetUses(clients.ec2, refs, viaSsm);
-    await launchTemplateReferences(clients.ec2, [...groups.templates, ...fleets], refs, viaSsm);
+    await launchTemplateReferences(clients.ec2, [...groups.templates, ...fleets], refs, viaSsm, options.launchTemplateVersions ?? "in-use");
     await resolveSsmImages(clients.ssm, viaSsm, refs);
     await launchConfigurationReferences(clients.autoScaling, refs, groups.configurations);
     return { refs, via: supported ? "DescribeImageReferences" : "enumeration" };

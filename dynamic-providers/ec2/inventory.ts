@@ -3,6 +3,7 @@ import {
     planRetention,
     type ImageReference,
     type LaunchPermissionSummary,
+    type LaunchTemplateVersionRule,
     type RetentionImage,
     type RetentionRules,
     type RetentionSelector,
@@ -107,8 +108,9 @@ export async function imagesInUse(
     client: EC2Client,
     region: string,
     candidateImageIds: readonly string[],
+    options: { launchTemplateVersions?: LaunchTemplateVersionRule } = {},
 ): Promise<Map<string, ImageReference[]>> {
-    return (await findImageReferences(referenceClients(client, region), region, candidateImageIds)).refs;
+    return (await findImageReferences(referenceClients(client, region), region, candidateImageIds, options)).refs;
 }
 
 /** Launch permissions an earlier check read, if still fresh enough to plan with (see retention-policy.ts, `sharingRead`). */
@@ -147,7 +149,7 @@ export async function retentionInventory(
     const candidates = new Set(first.retire.map((r) => r.imageId));
     // Nothing the rules would retire: no reference can change that, so no more calls.
     if (candidates.size === 0) return { images, inUse: new Map(), sharingRead: [], sharingKnown: [] };
-    const inUse = await imagesInUse(client, region, [...candidates]);
+    const inUse = await imagesInUse(client, region, [...candidates], { launchTemplateVersions: rules.launchTemplateVersions });
     // retireShared: sharing changes nothing, so it is not read.
     if (rules.retireShared) return { images, inUse, sharingRead: [], sharingKnown: [] };
     const unshared = planRetention(images, inUse, { ...rules, retireShared: true }, now);

@@ -1,27 +1,43 @@
-import { EC2Client, paginateDescribeSnapshots } from "@aws-sdk/client-ec2";
+import { EC2Client, Filter, Image, paginateDescribeSnapshots, Snapshot } from "@aws-sdk/client-ec2";
+import { MARK_TAGS } from "../../sdk/ownership";
+import { describeReferences } from "../../sdk/retention-plan";
 import { ec2Client } from "./client";
 import { imageSnapshotIds, selectorFilters } from "./converters";
-import { deleteImageWithSnapshots } from "./delete-image";
+import { deregisterImage, ImageInUseError, type ReadReferences } from "./delete-image";
 import { errorCode } from "./errors";
-import { describeImages, findOwnImagesUsingSnapshots } from "./finders";
+import { describeImages, describeImagesAs, findOwnImagesUsingSnapshots } from "./finders";
+import { imagesInUse } from "./inventory";
 import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./limits";
 import { deleteSnapshotWhenFree } from "./waiters";
 
 /**
- * The sweeper: finds what golden-ami made in an account (this account's
- * images matching a name pattern, tags and/or a creation time, and snapshots
- * with those tags or that time that no listed image owns), across every page, and deletes it only when
- * asked. Tests use it in teardown; `npm run sweep` points it at an account.
+ * The sweeper: finds what golden-ami made in an account and deletes it only
+ * when asked. Only what carries golden-ami's mark is ever selected: images
+ * and snapshots tagged `golden-ami:owner` (every image, copy and snapshot
+ * golden-ami creates) or `golden-ami:pipeline` (a GoldenImage's, also from
+ * before the owner mark). A name pattern, tags and a creation time narrow
+ * that set, never widen it. A snapshot is listed as an orphan only if it
+ * carries the mark and no image of the account uses it; a name pattern
+ * selects no orphan snapshots (a snapshot has no name to match). Deleting
+ * goes through the in-use guard (delete-image.ts): an image anything can
+ * launch from is kept and reported. Tests use it in teardown; `npm run
+ * sweep` points it at an account.
  */
 
-/** What to sweep. At least one of namePattern, tags or createdAfter: a sweep never selects a whole account by accident. */
+/** What to sweep, within what golden-ami marked. At least one of namePattern, tags or createdAfter. */
 export interface SweepFilter {
     /** Image names, with `*` and `?` wildcards (EC2's `name` filter). */
     namePattern?: string;
-    /** Tags the images (and orphan snapshots) carry; value `"*"` = any value. */
+    /** Tags the images (and orphan snapshots) carry besides the mark; value `"*"` = any value. */
     tags?: Record<string, string>;
     /** Only what was created at or after this time. */
     createdAfter?: Date;
+    /**
+     * Also what golden-ami did not mark: only for a test suite's teardown in
+     * an account that is the suite's own (it made images directly). Never
+     * offered by `npm run sweep`. @default false
+     */
+    includeUnmarked?: boolean;
 }
 
 export interface SweepOptions extends SweepFilter {
@@ -30,6 +46,8 @@ export interface SweepOptions extends SweepFilter {
     delete?: boolean;
     /** @default DELETE_IMAGE_TIMEOUT_MINUTES */
     timeoutMinutes?: number;
+    /** Called with each region's listing before anything of it is deleted (the CLI prints what it will delete). */
+    onListed?: (result: SweepResult) => void;
 }
 
 export interface SweptImage {
@@ -42,9 +60,9 @@ export interface SweptImage {
 export interface SweepResult {
     region: string;
     images: SweptImage[];
-    /** Snapshots matching the tags (or creation time) that none of the images above owns. */
+    /** Marked snapshots matching the filter that no image of the account uses. */
     orphanSnapshots: { snapshotId: string; description: string }[];
-    /** With `delete`: what was removed, what was kept (another image uses it) and what failed. */
+    /** With `delete`: what was removed, what was kept (in use, or another image uses it) and what failed. */
     deleted: string[];
     kept: { id: string; reason: string }[];
     failed: { id: string; error: string }[];
@@ -60,28 +78,56 @@ function checkFilter(filter: SweepFilter): void {
 const after = (date: Date | string | undefined, since: Date | undefined) =>
     !since || (date !== undefined && new Date(date).getTime() >= since.getTime());
 
-async function findOrphanSnapshots(client: EC2Client, filter: SweepFilter, owned: Set<string>) {
-    const hasTags = Object.keys(filter.tags ?? {}).length > 0;
-    // A name pattern says nothing about snapshots: only tags or a time select them.
-    if (!hasTags && !filter.createdAfter) return [];
-    const out: { snapshotId: string; description: string }[] = [];
-    const pages = paginateDescribeSnapshots(
-        { client, pageSize: 1000 },
-        { OwnerIds: ["self"], Filters: hasTags ? selectorFilters({ tags: filter.tags }) : undefined },
-    );
-    for await (const page of pages) {
-        for (const s of page.Snapshots ?? []) {
-            if (!s.SnapshotId || owned.has(s.SnapshotId) || !after(s.StartTime, filter.createdAfter)) continue;
-            out.push({ snapshotId: s.SnapshotId, description: s.Description ?? "" });
-        }
-    }
-    return out;
+/**
+ * The mark as filters, one listing per mark tag (results united by id): a
+ * single `tag-key` filter with several values is an OR at EC2, but not at
+ * every endpoint (moto matches it wrongly on images with several tags).
+ */
+function markFilters(filter: SweepFilter): Filter[][] {
+    return filter.includeUnmarked ? [[]] : MARK_TAGS.map((key) => [{ Name: "tag-key", Values: [key] }]);
 }
 
-/** Lists (and with `delete`, removes) what matches the filter in one region. */
+/** Every marked item (`list` per mark filter), each once. */
+async function marked<T>(filter: SweepFilter, id: (t: T) => string | undefined, list: (mark: Filter[]) => Promise<T[]>): Promise<T[]> {
+    const out = new Map<string, T>();
+    for (const mark of markFilters(filter)) for (const t of await list(mark)) if (id(t) && !out.has(id(t)!)) out.set(id(t)!, t);
+    return [...out.values()];
+}
+
+async function findOrphanSnapshots(client: EC2Client, filter: SweepFilter, owned: Set<string>) {
+    // A snapshot has no name: a name pattern can only narrow the set to none.
+    if (filter.namePattern) return [];
+    const snapshots = await marked(
+        filter,
+        (s: Snapshot) => s.SnapshotId,
+        async (mark) => {
+            const out: Snapshot[] = [];
+            const pages = paginateDescribeSnapshots(
+                { client, pageSize: 1000 },
+                { OwnerIds: ["self"], Filters: [...mark, ...selectorFilters({ tags: filter.tags })] },
+            );
+            for await (const page of pages) out.push(...(page.Snapshots ?? []));
+            return out;
+        },
+    );
+    const found = snapshots
+        .filter((s) => !owned.has(s.SnapshotId!) && after(s.StartTime, filter.createdAfter))
+        .map((s) => ({ snapshotId: s.SnapshotId!, description: s.Description ?? "" }));
+    // An orphan is a snapshot no image uses (an image outside the filter may): one listing of the account's images.
+    if (found.length === 0) return found;
+    const used = new Set((await describeImagesAs(client, [], ["self"], imageSnapshotIds)).flat());
+    return found.filter((s) => !used.has(s.snapshotId));
+}
+
+/** Lists (and with `delete`, removes) what golden-ami marked and the filter selects, in one region. */
 export async function sweepRegion(client: EC2Client, region: string, options: Omit<SweepOptions, "regions">): Promise<SweepResult> {
     checkFilter(options);
-    const found = await describeImages(client, selectorFilters({ namePattern: options.namePattern, tags: options.tags }), ["self"]);
+    const selected = selectorFilters({ namePattern: options.namePattern, tags: options.tags });
+    const found = await marked(
+        options,
+        (i: Image) => i.ImageId,
+        (mark) => describeImages(client, [...mark, ...selected], ["self"]),
+    );
     const images = found
         .filter((i) => after(i.CreationDate, options.createdAfter))
         .map((i) => ({
@@ -94,16 +140,36 @@ export async function sweepRegion(client: EC2Client, region: string, options: Om
     const orphanSnapshots = await findOrphanSnapshots(client, options, owned);
     const result: SweepResult = { region, images, orphanSnapshots, deleted: [], kept: [], failed: [] };
     if (!options.delete) return result;
+    options.onListed?.(result);
 
     const timeoutMinutes = options.timeoutMinutes ?? DELETE_IMAGE_TIMEOUT_MINUTES;
     const describe = (e: unknown) => `${errorCode(e) ?? ""}${errorCode(e) ? ": " : ""}${e instanceof Error ? e.message : String(e)}`;
-    for (const image of images) {
+    // One read of what is in use for every listed image; the guard acts on it (and reads shares per image).
+    let references: ReadReferences | undefined;
+    if (images.length > 0) {
+        const readAt = Date.now();
         try {
-            const r = await deleteImageWithSnapshots(client, image, { deleteSnapshots: true, timeoutMinutes });
+            references = {
+                refs: await imagesInUse(
+                    client,
+                    region,
+                    images.map((i) => i.imageId),
+                ),
+                readAt,
+            };
+        } catch (e) {
+            // Fail closed: nothing is deregistered when what uses the images cannot be read.
+            for (const image of images) result.failed.push({ id: image.imageId, error: `finding what uses it: ${describe(e)}` });
+        }
+    }
+    for (const image of references ? images : []) {
+        try {
+            const r = await deregisterImage(client, region, image, { deleteSnapshots: true, timeoutMinutes, references });
             result.deleted.push(image.imageId, ...r.snapshotsDeleted);
             result.kept.push(...r.snapshotsKept.map((k) => ({ id: k.snapshotId, reason: k.reason })));
         } catch (e) {
-            result.failed.push({ id: image.imageId, error: describe(e) });
+            if (e instanceof ImageInUseError) result.kept.push({ id: image.imageId, reason: `in use: ${describeReferences(e.users)}` });
+            else result.failed.push({ id: image.imageId, error: describe(e) });
         }
     }
     const usedBy = async (snapshotId: string) => (await findOwnImagesUsingSnapshots(client, [snapshotId]))[0]?.ImageId;

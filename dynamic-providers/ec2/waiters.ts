@@ -201,7 +201,7 @@ export async function deleteSnapshotWhenFree(
     client: EC2Client,
     snapshotId: string,
     timeoutSeconds: number,
-    usedBy: (snapshotId: string) => Promise<string | undefined>,
+    usedBy: (snapshotId: string, inUse: unknown) => Promise<string | undefined>,
 ): Promise<SnapshotDeleteOutcome> {
     const d = delays(SNAPSHOT_DELETE_MIN_DELAY_SECONDS, SNAPSHOT_DELETE_MAX_DELAY_SECONDS);
     // The waiter insists on a limit longer than its first delay.
@@ -217,7 +217,7 @@ export async function deleteSnapshotWhenFree(
             if (!hasCode(e, SNAPSHOT_IN_USE)) throw e;
             if (!asked) {
                 asked = true;
-                user = await usedBy(id);
+                user = await usedBy(id, e);
                 if (user) return { state: WaiterState.FAILURE, reason: e };
             }
             return { state: WaiterState.RETRY, reason: e };

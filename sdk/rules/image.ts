@@ -6,7 +6,7 @@ import {
     launchPermissionsRule,
     positiveMinutesRule,
     regionRule,
-    tagsRule,
+    imageTagsRule,
 } from "./primitives";
 import type { ImageKind } from "../image-kind";
 import { CheckFailure } from "./primitives";
@@ -38,8 +38,8 @@ export const COMMON_IMAGE_RULES: RuleTable<CommonImageInputs> = [
     },
     { property: "name", rule: imageNameRule },
     { property: "description", rule: descriptionRule },
-    { property: "tags", rule: tagsRule },
-    { property: "snapshotTags", rule: tagsRule },
+    { property: "tags", rule: imageTagsRule },
+    { property: "snapshotTags", rule: imageTagsRule },
     { property: "deprecationTime", ruleFor: ({ olds, now }) => deprecationTimeRule(olds?.deprecationTime, now) },
     { property: "deregistrationProtection", rule: booleanRule },
     { property: "launchPermissions", rule: launchPermissionsRule },

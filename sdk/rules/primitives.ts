@@ -1,5 +1,6 @@
 import { unknownRegionReason } from "./regions";
 import type { BlockDeviceMapping, LaunchPermissions } from "../types";
+import { GOLDEN_AMI_TAG_PREFIX, isReservedTagKey } from "../ownership";
 
 /**
  * Rule primitives: each a pure function of one value that returns why the
@@ -102,6 +103,21 @@ export const tagsRule: Rule = (v) => {
         if (val.length > 256) return `value of ${show(k)} is ${val.length} characters long; tag values have at most 256`;
     }
     return undefined;
+};
+
+/**
+ * Tags golden-ami puts on an image or snapshot: {@link tagsRule}, and no key
+ * of golden-ami's own (`golden-ami:owner` marks what golden-ami made; a
+ * program setting it by mistake would make the sweeper take a user's image
+ * for golden-ami's).
+ */
+export const imageTagsRule: Rule = (v, ...rest) => {
+    const r = tagsRule(v, ...rest);
+    if (r !== undefined) return r;
+    const reserved = Object.keys(v as Record<string, unknown>).find(isReservedTagKey);
+    return reserved === undefined
+        ? undefined
+        : `key ${show(reserved)} starts with "${GOLDEN_AMI_TAG_PREFIX}", which golden-ami reserves for its own marks; choose another key`;
 };
 
 /**

@@ -12,6 +12,7 @@ export interface RetentionPolicyCheckInputs {
     exclude?: unknown;
     dryRun?: unknown;
     retireShared?: unknown;
+    launchTemplateVersions?: unknown;
 }
 
 /** How many entries of each list AmiRetentionPolicy's `lastRun` and `pending` keep. */
@@ -187,6 +188,13 @@ export const RETENTION_POLICY_RULES: RuleTable<RetentionPolicyCheckInputs> = [
             apply(failures, "dryRun", news.dryRun, booleanRule);
             return failures;
         },
+    },
+    {
+        property: "launchTemplateVersions",
+        rule: (v) =>
+            v === "in-use" || v === "all"
+                ? undefined
+                : `${show(v)} is not a launch-template version rule; use "in-use" ($Default, $Latest and versions groups and fleets name) or "all" (every version)`,
     },
     {
         name: "retireShared",

@@ -52,7 +52,9 @@ describe("multi-region pipeline end to end (real pulumi CLI, packed package, mot
         imageIds = out.imageIds as Record<string, string>;
         assert.deepEqual(Object.keys(imageIds).sort(), [...REGIONS].sort());
         for (const region of REGIONS) {
-            assert.deepEqual(await tagsOf(region, imageIds[region]), { App: "web", Replica: "1" });
+            const { "golden-ami:owner": mark, ...tags } = await tagsOf(region, imageIds[region]);
+            assert.deepEqual(tags, { App: "web", Replica: "1" });
+            assert.match(mark ?? "", new RegExp(`/AmiCopy/web-${region}$`), "each copy marked as golden-ami's");
         }
     });
 

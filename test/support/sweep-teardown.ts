@@ -13,7 +13,8 @@ export function sweepAfterSuite(regions: string[]): void {
     const started = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000);
     after(async function () {
         this.timeout(300_000);
-        const results = await sweep({ regions, createdAfter: started, delete: true, timeoutMinutes: 2 });
+        // The suite made images directly too (not marked): its own account, so everything it made goes.
+        const results = await sweep({ regions, createdAfter: started, delete: true, timeoutMinutes: 2, includeUnmarked: true });
         const failed = results.flatMap((r) => r.failed.map((f) => `${r.region} ${f.id}: ${f.error}`));
         if (failed.length) console.error(`teardown sweep could not delete: ${failed.join("; ")}`);
     });

@@ -16,6 +16,7 @@ import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/ami-copy";
 import { checkAmiCopyInputs } from "../../sdk/validation";
 import { ec2Error } from "../support/aws-errors";
+import { nothingUsesImages } from "../support/no-references";
 
 // Moto ignores CopyImage's ClientToken, Encrypted/KmsKeyId and CopyImageTags,
 // and never fails a copy: those paths are covered here.
@@ -60,6 +61,7 @@ describe("AmiCopy provider hooks", () => {
     });
     beforeEach(() => {
         ec2.reset();
+        nothingUsesImages(ec2);
         log = sinon.stub(console, "log");
     });
     afterEach(() => log.restore());

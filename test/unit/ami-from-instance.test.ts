@@ -5,6 +5,7 @@ import {
     DeleteTagsCommand,
     DeregisterImageCommand,
     DescribeImageAttributeCommand,
+    DescribeImageReferencesCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
     DescribeSnapshotsCommand,
@@ -21,6 +22,7 @@ import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/ami-from-instance";
 import { PartialCreateError } from "../../dynamic-providers/ec2/errors";
 import { ec2Error } from "../support/aws-errors";
+import { nothingUsesImages } from "../support/no-references";
 
 const ec2 = mockClient(EC2Client);
 const REGION = "us-east-1";
@@ -62,6 +64,7 @@ describe("AmiFromInstance provider hooks", () => {
     });
     beforeEach(() => {
         ec2.reset();
+        nothingUsesImages(ec2);
         log = sinon.stub(console, "log");
     });
     afterEach(() => log.restore());
@@ -535,16 +538,103 @@ describe("AmiFromInstance provider hooks", () => {
 
     describe("delete", () => {
         const state = { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP] } as never;
-        it("deregisters the image and deletes its snapshots in two calls", async () => {
+        it("asks what uses the image, then deregisters it and deletes its snapshots in two changing calls", async () => {
             ec2.on(DeregisterImageCommand).resolves({});
             ec2.on(DeleteSnapshotCommand).resolves({});
             await hooks.delete(IMAGE_ID, state);
+            assert.equal(ec2.commandCalls(DescribeImageReferencesCommand).length, 1);
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
             assert.deepEqual(
                 ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId),
                 [SNAP],
             );
-            assert.equal(ec2.calls().length, 2);
+            const changing = ec2.calls().filter((c) => !(c.args[0] as object).constructor.name.startsWith("Describe"));
+            assert.equal(changing.length, 2);
+        });
+
+        const usedByInstance = () =>
+            ec2.on(DescribeImageReferencesCommand).resolves({
+                ImageReferences: [{ ImageId: IMAGE_ID, ResourceType: "ec2:Instance", Arn: "arn:aws:ec2:us-east-1:1:instance/i-0feed" }],
+            });
+        const owner = "proj/dev/AmiFromInstance/web";
+
+        it("destroy of an image a running instance uses fails naming it and both ways out; nothing is deleted", async () => {
+            usedByInstance();
+            ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+            await assert.rejects(
+                hooks.delete(IMAGE_ID, { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP], owner } as never),
+                (e: Error) =>
+                    /still in use: instance i-0feed/.test(e.message) &&
+                    /end the use/.test(e.message) &&
+                    /retainOnDelete: true/.test(e.message) &&
+                    /stays in state/.test(e.message),
+            );
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0);
+        });
+
+        it("preview of a replacement says the old image is in use and will be kept, naming the instance", async () => {
+            usedByInstance();
+            const olds = { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP], owner, name: "web-1a2b3c4d" };
+            const r = await hooks.diff(
+                IMAGE_ID,
+                olds as never,
+                { ...inputs, name: "web-5e6f7a8b", sourceInstanceId: "i-0fedcba9876543210" } as never,
+            );
+            assert.ok(r.replaces?.includes("sourceInstanceId"));
+            const said = log.args.map((a) => String(a[0])).join("\n");
+            assert.match(said, /replacing it keeps the old image, not deregistered: it is in use: instance i-0feed/);
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+        });
+
+        it("destroy still fails when the only other image under the mark is an older one a replacement kept", async () => {
+            usedByInstance();
+            ec2.on(DescribeImagesCommand).resolves({
+                Images: [
+                    {
+                        ImageId: "ami-0cccccccccccccccc",
+                        State: "available",
+                        CreationDate: "2026-01-01T00:00:00.000Z",
+                        Tags: [{ Key: "golden-ami:kept-in-use", Value: "2026-02-01T00:00:00.000Z" }],
+                    },
+                ],
+            });
+            await assert.rejects(
+                hooks.delete(IMAGE_ID, {
+                    ...inputs,
+                    imageId: IMAGE_ID,
+                    snapshotIds: [SNAP],
+                    owner,
+                    creationDate: "2026-03-01T00:00:00.000Z",
+                } as never),
+                /still in use: instance i-0feed/,
+            );
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+        });
+
+        it("the replaced image an instance still uses is kept, tagged for retention, with a warning naming the instance", async () => {
+            usedByInstance();
+            // The replacement: another image under the same mark.
+            ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: "ami-0bbbbbbbbbbbbbbbb", State: "available" }] });
+            ec2.on(CreateTagsCommand).resolves({});
+            const warn = sinon.stub(console, "error");
+            try {
+                await hooks.delete(IMAGE_ID, { ...inputs, imageId: IMAGE_ID, snapshotIds: [SNAP], owner } as never);
+                assert.match(String(warn.firstCall?.args[0]), /kept, not deregistered: it is still in use: instance i-0feed/);
+            } finally {
+                warn.restore();
+            }
+            assert.deepEqual(ec2.commandCalls(DescribeImagesCommand)[0].args[0].input.Filters, [
+                { Name: "tag:golden-ami:owner", Values: [owner] },
+            ]);
+            const tags = ec2.commandCalls(CreateTagsCommand)[0].args[0].input;
+            assert.deepEqual(tags.Resources, [IMAGE_ID]);
+            assert.deepEqual(
+                tags.Tags!.map((t) => t.Key),
+                ["golden-ami:kept-in-use", "golden-ami:owner"],
+            );
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+            assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, 0);
         });
         it("keeps the snapshots when deleteSnapshotsOnDestroy is false", async () => {
             ec2.on(DeregisterImageCommand).resolves({});

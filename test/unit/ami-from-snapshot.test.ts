@@ -14,6 +14,7 @@ import * as hooks from "../../dynamic-providers/ami-from-snapshot";
 import { descriptor } from "../../sdk/ami-from-snapshot";
 import { checkImageKindInputs } from "../../sdk/rules/image";
 import { ec2Error } from "../support/aws-errors";
+import { nothingUsesImages } from "../support/no-references";
 
 const ec2 = mockClient(EC2Client);
 const SNAP = "snap-0123456789abcdef0";
@@ -39,6 +40,7 @@ describe("AmiFromSnapshot", () => {
     });
     beforeEach(() => {
         ec2.reset();
+        nothingUsesImages(ec2);
         log = sinon.stub(console, "log");
     });
     afterEach(() => log.restore());

@@ -3,6 +3,7 @@ import {
     CreateTagsCommand,
     DescribeFleetsCommand,
     DescribeImageReferencesCommand,
+    DescribeImageAttributeCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
     DescribeSpotFleetRequestsCommand,
@@ -631,6 +632,7 @@ describe("GoldenImage", () => {
             ssm.on(DescribeParametersCommand).resolves({ Parameters: [] });
             ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
             ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({ LaunchTemplateVersions: [] });
+            ec2.on(DescribeImageAttributeCommand, { Attribute: "launchPermission" }).resolves({ LaunchPermissions: [] });
             ec2.on(DeregisterImageCommand).resolves({});
             ec2.on(DeleteSnapshotCommand).resolves({});
             ec2.on(TerminateInstancesCommand).resolves({});
@@ -658,19 +660,40 @@ describe("GoldenImage", () => {
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
         });
 
-        it("an image still in use by an instance is kept, with a warning", async () => {
-            ec2.on(DescribeInstancesCommand, {
-                Filters: [{ Name: "instance-state-name", Values: ["pending", "running", "shutting-down", "stopping", "stopped"] }],
-            }).resolves({
-                Reservations: [{ Instances: [{ InstanceId: "i-00000000000000001", ImageId: IMAGE_ID, State: { Name: "running" } }] }],
-            });
+        const runningOnIt = () =>
+            ec2
+                .on(DescribeInstancesCommand, {
+                    Filters: [{ Name: "instance-state-name", Values: ["pending", "running", "shutting-down", "stopping", "stopped"] }],
+                })
+                .resolves({
+                    Reservations: [{ Instances: [{ InstanceId: "i-00000000000000001", ImageId: IMAGE_ID, State: { Name: "running" } }] }],
+                });
+        const owner = "proj/dev/GoldenImageBake/web-bake";
+
+        it("the replaced image an instance still uses is kept, tagged, with a warning naming the instance and keepLatest", async () => {
+            runningOnIt();
+            ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: "ami-0ffffffffffffffff", State: "available" }] });
+            ec2.on(CreateTagsCommand).resolves({});
             const warn = sinon.stub(console, "error");
             try {
-                await hooks.delete(IMAGE_ID, state());
-                assert.match(String(warn.args[0][0]), /kept, it is still in use by instance i-00000000000000001/);
+                await hooks.delete(IMAGE_ID, { ...state(), owner });
+                assert.match(String(warn.args[0][0]), /kept, not deregistered: it is still in use: instance i-00000000000000001/);
+                assert.match(String(warn.args[0][0]), /keepLatest/);
             } finally {
                 warn.restore();
             }
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+            assert.equal(ec2.commandCalls(CreateTagsCommand).length, 1);
+            assert.equal(ssm.commandCalls(DeleteParameterCommand).length, 0);
+        });
+
+        it("destroy of an image an instance still uses fails naming it; nothing is deleted, the parameter stays", async () => {
+            runningOnIt();
+            ec2.on(DescribeImagesCommand).resolves({ Images: [] });
+            await assert.rejects(
+                hooks.delete(IMAGE_ID, { ...state(), owner }),
+                /still in use: instance i-00000000000000001.*retainOnDelete/s,
+            );
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
             assert.equal(ssm.commandCalls(DeleteParameterCommand).length, 0);
         });

@@ -32,6 +32,7 @@ import { checkImageKindInputs } from "../../sdk/rules/image";
 import { runRules } from "../../sdk/rules/runner";
 import { booleanRule } from "../../sdk/rules/primitives";
 import { ec2Error } from "../support/aws-errors";
+import { nothingUsesImages } from "../support/no-references";
 
 describe("image kind descriptors", () => {
     it("keep AmiCopy's idempotency token as every earlier release computed it (a changed token would copy again)", () => {
@@ -204,6 +205,7 @@ describe("snapshot ownership on every path, per kind", () => {
     let log: sinon.SinonStub;
     beforeEach(() => {
         ec2.reset();
+        nothingUsesImages(ec2);
         log = sinon.stub(console, "log");
     });
     afterEach(() => log.restore());

@@ -3,6 +3,7 @@ import {
     DescribeFleetsCommand,
     DescribeImageReferencesCommand,
     DescribeInstancesCommand,
+    DescribeLaunchTemplatesCommand,
     DescribeLaunchTemplateVersionsCommand,
     DescribeSpotFleetRequestsCommand,
     EC2Client,
@@ -44,7 +45,7 @@ describe("image references (retention inventory)", () => {
     });
     afterEach(() => log.restore());
 
-    it("asks DescribeImageReferences ten ids at a time, every resource type at the deepest depth, following pages", async () => {
+    it("asks DescribeImageReferences ten ids at a time, every resource type but launch templates (one rule counts those), following pages", async () => {
         const ids = Array.from({ length: 23 }, (_, n) => id(n));
         ec2.on(DescribeImageReferencesCommand).callsFake((input: { ImageIds: string[]; NextToken?: string }) =>
             input.ImageIds.includes(id(0)) && !input.NextToken
@@ -75,7 +76,6 @@ describe("image references (retention inventory)", () => {
                     { OptionName: "state-name", OptionValues: ["pending", "running", "shutting-down", "stopping", "stopped"] },
                 ],
             },
-            { ResourceType: "ec2:LaunchTemplate", ResourceTypeOptions: [{ OptionName: "version-depth", OptionValues: ["10000"] }] },
             { ResourceType: "ssm:Parameter" },
             { ResourceType: "imagebuilder:ImageRecipe" },
             { ResourceType: "imagebuilder:ContainerRecipe" },
@@ -90,10 +90,65 @@ describe("image references (retention inventory)", () => {
     it("asks one by one when an image is gone since the listing, skipping only that one", async () => {
         ec2.on(DescribeImageReferencesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
         ec2.on(DescribeImageReferencesCommand, { ImageIds: [id(2)] }).resolves({
-            ImageReferences: [{ ImageId: id(2), ResourceType: "ec2:LaunchTemplate", Arn: "arn:aws:ec2:us-east-1:1:launch-template/lt-1" }],
+            ImageReferences: [{ ImageId: id(2), ResourceType: "ec2:Instance", Arn: "arn:aws:ec2:us-east-1:1:instance/i-2" }],
         });
         const { refs } = await findImageReferences(clients(), "us-east-1", [id(1), id(2)]);
-        assert.deepEqual(kinds(refs, id(2)), ["launch-template lt-1 (a version among its newest 10000 (DescribeImageReferences))"]);
+        assert.deepEqual(kinds(refs, id(2)), ["instance i-2 (DescribeImageReferences)"]);
+    });
+
+    describe("launch-template versions: one rule whichever source answers", () => {
+        // lt-1: version 1 (old build, id 1) pinned by nothing, version 2 $Default, version 3 $Latest; version 4 of lt-2 pinned by a group.
+        const v = (template: string, n: number, image: string, isDefault = false) => ({
+            LaunchTemplateId: template,
+            VersionNumber: n,
+            DefaultVersion: isDefault,
+            LaunchTemplateData: { ImageId: image },
+        });
+        const account = () => {
+            ec2.on(DescribeLaunchTemplateVersionsCommand, { Versions: ["$Default", "$Latest"] }).resolves({
+                LaunchTemplateVersions: [v("lt-1", 2, id(2), true), v("lt-1", 3, id(3)), v("lt-2", 1, id(5), true)],
+            });
+            ec2.on(DescribeLaunchTemplateVersionsCommand, { LaunchTemplateId: "lt-2", Versions: ["4"] }).resolves({
+                LaunchTemplateVersions: [v("lt-2", 4, id(4))],
+            });
+            asg.on(DescribeAutoScalingGroupsCommand).resolves({
+                AutoScalingGroups: [{ AutoScalingGroupName: "web", LaunchTemplate: { LaunchTemplateId: "lt-2", Version: "4" } }],
+            } as never);
+            ec2.on(DescribeLaunchTemplatesCommand).resolves({
+                LaunchTemplates: [{ LaunchTemplateId: "lt-1" }, { LaunchTemplateId: "lt-2" }],
+            });
+            ec2.on(DescribeLaunchTemplateVersionsCommand, { LaunchTemplateId: "lt-1" }).resolves({
+                LaunchTemplateVersions: [v("lt-1", 1, id(1)), v("lt-1", 2, id(2), true), v("lt-1", 3, id(3))],
+            });
+            ec2.on(DescribeLaunchTemplateVersionsCommand, { LaunchTemplateId: "lt-2" }).resolves({
+                LaunchTemplateVersions: [v("lt-2", 1, id(5), true), v("lt-2", 4, id(4))],
+            });
+        };
+        const inUse = (refs: Map<string, unknown[]>) => [1, 2, 3, 4, 5].filter((n) => (refs.get(id(n)) ?? []).length > 0);
+
+        it("$Default, $Latest and versions groups and fleets name count, the same with DescribeImageReferences and the enumeration", async () => {
+            account();
+            const viaReferences = await findImageReferences(clients(), "us-east-1", [1, 2, 3, 4, 5].map(id));
+            ec2.on(DescribeImageReferencesCommand).rejects(ec2Error("InvalidAction"));
+            const viaEnumeration = await findImageReferences(clients(), "us-east-1", [1, 2, 3, 4, 5].map(id));
+            assert.equal(viaReferences.via, "DescribeImageReferences");
+            assert.equal(viaEnumeration.via, "enumeration");
+            assert.deepEqual(inUse(viaReferences.refs), [2, 3, 4, 5], "the old version 1 no one launches keeps nothing");
+            assert.deepEqual(inUse(viaEnumeration.refs), inUse(viaReferences.refs));
+        });
+
+        it('launchTemplateVersions: "all" counts every version of every template, with either source', async () => {
+            account();
+            const all = { launchTemplateVersions: "all" as const };
+            const viaReferences = await findImageReferences(clients(), "us-east-1", [1, 2, 3, 4, 5].map(id), all);
+            ec2.on(DescribeImageReferencesCommand).rejects(ec2Error("InvalidAction"));
+            const viaEnumeration = await findImageReferences(clients(), "us-east-1", [1, 2, 3, 4, 5].map(id), all);
+            assert.deepEqual(inUse(viaReferences.refs), [1, 2, 3, 4, 5]);
+            assert.deepEqual(inUse(viaEnumeration.refs), [1, 2, 3, 4, 5]);
+            assert.deepEqual(kinds(viaReferences.refs, id(1)), [
+                'launch-template lt-1 (version 1, every version counts (launchTemplateVersions: "all"))',
+            ]);
+        });
     });
 
     it("without DescribeImageReferences (InvalidAction) enumerates live instances and aws:ec2:image parameters, with or without SSM's DataType filter", async () => {

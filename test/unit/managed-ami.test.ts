@@ -22,6 +22,7 @@ import * as impl from "../../dynamic-providers/managed-ami";
 import { check, diff } from "../../dynamic-providers/managed-ami-planning";
 import { descriptor } from "../../sdk/managed-ami";
 import { checkManagedAmiInputs } from "../../sdk/validation";
+import { nothingUsesImages } from "../support/no-references";
 
 /** The hooks as the provider object puts them together (sdk/providers/managed-ami.ts). */
 const hooks = { ...impl, check, diff };
@@ -151,6 +152,7 @@ describe("ManagedAmi provider hooks", () => {
         assert.deepEqual(mutations(), []);
         assert.match(printed.join("\n"), /released ami-0123456789abcdef0 untouched/);
         ec2.on(DeregisterImageCommand).resolves({});
+        nothingUsesImages(ec2);
         await hooks.delete(AMI, {
             imageId: AMI,
             region: "us-east-1",
@@ -161,6 +163,24 @@ describe("ManagedAmi provider hooks", () => {
         } as never);
         assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
         assert.notEqual(ec2.commandCalls(DeregisterImageCommand)[0].args[0].input.DeleteAssociatedSnapshots, true, "snapshots kept");
+    });
+
+    it("deleteOnRelease never deregisters an image another account can launch: destroy fails naming it, the image stays untagged", async () => {
+        nothingUsesImages(ec2);
+        ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [{ UserId: "444455556666" }] });
+        ec2.on(DeregisterImageCommand).resolves({});
+        await assert.rejects(
+            hooks.delete(AMI, {
+                imageId: AMI,
+                region: "us-east-1",
+                name: "web-legacy",
+                snapshotIds: [SNAP],
+                deleteOnRelease: true,
+                owner: "p/s/ManagedAmi/legacy",
+            } as never),
+            /still in use: shared with account 444455556666/,
+        );
+        assert.deepEqual(mutations(), []);
     });
 
     it("a release withdraws the resource's SSM parameter and leaves the image", async () => {

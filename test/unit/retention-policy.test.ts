@@ -442,6 +442,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             ["exclude.inUse", { exclude: { inUse: "no" } }, "true or false"],
             ["exclude.launchedWithinDays", { exclude: { launchedWithinDays: -1 } }, "0 or more"],
             ["retireShared", { retireShared: "yes" }, "true or false"],
+            ["launchTemplateVersions", { launchTemplateVersions: "latest" }, 'use "in-use"'],
         ];
         for (const [property, change, fragment] of table) {
             it(`refuses ${property} ${JSON.stringify(change)}, naming the property`, () => {

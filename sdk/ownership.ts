@@ -1,0 +1,50 @@
+import { createHash } from "node:crypto";
+
+/**
+ * How golden-ami marks what it makes, so that it (and the sweeper) can tell
+ * its own images and snapshots from everyone else's. Pure: `check` reads it
+ * at preview.
+ */
+
+/** Every tag key golden-ami sets starts with this; users cannot set such keys on images or snapshots. */
+export const GOLDEN_AMI_TAG_PREFIX = "golden-ami:";
+
+/**
+ * The mark on every image, copy and snapshot golden-ami makes:
+ * `<project>/<stack>/<type>/<resource name>` (hashed past EC2's 256
+ * characters). Never put on adopted images (ManagedAmi).
+ */
+export const OWNER_TAG = "golden-ami:owner";
+
+/**
+ * Set on an image a replacement kept because something still uses it: when
+ * it was kept. The image also keeps its {@link OWNER_TAG} (and a
+ * GoldenImage's `golden-ami:pipeline`), so retention selecting that tag
+ * retires it once nothing uses it.
+ */
+export const KEPT_IN_USE_TAG = "golden-ami:kept-in-use";
+
+/**
+ * The `golden-ami:` tags a GoldenImage passes to its own copies through their
+ * `tags` (see GoldenImage): the only ones `check` takes from a program.
+ */
+export const COMPONENT_TAGS: readonly string[] = ["golden-ami:pipeline", "golden-ami:build-hash", "golden-ami:base-image"];
+
+/** Tags that mark an image or snapshot as golden-ami's own (any value): the mark, or a GoldenImage's pipeline tag. */
+export const MARK_TAGS: readonly string[] = [OWNER_TAG, "golden-ami:pipeline"];
+
+/** The {@link OWNER_TAG} value for a resource, within EC2's 256 characters. */
+export function ownerMarkValue(project: string, stack: string, type: string, resourceName: string): string {
+    const value = `${project}/${stack}/${type}/${resourceName}`;
+    return value.length <= 256 ? value : `sha256:${createHash("sha256").update(value).digest("hex")}`;
+}
+
+/** Whether a tag key is golden-ami's own (refused in a program's tags, except {@link COMPONENT_TAGS}). */
+export function isReservedTagKey(key: string): boolean {
+    return key.toLowerCase().startsWith(GOLDEN_AMI_TAG_PREFIX) && !COMPONENT_TAGS.includes(key);
+}
+
+/** EC2's tags without golden-ami's marks ({@link OWNER_TAG}, {@link KEPT_IN_USE_TAG}): what a resource's `tags` output shows. */
+export function withoutMarks(tags: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(tags).filter(([k]) => k !== OWNER_TAG && k !== KEPT_IN_USE_TAG));
+}
