@@ -365,6 +365,7 @@ async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResu
                 securityGroupIds: inputs.securityGroupIds,
                 iamInstanceProfile: inputs.iamInstanceProfile,
                 rootVolumeSize: inputs.rootVolumeSize,
+                blockDeviceMappings: inputs.blockDeviceMappings,
                 rootDeviceName: base.RootDeviceName,
                 kmsKeyId: inputs.kmsKeyId,
                 baseMappings: base.BlockDeviceMappings,

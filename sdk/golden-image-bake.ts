@@ -8,7 +8,7 @@ import { ImageResource } from "./image-resource";
 import provider from "./providers/golden-image-bake";
 import { GOLDEN_IMAGE_BAKE_RULES } from "./rules/golden-image-bake";
 import { containsUnknown, UNKNOWN } from "./rules/primitives";
-import type { ImageInputs } from "./types";
+import type { BlockDeviceMapping, ImageInputs } from "./types";
 
 /** Where the base image comes from (exactly one form), as the bake takes it. */
 export interface BaseImage {
@@ -48,6 +48,8 @@ export interface GoldenImageBakeInputs extends ImageInputs {
     userData: string;
     buildTimeoutMinutes: number;
     rootVolumeSize?: number;
+    /** The builder's block devices beside the base image's (and so the image's). */
+    blockDeviceMappings?: BlockDeviceMapping[];
     namePrefix: string;
     /** More instance types to try, in order, when EC2 has no capacity for `instanceType` (not part of the build hash). */
     instanceTypes?: string[];
@@ -79,6 +81,7 @@ export const BUILD_KEYS = [
     "securityGroupIds",
     "iamInstanceProfile",
     "rootVolumeSize",
+    "blockDeviceMappings",
     "region",
     "kmsKeyId",
     "test",
@@ -105,6 +108,7 @@ export function buildHash(inputs: BuildKeyValues): string | undefined {
         region: inputs.region,
         // Only when set: the hashes of builds without them stay what they were.
         ...(inputs.kmsKeyId ? { kmsKeyId: inputs.kmsKeyId } : {}),
+        ...((inputs.blockDeviceMappings as unknown[] | undefined)?.length ? { blockDeviceMappings: inputs.blockDeviceMappings } : {}),
         ...(inputs.test ? { test: normalTest(inputs.test as BakeTest) } : {}),
     };
     if (parts.baseImageId === undefined || containsUnknown(parts)) return undefined;
@@ -213,6 +217,7 @@ export const descriptor: ImageKind<GoldenImageBakeInputs> = {
         testTimeoutMinutes: "test.timeoutMinutes",
         publishOverwrite: "publish.overwrite",
         rootVolumeSize: "build.rootVolumeSize",
+        blockDeviceMappings: "build.blockDeviceMappings",
         namePrefix: "image.namePrefix",
         publishParameter: "publish.ssmParameter",
         description: "image.description",

@@ -4,7 +4,7 @@ import { AmiReplicaSet } from "./ami-replica-set";
 import { GoldenImageBake } from "./golden-image-bake";
 import { defaultRegion } from "./region";
 import { AmiRetentionPolicy } from "./retention-policy";
-import type { LaunchPermissions } from "./types";
+import type { BlockDeviceMapping, LaunchPermissions } from "./types";
 
 /** Where a GoldenImage's base image comes from: exactly one of the three forms. */
 export type GoldenImageBase =
@@ -60,6 +60,15 @@ export interface GoldenImageBuildArgs {
     readonly iamInstanceProfile?: pulumi.Input<string>;
     /** Root volume size in GiB of the builder, and so of the image. @default the base image's */
     readonly rootVolumeSize?: pulumi.Input<number>;
+    /**
+     * The builder's block devices beside (or instead of) the base image's, and so the image's: e.g.
+     * `[{ deviceName: "/dev/sdf", ebs: { volumeSize: 20, volumeType: "gp3" } }]` adds a 20 GiB data volume,
+     * `[{ deviceName: "/dev/sdb", noDevice: true }]` leaves one of the base image's out (EC2 Image Builder
+     * recipes' `blockDeviceMappings`, Packer's `launch_block_device_mappings`). Each EBS volume becomes a
+     * snapshot of the image and of every copy. Part of the build hash: a change builds a new image.
+     * @default the base image's
+     */
+    readonly blockDeviceMappings?: pulumi.Input<pulumi.Input<BlockDeviceMapping>[]>;
     /**
      * How long the script may run before the build fails: more than 0 and at most 1440 minutes (fractions allowed). The
      * builder is terminated on failure too. Not part of the build hash.
@@ -262,6 +271,7 @@ export class GoldenImage extends pulumi.ComponentResource {
             securityGroupIds: build?.securityGroupIds,
             iamInstanceProfile: build?.iamInstanceProfile,
             rootVolumeSize: build?.rootVolumeSize,
+            blockDeviceMappings: build?.blockDeviceMappings,
             buildTimeoutMinutes: build?.timeoutMinutes,
             instanceTypes: build?.instanceTypes,
             kmsKeyId: image.kmsKeyId,

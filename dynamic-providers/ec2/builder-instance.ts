@@ -18,7 +18,8 @@ import {
 } from "@aws-sdk/client-ec2";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { createWaiter, WaiterState } from "@smithy/core/client";
-import { recordToTags } from "./converters";
+import type { BlockDeviceMapping as ImageBlockDevice } from "../../sdk/types";
+import { recordToTags, toEc2BlockDeviceMappings } from "./converters";
 import {
     CONSOLE_OUTPUT_UNSUPPORTED,
     IAM_PROFILE_NOT_PROPAGATED_MESSAGE,
@@ -173,6 +174,8 @@ export interface BuilderSpec {
     iamInstanceProfile?: string;
     /** Root volume size in GiB (the image's root volume gets it too). */
     rootVolumeSize?: number;
+    /** The user's block devices (build.blockDeviceMappings), merged over the base image's. */
+    blockDeviceMappings?: ImageBlockDevice[];
     /** Root device of the base image, to size it. */
     rootDeviceName?: string;
     /**
@@ -245,6 +248,12 @@ export function builderMappings(spec: BuilderSpec): BlockDeviceMapping[] | undef
         if (spec.rootDeviceName && !byDevice.has(spec.rootDeviceName)) {
             byDevice.set(spec.rootDeviceName, { DeviceName: spec.rootDeviceName, Ebs: { Encrypted: true, KmsKeyId: spec.kmsKeyId } });
         }
+    }
+    // The user's devices (build.blockDeviceMappings): new EBS volumes take the KMS key too.
+    for (const m of toEc2BlockDeviceMappings(spec.blockDeviceMappings) ?? []) {
+        if (!m.DeviceName) continue;
+        const kms = spec.kmsKeyId && m.Ebs && !m.Ebs.SnapshotId ? { Encrypted: true, KmsKeyId: spec.kmsKeyId } : {};
+        byDevice.set(m.DeviceName, m.Ebs ? { ...m, Ebs: { ...byDevice.get(m.DeviceName)?.Ebs, ...m.Ebs, ...kms } } : m);
     }
     if (spec.rootVolumeSize && spec.rootDeviceName) {
         const root = byDevice.get(spec.rootDeviceName);

@@ -1,5 +1,16 @@
 import { parameterNameProblem } from "../ssm-parameter-name";
-import { booleanRule, CheckFailure, containsUnknown, fail, imageIdRule, IMAGE_NAME, kmsKeyRule, Rule, show } from "./primitives";
+import {
+    blockDeviceMappingsRule,
+    booleanRule,
+    CheckFailure,
+    containsUnknown,
+    fail,
+    imageIdRule,
+    IMAGE_NAME,
+    kmsKeyRule,
+    Rule,
+    show,
+} from "./primitives";
 import type { RuleTable } from "./runner";
 
 /**
@@ -32,6 +43,7 @@ export interface GoldenImageBakeCheckInputs {
     userData?: unknown;
     buildTimeoutMinutes?: unknown;
     rootVolumeSize?: unknown;
+    blockDeviceMappings?: unknown;
     namePrefix?: unknown;
     publishParameter?: unknown;
     pipeline?: unknown;
@@ -208,6 +220,7 @@ export const GOLDEN_IMAGE_BAKE_RULES: RuleTable<GoldenImageBakeCheckInputs> = [
     { property: "userData", rule: userDataRule },
     { property: "buildTimeoutMinutes", rule: buildTimeoutRule },
     { property: "rootVolumeSize", rule: rootVolumeSizeRule },
+    { property: "blockDeviceMappings", rule: blockDeviceMappingsRule },
     { property: "namePrefix", rule: namePrefixRule },
     { property: "publishParameter", rule: publishParameterRule },
     { property: "publishOverwrite", rule: booleanRule },

@@ -231,6 +231,33 @@ describe("GoldenImage", () => {
                 { DeviceName: "/dev/xvda", Ebs: { Encrypted: true, KmsKeyId: "alias/golden", VolumeSize: 20, DeleteOnTermination: true } },
                 { DeviceName: "/dev/sdb", Ebs: { Encrypted: true, KmsKeyId: "alias/golden" } },
             ]);
+            // build.blockDeviceMappings: a new data volume (encrypted with the key), one of the base image's left out.
+            assert.deepEqual(
+                JSON.parse(
+                    JSON.stringify(
+                        builderMappings({
+                            ...spec,
+                            kmsKeyId: "alias/golden",
+                            blockDeviceMappings: [
+                                { deviceName: "/dev/sdf", ebs: { volumeSize: 20, volumeType: "gp3" } },
+                                { deviceName: "/dev/sdb", noDevice: true },
+                            ],
+                        }),
+                    ),
+                ), // the SDK's shapes without their unset fields
+                [
+                    { DeviceName: "/dev/xvda", Ebs: { Encrypted: true, KmsKeyId: "alias/golden" } },
+                    { DeviceName: "/dev/sdb", NoDevice: "" },
+                    { DeviceName: "/dev/sdf", Ebs: { VolumeSize: 20, VolumeType: "gp3", Encrypted: true, KmsKeyId: "alias/golden" } },
+                ],
+            );
+        });
+
+        it("build.blockDeviceMappings is part of the build hash; unset keeps the hash of builds without it", () => {
+            const inputs = { baseImageId: "ami-0123456789abcdef0", instanceType: "t3.small", region: "us-east-1" };
+            const without = buildHash(inputs);
+            assert.equal(buildHash({ ...inputs, blockDeviceMappings: [] }), without);
+            assert.notEqual(buildHash({ ...inputs, blockDeviceMappings: [{ deviceName: "/dev/sdf", ebs: { volumeSize: 20 } }] }), without);
         });
 
         it("tells the architecture from the instance type", () => {
