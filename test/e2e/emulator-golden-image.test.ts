@@ -49,6 +49,10 @@ describe("GoldenImage from the public al2023 parameter on the strict emulator (r
         stack = await newStack("golden-pipeline", "strict-emulator", { ...emulator.env, GOLDEN_AMI_POLL_SCALE: "0.05" });
         await stack.config({ "aws:region": HOME, baseParameter: BASE, version: "1", publishParameter: PUBLISH });
         await stack.run(["config", "set", "--path", "regions[0]", COPY]);
+        // A data volume beside the base image's root (build.blockDeviceMappings, as in Image Builder recipes).
+        await stack.config({
+            blockDeviceMappings: JSON.stringify([{ deviceName: "/dev/sdf", ebs: { volumeSize: 20, volumeType: "gp3" } }]),
+        });
     });
 
     after(async () => {
@@ -74,6 +78,21 @@ describe("GoldenImage from the public al2023 parameter on the strict emulator (r
         const [copy] = (await client.send(new DescribeImagesCommand({ ImageIds: [copyId] }))).Images!;
         client.destroy();
         assert.equal(copy.State, "available");
+        // The builder's two volumes are the image's two snapshots, and the copy's own two in its region.
+        const home = ec2(HOME);
+        const [image] = (await home.send(new DescribeImagesCommand({ ImageIds: [out.imageId as string] }))).Images!;
+        home.destroy();
+        const devices = (img: Image) => img.BlockDeviceMappings!.map((m) => [m.DeviceName, m.Ebs?.VolumeSize, !!m.Ebs?.SnapshotId]);
+        assert.deepEqual(devices(image), [
+            ["/dev/xvda", 8, true],
+            ["/dev/sdf", 20, true],
+        ]);
+        assert.deepEqual(devices(copy), devices(image));
+        const snaps = (img: Image) => img.BlockDeviceMappings!.map((m) => m.Ebs!.SnapshotId);
+        assert.ok(
+            snaps(copy).every((s) => !snaps(image).includes(s)),
+            "the copy has snapshots of its own",
+        );
     });
 
     it("destroy: no image and no snapshot of the account left in either region", async () => {

@@ -14,6 +14,8 @@ const web = new GoldenImage("web", {
             ? undefined
             : `#!/bin/bash\nset -e\necho "provisioning ${config.get("version") ?? "1"}"\necho "golden-ami: success"\n${config.get("lastLine") ?? "poweroff"}\n`,
         timeoutMinutes: config.getNumber("timeoutMinutes") ?? 10,
+        // e.g. a data volume beside the base image's root: the image and its copies map both.
+        blockDeviceMappings: config.getObject("blockDeviceMappings"),
     },
     // test: "pass" or "fail" (the emulator plays `false` under set -e as a failing check).
     test: config.get("test")
