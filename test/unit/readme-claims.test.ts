@@ -133,6 +133,22 @@ describe("README's numbers and versions are the code's", () => {
         assert.equal(DEFAULT_RATE_SHARE, 1);
     });
 
+    it("the bench figures README quotes are the ones BENCHMARKS.md recorded for that run", () => {
+        const [retired, withinPct, custodian, custodianVersion, script] = says(
+            /([\d,]+) retirements over three regions finished within (\d+)% of the least time the buckets allow, ([\d.]+) times as fast as Cloud Custodian ([\d.]+) and ([\d.]+) times as fast as a sequential script/,
+        );
+        const bench = fs.readFileSync(path.join(ROOT, "BENCHMARKS.md"), "utf8");
+        const line = /^bench: floor-ratio=([\d.]+) .*vs-custodian=([\d.]+) vs-script=([\d.]+) /m.exec(
+            bench.slice(bench.indexOf(`${retired.replace(",", "")} retired`)),
+        );
+        assert.ok(line, `BENCHMARKS.md records a run that retired ${retired} images, with its summary line`);
+        const [floorRatio, vsCustodian, vsScript] = line.slice(1).map(Number);
+        assert.ok(floorRatio <= 1 + Number(withinPct) / 100, `floor-ratio ${floorRatio} is within ${withinPct}%`);
+        assert.equal(Number(custodian), vsCustodian);
+        assert.equal(Number(script), vsScript);
+        assert.match(bench, new RegExp(`c7n ${custodianVersion.replace(/\./g, "\\.")}`));
+    });
+
     it("the retention policy's state bound README gives is the one its test holds it to", () => {
         const [kb] = says(/at 10,000 retirements the policy's state stays under (\d+) KB/);
         const test = fs.readFileSync(path.join(ROOT, "test", "unit", "retention-policy.test.ts"), "utf8");
