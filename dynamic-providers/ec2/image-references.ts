@@ -6,7 +6,6 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import {
     DescribeImageReferencesCommand,
-    DescribeLaunchTemplateVersionsCommand,
     paginateDescribeFleets,
     paginateDescribeInstances,
     paginateDescribeLaunchTemplates,
@@ -442,8 +441,13 @@ async function launchTemplateReferences(
     for (const t of byTemplate.values()) {
         const which = t.id ? { LaunchTemplateId: t.id } : { LaunchTemplateName: t.name };
         const ask = async (asked: string[]): Promise<LaunchTemplateVersion[]> => {
-            const out = await client.send(new DescribeLaunchTemplateVersionsCommand({ ...which, Versions: asked }));
-            return out?.LaunchTemplateVersions ?? [];
+            // Every page: EC2 may page even an answer by version numbers (NextToken), and a version missed here
+            // would read as an image nobody uses.
+            const versions: LaunchTemplateVersion[] = [];
+            for await (const page of paginateDescribeLaunchTemplateVersions({ client }, { ...which, Versions: asked })) {
+                versions.push(...(page.LaunchTemplateVersions ?? []));
+            }
+            return versions;
         };
         const asked = [...t.numbered.keys()];
         const found: LaunchTemplateVersion[] = [];
