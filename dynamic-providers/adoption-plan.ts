@@ -78,20 +78,22 @@ const who = (p: LaunchPermissions) =>
         ...(p.public ? ["everyone (public)"] : []),
     ].join(", ");
 
-/** One line per change, as preview prints it. */
-export function describeAdoptionChange(c: AdoptionChange): string {
+/** One line per change, as preview prints it; the values of `secret` properties (secrets in the program) are never shown. */
+export function describeAdoptionChange(c: AdoptionChange, secret: ReadonlySet<string> = new Set()): string {
+    const shown = (v: string | undefined) => (secret.has(c.property) && v !== undefined ? "[secret]" : q(v));
     switch (c.property) {
         case "description":
-            return `description ${q(c.from)} -> ${q(c.to)}`;
+            return `description ${shown(c.from)} -> ${shown(c.to)}`;
         case "tags":
-            return `tag ${c.key}: ${q(c.from)} -> ${q(c.to)}`;
+            return `tag ${c.key}: ${shown(c.from)} -> ${shown(c.to)}`;
         case "snapshotTags":
-            return `snapshot ${c.snapshotId} tag ${c.key}: ${q(c.from)} -> ${q(c.to)}`;
+            return `snapshot ${c.snapshotId} tag ${c.key}: ${shown(c.from)} -> ${shown(c.to)}`;
         case "deprecationTime":
             return `deprecation time ${q(c.from)} -> ${q(c.to)}`;
         case "deregistrationProtection":
             return `deregistration protection ${c.from ? "on" : "off"} -> ${c.to ? "on" : "off"}`;
         case "launchPermissions": {
+            if (secret.has("launchPermissions")) return "launch permissions: [secret]";
             const parts = [];
             if (!isEmpty(c.grant)) parts.push(`grant ${who(c.grant)}`);
             if (!isEmpty(c.revoke)) parts.push(`revoke ${who(c.revoke)}`);

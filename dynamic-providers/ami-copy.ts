@@ -15,6 +15,8 @@ import type { Image } from "./ec2/types";
 import { finishCreate, imageHooks } from "./image-hooks";
 import { identityToken, markedTags } from "./image-planning";
 
+import { isFinishedCreate, keptImageError } from "./kept-image";
+
 export { AmiCopyInputs };
 
 /** Changing any of these makes a new copy. */
@@ -112,12 +114,13 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
             if (salt === gone && hasCode(e, IMAGE_NAME_DUPLICATE)) {
                 // The copy taken for destroyed has the name after all: it was only
                 // slow to become visible. Finish that one; never leave it out of state.
-                let late: boolean;
+                let late: Image | undefined;
                 try {
-                    late = (await findOwnImagesByName(client, inputs.name)).some((i) => i.ImageId === gone);
+                    late = (await findOwnImagesByName(client, inputs.name)).find((i) => i.ImageId === gone);
                 } catch (lookup) {
                     throw new OperationError(op, `CopyImage refused the name; looking up whether ${gone} has it`, lookup);
                 }
+                if (late && isFinishedCreate(late)) throw keptImageError(op, late);
                 if (late) return finishCreate(client, gone, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000));
             }
             if (!hasCode(e, IDEMPOTENT_PARAMETER_MISMATCH)) throw new OperationError(op, "CopyImage", e);
@@ -136,6 +139,7 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
                 throw new OperationError(op, "CopyImage answered IdempotentParameterMismatch; looking up the copy made earlier", lookup);
             }
             if (earlier?.ImageId) {
+                if (isFinishedCreate(earlier)) throw keptImageError(op, earlier);
                 printProgress(`${op}: adopting ${earlier.ImageId}, the copy an earlier run asked for under this token`);
                 if ((earlier.Description ?? "") !== (inputs.description ?? "")) {
                     try {
@@ -171,6 +175,8 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
             salt = gone = imageId;
             continue;
         }
+        // EC2 hands a token's copy back for as long as it lives: one kept by retainOnDelete too.
+        if (isFinishedCreate(seen)) throw keptImageError(op, seen);
         return finishCreate(client, imageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000), seen);
     }
 }

@@ -13,6 +13,7 @@ import type { EC2Client } from "./ec2/types";
 import { findSource, printProgress } from "./ec2/waiters";
 import { finishCreate, imageHooks } from "./image-hooks";
 import { markedTags } from "./image-planning";
+import { isFinishedCreate, KeptImageError, keptImageError } from "./kept-image";
 
 export { AmiFromInstanceInputs };
 
@@ -44,6 +45,7 @@ async function createOrAdopt(client: EC2Client, inputs: AmiFromInstanceInputs, o
                 (!i.SourceInstanceId || i.SourceInstanceId === inputs.sourceInstanceId),
         );
         if (ours?.ImageId) {
+            if (isFinishedCreate(ours)) throw keptImageError(op, ours);
             printProgress(`${op}: adopting ${ours.ImageId}, the image of this name an interrupted run left behind`);
             return ours.ImageId;
         }
@@ -109,6 +111,7 @@ async function create(inputs: AmiFromInstanceInputs): Promise<dynamic.CreateResu
     try {
         imageId = await createOrAdopt(client, inputs, op);
     } catch (e) {
+        if (e instanceof KeptImageError) throw e;
         throw new OperationError(op, "CreateImage", e, { region: inputs.region });
     }
     return finishCreate(client, imageId, inputs, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);

@@ -10,6 +10,7 @@ import { hasCode, OperationError } from "./ec2/errors";
 import { findExistingSnapshotIds, findOwnImagesByName } from "./ec2/finders";
 import { printProgress } from "./ec2/waiters";
 import { finishCreate, imageHooks } from "./image-hooks";
+import { isFinishedCreate, KeptImageError, keptImageError } from "./kept-image";
 
 export { AmiFromSnapshotInputs };
 
@@ -53,10 +54,12 @@ async function create(inputs: AmiFromSnapshotInputs): Promise<dynamic.CreateResu
                 (i) => (i.State === "pending" || i.State === "available") && !!root && imageSnapshotIds(i).includes(root),
             );
             if (!ours?.ImageId) throw e;
+            if (isFinishedCreate(ours)) throw keptImageError(op, ours);
             printProgress(`${op}: adopting ${ours.ImageId}, the image of this name an interrupted run left behind`);
             imageId = ours.ImageId;
         }
     } catch (e) {
+        if (e instanceof KeptImageError) throw e;
         throw new OperationError(op, "RegisterImage", e, { region: inputs.region });
     }
     return finishCreate(

@@ -28,6 +28,7 @@ import type { EC2Client } from "./ec2/types";
 import { printProgress } from "./ec2/waiters";
 import { deleteImage, finishCreate, imageHooks } from "./image-hooks";
 import { compact, ImageResourceState, markedTags, wantedImageTags } from "./image-planning";
+import { isFinishedCreate, KeptImageError, keptImageError } from "./kept-image";
 
 export { GoldenImageBakeInputs };
 
@@ -199,7 +200,9 @@ async function leftoverImage(client: EC2Client, inputs: GoldenImageBakeInputs): 
     const sameBuild = images.filter((i) => i.Tags?.some((t) => t.Key === BUILD_HASH_TAG && t.Value === inputs.buildHash));
     for (const f of sameBuild.filter((i) => i.State === "failed" || i.State === "error"))
         await removeImageLeftBehind(client, inputs.region, f.ImageId!);
-    return sameBuild.find((i) => i.State === "pending" || i.State === "available")?.ImageId;
+    const left = sameBuild.find((i) => i.State === "pending" || i.State === "available");
+    if (left && isFinishedCreate(left)) throw keptImageError(label(inputs), left, "set image.namePrefix to another prefix");
+    return left?.ImageId;
 }
 
 /** Appends what happened to the builder to a failure's message, keeping the error's type (and an image id it carries). */
@@ -341,7 +344,13 @@ async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResu
 
     // Before anything is built: a parameter someone else owns is never written over.
     await step(`checking who owns SSM parameter ${inputs.publishParameter}`, () => checkPublishOwnership(client, inputs));
-    const adopted = await step("looking for an image an interrupted run made", () => leftoverImage(client, inputs));
+    let adopted: string | undefined;
+    try {
+        adopted = await leftoverImage(client, inputs);
+    } catch (e) {
+        if (e instanceof KeptImageError) throw e;
+        throw new OperationError(op, "looking for an image an interrupted run made", e);
+    }
     if (adopted) {
         printProgress(`${op}: adopting ${adopted}, the image of this build an interrupted run made`);
         try {

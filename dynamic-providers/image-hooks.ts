@@ -40,6 +40,7 @@ import {
     wantedImageTags,
 } from "./image-planning";
 import { inUseOnDestroy, isReplacement, keptWarning, markKept, noteCreated, ownShares } from "./image-in-use";
+import { CREATE_FINISHED_TAG } from "./kept-image";
 import { exitWhenOutputIsGone } from "./orphan-guard";
 import { OWNER_TAG } from "../sdk/ownership";
 import { publishImage, PublishOutputs, publishStep, reconcilePublish, unpublishImage } from "./publish";
@@ -143,6 +144,12 @@ export async function finishCreate(
         published = await publishImage(imageId, inputs);
     } catch (e) {
         throw partialCreate(op, "publishing the image id to SSM", e, imageId, inputs, image);
+    }
+    // Last: from here the image is state's, and a later create never takes it back silently (kept-image.ts).
+    try {
+        await reconcileTags(client, [imageId], { [CREATE_FINISHED_TAG]: imageId }, {});
+    } catch (e) {
+        throw partialCreate(op, `tagging ${CREATE_FINISHED_TAG}`, e, imageId, inputs, image);
     }
     return {
         id: imageId,

@@ -63,6 +63,7 @@ export type ImageResourceState<I extends ImageInputs = ImageInputs> = I & ImageO
 
 /** Changing these never touches EC2; they are only stored. */
 const STORED_ONLY = ["deleteSnapshotsOnDestroy", "createTimeoutMinutes", "deleteTimeoutMinutes"] as const;
+const STORED = new Set<string>(STORED_ONLY);
 
 /** Which properties differ between state and new inputs, each compared the way EC2 keeps it. */
 export function changedProperties(oldProps: object, newProps: object, keys: readonly string[]): string[] {
@@ -119,6 +120,8 @@ export function diffImage(
     replaceKeys: readonly string[],
     /** The kind's own inputs that update in place (see ImageKind.inPlace). */
     ownInPlace: readonly string[] = [],
+    /** Replace keys made from the others (a name made by the class, a build hash): never named as a cause beside one. */
+    derived: readonly string[] = [],
 ): dynamic.DiffResult {
     if ((olds as Partial<ImageOutputs>).state === DEREGISTERED) {
         return { changes: true, replaces: ["state"], deleteBeforeReplace: false };
@@ -126,7 +129,11 @@ export function diffImage(
     // State has the image's tags as EC2 has them, copied ones included.
     const wanted = { ...news, tags: wantedImageTags(news, olds.copiedTags) };
     const changed = changedProperties(olds, wanted, [...replaceKeys, ...IN_PLACE, ...ownInPlace, ...STORED_ONLY]);
-    const replaces = changed.filter((k) => replaceKeys.includes(k));
+    // The replaceOnChanges resource option: those in-place inputs replace too.
+    const asked = news.replaceOnChanges ?? [];
+    const replacing = changed.filter((k) => replaceKeys.includes(k) || asked.includes(k) || (asked.includes("*") && !STORED.has(k)));
+    const causes = replacing.filter((k) => !derived.includes(k));
+    const replaces = causes.length > 0 ? causes : replacing;
     const sameName = olds.name === news.name && olds.region === news.region;
     return {
         changes: changed.length > 0,
@@ -151,8 +158,10 @@ export interface PlanningHooks<I extends Partial<ImageInputs>> {
 /** The kind's check (its rules, then the shared ones; defaults filled in) and diff (its identity replaces). */
 export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>, ec2Check?: () => Ec2Check<I>): PlanningHooks<I> {
     const replaces = replaceKeys(kind);
+    // Made from the other inputs: the name when the class made it (or `derive` does), the bake's build hash.
+    const derivedKeys = (news: ImageInputs) => [...(news.autoNamed || kind.derive ? ["name"] : []), ...(kind.derive ? ["buildHash"] : [])];
     const diffOf = (olds: ImageResourceState<any>, news: ImageInputs): dynamic.DiffResult => {
-        if (kind.name === "input") return diffImage(olds, news, replaces, kind.inPlace);
+        if (kind.name === "input") return diffImage(olds, news, replaces, kind.inPlace, derivedKeys(news));
         // The name is the image's own, never an input: compare as if it were unchanged.
         const result = diffImage(olds, { ...news, name: olds.name }, replaces, kind.inPlace);
         // Replacing means adopting another image: the old one is released first.
@@ -168,10 +177,12 @@ export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>
                 else if (found) failures.push(found);
             }
             const inputs = withImageDefaults({ ...news, ...resolved }, kind);
-            return { inputs: kind.derive && failures.length === 0 ? compact(kind.derive(inputs, news)) : inputs, failures };
+            const made = kind.derive && failures.length === 0 ? compact(kind.derive(inputs, news)) : inputs;
+            return { inputs: keepDecided(kind, olds, made), failures };
         },
         async diff(_id, olds, news) {
             const result = diffOf(olds, news as unknown as ImageInputs);
+            if (result.replaces?.length) console.log(replaceReason(kind, olds, result.replaces));
             // A replacement of an image state has: say now whether the old one is in use (loads the EC2 layer only then).
             if (kind.name === "input" && result.replaces?.length && olds.imageId && olds.region && olds.state !== DEREGISTERED) {
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -182,6 +193,44 @@ export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>
             return kind.changedOutside?.(olds) ? { ...result, changes: true } : result;
         },
     };
+}
+
+/**
+ * What is decided once and kept in state: a name the class made (no `name`
+ * given) stays the one the image was created with until the image is
+ * replaced, so renaming the resource (`aliases`) or the stack, which changes
+ * the name the class makes, changes nothing in EC2; and the publisher mark of
+ * a parameter that stays the same. Without a previous name (a create, also
+ * the re-run of an interrupted one) the class's name is used: deterministic,
+ * so the re-run finds the image the interrupted run made.
+ */
+export function keepDecided<T extends Partial<ImageInputs>>(kind: ImageKind<any>, olds: Partial<ImageInputs>, news: T): T {
+    const out = { ...news } as Record<string, any>;
+    if (kind.name === "input" && news.autoNamed && olds.autoNamed && typeof olds.name === "string" && news.region === olds.region) {
+        const now = identityValues(kind, news as Record<string, unknown>);
+        if (!containsUnknown(now) && isDeepStrictEqual(now, identityValues(kind, olds as Record<string, unknown>))) out.name = olds.name;
+    }
+    // The golden-ami:owner mark too: the resource is the same one under its new name.
+    if (typeof news.owner === "string" && typeof olds.owner === "string") out.owner = olds.owner;
+    if (news.publish && olds.publish?.owner && olds.publish.ssmParameter === news.publish.ssmParameter && !containsUnknown(news.publish)) {
+        out.publish = { ...news.publish, owner: olds.publish.owner };
+    }
+    return out as T;
+}
+
+/**
+ * The line `diff` prints for a replacement, read in the plain `pulumi
+ * preview --diff` (a dynamic provider cannot send a detailed diff): which
+ * inputs, or which EC2 state, force it. Names only, never values (a value
+ * may be a secret).
+ */
+export function replaceReason(kind: ImageKind<any>, olds: Partial<ImageInputs & ImageOutputs>, replaces: readonly string[]): string {
+    const what = `${kind.type} ${olds.imageId ?? ""} (${olds.name ?? "?"})`;
+    if (replaces.includes("state")) {
+        return `${what} is replaced: the image was deregistered outside Pulumi (a refresh found it gone); \`pulumi up\` makes it again`;
+    }
+    const named = replaces.map((k) => (kind.shownAs?.[k] ?? k) + (kind.identity.some((i) => i.key === k) ? "" : " (replaceOnChanges)"));
+    return `${what} is replaced because ${named.join(", ")} changed`;
 }
 
 /**

@@ -86,10 +86,12 @@ export async function previewAdoption(inputs: ManagedAmiInputs, options: { adopt
     const changes = planAdoption(current, inputs);
     if (!options.adopting && changes.length === 0) return undefined;
     const verb = options.adopting ? "adopting" : "updating";
+    const hidden = new Set(inputs.secretInputs ?? []);
     printProgress(
         changes.length === 0
             ? `${label}: ${verb} changes nothing`
-            : `${label}: ${verb} changes ${changes.length} setting(s):\n` + changes.map((c) => `  ${describeAdoptionChange(c)}`).join("\n"),
+            : `${label}: ${verb} changes ${changes.length} setting(s):\n` +
+                  changes.map((c) => `  ${describeAdoptionChange(c, hidden)}`).join("\n"),
     );
     if (options.adopting) printProgress(`${label}: left as they are: ${untouchedSettings(current, inputs).join("; ")}`);
     return undefined;
@@ -115,10 +117,15 @@ async function reconcile(
     );
     const current = await step("reading its settings", () => adoptedImageState(client, image, inputs.snapshotTags !== undefined));
     const changes = planAdoption(current, inputs);
-    await step(`applying ${changes.map(describeAdoptionChange).join(", ") || "nothing"}`, () => applyAdoption(client, imageId, changes));
+    const hidden = new Set(inputs.secretInputs ?? []);
+    await step(`applying ${changes.map((c) => describeAdoptionChange(c, hidden)).join(", ") || "nothing"}`, () =>
+        applyAdoption(client, imageId, changes),
+    );
     const published = await step("publishing the image id to SSM", () => reconcilePublish(imageId, olds, inputs));
-    const { tags: _ec2Tags, ...outputs } = imageOutputs(image, inputs.region);
-    return compact({ ...inputs, ...outputs, ...published, name: image.Name ?? "", tags: inputs.tags ?? {} });
+    const outputs = imageOutputs(image, inputs.region);
+    // The tags as EC2 has them now: the ones it had, with the listed ones set.
+    const tags = { ...outputs.tags, ...(inputs.tags ?? {}) };
+    return compact({ ...inputs, ...outputs, ...published, name: image.Name ?? "", tags });
 }
 
 /**
@@ -145,13 +152,9 @@ async function update(id: string, olds: ImageResourceState, news: ManagedAmiInpu
     return { outs: await reconcile(`updating adopted AMI (${olds.name}) ${id}`, id, news, olds) };
 }
 
-/** `pulumi refresh`: EC2's view, but `tags` stay the ones the inputs manage (others are not ours to report as drift). */
+/** `pulumi refresh`: EC2's view (its `tags` output is every tag of the image; diff compares only the listed ones). */
 async function read(id: string, props: ImageResourceState & ManagedAmiInputs): Promise<dynamic.ReadResult> {
-    const r = await readImage(id, props);
-    if (!r.id) return r;
-    const ec2Tags = (r.props?.tags ?? {}) as Record<string, string>;
-    const listed = Object.keys((props.tags ?? {}) as Record<string, string>);
-    return { ...r, props: { ...r.props, tags: Object.fromEntries(listed.filter((k) => k in ec2Tags).map((k) => [k, ec2Tags[k]])) } };
+    return readImage(id, props, descriptor);
 }
 
 /**

@@ -124,6 +124,6 @@ export class AmiCopy extends ImageResource {
             kmsKeyId: args.kmsKeyId,
             copyImageTags: args.copyImageTags,
         };
-        super(provider, name, imageResourceProps(descriptor, name, args, own), opts, "golden-ami", descriptor.type);
+        super(provider, name, imageResourceProps(descriptor, name, args, own, opts), opts, "golden-ami", descriptor.type);
     }
 }

@@ -113,6 +113,6 @@ export class AmiFromInstance extends ImageResource {
             snapshotWithoutReboot: args.snapshotWithoutReboot,
             blockDeviceMappings: args.blockDeviceMappings,
         };
-        super(provider, name, imageResourceProps(descriptor, name, args, own), opts, "golden-ami", descriptor.type);
+        super(provider, name, imageResourceProps(descriptor, name, args, own, opts), opts, "golden-ami", descriptor.type);
     }
 }

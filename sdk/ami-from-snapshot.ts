@@ -229,6 +229,6 @@ export class AmiFromSnapshot extends ImageResource {
             tpmSupport: args.tpmSupport,
             virtualizationType: args.virtualizationType,
         };
-        super(provider, name, imageResourceProps(descriptor, name, args, own), opts, "golden-ami", descriptor.type);
+        super(provider, name, imageResourceProps(descriptor, name, args, own, opts), opts, "golden-ami", descriptor.type);
     }
 }

@@ -9,6 +9,9 @@ import { createHash } from "node:crypto";
  * same name and adopts the image that run left behind instead of making a
  * second one; a replacement (new source, new settings) gets a new name, so the
  * new image can exist beside the old one until the old one is deleted.
+ * Once the image exists, `check` keeps the name in state (keepDecided), so
+ * renaming the resource or the stack, which changes this name, changes
+ * nothing in EC2.
  */
 export function autoImageName(resourceName: string, identity: pulumi.Input<unknown>[]): pulumi.Output<string> {
     return pulumi.all(identity).apply((values) => {

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "node:crypto";
+import { createHash, scryptSync } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import { validNamePart } from "./auto-name";
 import { BUILD_TIMEOUT_MINUTES, CREATE_IMAGE_TIMEOUT_MINUTES } from "./time-limits";
 import { givenInputs, IMAGE_OUTPUTS, ownerMark } from "./image-args";
@@ -65,6 +66,8 @@ export interface GoldenImageBakeInputs extends ImageInputs {
     publishOverwrite?: boolean;
     /** Hash of everything that goes into the bake; part of the image name, and a tag. */
     buildHash: string;
+    /** The script was a secret in the program: the build hash is stretched (see buildHash). */
+    secretBuild?: boolean;
 }
 
 /** Tags golden-ami puts on every image, snapshot and builder of a pipeline. */
@@ -89,13 +92,20 @@ export const BUILD_KEYS = [
 
 type BuildKeyValues = Partial<Record<(typeof BUILD_KEYS)[number], unknown>>;
 
+/** scrypt's cost for the hash of a secret build: about 50 ms and 16 MiB a guess. */
+const SECRET_BUILD_SCRYPT = { N: 2 ** 14, r: 8, p: 1 } as const;
+
 /**
  * The build hash: 16 hex digits of a SHA-256 over what goes into the bake.
  * Security groups compare as a set; unset and empty are the same. Undefined
  * when any part is not known yet (preview of a build whose subnet is being
- * made, say).
+ * made, say). With `secret` (the script was a secret in the program) it is
+ * scrypt instead, so the 8 digits in the image name and the build-hash tag
+ * cannot be turned back into a short secret by cheap guessing; still
+ * deterministic (an interrupted bake is found again by its name) and free of
+ * the stack's and resource's names (a rename replaces nothing).
  */
-export function buildHash(inputs: BuildKeyValues): string | undefined {
+export function buildHash(inputs: BuildKeyValues, secret = false): string | undefined {
     const parts = {
         v: 1,
         baseImageId: inputs.baseImageId,
@@ -112,6 +122,9 @@ export function buildHash(inputs: BuildKeyValues): string | undefined {
         ...(inputs.test ? { test: normalTest(inputs.test as BakeTest) } : {}),
     };
     if (parts.baseImageId === undefined || containsUnknown(parts)) return undefined;
+    if (secret) {
+        return scryptSync(JSON.stringify(parts), "golden-ami:build-hash", 8, SECRET_BUILD_SCRYPT).toString("hex");
+    }
     return createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 
@@ -151,7 +164,7 @@ export function deriveBakeInputs(
         securityGroupIds: Array.isArray(sgs) && !containsUnknown(sgs) ? [...new Set(sgs)].sort() : sgs,
     };
     if (inputs.test !== undefined) out.test = normalTest(inputs.test);
-    const hash = buildHash(out);
+    const hash = buildHash(out, inputs.secretBuild === true);
     out.buildHash = hash ?? UNKNOWN;
     out.name = hash !== undefined && !containsUnknown(given.namePrefix) ? imageNameFor(given.namePrefix!, hash) : UNKNOWN;
     if (!containsUnknown(given.tags)) {
@@ -161,7 +174,8 @@ export function deriveBakeInputs(
             [BUILD_HASH_TAG]: out.buildHash,
             [BASE_IMAGE_TAG]: out.baseImageId!,
         };
-        if (given.snapshotTags === undefined) out.snapshotTags = out.tags;
+        // GoldenImage gives a copy of the tags when snapshotTags is unset (to keep their secret bit).
+        if (given.snapshotTags === undefined || isDeepStrictEqual(given.snapshotTags, given.tags)) out.snapshotTags = out.tags;
         else if (!containsUnknown(given.snapshotTags)) out.snapshotTags = { ...given.snapshotTags, [PIPELINE_TAG]: given.pipeline! };
     }
     return out;

@@ -290,7 +290,14 @@ export class GoldenImage extends pulumi.ComponentResource {
             publishOverwrite: args.publish?.overwrite,
             description: image.description,
             tags: image.tags,
-            snapshotTags: image.snapshotTags,
+            // A copy of secret tags is secret: given as an input, the engine keeps its secret bit in state.
+            snapshotTags: image.snapshotTags ?? image.tags,
+            // The name is decided once (kept across renames) unless the program gives its prefix.
+            autoNamed: image.namePrefix === undefined ? true : undefined,
+            // A secret build or test script: the build hash is stretched so that the name does not give it away (see buildHash).
+            secretBuild: pulumi
+                .output(Promise.all([build?.userData, args.test?.userData].map((u) => pulumi.isSecret(pulumi.output(u ?? "")))))
+                .apply((s) => s.includes(true) || undefined),
             deprecationTime: image.deprecationTime,
             deregistrationProtection: image.deregistrationProtection,
             launchPermissions: image.launchPermissions,

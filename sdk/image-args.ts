@@ -5,6 +5,7 @@ import { identityValues, ImageKind } from "./image-kind";
 import { ownerMarkValue } from "./ownership";
 import { defaultRegion } from "./region";
 import type { PublishArgs, PublishInputs } from "./publish";
+import { optionInputs } from "./resource-options";
 import type { ImageOutputs, LaunchPermissions } from "./types";
 
 /** Args every image resource (AmiFromInstance, AmiCopy) shares. */
@@ -21,7 +22,7 @@ export interface ImageResourceArgs {
     readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /**
      * Tags on the image's EBS snapshots. Updated in place.
-     * @default the same as `tags` (none for AmiFromSnapshot: its snapshots are the user's)
+     * @default the same as `tags` (secret where `tags` are; none for AmiFromSnapshot: its snapshots are the user's)
      */
     readonly snapshotTags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /**
@@ -60,13 +61,14 @@ export interface ImageResourceArgs {
     /**
      * How long to wait for the image to become available. Past it the create
      * fails but the image stays in state, and the next `pulumi up` waits again.
-     * (Pulumi's `customTimeouts` do not reach dynamic providers; this does.)
+     * The resource option `customTimeouts: { create: "90m" }` sets it too.
      * @default 40 for AmiFromInstance and AmiFromSnapshot, 240 for AmiCopy
      */
     readonly createTimeoutMinutes?: pulumi.Input<number>;
     /**
      * How long deregistering and deleting snapshots may take (snapshots are
-     * retried while EC2 still reports them in use).
+     * retried while EC2 still reports them in use). The resource option
+     * `customTimeouts: { delete: "30m" }` sets it too.
      * @default 20
      */
     readonly deleteTimeoutMinutes?: pulumi.Input<number>;
@@ -161,16 +163,36 @@ export function imageResourceProps(
     resourceName: string,
     args: ImageResourceArgs,
     own: Record<string, unknown>,
+    opts?: pulumi.CustomResourceOptions,
 ): Record<string, unknown> {
     const region = args.region ?? defaultRegion();
+    const fromOptions = optionInputs(
+        kind.type,
+        resourceName,
+        opts,
+        `adopt an existing image with new ManagedAmi("${resourceName}", { imageId: "ami-…" })`,
+    );
     const inputs: Record<string, unknown> = {
         ...own,
         ...commonImageInputs(args, region),
+        createTimeoutMinutes: args.createTimeoutMinutes ?? fromOptions.createTimeoutMinutes,
+        deleteTimeoutMinutes: args.deleteTimeoutMinutes ?? fromOptions.deleteTimeoutMinutes,
+        replaceOnChanges: fromOptions.replaceOnChanges,
         publish: publishInput(args.publish, kind.type, resourceName),
         owner: ownerMark(kind.type, resourceName),
     };
-    if (kind.name === "input")
-        inputs.name = args.name ?? autoImageName(resourceName, identityValues(kind, inputs) as pulumi.Input<unknown>[]);
+    // A copy of secret tags is secret: given as an input, the engine keeps its secret bit in state.
+    if (kind.name === "input" && args.snapshotTags === undefined) {
+        // Where the snapshots are the resource's (snapshotsOwned): a user's snapshots get no tags unasked.
+        inputs.snapshotTags = kind.ownsSnapshots
+            ? args.tags
+            : pulumi.all([args.tags, args.deleteSnapshotsOnDestroy]).apply(([tags, owned]) => (owned === true ? tags : undefined));
+    }
+    if (kind.name === "input" && args.name === undefined) {
+        // Decided once: `check` keeps the name in state across resource and stack renames (keepDecided in dynamic-providers/image-planning.ts).
+        inputs.name = autoImageName(resourceName, identityValues(kind, inputs) as pulumi.Input<unknown>[]);
+        inputs.autoNamed = true;
+    } else if (kind.name === "input") inputs.name = args.name;
     const props = givenInputs(inputs, [...(kind.name === "input" ? ["name"] : []), "region", "tags", ...kind.outputInputs]);
     return { ...IMAGE_OUTPUTS, ...props, ...(kind.name === "image" ? { name: undefined } : {}) };
 }

@@ -4,6 +4,7 @@ import { imageResourceProps, ImageResourceArgs } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import provider from "./providers/managed-ami";
 import { ImageResource } from "./image-resource";
+import { secretInputs } from "./resource-options";
 import { booleanRule, imageIdRule } from "./rules/primitives";
 import type { ImageInputs } from "./types";
 
@@ -21,8 +22,9 @@ export interface ManagedAmiArgs extends Omit<ImageResourceArgs, "name" | "create
      * The existing AMI to manage, owned by this account. Changing it manages
      * another image instead (a replacement): the new one is adopted, then the
      * old one is released untouched (unless `deleteOnRelease: true`).
+     * Required, unless the `import` resource option names the image.
      */
-    readonly imageId: pulumi.Input<string>;
+    readonly imageId?: pulumi.Input<string>;
     /**
      * When the resource lets go of the image (`pulumi destroy`, the resource
      * removed from the program, or `imageId` changed), deregister it. Without
@@ -82,16 +84,17 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
  * protection, deprecation) stays as it is. Preview prints one line per
  * change adoption will make, and names what it leaves alone.
  *
- * Its `tags` output holds the tags it manages (the listed keys), not every
- * tag of the image.
+ * Its `tags` output is every tag of the image, as EC2 has it; only the
+ * listed keys are compared and set.
  *
  * `pulumi destroy` (or a new `imageId`) releases the image untouched; with
  * `deleteOnRelease: true` it deregisters it instead (and deletes its
  * snapshots only with `deleteSnapshotsOnDestroy: true`).
  *
- * Pulumi's `import` option and `pulumi import` do not work with dynamic
- * providers (the engine gives them no properties to read with); this resource
- * is golden-ami's way to adopt an image.
+ * `pulumi import` does not work with dynamic providers (the engine gives
+ * them no properties to read with); this resource is golden-ami's way to
+ * adopt an image, and its `import: "ami-…"` resource option is taken as
+ * `imageId`.
  *
  * @example
  * ```ts
@@ -104,7 +107,24 @@ export const descriptor: ImageKind<ManagedAmiInputs> = {
  */
 export class ManagedAmi extends ImageResource {
     constructor(name: string, args: ManagedAmiArgs, opts?: pulumi.CustomResourceOptions) {
-        const own = { imageId: args.imageId, deleteOnRelease: args.deleteOnRelease };
-        super(provider, name, imageResourceProps(descriptor, name, args, own), opts, "golden-ami", descriptor.type);
+        // `import: "ami-…"` adopts that image, as imageId does (the engine's import cannot reach a dynamic provider).
+        const imported = opts?.import;
+        if (imported !== undefined && args.imageId !== undefined && typeof args.imageId === "string" && args.imageId !== imported) {
+            throw new Error(
+                `ManagedAmi ${name}: the import option (${imported}) and imageId (${args.imageId}) name different images; drop the import option`,
+            );
+        }
+        const own = {
+            imageId: args.imageId ?? imported,
+            deleteOnRelease: args.deleteOnRelease,
+            secretInputs: secretInputs({
+                description: args.description,
+                tags: args.tags,
+                snapshotTags: args.snapshotTags,
+                launchPermissions: args.launchPermissions,
+            }),
+        };
+        const options = imported === undefined ? opts : { ...opts, import: undefined };
+        super(provider, name, imageResourceProps(descriptor, name, args, own, options), options, "golden-ami", descriptor.type);
     }
 }

@@ -1,3 +1,4 @@
+import { optionInputs } from "./resource-options";
 import * as pulumi from "@pulumi/pulumi";
 import provider from "./providers/retention-policy";
 import { defaultRegion } from "./region";
@@ -256,6 +257,9 @@ export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
             // Names the policy in the line preview prints, and in the plan file.
             policyName: name,
         };
+        // A policy has nothing in EC2 to import; its timeouts are its own limits.
+        if (opts?.import !== undefined)
+            optionInputs("AmiRetentionPolicy", name, opts, "a policy owns nothing in EC2: declare it without import");
         super(provider, name, { ...inputs, pending: undefined, lastRun: undefined }, opts, "golden-ami", "AmiRetentionPolicy");
     }
 }

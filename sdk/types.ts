@@ -104,4 +104,10 @@ export interface ImageInputs {
      * replacement from a destroy.
      */
     owner?: string;
+    /** The name was made by the class (no `name` given): `check` keeps the one in state until the image is replaced. */
+    autoNamed?: boolean;
+    /** Inputs (or `*`) whose change replaces the image, from the `replaceOnChanges` resource option. */
+    replaceOnChanges?: string[];
+    /** Inputs that were secrets in the program: their values are never printed. */
+    secretInputs?: string[];
 }

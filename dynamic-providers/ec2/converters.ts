@@ -10,9 +10,16 @@ import { withoutMarks } from "../../sdk/ownership";
  * these, and preview must never load the SDK.
  */
 
+/**
+ * golden-ami's mark of a finished create (dynamic-providers/kept-image.ts):
+ * bookkeeping that no resource manages, so tagsToRecord leaves it out (never
+ * an input, an output, drift, or a tag to remove).
+ */
+export const CREATE_FINISHED_TAG = "golden-ami:create-finished";
+
 export function tagsToRecord(tags: Tag[] | undefined): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const t of tags ?? []) if (t.Key !== undefined) out[t.Key] = t.Value ?? "";
+    for (const t of tags ?? []) if (t.Key !== undefined && t.Key !== CREATE_FINISHED_TAG) out[t.Key] = t.Value ?? "";
     return out;
 }
 

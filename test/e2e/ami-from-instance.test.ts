@@ -47,9 +47,14 @@ describe("AmiFromInstance end to end (real pulumi CLI, packed package, moto)", (
         assert.match(out.imageName as string, /^web-[0-9a-f]{8}$/);
         const img = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0];
         assert.equal(img.State, "available");
-        const { "golden-ami:owner": mark, ...tags } = Object.fromEntries((img.Tags ?? []).map((t) => [t.Key!, t.Value!]));
+        const {
+            "golden-ami:owner": mark,
+            "golden-ami:create-finished": finished,
+            ...tags
+        } = Object.fromEntries((img.Tags ?? []).map((t) => [t.Key!, t.Value!]));
         assert.deepEqual(tags, { App: "web", Version: "1" });
         assert.match(mark ?? "", /\/AmiFromInstance\/web$/, "marked as golden-ami's, naming stack and resource");
+        assert.equal(finished, imageId, "and as a finished create (a kept image is never adopted silently)");
     });
 
     it("state holds a short reference to the installed package, not the provider's source", async () => {

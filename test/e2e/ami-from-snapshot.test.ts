@@ -64,6 +64,8 @@ describe("AmiFromSnapshot end to end (real pulumi CLI, packed package, emulator)
         assert.deepEqual(img.Tags, [
             { Key: "App", Value: "restored" },
             { Key: "Version", Value: "1" },
+            // golden-ami's mark of a finished create (a kept image is never adopted silently).
+            { Key: "golden-ami:create-finished", Value: imageId },
         ]);
         assert.equal(img.RootDeviceName, "/dev/xvda");
         assert.deepEqual(

@@ -38,9 +38,10 @@ async function killWhen(stack: Stack, args: string[], proxy: Ec2Proxy, action: s
     assert.equal((r as { signal: string }).signal, "SIGKILL", "the CLI was killed, not finished");
 }
 
+/** README "Recovering an interrupted run", command for command. */
 async function recover(stack: Stack) {
     await stack.run(["cancel", "--yes"]);
-    await stack.run(["refresh", "--yes", "--skip-preview"]);
+    await stack.run(["refresh", "--yes", "--skip-preview", "--clear-pending-creates"]);
     await stack.run(["up", "--yes", "--skip-preview"]);
 }
 

@@ -134,6 +134,11 @@ describe("publishing to SSM and safe adoption (real pulumi CLI, moto)", () => {
         assert.deepEqual(Object.keys(summary), ["same"], `a second preview changes nothing: ${JSON.stringify(summary)}`);
         await stack.run(["up", "--yes", "--skip-preview"]);
         assert.deepEqual(await settings(), { ...before, tags: { ...before.tags, ManagedBy: "golden-ami" } });
+        // After a refresh nothing changed: no adoption lines, and the tags output is EC2's.
+        await stack.run(["refresh", "--yes", "--skip-preview"]);
+        const quiet = (await stack.run(["preview"])).stdout;
+        assert.doesNotMatch(quiet, /adopting|updating changes/, quiet);
+        assert.deepEqual((await stack.outputs()).adoptedTags, { ...before.tags, ManagedBy: "golden-ami" });
 
         // Released untouched: the stack did not create it.
         await stack.run(["destroy", "--yes", "--skip-preview"]);

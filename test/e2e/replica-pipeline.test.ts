@@ -26,7 +26,8 @@ async function tagsOf(region: string, imageId: string): Promise<Record<string, s
     const ec2 = new EC2Client({ region });
     try {
         const img = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0];
-        return Object.fromEntries((img.Tags ?? []).map((t) => [t.Key!, t.Value!]));
+        // Without golden-ami's mark of a finished create (kept-image.ts).
+        return Object.fromEntries((img.Tags ?? []).filter((t) => t.Key !== "golden-ami:create-finished").map((t) => [t.Key!, t.Value!]));
     } finally {
         ec2.destroy();
     }

@@ -56,7 +56,11 @@ describe("AmiCopy against moto (two regions)", () => {
             const img = (await dest.send(new DescribeImagesCommand({ ImageIds: [r.id] }))).Images![0];
             assert.equal(img.State, "available");
             assert.equal(img.Name, "integ-copy");
-            assert.deepEqual(Object.fromEntries(img.Tags!.map((t) => [t.Key, t.Value])), { App: "web", Copy: "dr" });
+            assert.deepEqual(Object.fromEntries(img.Tags!.map((t) => [t.Key, t.Value])), {
+                App: "web",
+                Copy: "dr",
+                "golden-ami:create-finished": r.id,
+            });
             assert.equal(r.outs.region, DEST_REGION);
             assert.equal((r.outs.snapshotIds as string[]).length, 1, "the copy has its own snapshot");
         } finally {

@@ -78,7 +78,8 @@ describe("AmiFromSnapshot against moto", () => {
         const img = (await ec2.send(new DescribeImagesCommand({ ImageIds: [r.id] }))).Images![0];
         assert.equal(img.State, "available");
         assert.equal(img.Name, "integ-from-snapshot");
-        assert.deepEqual(Object.fromEntries(img.Tags!.map((t) => [t.Key, t.Value])), { App: "web" });
+        // golden-ami's mark of a finished create (kept-image.ts).
+        assert.deepEqual(Object.fromEntries(img.Tags!.map((t) => [t.Key, t.Value])), { App: "web", "golden-ami:create-finished": r.id });
         assert.deepEqual(await snapshotTags(), [{ Key: "Owner", Value: "user" }], "the user's snapshot is never retagged");
 
         const shared = await hooks.update(

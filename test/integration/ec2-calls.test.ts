@@ -103,16 +103,18 @@ describe("EC2 calls per image life, counted against moto", () => {
         return rest;
     };
 
-    it("an AmiFromInstance create + destroy is DescribeInstances (check: the source exists), CreateImage, one DescribeImages, the guard's reads, DeregisterImage, and (moto) one DeleteSnapshot", async () => {
+    it("an AmiFromInstance create + destroy is DescribeInstances (check: the source exists), CreateImage, one DescribeImages, the guard's reads, the finished mark, DeregisterImage, and (moto) one DeleteSnapshot", async () => {
         const { inputs, failures } = await hooks.check({}, { sourceInstanceId: source.instanceId, name: "calls-life", region: REGION });
         assert.deepEqual(failures, []);
         const r = await hooks.create(inputs);
         await hooks.delete(r.id, r.outs);
 
+        // CreateTags: golden-ami:create-finished, so that a kept image is never adopted by a later create (kept-image.ts).
         assert.deepEqual(withoutGuardReads(proxy.stats().byAction), {
             DescribeInstances: 1,
             CreateImage: 1,
             DescribeImages: 1,
+            CreateTags: 1,
             DeregisterImage: 1,
             DeleteSnapshot: 1,
         });
@@ -146,7 +148,7 @@ describe("EC2 calls per image life, counted against moto", () => {
         assert.ok(!left.snapshots.some((s) => snapshotIds.includes(s.id)));
     });
 
-    it("is 4 calls besides the guard's reads where DeregisterImage deletes the snapshots: DescribeInstances (check), CreateImage, one DescribeImages, DeregisterImage", async () => {
+    it("is 5 calls besides the guard's reads where DeregisterImage deletes the snapshots: DescribeInstances (check), CreateImage, one DescribeImages, the finished mark, DeregisterImage", async () => {
         proxy.setOptions({ deleteAssociatedSnapshots: true });
         const { inputs } = await hooks.check({}, { sourceInstanceId: source.instanceId, name: "calls-life-ec2", region: REGION });
         const r = await hooks.create(inputs);
@@ -155,6 +157,7 @@ describe("EC2 calls per image life, counted against moto", () => {
             DescribeInstances: 1,
             CreateImage: 1,
             DescribeImages: 1,
+            CreateTags: 1,
             DeregisterImage: 1,
         });
         const left = await inventory(REGION);

@@ -43,7 +43,9 @@ async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, 
     return value;
 }
 
-const tagsOf = (image: Image | undefined) => Object.fromEntries((image?.Tags ?? []).map((t) => [t.Key, t.Value]));
+/** The image's tags but golden-ami's finished-create mark (kept-image.ts). */
+const tagsOf = (image: Image | undefined) =>
+    Object.fromEntries((image?.Tags ?? []).filter((t) => t.Key !== "golden-ami:create-finished").map((t) => [t.Key, t.Value]));
 
 describe("golden-ami under eventual consistency (proxy in front of moto)", () => {
     let proxy: Ec2Proxy;

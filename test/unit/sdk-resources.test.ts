@@ -198,6 +198,49 @@ describe("resource classes (Pulumi mocks)", () => {
     });
 });
 
+describe("resource options, secrets and automatic names (Pulumi mocks)", () => {
+    it("sends snapshotTags as a copy of tags (so a secret tag stays secret), the name as automatic, and customTimeouts as limits", async () => {
+        const r = new sdk.AmiFromInstance(
+            "opts",
+            { sourceInstanceId: "i-0123456789abcdef0", region: "us-east-1", tags: { Token: pulumi.secret("t") } },
+            { customTimeouts: { create: "2h", delete: "10m" }, replaceOnChanges: ["tags.Token"] },
+        );
+        await value(r.imageId);
+        const sent = registered.find((x) => x.name === "opts")!;
+        // Pulumi's wire form of a secret: the signature key, then the value.
+        assert.deepEqual(sent.inputs.snapshotTags, {
+            "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+            value: { Token: "t" },
+        });
+        assert.equal(sent.inputs.autoNamed, true);
+        assert.equal(sent.inputs.createTimeoutMinutes, 120);
+        assert.equal(sent.inputs.deleteTimeoutMinutes, 10);
+        assert.deepEqual(sent.inputs.replaceOnChanges, ["tags"]);
+    });
+
+    it("refuses the import option on a kind that makes images, naming ManagedAmi; ManagedAmi takes it as imageId", async () => {
+        assert.throws(
+            () => new sdk.AmiCopy("imp", { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1" }, { import: "ami-1" }),
+            /AmiCopy imp: the import resource option cannot work.*ManagedAmi/,
+        );
+        const m = new sdk.ManagedAmi("adopted", { region: "us-east-1" }, { import: "ami-0123456789abcdef0" });
+        await value(m.imageId);
+        assert.equal(registered.find((x) => x.name === "adopted")!.inputs.imageId, "ami-0123456789abcdef0");
+    });
+
+    it("GoldenImage marks a secret script, so its build hash is stretched", async () => {
+        const g = new sdk.GoldenImage("sec", {
+            baseImage: { imageId: "ami-0123456789abcdef0" },
+            build: { instanceType: "t3.small", userData: pulumi.secret("#!/bin/sh\npoweroff") },
+            region: "eu-west-1",
+        });
+        await value(g.imageId);
+        const bake = registered.find((x) => x.name === "sec" && x.type.endsWith(":GoldenImageBake"))!;
+        assert.equal(bake.inputs.secretBuild, true);
+        assert.equal(bake.inputs.autoNamed, true);
+    });
+});
+
 describe("publish and regions wiring (Pulumi mocks)", () => {
     it("sends publish with the resource that publishes, so its parameter carries that mark", async () => {
         const r = new sdk.AmiCopy("pub", {

@@ -22,3 +22,4 @@ const legacy = adoptImageId ? new ManagedAmi("legacy", { imageId: adoptImageId, 
 export const imageId = web?.imageId;
 export const publishedParameter = web?.publishedParameter;
 export const adoptedName = legacy?.name;
+export const adoptedTags = legacy?.tags;
