@@ -46,7 +46,16 @@ describe("AmiFromSnapshot end to end (real pulumi CLI, packed package, emulator)
         await stack.config({ "aws:region": REGION, snapshotId });
     });
     after(async () => {
-        await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+        // Right after its image is deregistered, EC2 still calls the snapshot in use for a moment: retry as a script would.
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+                break;
+            } catch (e) {
+                if ((e as Error).name !== "InvalidSnapshot.InUse" || attempt >= 5) throw e;
+                await new Promise((r) => setTimeout(r, 500));
+            }
+        }
         await ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId }));
         ec2.destroy();
         await proxy.stop();
@@ -64,7 +73,9 @@ describe("AmiFromSnapshot end to end (real pulumi CLI, packed package, emulator)
         assert.deepEqual(img.Tags, [
             { Key: "App", Value: "restored" },
             { Key: "Version", Value: "1" },
-            // golden-ami's mark of a finished create (a kept image is never adopted silently).
+            // golden-ami's mark of what it made (the image, never the user's snapshot) ...
+            { Key: "golden-ami:owner", Value: "e2e-ami-from-snapshot/e2e/AmiFromSnapshot/restored" },
+            // ... and of a finished create (a kept image is never adopted silently).
             { Key: "golden-ami:create-finished", Value: imageId },
         ]);
         assert.equal(img.RootDeviceName, "/dev/xvda");
