@@ -28,6 +28,26 @@ async function sweep(regions: string[]) {
     return Object.fromEntries(await Promise.all(regions.map(async (r) => [r, await inventory(r)] as const)));
 }
 
+/** A KMS key with this alias in a region, through the emulator's endpoint (KMS's JSON protocol, passed on to moto). */
+async function createKmsAlias(endpoint: string, region: string, alias: string): Promise<void> {
+    const call = async (target: string, body: object) => {
+        const reply = await fetch(endpoint, {
+            method: "POST",
+            headers: {
+                "content-type": "application/x-amz-json-1.1",
+                "x-amz-target": `TrentService.${target}`,
+                authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${region}/kms/aws4_request, SignedHeaders=host, Signature=0`,
+            },
+            body: JSON.stringify(body),
+        });
+        const text = await reply.text();
+        assert.ok(reply.ok, `KMS ${target} in ${region}: HTTP ${reply.status} ${text.slice(0, 200)}`);
+        return JSON.parse(text || "{}") as { KeyMetadata?: { KeyId: string } };
+    };
+    const key = await call("CreateKey", { Description: "golden-ami e2e: the DR copies' key" });
+    await call("CreateAlias", { AliasName: alias, TargetKeyId: key.KeyMetadata!.KeyId });
+}
+
 describe("examples (packed package, real pulumi CLI, moto)", () => {
     it("every example typechecks against the packed package", async () => {
         const project = await consumerProject();
@@ -53,6 +73,8 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
         const regions = ["us-east-2", "us-west-1"];
         const { instanceId } = await createSourceInstance(regions[0]);
         const before = await sweep(regions);
+        // The DR key the example names exists there, as it must on EC2 (a copy to a key that does not exist ends `failed`).
+        await createKmsAlias(currentMoto().endpoint, regions[1], "alias/ami-dr");
         const stack = await newStack("examples/golden-image", "golden", motoEnv(currentMoto().endpoint, regions[0]));
         await stack.config({
             "aws:region": regions[0],
