@@ -6,6 +6,7 @@ import {
     DescribeInstancesCommand,
     DescribeLaunchTemplateVersionsCommand,
     EC2Client,
+    waitUntilImageAvailable,
 } from "@aws-sdk/client-ec2";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { execFileSync } from "node:child_process";
@@ -189,6 +190,8 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
             );
             await sleep(1100);
         }
+        // Baked a while ago, as a PR's images are: available (a pending image is never retired, nor counted as newest).
+        await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: amis });
         ec2.destroy();
         const stack = await newStack("examples/retention-in-pull-requests", "pr", motoEnv(currentMoto().endpoint, region));
         await stack.config({ "aws:region": region, keepLatest: "1" });
@@ -208,6 +211,7 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
         const ec2 = new EC2Client({ region });
         try {
             const legacy = (await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: "web-legacy" }))).ImageId!;
+            await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [legacy] });
             const imagesBefore = (await inventory(region)).images.length;
             const stack = await newStack("examples/adopt-existing-ami", "adopt", motoEnv(currentMoto().endpoint, region));
             await stack.config({ "aws:region": region, legacyAmiId: legacy });
@@ -224,13 +228,15 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
             ]);
 
             await sleep(1100);
-            await ec2.send(
+            const newer = await ec2.send(
                 new CreateImageCommand({
                     InstanceId: instanceId,
                     Name: "web-new",
                     TagSpecifications: [{ ResourceType: "image", Tags: [{ Key: "App", Value: "web" }] }],
                 }),
             );
+            // A newer image counts once it is available (EC2 images are pending for minutes).
+            await waitUntilImageAvailable({ client: ec2, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [newer.ImageId!] });
             const preview = await stack.run(["preview", "--diff"]);
             assert.ok(preview.stdout.includes(legacy), preview.stdout);
             await stack.run(["up", "--yes", "--skip-preview"]);
