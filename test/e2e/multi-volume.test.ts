@@ -12,7 +12,9 @@ import {
     DescribeSnapshotsCommand,
     EC2Client,
     Image,
+    paginateDescribeSnapshots,
     RunInstancesCommand,
+    Snapshot,
     TerminateInstancesCommand,
     waitUntilImageAvailable,
 } from "@aws-sdk/client-ec2";
@@ -134,9 +136,9 @@ describe("images with a root and two data volumes, through every kind (real pulu
         assert.equal(run.counts.retired, 2);
         // The retired images' snapshots: read from the images the policy retired (those not kept).
         const keptSnaps = kept[0]!.BlockDeviceMappings!.map((m) => m.Ebs!.SnapshotId!);
-        const mine = (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots!.filter((s) =>
-            (s.Description ?? "").match(new RegExp(`for (${old.join("|")}) from`)),
-        );
+        const all: Snapshot[] = [];
+        for await (const page of paginateDescribeSnapshots({ client: ec2 }, { OwnerIds: ["self"] })) all.push(...(page.Snapshots ?? []));
+        const mine = all.filter((s) => (s.Description ?? "").match(new RegExp(`for (${old.join("|")}) from`)));
         assert.deepEqual(
             mine.map((s) => s.SnapshotId).sort(),
             [...keptSnaps].sort(),
