@@ -134,6 +134,9 @@ describe("preview equals apply: every kind, every documented property (real pulu
         proxy = await startEc2Proxy({
             target: currentMoto().endpoint,
             ...EMULATED_BEHAVIOUR,
+            // The images live in the table of the strict emulator behind this proxy (the e2e tier's endpoint):
+            // a second image service in front of it would know none of them.
+            imageService: false,
             handlers: [imageReferencesHandler({}), builders.handler],
         });
         stack = await newStack("preview-apply", "matrix", {
