@@ -84,7 +84,7 @@ const golden = new GoldenImage("golden", {
     baseImage: { ssmParameter: config.require("baseParameter") },
     build: {
         instanceType: "t3.small",
-        userData: `#!/bin/bash\necho "provisioning ${at(2) ? 2 : 1}"\npoweroff\n`,
+        userData: `#!/bin/bash\necho "provisioning ${at(2) ? 2 : 1}"\necho "golden-ami: success"\npoweroff\n`,
         ...(at(1) ? { timeoutMinutes: 31 } : {}),
     },
     image: { tags: at(1) ? { App: "web", Team: "platform" } : { App: "web" } },
