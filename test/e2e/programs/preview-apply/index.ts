@@ -22,7 +22,7 @@ const afi = (name: string, args: Partial<ConstructorParameters<typeof AmiFromIns
 const tagged = afi("afi-tags", { tags: { Case: "afi-tags", V: at(1) ? "2" : "1" } });
 afi("afi-snapshot-tags", { snapshotTags: { S: at(1) ? "2" : "1" } });
 afi("afi-description", { description: at(1) ? "second" : "first" });
-afi("afi-deprecation", at(1) ? { deprecationTime: "2099-01-01T00:00:00Z" } : {});
+afi("afi-deprecation", at(1) ? { deprecationTime: "2035-01-01T00:00:00Z" } : {});
 afi("afi-protection", { deregistrationProtection: round === 1 });
 afi("afi-launch-permissions", at(1) ? { launchPermissions: { userIds: ["111122223333"] } } : {});
 afi("afi-stored", {
@@ -46,7 +46,7 @@ copy("copy-in-place", {
     description: at(1) ? "second" : "first",
     tags: { Case: "copy-in-place", V: at(1) ? "2" : "1" },
     snapshotTags: { S: at(1) ? "2" : "1" },
-    ...(at(1) ? { deprecationTime: "2099-01-01T00:00:00Z", launchPermissions: { userIds: ["111122223333"] } } : {}),
+    ...(at(1) ? { deprecationTime: "2035-01-01T00:00:00Z", launchPermissions: { userIds: ["111122223333"] } } : {}),
     ...(at(1) ? { publish: { ssmParameter: "/truth/copy-in-place" } } : {}),
     createTimeoutMinutes: at(1) ? 241 : 240,
 });
