@@ -179,16 +179,22 @@ function filtersOf(params: URLSearchParams): { name: string; values: string[] }[
     }));
 }
 
-function encodeToken(offset: number, query: string): string {
-    return Buffer.from(JSON.stringify({ o: offset, q: query })).toString("base64url");
+/**
+ * A page token: the last image id handed out and the query it belongs to.
+ * Pages resume after that id in id order, not at an offset, so an image that
+ * leaves the table between two pages (a deregistered one whose short
+ * visibility ends) never makes the next page skip a live one.
+ */
+function encodeToken(lastId: string, query: string): string {
+    return Buffer.from(JSON.stringify({ k: lastId, q: query })).toString("base64url");
 }
 
-function decodeToken(token: string, query: string): number | undefined {
+function decodeToken(token: string, query: string): string | undefined {
     try {
-        const t = JSON.parse(Buffer.from(token, "base64url").toString()) as { o?: unknown; q?: unknown };
-        return typeof t.o === "number" && t.q === query ? t.o : undefined;
+        const t = JSON.parse(Buffer.from(token, "base64url").toString()) as { k?: unknown; q?: unknown };
+        return typeof t.k === "string" && t.q === query ? t.k : undefined;
     } catch {
-        return undefined;
+        return undefined; // not a token of ours: refused below
     }
 }
 
@@ -845,19 +851,19 @@ export class ImageService {
         const limit = ids.length ? Infinity : Math.min(maxResults ?? sw.defaultPageSize, s.pageSize ?? Infinity);
         if (Number.isFinite(limit)) {
             const query = JSON.stringify([...params.entries()].filter(([k]) => k !== "NextToken" && k !== "MaxResults").sort());
-            let offset = 0;
+            let rest = chosen;
             const token = params.get("NextToken");
             if (token) {
-                const at = decodeToken(token, query);
-                if (at === undefined)
+                const after = decodeToken(token, query);
+                if (after === undefined)
                     throw new Refused(
                         "InvalidPaginationToken",
                         `The pagination token '${token.slice(0, 40)}' is not valid for this request.`,
                     );
-                offset = at;
+                rest = chosen.filter((i) => i.imageId > after);
             }
-            page = chosen.slice(offset, offset + limit);
-            if (offset + limit < chosen.length) nextToken = encodeToken(offset + limit, query);
+            page = rest.slice(0, limit);
+            if (rest.length > limit) nextToken = encodeToken(page[page.length - 1].imageId, query);
         }
         const items = page.map((image) => this.answerFor(image));
         return ec2Success(

@@ -287,6 +287,32 @@ describe("emulator: images as EC2 makes them (image service)", function () {
         );
     });
 
+    it("a listing across pages misses no live image while deregistered ones drop out between pages (API_DescribeImages)", async () => {
+        const vol = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, Size: 1 }));
+        const snap = await ec2.send(new CreateSnapshotCommand({ VolumeId: vol.VolumeId }));
+        const made: string[] = [];
+        for (let i = 0; i < 12; i++) {
+            const { ImageId } = await ec2.send(
+                new RegisterImageCommand({
+                    Name: `drop-out-${i}`,
+                    RootDeviceName: "/dev/xvda",
+                    BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snap.SnapshotId } }],
+                }),
+            );
+            made.push(ImageId!);
+        }
+        const gone = made.filter((_, i) => i % 3 === 0);
+        for (const ImageId of gone) await ec2.send(new DeregisterImageCommand({ ImageId }));
+        const listed = new Set<string>();
+        for await (const page of paginateDescribeImages(
+            { client: ec2 },
+            { Owners: ["self"], Filters: [{ Name: "name", Values: ["drop-out-*"] }] },
+        )) {
+            for (const i of page.Images ?? []) if (i.State !== "deregistered") listed.add(i.ImageId!);
+        }
+        assert.deepEqual([...listed].sort(), made.filter((id) => !gone.includes(id)).sort());
+    });
+
     it("DeregisterImage: the image answers as deregistered for a short while, then InvalidAMIID.NotFound (API_DescribeImages)", async () => {
         const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: "to-deregister" }));
         await settled(ec2, ImageId!);
