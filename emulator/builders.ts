@@ -118,6 +118,22 @@ function echoed(args: string): string | undefined {
  * command, `echo`, `false`, `exit [N]` and the power-off commands. Every
  * other command succeeds.
  */
+/** The line without a trailing `# comment` outside quotes, as bash reads it (`echo "x"  # note` prints `x`). */
+function withoutComment(line: string): string {
+    let quote: string | undefined;
+    for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quote) {
+            if (c === quote) quote = undefined;
+        } else if (c === '"' || c === "'") {
+            quote = c;
+        } else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]))) {
+            return line.slice(0, i);
+        }
+    }
+    return line;
+}
+
 export function playScript(lines: string[]): ScriptRun {
     const out: string[] = [];
     let errexit = false;
@@ -131,7 +147,7 @@ export function playScript(lines: string[]): ScriptRun {
         return { console: out, powersOff: false, exitStatus: code };
     };
     for (const raw of lines.slice(1)) {
-        const line = raw.trim();
+        const line = withoutComment(raw).trim();
         if (line === "" || line.startsWith("#")) continue;
         const set = /^set\s+([-+])([a-z]*)/.exec(line);
         if (set) {

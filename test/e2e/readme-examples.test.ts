@@ -4,7 +4,14 @@
 // `npx golden-ami emulator` and `npm run demo` run), and the main ones (the
 // first AmiFromInstance, the GoldenImage) brought up and destroyed to nothing.
 // An example that stops working fails here.
-import { CreateImageCommand, DescribeImagesCommand, EC2Client, waitUntilImageAvailable } from "@aws-sdk/client-ec2";
+import {
+    CreateImageCommand,
+    CreateSnapshotCommand,
+    CreateVolumeCommand,
+    DescribeImagesCommand,
+    EC2Client,
+    waitUntilImageAvailable,
+} from "@aws-sdk/client-ec2";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -91,7 +98,10 @@ describe("README examples (extracted, packed package, real pulumi CLI, emulator)
             try {
                 const imageId = (await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: "readme-legacy-web" }))).ImageId!;
                 await waitUntilImageAvailable({ client: ec2, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { ImageIds: [imageId] });
-                const out: ExampleIds = { instanceId, imageId };
+                // AmiFromSnapshot's example registers from a snapshot of the user's.
+                const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, Size: 8 }));
+                const snapshotId = (await ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }))).SnapshotId!;
+                const out: ExampleIds = { instanceId, imageId, snapshotId };
                 // The README's GoldenImage starts from AWS's public Amazon Linux parameter: the emulator serves it.
                 assert.ok(await availableImageOf(PUBLIC_AL2023), `the emulator has an available image behind ${PUBLIC_AL2023}`);
                 return out;

@@ -164,6 +164,12 @@ describe("emulator: build instances", () => {
             "shown",
             "+ exit 3",
         ]);
+        // A trailing comment is not part of the command (README's own script has one on its echo line).
+        assert.deepEqual(playScript(plain('echo "golden-ami: success"  # to the console', "poweroff")).console, [
+            '+ echo "golden-ami: success"',
+            "golden-ami: success",
+            "+ poweroff",
+        ]);
     });
 
     it("answers status checks initializing until the instance's seeded delay has passed, then ok; boot log without user data", async () => {

@@ -43,6 +43,8 @@ export interface ExampleIds {
     instanceId: string;
     /** Replaces `ami-0123456789abcdef0`: an image this account owns. */
     imageId: string;
+    /** Replaces `snap-0123456789abcdef0`: a snapshot of this account's (AmiFromSnapshot's example). */
+    snapshotId?: string;
     /** SSM parameter names to read instead of the README's, when the emulator lacks one (see the test). */
     parameters?: Record<string, string>;
 }
@@ -70,7 +72,8 @@ export function exampleProgram(example: ReadmeExample, ids: ExampleIds): string 
         })
         .join("\n")
         .replaceAll('"i-0123456789abcdef0"', JSON.stringify(ids.instanceId))
-        .replaceAll('"ami-0123456789abcdef0"', JSON.stringify(ids.imageId));
+        .replaceAll('"ami-0123456789abcdef0"', JSON.stringify(ids.imageId))
+        .replaceAll('"snap-0123456789abcdef0"', JSON.stringify(ids.snapshotId ?? "snap-0123456789abcdef0"));
     for (const [from, to] of Object.entries(ids.parameters ?? {})) body = body.replaceAll(JSON.stringify(from), JSON.stringify(to));
     const defines = (name: string) => new RegExp(`\\b(const|let|var)\\s+${name}\\b`).test(body);
     const prelude: string[] = [];
