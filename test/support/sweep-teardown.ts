@@ -16,7 +16,7 @@ export function sweepAfterSuite(regions: string[]): void {
         // The suite made images directly too (not marked): its own account, so everything it made goes.
         // Housekeeping, not a test: what it cannot delete in time (an image something still launches
         // from, kept by the guard) is reported, never a failure of the suite whose assertions passed.
-        const work = sweep({ regions, createdAfter: started, delete: true, timeoutMinutes: 2, includeUnmarked: true }).then(
+        const work = sweep({ regions, createdAfter: started, delete: true, timeoutMinutes: 0.5, includeUnmarked: true }).then(
             (results) => results.flatMap((r) => r.failed.map((f) => `${r.region} ${f.id}: ${f.error}`)),
             (e: unknown) => [`the sweep failed: ${(e as Error).message}`],
         );
