@@ -31,20 +31,21 @@ const TIERS = {
         spec: "test/integration/**/*.test.ts",
         args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "120000"],
     },
-    // The tiers below run on the strict emulator (`npx golden-ami emulator`), not on bare moto.
+    // The tiers below run on the strict emulator (`npx golden-ami emulator`), not on bare moto. `--exit`: the
+    // tier ends when its tests do, not when a teardown's leftover retries (a sweep of what it could not delete) give up.
     e2e: {
         spec: "test/e2e/**/*.test.ts",
-        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
+        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000", "--exit"],
         env: { GOLDEN_AMI_TEST_EC2: "emulator" },
     },
     compat: {
         spec: "test/compat/**/*.test.ts",
-        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
+        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000", "--exit"],
         env: { GOLDEN_AMI_TEST_EC2: "emulator" },
     },
     soak: {
         spec: "test/soak/**/*.test.ts",
-        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000"],
+        args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000", "--exit"],
         env: { GOLDEN_AMI_TEST_EC2: "emulator" },
     },
     // Starts its own emulator (bench/emulator-stack.ts): no moto hooks.
