@@ -314,8 +314,12 @@ async function testThenFinish(
         const unshared = { ...inputs, launchPermissions: undefined, deregistrationProtection: undefined };
         await finishCreate(client, imageId, unshared, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
     } catch (e) {
-        await removeImageLeftBehind(client, inputs.region, imageId).catch(() => undefined);
-        throw new OperationError(op, `waiting for ${imageId} before its test (the image was removed)`, e);
+        // The first failure is the one to report; a failed removal is said too, never hidden.
+        const removal = await removeImageLeftBehind(client, inputs.region, imageId).then(
+            () => "the image was removed",
+            (cleanup: unknown) => `removing the image failed too, it is left in ${inputs.region}: ${(cleanup as Error).message}`,
+        );
+        throw new OperationError(op, `waiting for ${imageId} before its test (${removal})`, e);
     }
     try {
         await testImage(client, imageId, inputs, op);
