@@ -192,9 +192,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
             }
             // Clean the seed for the next cycle.
             const survivor = (await inventory(SOURCE)).images.find((i) => i.id === old[1]);
-            if (survivor) await direct[SOURCE].send(new DeregisterImageCommand({ ImageId: old[1] }));
+            if (survivor) await direct[SOURCE].send(new DeregisterImageCommand({ ImageId: old[1], DeleteAssociatedSnapshots: true }));
             for (const s of (await inventory(SOURCE)).snapshots.filter((s) => (s.description ?? "").includes(old[1]))) {
-                await direct[SOURCE].send(new DeleteSnapshotCommand({ SnapshotId: s.id }));
+                // Right after a deregistration EC2 still calls a snapshot in use for a moment: retry as a script would.
+                for (let attempt = 1; ; attempt++) {
+                    try {
+                        await direct[SOURCE].send(new DeleteSnapshotCommand({ SnapshotId: s.id }));
+                        break;
+                    } catch (e) {
+                        if ((e as Error).name !== "InvalidSnapshot.InUse" || attempt >= 5) throw e;
+                        await sleep(500);
+                    }
+                }
             }
             await direct[SOURCE].send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
             result.cycles++;
