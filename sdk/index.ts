@@ -3,7 +3,15 @@ export { AmiFromInstance, AmiFromInstanceArgs, AmiFromInstanceInputs } from "./a
 export { AmiFromSnapshot, AmiFromSnapshotArgs, AmiFromSnapshotInputs, SnapshotBlockDeviceMapping } from "./ami-from-snapshot";
 export { AmiReplicaSet, AmiReplicaSetArgs } from "./ami-replica-set";
 export { ImageResourceArgs } from "./image-args";
-export { GoldenImage, GoldenImageArgs, GoldenImageBake, GoldenImageBase, GoldenImageBuildArgs, GoldenImageImageArgs } from "./golden-image";
+export {
+    GoldenImage,
+    GoldenImageArgs,
+    GoldenImageBake,
+    GoldenImageBase,
+    GoldenImageBuildArgs,
+    GoldenImageImageArgs,
+    GoldenImageTestArgs,
+} from "./golden-image";
 export { ManagedAmi, ManagedAmiArgs, ManagedAmiInputs } from "./managed-ami";
 export { PARAMETER_TIERS, ParameterTier, PublishArgs, PublishInputs } from "./publish";
 export { defaultRegion } from "./region";
