@@ -4,6 +4,7 @@
 
 const {
     CreateSnapshotCommand,
+    DeleteSnapshotCommand,
     CreateVolumeCommand,
     EC2Client,
     paginateDescribeImages,
@@ -116,4 +117,23 @@ function leftBehind(before, after) {
     };
 }
 
-module.exports = { createSourceInstance, inventory, leftBehind };
+/**
+ * Deletes a snapshot the way a script must on EC2: right after its image is
+ * deregistered, DeleteSnapshot may still answer InvalidSnapshot.InUse for a
+ * moment, so that answer is retried a few times.
+ * @param {EC2Client} ec2
+ * @param {string} snapshotId
+ */
+async function deleteSnapshotWhenFreed(ec2, snapshotId) {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
+            return;
+        } catch (e) {
+            if (e.name !== "InvalidSnapshot.InUse" || attempt >= 5) throw e;
+            await new Promise((r) => setTimeout(r, 500));
+        }
+    }
+}
+
+module.exports = { createSourceInstance, deleteSnapshotWhenFreed, inventory, leftBehind };

@@ -4,7 +4,6 @@
 import {
     CreateSnapshotCommand,
     CreateVolumeCommand,
-    DeleteSnapshotCommand,
     DeleteVolumeCommand,
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
@@ -14,6 +13,7 @@ import {
 import assert from "node:assert/strict";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import { motoEnv } from "../../scripts/lib/moto";
+import { deleteSnapshotWhenFreed } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
 import { sweepAfterSuite } from "../support/sweep-teardown";
@@ -46,16 +46,7 @@ describe("AmiFromSnapshot end to end (real pulumi CLI, packed package, emulator)
         await stack.config({ "aws:region": REGION, snapshotId });
     });
     after(async () => {
-        // Right after its image is deregistered, EC2 still calls the snapshot in use for a moment: retry as a script would.
-        for (let attempt = 1; ; attempt++) {
-            try {
-                await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
-                break;
-            } catch (e) {
-                if ((e as Error).name !== "InvalidSnapshot.InUse" || attempt >= 5) throw e;
-                await new Promise((r) => setTimeout(r, 500));
-            }
-        }
+        await deleteSnapshotWhenFreed(ec2, snapshotId);
         await ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId }));
         ec2.destroy();
         await proxy.stop();

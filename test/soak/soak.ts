@@ -11,15 +11,9 @@
 // must recover. A refresh may read a stale view (eventual consistency); it
 // must converge on the next refresh, never flap. The last line is the figures:
 //   soak: cycles=N faults=F leakedAmis=0 leakedSnapshots=0 duplicates=0 lostImages=0 drift=0
-import {
-    CreateImageCommand,
-    DeleteSnapshotCommand,
-    DeregisterImageCommand,
-    EC2Client,
-    TerminateInstancesCommand,
-} from "@aws-sdk/client-ec2";
+import { CreateImageCommand, DeregisterImageCommand, EC2Client, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { motoEnv } from "../../scripts/lib/moto";
-import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
+import { createSourceInstance, deleteSnapshotWhenFreed, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
 import { startEc2Proxy } from "../../emulator/ec2-proxy";
 
@@ -194,16 +188,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
             const survivor = (await inventory(SOURCE)).images.find((i) => i.id === old[1]);
             if (survivor) await direct[SOURCE].send(new DeregisterImageCommand({ ImageId: old[1], DeleteAssociatedSnapshots: true }));
             for (const s of (await inventory(SOURCE)).snapshots.filter((s) => (s.description ?? "").includes(old[1]))) {
-                // Right after a deregistration EC2 still calls a snapshot in use for a moment: retry as a script would.
-                for (let attempt = 1; ; attempt++) {
-                    try {
-                        await direct[SOURCE].send(new DeleteSnapshotCommand({ SnapshotId: s.id }));
-                        break;
-                    } catch (e) {
-                        if ((e as Error).name !== "InvalidSnapshot.InUse" || attempt >= 5) throw e;
-                        await sleep(500);
-                    }
-                }
+                await deleteSnapshotWhenFreed(direct[SOURCE], s.id);
             }
             await direct[SOURCE].send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
             result.cycles++;
