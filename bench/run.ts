@@ -82,6 +82,9 @@ function measuredOptions(): Omit<ProxyOptions, "target"> {
     return {
         latencyMs: LATENCY_MS / SCALE,
         pageSize: 1000,
+        // Images as `golden-ami emulator` serves them (one snapshot per volume); a DescribeImages without
+        // MaxResults answers up to 1,000 images, DescribeImages' largest page.
+        imageService: { defaultPageSize: 1000 },
         snapshotInUseCalls: SNAPSHOT_IN_USE_CALLS,
         creationDateFromName: creationDateFromName(EPOCH),
         deleteAssociatedSnapshots: true,
@@ -129,7 +132,8 @@ async function lifecycleCalls(): Promise<number> {
         await a.run(["destroy", "--yes", "--skip-preview"]);
         const fromInstance = proxy.stats();
 
-        const direct = new EC2Client({ region, endpoint: moto.endpoint });
+        // Through the proxy: images live in its image service.
+        const direct = new EC2Client({ region, endpoint: proxy.endpoint });
         const source = (await direct.send(new CreateImageCommand({ InstanceId: instanceId, Name: "bench-lifecycle-source" }))).ImageId!;
         direct.destroy();
         const b = await newStack("bench/programs/lifecycle", "copy", env);
@@ -238,18 +242,26 @@ interface Contender {
     failed?: number;
 }
 
-async function seedAll(emu: Ec2Emulator, plan: SeedPlan): Promise<{ names: Set<string>; unusedSnapshots: number }> {
-    await emu.reset();
-    const python = seedPython();
-    await Promise.all(emu.regions.map((r) => seedRegion(emu.direct(r), r, plan, python)));
-    const names = new Set<string>();
-    let unusedSnapshots = 0;
-    for (const r of emu.regions) {
-        const s = await survey(emu.direct(r), r);
-        s.names.forEach((n) => names.add(n));
-        unusedSnapshots += s.snapshots - s.imageSnapshots;
+/** Seeding and its survey run with no buckets and no latency; the measured options (buckets full again) after. */
+async function seedAll(emu: Ec2Emulator, plan: SeedPlan): Promise<{ names: Set<string>; unusedSnapshots: number; multiVolume: number }> {
+    emu.setProxyOptions({ latencyMs: 0, tokenBuckets: false });
+    try {
+        await emu.reset();
+        const python = seedPython();
+        await Promise.all(emu.regions.map((r) => seedRegion(emu.direct(r), r, plan, python)));
+        const names = new Set<string>();
+        let unusedSnapshots = 0;
+        let multiVolume = 0;
+        for (const r of emu.regions) {
+            const s = await survey(emu.direct(r), r);
+            s.names.forEach((n) => names.add(n));
+            unusedSnapshots += s.snapshots - s.imageSnapshots;
+            multiVolume += s.multiVolumeImages;
+        }
+        return { names, unusedSnapshots, multiVolume };
+    } finally {
+        emu.setProxyOptions(measuredOptions());
     }
-    return { names, unusedSnapshots };
 }
 
 async function outcome(emu: Ec2Emulator, before: { names: Set<string>; unusedSnapshots: number }) {
@@ -276,7 +288,9 @@ async function contender(
         const differ = [...expected].filter((n) => !before.names.has(n)).concat([...before.names].filter((n) => !expected.has(n)));
         if (differ.length) throw new Error(`seeding for ${name} differs from the first seed: ${differ.slice(0, 10).join(", ")}`);
     }
-    say(`retention: seeded ${before.names.size} AMIs for ${name} in ${seconds(Date.now() - t)}`);
+    say(
+        `retention: seeded ${before.names.size} AMIs (${before.multiVolume} of them with two data volumes: three snapshots) for ${name} in ${seconds(Date.now() - t)}`,
+    );
     emu.resetStats();
     const r = await run();
     const stats = emu.stats();
@@ -508,8 +522,8 @@ async function previewAtScale(emu: Ec2Emulator) {
     const plan = allOldPlan(PREVIEW_AMIS, MAX_AGE_DAYS);
     // Not a throttling measurement: no buckets, no latency (the floor of 10,000 retirements is minutes even sped up).
     // Nor one of calls: DeleteAssociatedSnapshots is left to golden-ami's fallback (DeleteSnapshot per snapshot),
-    // because the proxy emulates it by reading the region's whole listing per call: 10,000 x 10,000 images of
-    // emulator time that would measure the emulator, not golden-ami's sizes and memory.
+    // because the image service keeps a snapshot another image maps by scanning the region's table per call:
+    // 10,000 x 10,000 images of emulator time that would measure the emulator, not golden-ami's sizes and memory.
     emu.setProxyOptions({ latencyMs: 0, tokenBuckets: false, deleteAssociatedSnapshots: false });
     try {
         await emu.reset();

@@ -1,18 +1,18 @@
 // The account every contender of the retention benchmark starts from, seeded
-// straight into each region's moto (uncounted): AMIs of every age, some used
-// by instances, some by launch templates that Auto Scaling groups launch from.
-//
-// Images carry no tags: moto looks up an image's tags by scanning every tag
-// of the region, so tagged images make each DescribeImages cost O(images²)
-// in the emulator, a cost real EC2 does not have. The policy selects by name.
+// through each region's proxy (uncounted by the router), whose image service
+// makes images as EC2 does, one snapshot per volume: AMIs of every age, one
+// in five with two data volumes besides its root (three snapshots), some
+// used by instances, some by launch templates that Auto Scaling groups launch
+// from. The policy selects by name; images carry no tags.
 import {
     CreateImageCommand,
     CreateLaunchTemplateCommand,
     CreateSnapshotCommand,
     CreateVolumeCommand,
-    DescribeImagesCommand,
-    DescribeSnapshotsCommand,
     EC2Client,
+    Image,
+    paginateDescribeImages,
+    paginateDescribeSnapshots,
     RegisterImageCommand,
     RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
@@ -22,7 +22,7 @@ import pLimit from "p-limit";
 
 const DAY_MS = 86_400_000;
 
-/** Creation dates are "now" minus the age in the name: moto stamps every image with the second it was made. */
+/** Creation dates are "now" minus the age in the name: the emulator stamps every image with the second it was made. */
 export function creationDateFromName(epoch: number): (name: string) => string | undefined {
     return (name) => {
         const m = /^bench-a(\d+)m-i\d+$/.exec(name);
@@ -74,10 +74,19 @@ export function imageName(plan: SeedPlan, i: number): string {
     return `bench-a${String(Math.round(plan.ageDays(i) * 1440)).padStart(7, "0")}m-i${String(i).padStart(5, "0")}`;
 }
 
+/** Image i of a plan is made from the instance with data volumes when this holds: one in five. */
+export const withDataVolumes = (i: number) => i % 5 === 2;
+
+/** The data volumes of that instance, besides its 8 GiB root: what production images carry (issue "images as EC2 makes them"). */
+export const DATA_VOLUMES = [
+    { DeviceName: "/dev/sdf", Ebs: { VolumeSize: 20, VolumeType: "gp3" as const, DeleteOnTermination: true } },
+    { DeviceName: "/dev/sdg", Ebs: { VolumeSize: 5, VolumeType: "gp2" as const, DeleteOnTermination: true } },
+];
+
 /**
- * Seeds one region through `endpoint` (the region's moto, or its cache in
- * front of it). Auto Scaling groups are made with boto3 from `python`
- * (the bench's venv), since the repository has no Auto Scaling client.
+ * Seeds one region through `endpoint` (the region's proxy, not counted by the
+ * router). Auto Scaling groups are made with boto3 from `python` (the bench's
+ * venv), since the repository has no Auto Scaling client.
  */
 export async function seedRegion(
     endpoint: string,
@@ -99,14 +108,23 @@ export async function seedRegion(
                 BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
             }),
         );
-        const source = await ec2.send(new RunInstancesCommand({ ImageId: base.ImageId, MinCount: 1, MaxCount: 1 }));
-        const instanceId = source.Instances![0].InstanceId!;
+        const launch = async (extra: typeof DATA_VOLUMES = []) =>
+            (await ec2.send(new RunInstancesCommand({ ImageId: base.ImageId, MinCount: 1, MaxCount: 1, BlockDeviceMappings: extra })))
+                .Instances![0].InstanceId!;
+        const rootOnly = await launch();
+        const withData = await launch(DATA_VOLUMES);
         const ids: string[] = new Array(plan.images);
         const limit = pLimit(8);
         await Promise.all(
             Array.from({ length: plan.images }, (_, i) =>
                 limit(async () => {
-                    const out = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: imageName(plan, i) }));
+                    const out = await ec2.send(
+                        new CreateImageCommand({
+                            InstanceId: withDataVolumes(i) ? withData : rootOnly,
+                            Name: imageName(plan, i),
+                            NoReboot: true,
+                        }),
+                    );
                     ids[i] = out.ImageId!;
                 }),
             ),
@@ -143,18 +161,31 @@ async function createAutoScalingGroups(endpoint: string, region: string, templat
     }
 }
 
-/** Names of the bench images left (not deregistered), and how many snapshots the account has. */
-export async function survey(endpoint: string, region: string): Promise<{ names: Set<string>; snapshots: number; imageSnapshots: number }> {
+/**
+ * Names of the bench images left (not deregistered), how many snapshots the
+ * account has, how many of them live images map, and how many images have
+ * more than one snapshot. Every page of both listings.
+ */
+export async function survey(
+    endpoint: string,
+    region: string,
+): Promise<{ names: Set<string>; snapshots: number; imageSnapshots: number; multiVolumeImages: number }> {
     const ec2 = new EC2Client({ region, endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
     try {
-        const images = (await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }))).Images ?? [];
+        const images: Image[] = [];
+        for await (const page of paginateDescribeImages({ client: ec2, pageSize: 1000 }, { Owners: ["self"] }))
+            images.push(...(page.Images ?? []));
         const live = images.filter((i) => i.State !== "deregistered");
-        const snapshots = (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots ?? [];
-        const used = new Set(live.flatMap((i) => (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId)));
+        const snapshots: string[] = [];
+        for await (const page of paginateDescribeSnapshots({ client: ec2, pageSize: 1000 }, { OwnerIds: ["self"] }))
+            snapshots.push(...(page.Snapshots ?? []).map((s) => s.SnapshotId!));
+        const snapshotsOf = (i: Image) => (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId).filter(Boolean);
+        const used = new Set(live.flatMap(snapshotsOf));
         return {
             names: new Set(live.filter((i) => i.Name?.startsWith("bench-")).map((i) => `${region}/${i.Name}`)),
             snapshots: snapshots.length,
-            imageSnapshots: snapshots.filter((s) => used.has(s.SnapshotId)).length,
+            imageSnapshots: snapshots.filter((s) => used.has(s)).length,
+            multiVolumeImages: live.filter((i) => i.Name?.startsWith("bench-") && snapshotsOf(i).length > 1).length,
         };
     } finally {
         ec2.destroy();
