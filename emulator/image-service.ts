@@ -113,7 +113,7 @@ export const IMAGE_ACTIONS = new Set([
  * "If you chose to include a 24-hour cooldown period ..., you won't
  * immediately be able to deregister the AMI" (DisableImageDeregistrationProtection).
  */
-const PROTECTION_COOLDOWN_MS = 24 * 60 * 60 * 1000;
+export const PROTECTION_COOLDOWN_MS = 24 * 60 * 60 * 1000;
 /** "The upper limit for DeprecateAt is 10 years from now" (EnableImageDeprecation). */
 const DEPRECATION_MAX_YEARS = 10;
 /** The owner of the Amazon Linux images (what `aws ec2 describe-images --owners amazon` shows for them). */
