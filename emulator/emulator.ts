@@ -7,6 +7,7 @@ import { builderEmulation, type BuilderEmulation } from "./builders";
 import { startEc2Proxy, type Ec2Proxy, type ProxyOptions } from "./ec2-proxy";
 import { motoEnv, startMoto, type Moto } from "./moto";
 import { ec2PagingHandler, ssmPagingHandler } from "./paging";
+import { kmsKeysHandler } from "./kms-keys";
 import { imageReferencesHandler } from "./references";
 import { ssmImageParameters, type SsmImageParameters } from "./ssm-image-parameters";
 import { tagRulesHandler } from "./tag-rules";
@@ -162,7 +163,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
                 imageReferencesHandler({ imageReferences: options.imageReferences }),
                 builders.handler,
             ],
-            serviceHandlers: [ssmImages.handler, ...(paging ? [ssmPagingHandler(paging)] : [])],
+            serviceHandlers: [ssmImages.handler, ...(paging ? [ssmPagingHandler(paging)] : []), kmsKeysHandler()],
             ...(strict.neverFiveHundred ? { finalReply: unsupportedAsEc2Error(() => moto.stderr()) } : {}),
         });
     } catch (e) {

@@ -1,5 +1,6 @@
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { EC2_MAX_ATTEMPTS } from "./limits";
 import { installPacing } from "./request-pacing";
@@ -15,8 +16,8 @@ export interface AwsTarget {
     roleArn?: string;
 }
 
-type ClientKind = "ec2" | "ssm" | "autoScaling";
-type AnyClient = EC2Client | SSMClient | AutoScalingClient;
+type ClientKind = "ec2" | "ssm" | "autoScaling" | "kms";
+type AnyClient = EC2Client | SSMClient | AutoScalingClient | KMSClient;
 
 const clients = new Map<string, AnyClient>();
 
@@ -32,7 +33,7 @@ function targetOf(target: string | AwsTarget): AwsTarget {
  * The one place golden-ami builds AWS clients, one per service, region and
  * credentials for the life of the provider process. Credentials come from the
  * SDK's default chain (environment, AWS_PROFILE, SSO, instance role);
- * `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_SSM` point them at an emulator.
+ * `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_KMS` point them at an emulator.
  * Retries back off when AWS throttles. Middleware every client needs
  * (a client-side rate limiter, say) belongs here.
  */
@@ -80,4 +81,9 @@ export function ssmClient(target: string | AwsTarget): SSMClient {
 /** The Auto Scaling client for a region (groups' launch templates and configurations). */
 export function autoScalingClient(target: string | AwsTarget): AutoScalingClient {
     return cachedClient("autoScaling", target, (region) => new AutoScalingClient(config(region)));
+}
+
+/** The KMS client for a region (which key encrypts an image before it is shared: see image-encryption.ts). */
+export function kmsClient(target: string | AwsTarget): KMSClient {
+    return cachedClient("kms", target, (region) => new KMSClient(config(region)));
 }

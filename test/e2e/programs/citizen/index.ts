@@ -13,7 +13,10 @@ let image: { imageId: pulumi.Output<string>; name: pulumi.Output<string>; publis
 if (goldenPrefix) {
     const golden = new GoldenImage("golden", {
         baseImage: { ssmParameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" },
-        build: { instanceType: "t3.small", userData: pulumi.secret(`#!/bin/bash\necho ${config.require("scriptNote")}\npoweroff\n`) },
+        build: {
+            instanceType: "t3.small",
+            userData: pulumi.secret(`#!/bin/bash\nset -e\necho ${config.require("scriptNote")}\necho "golden-ami: success"\npoweroff\n`),
+        },
         image: { namePrefix: goldenPrefix },
         publish: { ssmParameter: config.requireSecret("param") },
     });
