@@ -54,7 +54,14 @@ function cachedClient<C extends AnyClient>(kind: ClientKind, target: string | Aw
     return client;
 }
 
-const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS });
+/**
+ * Added to the User-Agent of every request golden-ami makes: AWS CloudTrail
+ * shows which calls were golden-ami's, and the emulator's action log
+ * (emulator/action-log.ts) tells them from a test's own.
+ */
+export const USER_AGENT = "golden-ami";
+
+const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS, customUserAgent: USER_AGENT });
 
 /**
  * EC2 clients retry in the SDK's standard mode (back-off with jitter, the
@@ -66,7 +73,7 @@ const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts
  * bucket size (starts unlimited, learns only from throttling, and keeps no
  * burst above one second's rate).
  */
-const ec2Config = (region: string) => ({ region, retryMode: "standard", maxAttempts: EC2_MAX_ATTEMPTS });
+const ec2Config = (region: string) => ({ region, retryMode: "standard", maxAttempts: EC2_MAX_ATTEMPTS, customUserAgent: USER_AGENT });
 
 /** The EC2 client for a region (or a region and credentials). */
 export function ec2Client(target: string | AwsTarget): EC2Client {
