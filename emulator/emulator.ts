@@ -1,12 +1,14 @@
 // The local emulator users run with `npx golden-ami emulator` and the demo
 // runs: moto_server on a loopback port and the EC2 proxy in front of it,
 // with the EC2 behaviours moto lacks switched on.
+import { actionLogHandler } from "./action-log";
 import { AMAZON_OWNER_ID } from "./base-images";
 import { API_VERSION } from "./ec2-xml";
 import { builderEmulation, type BuilderEmulation } from "./builders";
 import { startEc2Proxy, type Ec2Proxy, type ProxyOptions } from "./ec2-proxy";
 import { motoEnv, startMoto, type Moto } from "./moto";
 import { ec2PagingHandler, ssmPagingHandler } from "./paging";
+import { kmsKeysHandler } from "./kms-keys";
 import { imageReferencesHandler } from "./references";
 import { ssmImageParameters, type SsmImageParameters } from "./ssm-image-parameters";
 import { tagRulesHandler } from "./tag-rules";
@@ -148,6 +150,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         isAvailable: async (region, imageId) => (proxy ? (await imageStateAt(proxy.endpoint, region, imageId)) === "available" : false),
     });
     const paging = strict.paging && { ...strict.paging, privateSnapshotOwners: strict.baseImages ? [AMAZON_OWNER_ID] : [] };
+    // First, so that it sees every request (GOLDEN_AMI_EMULATOR_ACTION_LOG; see action-log.ts).
+    const recorder = actionLogHandler();
+    const recorded = recorder ? [recorder] : [];
     try {
         proxy = await startEc2Proxy({
             target: moto.endpoint,
@@ -157,12 +162,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             imageService: { defaultPageSize: strict.paging ? strict.paging.pageSize : 1000 },
             ...(options.eventualConsistency ? EVENTUAL_CONSISTENCY : {}),
             handlers: [
+                ...recorded,
                 tagRulesHandler({ tags: strict.tagRules, launchPermissions: strict.launchPermissionRules }),
                 ...(paging ? [ec2PagingHandler(paging)] : []),
                 imageReferencesHandler({ imageReferences: options.imageReferences }),
                 builders.handler,
             ],
-            serviceHandlers: [ssmImages.handler, ...(paging ? [ssmPagingHandler(paging)] : [])],
+            serviceHandlers: [...recorded, ssmImages.handler, ...(paging ? [ssmPagingHandler(paging)] : []), kmsKeysHandler()],
             ...(strict.neverFiveHundred ? { finalReply: unsupportedAsEc2Error(() => moto.stderr()) } : {}),
         });
     } catch (e) {

@@ -69,3 +69,19 @@ export function ssmError(type: string, message: string, status = 400): Reply {
 export function ssmSuccess(out: object): Reply {
     return { status: 200, headers: { "content-type": "application/x-amz-json-1.1" }, body: JSON.stringify(out) };
 }
+
+/** One KMS call at moto in `region` (JSON protocol, `TrentService.<operation>`); the parsed answer, or the refusal as it came. */
+export async function kmsJson(
+    target: string,
+    region: string,
+    operation: string,
+    input: object,
+): Promise<{ ok: true; out: Record<string, unknown> } | { ok: false; reply: Reply }> {
+    const reply = await post(
+        target,
+        { "content-type": "application/x-amz-json-1.1", "x-amz-target": `TrentService.${operation}`, authorization: scope(region, "kms") },
+        JSON.stringify(input),
+    );
+    if (reply.status !== 200) return { ok: false, reply };
+    return { ok: true, out: JSON.parse(reply.body || "{}") as Record<string, unknown> };
+}

@@ -157,7 +157,7 @@ export async function startMoto(
 
 /**
  * Environment for the AWS SDK (and `pulumi`) to reach an endpoint that
- * serves EC2, SSM, Auto Scaling and STS (moto, or the emulator proxy in front
+ * serves EC2, SSM, Auto Scaling, STS and KMS (moto, or the emulator proxy in front
  * of it), with moto's dummy credentials. STS because clients such as Packer's
  * amazon plugin check the credentials with GetCallerIdentity before any EC2
  * call (moto answers it for its one account).
@@ -168,6 +168,7 @@ export function motoEnv(endpoint: string, region = "us-east-1"): Record<string, 
         AWS_ENDPOINT_URL_SSM: endpoint,
         AWS_ENDPOINT_URL_AUTO_SCALING: endpoint,
         AWS_ENDPOINT_URL_STS: endpoint,
+        AWS_ENDPOINT_URL_KMS: endpoint,
         AWS_ACCESS_KEY_ID: "testing",
         AWS_SECRET_ACCESS_KEY: "testing",
         AWS_REGION: region,

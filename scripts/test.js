@@ -33,10 +33,13 @@ const TIERS = {
     },
     // The tiers below run on the strict emulator (`npx golden-ami emulator`), not on bare moto. `--exit`: the
     // tier ends when its tests do, not when a teardown's leftover retries (a sweep of what it could not delete) give up.
+    // The emulators of the tier record every action they serve (emulator/action-log.ts); afterwards
+    // test/iam-actions/ checks the README's minimal IAM policy against what golden-ami called.
     e2e: {
         spec: "test/e2e/**/*.test.ts",
         args: ["--require", "ts-node/register", "--require", "test/support/moto-hooks.ts", "--timeout", "900000", "--exit"],
         env: { GOLDEN_AMI_TEST_EC2: "emulator" },
+        actionLog: { spec: "test/iam-actions/**/*.test.ts", args: ["--require", "ts-node/register"] },
     },
     compat: {
         spec: "test/compat/**/*.test.ts",
@@ -77,11 +80,9 @@ function main() {
     const totals = { passes: 0, failures: 0, pending: 0 };
     const statsDir = fs.mkdtempSync(path.join(os.tmpdir(), "golden-ami-stats-"));
     let broken = [];
-    for (const tier of tiers) {
-        console.log(`\n##### ${tier} tests`);
-        const statsFile = path.join(statsDir, `${tier}.json`);
-        const { spec, args, env = {}, prepare } = TIERS[tier];
-        const prepared = prepare ? prepare() : {};
+    /** Runs one mocha spec and adds its counts to the totals. */
+    const runMocha = (name, spec, args, env) => {
+        const statsFile = path.join(statsDir, `${name}.json`);
         const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "mocha", "bin", "mocha.js"), ...args, spec], {
             cwd: ROOT,
             stdio: "inherit",
@@ -94,18 +95,28 @@ function main() {
                 // The compat tier's stacks run on Node 22 and 24 without it (test/support/consumer.ts).
                 ...legacyNodeEnv(),
                 ...env,
-                ...prepared,
             },
         });
         if (!fs.existsSync(statsFile)) {
-            broken.push(`${tier} (mocha exited ${r.status} before reporting)`);
-            continue;
+            broken.push(`${name} (mocha exited ${r.status} before reporting)`);
+            return;
         }
         const s = JSON.parse(fs.readFileSync(statsFile, "utf8"));
         totals.passes += s.passes;
         totals.failures += s.failures;
         totals.pending += s.pending;
-        if (r.status !== 0 && s.failures === 0) broken.push(`${tier} (mocha exited ${r.status})`);
+        if (r.status !== 0 && s.failures === 0) broken.push(`${name} (mocha exited ${r.status})`);
+    };
+    for (const tier of tiers) {
+        console.log(`\n##### ${tier} tests`);
+        const { spec, args, env = {}, prepare, actionLog } = TIERS[tier];
+        const prepared = prepare ? prepare() : {};
+        const log = actionLog ? { GOLDEN_AMI_EMULATOR_ACTION_LOG: path.join(statsDir, `${tier}-actions.jsonl`) } : {};
+        runMocha(tier, spec, args, { ...env, ...prepared, ...log });
+        if (actionLog) {
+            console.log(`\n##### ${tier}: the README's IAM policy against the actions called`);
+            runMocha(`${tier}-actions`, actionLog.spec, actionLog.args, { ...log, GOLDEN_AMI_IAM_CHECK_COMPLETE: "1" });
+        }
     }
     fs.rmSync(statsDir, { recursive: true, force: true });
     if (broken.length) console.log(`\nbroken tiers: ${broken.join(", ")}`);

@@ -8,6 +8,7 @@ import type { ImageKind } from "./image-kind";
 import { ImageResource } from "./image-resource";
 import provider from "./providers/golden-image-bake";
 import { GOLDEN_IMAGE_BAKE_RULES } from "./rules/golden-image-bake";
+import { secretCopyInput } from "./resource-options";
 import { containsUnknown, UNKNOWN } from "./rules/primitives";
 import type { BlockDeviceMapping, ImageInputs } from "./types";
 
@@ -260,8 +261,13 @@ export class GoldenImageBake extends ImageResource {
         const props = {
             ...givenInputs(inputs, []),
             ...IMAGE_OUTPUTS,
-            // Made by check from the prefix and the build hash.
-            name: undefined,
+            // Made by check from the prefix and the build hash; a secret prefix makes it secret (see secretCopyInput).
+            name: secretCopyInput(
+                [inputs.namePrefix],
+                pulumi.output(inputs.namePrefix as pulumi.Input<string>).apply((p) => imageNameFor(p, "00000000")),
+            ),
+            // A copy of publish.ssmParameter.
+            publishedParameter: secretCopyInput([inputs.publishParameter], inputs.publishParameter as pulumi.Input<string>),
             tags: inputs.tags,
             baseImageId: undefined,
             buildHash: undefined,

@@ -237,7 +237,7 @@ export class GoldenImage extends pulumi.ComponentResource {
     readonly baseImageId: pulumi.Output<string>;
     /** Hash of what went into the bake; a change replaces the image. */
     readonly buildHash: pulumi.Output<string>;
-    /** The image's name (`<namePrefix>-<8 hex digits of buildHash>`). */
+    /** The image's name (`<namePrefix>-<8 hex digits of buildHash>`); secret when `image.namePrefix` is. */
     readonly imageName: pulumi.Output<string>;
     /** The region the image is built in. */
     readonly region: string;

@@ -5,7 +5,7 @@ import { identityValues, ImageKind } from "./image-kind";
 import { ownerMarkValue } from "./ownership";
 import { defaultRegion } from "./region";
 import type { PublishArgs, PublishInputs } from "./publish";
-import { optionInputs } from "./resource-options";
+import { optionInputs, secretCopyInput } from "./resource-options";
 import type { ImageOutputs, LaunchPermissions } from "./types";
 
 /** Args every image resource (AmiFromInstance, AmiCopy) shares. */
@@ -96,6 +96,19 @@ export function publishInput(
 }
 
 /**
+ * The `publishedParameter` input (see secretCopyInput): the parameter's name
+ * as a secret when the program's `publish` (or its `ssmParameter`) is one,
+ * so the output made from it is secret in state too; unset otherwise.
+ */
+export function publishedParameterInput(publish: pulumi.Input<PublishArgs> | undefined): pulumi.Output<string | undefined> | undefined {
+    if (publish === undefined) return undefined;
+    return secretCopyInput(
+        [publish],
+        pulumi.output(publish).apply((p) => p?.ssmParameter),
+    );
+}
+
+/**
  * The `golden-ami:owner` mark of a resource (see sdk/ownership.ts): which
  * stack and resource made an image. An input of every image resource, so
  * that the provider tags what it makes and tells a replacement from a
@@ -179,6 +192,8 @@ export function imageResourceProps(
         deleteTimeoutMinutes: args.deleteTimeoutMinutes ?? fromOptions.deleteTimeoutMinutes,
         replaceOnChanges: fromOptions.replaceOnChanges,
         publish: publishInput(args.publish, kind.type, resourceName),
+        // The parameter's name is a copy of publish.ssmParameter: secret in state where that is.
+        publishedParameter: publishedParameterInput(args.publish),
         owner: ownerMark(kind.type, resourceName),
     };
     // A copy of secret tags is secret: given as an input, the engine keeps its secret bit in state.

@@ -76,3 +76,20 @@ export function secretInputs(inputs: Record<string, unknown>): pulumi.Output<str
         return secret.length ? secret : undefined;
     });
 }
+
+/**
+ * An input under the key of an output that golden-ami makes from `sources`
+ * (the published parameter from `publish`, a bake's name from its prefix):
+ * `value`, as a secret, when any source is a secret in the program; unset
+ * otherwise. A copy of a secret is a secret, but dynamic providers take no
+ * secrets: the engine marks an output secret only when the input of the same
+ * key was, so an output made from other inputs needs this input to keep the
+ * secret bit in state. The provider's `check` keeps the key; create and
+ * update write the real value over it.
+ */
+export function secretCopyInput<T>(sources: readonly unknown[], value: pulumi.Input<T>): pulumi.Output<T | undefined> {
+    const given = sources.filter((s) => s !== undefined);
+    return pulumi
+        .output(Promise.all(given.map((s) => pulumi.isSecret(pulumi.output(s)))))
+        .apply((flags) => (flags.includes(true) ? pulumi.secret(value) : undefined)) as pulumi.Output<T | undefined>;
+}

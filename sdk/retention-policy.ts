@@ -1,4 +1,4 @@
-import { optionInputs } from "./resource-options";
+import { optionInputs, secretCopyInput } from "./resource-options";
 import * as pulumi from "@pulumi/pulumi";
 import provider from "./providers/retention-policy";
 import { defaultRegion } from "./region";
@@ -260,6 +260,10 @@ export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
         // A policy has nothing in EC2 to import; its timeouts are its own limits.
         if (opts?.import !== undefined)
             optionInputs("AmiRetentionPolicy", name, opts, "a policy owns nothing in EC2: declare it without import");
-        super(provider, name, { ...inputs, pending: undefined, lastRun: undefined }, opts, "golden-ami", "AmiRetentionPolicy");
+        // What the plan and the run report list (images, group values) is made from what selects them: secret in
+        // state where a selector, group or exclusion is (see secretCopyInput); check and the run write the real values.
+        const sources = [args.selector, args.groupBy, args.exclude];
+        const outputs = { pending: secretCopyInput(sources, "at apply"), lastRun: secretCopyInput(sources, "at apply") };
+        super(provider, name, { ...inputs, ...outputs }, opts, "golden-ami", "AmiRetentionPolicy");
     }
 }

@@ -71,7 +71,7 @@ export interface ImageOutputs {
     rootSnapshotId?: string;
     /** Every EBS snapshot of the image: deleted with it on destroy when `deleteSnapshotsOnDestroy` is true (by default, when golden-ami made them). */
     snapshotIds: string[];
-    /** The SSM parameter the image id is published to (see `publish`), once written. */
+    /** The SSM parameter the image id is published to (see `publish`), once written; secret when `publish.ssmParameter` is. */
     publishedParameter?: string;
     /** The image's tags as EC2 has them. */
     tags: Record<string, string>;

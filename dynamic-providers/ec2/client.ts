@@ -1,5 +1,6 @@
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { EC2_MAX_ATTEMPTS } from "./limits";
 import { installPacing } from "./request-pacing";
@@ -15,8 +16,8 @@ export interface AwsTarget {
     roleArn?: string;
 }
 
-type ClientKind = "ec2" | "ssm" | "autoScaling";
-type AnyClient = EC2Client | SSMClient | AutoScalingClient;
+type ClientKind = "ec2" | "ssm" | "autoScaling" | "kms";
+type AnyClient = EC2Client | SSMClient | AutoScalingClient | KMSClient;
 
 const clients = new Map<string, AnyClient>();
 
@@ -32,7 +33,7 @@ function targetOf(target: string | AwsTarget): AwsTarget {
  * The one place golden-ami builds AWS clients, one per service, region and
  * credentials for the life of the provider process. Credentials come from the
  * SDK's default chain (environment, AWS_PROFILE, SSO, instance role);
- * `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_SSM` point them at an emulator.
+ * `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_KMS` point them at an emulator.
  * Retries back off when AWS throttles. Middleware every client needs
  * (a client-side rate limiter, say) belongs here.
  */
@@ -53,7 +54,14 @@ function cachedClient<C extends AnyClient>(kind: ClientKind, target: string | Aw
     return client;
 }
 
-const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS });
+/**
+ * Added to the User-Agent of every request golden-ami makes: AWS CloudTrail
+ * shows which calls were golden-ami's, and the emulator's action log
+ * (emulator/action-log.ts) tells them from a test's own.
+ */
+export const USER_AGENT = "golden-ami";
+
+const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS, customUserAgent: USER_AGENT });
 
 /**
  * EC2 clients retry in the SDK's standard mode (back-off with jitter, the
@@ -65,7 +73,7 @@ const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts
  * bucket size (starts unlimited, learns only from throttling, and keeps no
  * burst above one second's rate).
  */
-const ec2Config = (region: string) => ({ region, retryMode: "standard", maxAttempts: EC2_MAX_ATTEMPTS });
+const ec2Config = (region: string) => ({ region, retryMode: "standard", maxAttempts: EC2_MAX_ATTEMPTS, customUserAgent: USER_AGENT });
 
 /** The EC2 client for a region (or a region and credentials). */
 export function ec2Client(target: string | AwsTarget): EC2Client {
@@ -80,4 +88,9 @@ export function ssmClient(target: string | AwsTarget): SSMClient {
 /** The Auto Scaling client for a region (groups' launch templates and configurations). */
 export function autoScalingClient(target: string | AwsTarget): AutoScalingClient {
     return cachedClient("autoScaling", target, (region) => new AutoScalingClient(config(region)));
+}
+
+/** The KMS client for a region (which key encrypts an image before it is shared: see image-encryption.ts). */
+export function kmsClient(target: string | AwsTarget): KMSClient {
+    return cachedClient("kms", target, (region) => new KMSClient(config(region)));
 }

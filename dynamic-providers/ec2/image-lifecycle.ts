@@ -12,6 +12,7 @@ import {
 import type { LaunchPermissions } from "../../sdk/types";
 import { launchPermissionsMinus, launchPermissionsToEc2, normalizeLaunchPermissions, tagsToRecord } from "./converters";
 import { findSnapshots } from "./finders";
+import { refuseSharingAwsManagedKey } from "./image-encryption";
 
 /**
  * What an image resource can change in place, written once for every image
@@ -92,6 +93,8 @@ export async function changeLaunchPermissions(
     const add = launchPermissionsToEc2(grant);
     const remove = launchPermissionsToEc2(revoke);
     if (add.length === 0 && remove.length === 0) return;
+    // Every share passes here: an image encrypted with an AWS managed key is refused before any is made.
+    await refuseSharingAwsManagedKey(client, imageId, grant);
     await client.send(
         new ModifyImageAttributeCommand({
             ImageId: imageId,

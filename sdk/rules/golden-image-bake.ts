@@ -190,17 +190,6 @@ export function testFailures(v: unknown): CheckFailure[] {
     return failures;
 }
 
-/** EC2's AWS-managed EBS key: images encrypted with it cannot be shared with other accounts (EC2 user guide, "Share an AMI"). */
-export function isAwsManagedEbsKey(key: unknown): boolean {
-    return typeof key === "string" && /(^|:)alias\/aws\/ebs$/.test(key);
-}
-
-/** Launch permissions that reach beyond the owner (accounts, organizations, OUs; `all` is public). */
-function sharesOutside(perms: unknown): boolean {
-    if (typeof perms !== "object" || perms === null) return false;
-    return Object.values(perms as Record<string, unknown>).some((v) => (Array.isArray(v) ? v.length > 0 : v === true));
-}
-
 /** The bake's own rules, run before the shared image rules. */
 export const GOLDEN_IMAGE_BAKE_RULES: RuleTable<GoldenImageBakeCheckInputs> = [
     {
@@ -226,14 +215,7 @@ export const GOLDEN_IMAGE_BAKE_RULES: RuleTable<GoldenImageBakeCheckInputs> = [
     { property: "publishOverwrite", rule: booleanRule },
     { property: "instanceTypes", rule: instanceTypesRule },
     { property: "kmsKeyId", rule: kmsKeyRule },
-    {
-        property: "kmsKeyId",
-        relation: ({ news }) =>
-            isAwsManagedEbsKey(news.kmsKeyId) && !containsUnknown(news.launchPermissions) && sharesOutside(news.launchPermissions)
-                ? "is the AWS-managed key aws/ebs, and an image encrypted with it cannot be shared with other accounts (launchPermissions): use a customer managed key whose key policy lets those accounts use it"
-                : undefined,
-        unlessFailed: true,
-    },
+    // Sharing with the AWS managed key aws/ebs: a rule every image kind shares (sdk/rules/encryption.ts).
     { name: "test", failures: ({ news }) => (containsUnknown(news.test) && typeof news.test !== "object" ? [] : testFailures(news.test)) },
     { property: "testTimeoutMinutes", rule: buildTimeoutRule },
 ];

@@ -10,6 +10,7 @@ import {
 } from "./primitives";
 import type { ImageKind } from "../image-kind";
 import { CheckFailure } from "./primitives";
+import { awsManagedKeyShareFailures } from "./encryption";
 import { publishFailures } from "./publish";
 import { runRules, RuleTable } from "./runner";
 
@@ -47,6 +48,7 @@ export const COMMON_IMAGE_RULES: RuleTable<CommonImageInputs> = [
     { property: "createTimeoutMinutes", rule: positiveMinutesRule },
     { property: "deleteTimeoutMinutes", rule: positiveMinutesRule },
     { name: "publish", failures: (ctx) => publishFailures(ctx as never) },
+    { name: "awsManagedKeyShare", failures: (ctx) => awsManagedKeyShareFailures(ctx as never) },
 ];
 
 /** Every `check` rule of an image kind: its own table, then the shared one (without `name` when the image keeps its own). */

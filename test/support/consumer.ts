@@ -155,6 +155,8 @@ export interface Stack {
     start(args: string[]): ReturnType<typeof startPulumi>;
     config(values: Record<string, string>): Promise<void>;
     outputs(): Promise<Record<string, unknown>>;
+    /** `pulumi stack rename`: later commands name the new stack. */
+    rename(newName: string): Promise<void>;
     export(): Promise<{
         deployment: {
             resources?: { type: string; urn: string; id?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[];
@@ -168,10 +170,11 @@ export interface Stack {
  */
 export async function newStack(
     program: string,
-    stackName: string,
+    initialName: string,
     extraEnv: Record<string, string>,
     opts: ConsumerOptions = {},
 ): Promise<Stack> {
+    let stackName = initialName;
     const dir = await programDir(program, opts);
     const { path: PATH, nodeVersion } = await consumer(opts);
     // Programs are typechecked once by tsc (examples.test.ts, npm run typecheck); ts-node need not again on every run.
@@ -188,6 +191,10 @@ export async function newStack(
         },
         async outputs() {
             return JSON.parse((await run(["stack", "output", "--json"])).stdout);
+        },
+        async rename(newName) {
+            await run(["stack", "rename", newName]);
+            stackName = newName;
         },
         async export() {
             return JSON.parse((await run(["stack", "export"])).stdout);

@@ -20,6 +20,7 @@ const SERVICES: Record<string, string> = {
     "@aws-sdk/client-ec2": "ec2",
     "@aws-sdk/client-ssm": "ssm",
     "@aws-sdk/client-auto-scaling": "autoscaling",
+    "@aws-sdk/client-kms": "kms",
 };
 
 function sources(dir: string): string[] {

@@ -178,7 +178,7 @@ describe("GoldenImage", () => {
                 "the AWS-managed key cannot be shared",
                 { kmsKeyId: "alias/aws/ebs", launchPermissions: { userIds: ["111122223333"] } },
                 "kmsKeyId",
-                /AWS-managed key aws\/ebs.*cannot be shared/,
+                /image\.kmsKeyId: is the AWS managed key alias\/aws\/ebs.*cannot be shared.*customer managed key/,
             ],
             [
                 "publish.overwrite is a boolean",

@@ -126,6 +126,12 @@ describe("retained means released", () => {
 });
 
 describe("secrets", () => {
+    it("check keeps the key of an output made from a secret (the engine marks that output secret by its key)", async () => {
+        const news = { ...base, name: "web-aaaaaaaa", publish: { ssmParameter: "/p", owner: "o" }, publishedParameter: "/p" };
+        const { inputs } = await planningHooks(fromInstance).check({}, news);
+        assert.equal(inputs.publishedParameter, "/p");
+    });
+
     it("never prints the values of secret inputs in adoption lines", () => {
         const c = { property: "tags" as const, key: "Token", from: "old-secret", to: "new-secret" };
         assert.equal(describeAdoptionChange(c, new Set(["tags"])), "tag Token: [secret] -> [secret]");

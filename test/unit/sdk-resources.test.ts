@@ -241,6 +241,90 @@ describe("resource options, secrets and automatic names (Pulumi mocks)", () => {
     });
 });
 
+describe("a copy of a secret is a secret (Pulumi mocks)", () => {
+    // Pulumi's wire form of a secret: the engine keeps the secret bit of the output of the same key in state.
+    const SECRET_SIG = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
+    const sentBy = async (r: { imageId: pulumi.Output<string> } | { id: pulumi.Output<string> }, name: string, type = "") => {
+        await value("imageId" in r ? r.imageId : r.id);
+        return registered.find((x) => x.name === name && x.type.endsWith(type))!.inputs;
+    };
+
+    it("sends publishedParameter as a secret on every kind whose publish.ssmParameter is one, and not at all otherwise", async () => {
+        const publish = { ssmParameter: pulumi.secret("/team/secret-param") };
+        const kinds = {
+            "sec-fi": new sdk.AmiFromInstance("sec-fi", { sourceInstanceId: "i-0123456789abcdef0", region: "us-east-1", publish }),
+            "sec-copy": new sdk.AmiCopy("sec-copy", { sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1", publish }),
+            "sec-snap": new sdk.AmiFromSnapshot("sec-snap", {
+                region: "us-east-1",
+                blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { snapshotId: "snap-0123456789abcdef0" } }],
+                publish,
+            }),
+            "sec-managed": new sdk.ManagedAmi("sec-managed", { imageId: "ami-0123456789abcdef0", region: "us-east-1", publish }),
+        };
+        for (const [name, r] of Object.entries(kinds)) {
+            const sent = await sentBy(r, name);
+            assert.deepEqual(sent.publishedParameter, { ...SECRET_SIG, value: "/team/secret-param" }, name);
+        }
+        const set = new sdk.AmiReplicaSet("sec-set", {
+            sourceAmiId: "ami-0123456789abcdef0",
+            sourceAmiRegion: "us-east-1",
+            regions: ["us-west-2"],
+            publish,
+        });
+        await value(set.imageIds);
+        assert.deepEqual(registered.find((x) => x.name === "sec-set-us-west-2")!.inputs.publishedParameter, {
+            ...SECRET_SIG,
+            value: "/team/secret-param",
+        });
+        const plain = new sdk.AmiCopy("plain-copy", {
+            sourceAmiId: "ami-0123456789abcdef0",
+            sourceAmiRegion: "us-east-1",
+            publish: { ssmParameter: "/team/plain" },
+        });
+        assert.equal((await sentBy(plain, "plain-copy")).publishedParameter, undefined, "not secret: not sent (the provider writes it)");
+    });
+
+    it("GoldenImage: a secret namePrefix makes the image name secret, a secret parameter the published one", async () => {
+        const g = new sdk.GoldenImage("sec-golden", {
+            baseImage: { imageId: "ami-0123456789abcdef0" },
+            build: { instanceType: "t3.small" },
+            image: { namePrefix: pulumi.secret("hush") },
+            publish: { ssmParameter: pulumi.secret("/team/hush") },
+            region: "eu-west-1",
+        });
+        const bake = await sentBy(g, "sec-golden", ":GoldenImageBake");
+        assert.deepEqual(bake.name, { ...SECRET_SIG, value: "hush-00000000" }, "a placeholder: check makes the name");
+        assert.deepEqual(bake.publishedParameter, { ...SECRET_SIG, value: "/team/hush" });
+        const open = new sdk.GoldenImage("open-golden", {
+            baseImage: { imageId: "ami-0123456789abcdef0" },
+            build: { instanceType: "t3.small" },
+            image: { namePrefix: "open" },
+            region: "eu-west-1",
+        });
+        const plain = await sentBy(open, "open-golden", ":GoldenImageBake");
+        assert.equal(plain.name, undefined);
+        assert.equal(plain.publishedParameter, undefined);
+    });
+
+    it("AmiRetentionPolicy: a secret selector makes pending and lastRun secret", async () => {
+        const p = new sdk.AmiRetentionPolicy("sec-retention", {
+            regions: ["us-east-1"],
+            selector: { tags: { App: pulumi.secret("hush") } },
+            keepLatest: 2,
+        });
+        const sent = await sentBy(p, "sec-retention");
+        assert.deepEqual(sent.pending, { ...SECRET_SIG, value: "at apply" });
+        assert.deepEqual(sent.lastRun, { ...SECRET_SIG, value: "at apply" });
+        const open = new sdk.AmiRetentionPolicy("open-retention", {
+            regions: ["us-east-1"],
+            selector: { namePattern: "web-*" },
+            keepLatest: 2,
+        });
+        const plain = await sentBy(open, "open-retention");
+        assert.equal(plain.pending, undefined);
+    });
+});
+
 describe("publish and regions wiring (Pulumi mocks)", () => {
     it("sends publish with the resource that publishes, so its parameter carries that mark", async () => {
         const r = new sdk.AmiCopy("pub", {
