@@ -43,7 +43,8 @@ import { errorCode, hasCode, isNotFoundCode } from "./errors";
  *    rest (`launchTemplateVersions`): with `"in-use"` (the default) the
  *    versions something launches from (pinned by Auto Scaling groups, their
  *    MixedInstancesPolicy and its overrides, EC2 Fleets and Spot Fleets,
- *    plus every template's `$Default` and `$Latest`); with `"all"` every
+ *    named by live instances' `aws:ec2launchtemplate:*` tags, plus every
+ *    template's `$Default` and `$Latest`); with `"all"` every
  *    version of every template. Each version's ImageId or `resolve:ssm:`
  *    parameter is resolved with SSM. And launch configurations (Auto
  *    Scaling API; no reference API covers them).
@@ -364,6 +365,44 @@ async function fleetUses(client: EC2Client, refs: ReferenceMap, viaSsm: Map<stri
     return templates;
 }
 
+/** The tags EC2 puts on an instance launched from a launch template: the template's id and the version's number. */
+const TEMPLATE_ID_TAG = "aws:ec2launchtemplate:id";
+const TEMPLATE_VERSION_TAG = "aws:ec2launchtemplate:version";
+
+/**
+ * The launch-template versions live instances were launched from, as EC2
+ * tags them (`aws:ec2launchtemplate:id` and `:version`, "Launch an instance
+ * from a launch template" in the EC2 user guide): a version an instance
+ * names counts like one a group pins, so the same account gets the same
+ * plan whichever source answers. One paginated DescribeInstances, filtered
+ * to instances that carry the tag.
+ */
+async function instanceTemplateUses(client: EC2Client): Promise<TemplateUse[]> {
+    const uses: TemplateUse[] = [];
+    await reading("DescribeInstances", "ec2:DescribeInstances", async () => {
+        const pages = paginateDescribeInstances(
+            { client, pageSize: 1000 },
+            {
+                Filters: [
+                    { Name: "tag-key", Values: [TEMPLATE_ID_TAG] },
+                    { Name: "instance-state-name", Values: LIVE_INSTANCE_STATES },
+                ],
+            },
+        );
+        for await (const page of pages) {
+            for (const r of page?.Reservations ?? []) {
+                for (const i of r.Instances ?? []) {
+                    const tag = (key: string) => i.Tags?.find((t) => t.Key === key)?.Value;
+                    const id = tag(TEMPLATE_ID_TAG);
+                    const version = tag(TEMPLATE_VERSION_TAG);
+                    if (id && version) uses.push({ id, version, by: `instance ${i.InstanceId ?? "?"} (launched from it)` });
+                }
+            }
+        }
+    });
+    return uses;
+}
+
 /** `resolve:ssm:/golden/web` or `resolve:ssm:/golden/web:3` (a version) as GetParameters takes it. */
 function ssmParameterOf(imageId: string): string | undefined {
     return imageId.startsWith("resolve:ssm:") ? imageId.slice("resolve:ssm:".length) : undefined;
@@ -383,9 +422,10 @@ function recordVersion(v: LaunchTemplateVersion, why: string[], refs: ReferenceM
 /**
  * The launch-template versions something launches from: every template's
  * `$Default` and `$Latest` (one paginated call for all templates), then the
- * versions pinned by number by Auto Scaling groups, EC2 Fleets and Spot
- * Fleets, one call per template. A pinned template or version that no
- * longer exists launches nothing.
+ * versions pinned by number by Auto Scaling groups, EC2 Fleets, Spot
+ * Fleets and instances (their launch-template tags), one call per
+ * template. A pinned template or version that no longer exists launches
+ * nothing.
  */
 async function launchTemplateReferences(
     client: EC2Client,
@@ -604,7 +644,10 @@ export async function findImageReferences(
     const viaSsm = new Map<string, ImageReference[]>();
     const groups = await autoScalingUses(clients.autoScaling);
     const fleets = await fleetUses(clients.ec2, refs, viaSsm);
-    await launchTemplateReferences(clients.ec2, [...groups.templates, ...fleets], refs, viaSsm, options.launchTemplateVersions ?? "in-use");
+    const rule = options.launchTemplateVersions ?? "in-use";
+    // With "all" every version counts anyway: no need to ask which ones instances name.
+    const instances = rule === "all" ? [] : await instanceTemplateUses(clients.ec2);
+    await launchTemplateReferences(clients.ec2, [...groups.templates, ...fleets, ...instances], refs, viaSsm, rule);
     await resolveSsmImages(clients.ssm, viaSsm, refs);
     await launchConfigurationReferences(clients.autoScaling, refs, groups.configurations);
     return { refs, via: supported ? "DescribeImageReferences" : "enumeration" };
