@@ -2,8 +2,10 @@
 // GoldenImage with a copy region and keepLatest 1; an instance and a launch
 // template ($Default) in the copy region run from the copy; the script
 // changes. `up` keeps that copy (the warning names both users, the kept copy
-// is tagged for retention), the next `up` after the uses end retires it, and
-// `destroy` leaves only the images and snapshots the account had before.
+// is tagged for retention), the next `up` after the uses end (with the next
+// build: keepLatest counts besides the current images, so with 1 the newest
+// old image stays as the rollback one until then) retires it, and `destroy`
+// leaves only the images and snapshots the account had before.
 import {
     CreateLaunchTemplateCommand,
     DeleteLaunchTemplateCommand,
@@ -91,17 +93,21 @@ describe("a replaced GoldenImage copy in use is kept, retired once unused, and d
         assert.ok(!(await inventory(HOME)).images.some((i) => i.id === oldHome), "the replaced home image nothing uses is gone");
     });
 
-    it("once the instance and the template are gone, the next up retires the kept copy with its snapshots", async () => {
+    it("once the instance and the template are gone, the next up (a new script) retires the kept copy with its snapshots", async () => {
+        // keepLatest counts besides the current images (GoldenImage's TSDoc): with keepLatest 1 the newest old image
+        // stays as the rollback one. After this build the version-2 copy is that one, and the kept copy goes.
         const snapshots = ((await image(oldCopy))?.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId).filter((s) => !!s);
         assert.ok(snapshots.length > 0);
         await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId!] }));
         instanceId = undefined;
         await ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateId: templateId! }));
         templateId = undefined;
+        await stack.config({ version: "3" });
         const r = await stack.run(["up", "--yes", "--skip-preview"]);
         const left = await inventory(COPY);
         assert.ok(!left.images.some((i) => i.id === oldCopy), `${oldCopy} is retired:\n${r.stdout}${r.stderr}`);
         for (const s of snapshots) assert.ok(!left.snapshots.some((x) => x.id === s), `its snapshot ${s} is gone`);
+        assert.doesNotMatch(r.stdout + r.stderr, /is kept, not deregistered/, "nothing uses the version-2 copy: replaced at once");
     });
 
     it("destroy leaves only the images and snapshots that existed before, in both regions", async () => {
