@@ -2,10 +2,12 @@
 // program (an AmiCopy, an AmiFromSnapshot, a ManagedAmi with deleteOnRelease)
 // in one region of the strict emulator. Replaced while nothing uses them, the
 // old images are gone (the copy's snapshots with it; the user's snapshot
-// behind AmiFromSnapshot stays, it is not the stack's). Replaced while an
-// Auto Scaling group pins a launch-template version of the copy and an SSM
-// aws:ec2:image parameter holds the registered image, both are kept with a
-// warning naming the user and tagged for retention. A destroy while a
+// behind AmiFromSnapshot stays, it is not the stack's), and a launch
+// template naming the copy only in an old version nothing launches from does
+// not hold it (launchTemplateVersions "in-use"), which preview says.
+// Replaced while an Auto Scaling group pins a launch-template version of the
+// copy and an SSM aws:ec2:image parameter holds the registered image, both
+// are kept with a warning naming the user and tagged for retention. A destroy while a
 // template's $Default launches the adopted image fails naming it and changes
 // nothing of that image; once the template is gone the same destroy
 // deregisters it with its snapshots. (A running instance as the user: the
@@ -93,9 +95,23 @@ describe("the in-use guard for AmiCopy, AmiFromSnapshot and ManagedAmi, users of
         ssm.destroy();
     });
 
-    it("replaced while nothing uses them: the old copy is gone with its snapshots, the old registered image is gone and the user's snapshot stays", async () => {
+    it("replaced while nothing uses them (an old template version naming the copy is no use, and preview says so): the old copy is gone with its snapshots, the old registered image is gone and the user's snapshot stays", async () => {
         const first = (await stack.outputs()) as Out;
         assert.ok(first.copySnapshotIds.length > 0);
+        // A template names the copy only in an old version ($Default and $Latest moved on, nothing pins it): by
+        // launchTemplateVersions "in-use" nothing launches it, and preview says so.
+        const old = await template("matrix-old", first.copyId);
+        await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: old, LaunchTemplateData: { ImageId: baseImageId } }));
+        await ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: old, DefaultVersion: "2" }));
+        await stack.config({ copySource: sources[1], snapshotId: userSnapshots[1] });
+        const preview = await stack.run(["preview", "--diff"]);
+        assert.match(
+            preview.stdout + preview.stderr,
+            new RegExp(
+                `count as unused although a launch template names them in a version nothing launches from: [^\n]*${first.copyId} \(${old}\)`,
+            ),
+            preview.stdout,
+        );
         const r = await replaceAll(1);
         assert.doesNotMatch(r.stdout + r.stderr, /is kept, not deregistered/);
         const left = await inventory(REGION);
