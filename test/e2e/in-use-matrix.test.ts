@@ -108,7 +108,7 @@ describe("the in-use guard for AmiCopy, AmiFromSnapshot and ManagedAmi, users of
         assert.match(
             preview.stdout + preview.stderr,
             new RegExp(
-                `count as unused although a launch template names them in a version nothing launches from: [^\n]*${first.copyId} \(${old}\)`,
+                `count as unused although a launch template names them in a version nothing launches from: [^\n]*${first.copyId} \\(${old}\\)`,
             ),
             preview.stdout,
         );
