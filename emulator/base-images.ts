@@ -21,8 +21,32 @@
 // Amazon's, private; DescribeSnapshots leaves them out
 // (`privateSnapshotOwners` in emulator/paging.ts).
 
-/** The account that owns Amazon's public images (alias `amazon`). */
+/** The account that owns Amazon's public images (alias `amazon`) in the regions enabled by default. */
 export const AMAZON_OWNER_ID = "137112412989";
+
+/**
+ * Every account that owns Amazon's Amazon Linux images: each opt-in region
+ * ("Enable or disable AWS Regions in your account", AWS Account Management
+ * guide) has an `amazon` account of its own, as on AWS; these are the owner
+ * ids of moto's `latest_amis` data for those regions. Their snapshots are as
+ * private as the default regions' ones.
+ */
+export const AMAZON_OWNER_IDS: readonly string[] = [
+    AMAZON_OWNER_ID,
+    "210953353124", // af-south-1
+    "910595266909", // ap-east-1
+    "140264529686", // ap-south-2
+    "785737495101", // ap-southeast-3
+    "212415852945", // ap-southeast-4
+    "860882034098", // ap-southeast-5
+    "499701242899", // ca-west-1
+    "084269151793", // eu-central-2
+    "071630900071", // eu-south-1
+    "061882349855", // eu-south-2
+    "659248058490", // il-central-1
+    "541802698383", // me-central-1
+    "656109587541", // me-south-1
+];
 
 /** Public parameters a user's first pipeline usually starts from; each names a base image in every region moto knows. */
 export const BASE_IMAGE_PARAMETERS = [

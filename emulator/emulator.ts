@@ -2,7 +2,7 @@
 // runs: moto_server on a loopback port and the EC2 proxy in front of it,
 // with the EC2 behaviours moto lacks switched on.
 import { actionLogHandler } from "./action-log";
-import { AMAZON_OWNER_ID } from "./base-images";
+import { AMAZON_OWNER_IDS } from "./base-images";
 import { API_VERSION } from "./ec2-xml";
 import { builderEmulation, type BuilderEmulation } from "./builders";
 import { startEc2Proxy, type Ec2Proxy, type ProxyOptions } from "./ec2-proxy";
@@ -149,7 +149,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         // Images live in the image service's table, not at moto: asked as a client asks (DescribeImages).
         isAvailable: async (region, imageId) => (proxy ? (await imageStateAt(proxy.endpoint, region, imageId)) === "available" : false),
     });
-    const paging = strict.paging && { ...strict.paging, privateSnapshotOwners: strict.baseImages ? [AMAZON_OWNER_ID] : [] };
+    const paging = strict.paging && { ...strict.paging, privateSnapshotOwners: strict.baseImages ? [...AMAZON_OWNER_IDS] : [] };
     // First, so that it sees every request (GOLDEN_AMI_EMULATOR_ACTION_LOG; see action-log.ts).
     const recorder = actionLogHandler();
     const recorded = recorder ? [recorder] : [];

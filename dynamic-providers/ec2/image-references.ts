@@ -13,7 +13,9 @@ import {
     paginateDescribeSpotFleetRequests,
     type DescribeImageReferencesCommandOutput,
     type EC2Client,
+    type Instance,
     type LaunchTemplateVersion,
+    type ResourceTypeRequest,
 } from "@aws-sdk/client-ec2";
 import { GetParametersCommand, paginateDescribeParameters, type SSMClient } from "@aws-sdk/client-ssm";
 import type { ImageReference, LaunchTemplateVersionRule } from "../../sdk/retention-plan";
@@ -36,14 +38,18 @@ import { errorCode, hasCode, isNotFoundCode } from "./errors";
  *
  * 1. DescribeImageReferences for the candidate images (10 ids a call, every
  *    page): instances that are not terminated, `ssm:Parameter`, Image
- *    Builder image and container recipes. Not launch templates: it would
- *    count every version (version-depth), the enumeration another set, and
- *    the same account would get two plans.
+ *    Builder image and container recipes. Launch templates are no
+ *    references there: it would count every version (version-depth), the
+ *    enumeration another set, and the same account would get two plans.
+ *    With the "in-use" rule they are asked at every version only to say
+ *    which images the rule lets go although an old version names them
+ *    (the log line of {@link describeLetGo}, shown by preview).
  * 2. Always, one rule for launch templates whichever source answered the
  *    rest (`launchTemplateVersions`): with `"in-use"` (the default) the
  *    versions something launches from (pinned by Auto Scaling groups, their
  *    MixedInstancesPolicy and its overrides, EC2 Fleets and Spot Fleets,
- *    plus every template's `$Default` and `$Latest`); with `"all"` every
+ *    named by live instances' `aws:ec2launchtemplate:*` tags, plus every
+ *    template's `$Default` and `$Latest`); with `"all"` every
  *    version of every template. Each version's ImageId or `resolve:ssm:`
  *    parameter is resolved with SSM. And launch configurations (Auto
  *    Scaling API; no reference API covers them).
@@ -186,12 +192,17 @@ function idFromArn(resourceType: string, arn: string): string {
  * DescribeImageReferences for these images, every page. Returns false when
  * the endpoint does not offer the action (the caller enumerates instead).
  */
-export async function describeImageReferences(client: EC2Client, imageIds: string[], refs: ReferenceMap): Promise<boolean> {
+export async function describeImageReferences(
+    client: EC2Client,
+    imageIds: string[],
+    refs: ReferenceMap,
+    named?: TemplatesNaming,
+): Promise<boolean> {
     const ids = [...new Set(imageIds)];
     for (let i = 0; i < ids.length; i += REFERENCE_IDS_PER_CALL) {
         const chunk = ids.slice(i, i + REFERENCE_IDS_PER_CALL);
         try {
-            await referencesOf(client, chunk, refs);
+            await referencesOf(client, chunk, refs, named);
         } catch (e) {
             if (isActionUnsupported(e)) return false;
             // One unknown id fails the call: an image gone since the listing needs no references; ask one by one.
@@ -199,7 +210,7 @@ export async function describeImageReferences(client: EC2Client, imageIds: strin
                 throw new UnreadableReferenceSourceError("DescribeImageReferences", "ec2:DescribeImageReferences", e);
             for (const id of chunk) {
                 try {
-                    await referencesOf(client, [id], refs);
+                    await referencesOf(client, [id], refs, named);
                 } catch (err) {
                     if (isNotFoundCode(err, "image")) continue;
                     if (isActionUnsupported(err)) return false;
@@ -211,14 +222,30 @@ export async function describeImageReferences(client: EC2Client, imageIds: strin
     return true;
 }
 
-async function referencesOf(client: EC2Client, imageIds: string[], refs: ReferenceMap): Promise<void> {
+/**
+ * Templates with any version that names an image (DescribeImageReferences'
+ * ec2:LaunchTemplate at full version-depth), by image id: not references
+ * (the launch-template rule decides those), only to say which images the
+ * rule lets go although a version nothing launches from still names them.
+ */
+export type TemplatesNaming = Map<string, Set<string>>;
+
+/** ec2:LaunchTemplate at DescribeImageReferences' largest version-depth (ResourceTypeOption): every version of a template. */
+const EVERY_TEMPLATE_VERSION: ResourceTypeRequest = {
+    ResourceType: "ec2:LaunchTemplate",
+    ResourceTypeOptions: [{ OptionName: "version-depth", OptionValues: ["10000"] }],
+};
+
+async function referencesOf(client: EC2Client, imageIds: string[], refs: ReferenceMap, named?: TemplatesNaming): Promise<void> {
     let token: string | undefined;
     do {
         const command = new DescribeImageReferencesCommand({
             ImageIds: imageIds,
             ResourceTypes: [
                 { ResourceType: "ec2:Instance", ResourceTypeOptions: [{ OptionName: "state-name", OptionValues: LIVE_INSTANCE_STATES }] },
-                // Launch templates are counted by one rule for every endpoint (launchTemplateReferences).
+                // Launch templates are counted by one rule for every endpoint (launchTemplateReferences); asked
+                // here at every version only to name what that rule lets go (TemplatesNaming).
+                ...(named ? [EVERY_TEMPLATE_VERSION] : []),
                 { ResourceType: "ssm:Parameter" },
                 { ResourceType: "imagebuilder:ImageRecipe" },
                 { ResourceType: "imagebuilder:ContainerRecipe" },
@@ -231,8 +258,11 @@ async function referencesOf(client: EC2Client, imageIds: string[], refs: Referen
         );
         for (const r of page?.ImageReferences ?? []) {
             const type = r.ResourceType ?? "";
-            // Not asked for: launch templates are counted by one rule for every endpoint.
-            if (type === "ec2:LaunchTemplate") continue;
+            // Not a reference: launch templates are counted by one rule for every endpoint.
+            if (type === "ec2:LaunchTemplate") {
+                if (named && r.ImageId) named.set(r.ImageId, (named.get(r.ImageId) ?? new Set()).add(idFromArn(type, r.Arn ?? "")));
+                continue;
+            }
             const kind = RESOURCE_KIND[type] ?? type;
             refs.add(r.ImageId, { kind, id: idFromArn(type, r.Arn ?? ""), detail: "DescribeImageReferences" });
         }
@@ -241,16 +271,19 @@ async function referencesOf(client: EC2Client, imageIds: string[], refs: Referen
 }
 
 /** Instances that are not terminated (fallback for DescribeImageReferences' ec2:Instance). */
-export async function instanceReferences(client: EC2Client, refs: ReferenceMap): Promise<void> {
+export async function instanceReferences(client: EC2Client, refs: ReferenceMap, templateUses: TemplateUse[] = []): Promise<void> {
     await reading("DescribeInstances", "ec2:DescribeInstances", async () => {
         const pages = paginateDescribeInstances(
             { client, pageSize: 1000 },
             { Filters: [{ Name: "instance-state-name", Values: LIVE_INSTANCE_STATES }] },
         );
         for await (const page of pages) {
-            for (const r of page.Reservations ?? []) {
-                for (const i of r.Instances ?? [])
+            for (const r of page?.Reservations ?? []) {
+                for (const i of r.Instances ?? []) {
                     refs.add(i.ImageId, { kind: "instance", id: i.InstanceId ?? "?", detail: i.State?.Name });
+                    const use = instanceTemplateUse(i);
+                    if (use) templateUses.push(use);
+                }
             }
         }
     });
@@ -364,6 +397,50 @@ async function fleetUses(client: EC2Client, refs: ReferenceMap, viaSsm: Map<stri
     return templates;
 }
 
+/** The tags EC2 puts on an instance launched from a launch template: the template's id and the version's number. */
+const TEMPLATE_ID_TAG = "aws:ec2launchtemplate:id";
+const TEMPLATE_VERSION_TAG = "aws:ec2launchtemplate:version";
+
+/**
+ * The launch-template versions live instances were launched from, as EC2
+ * tags them (`aws:ec2launchtemplate:id` and `:version`, "Launch an instance
+ * from a launch template" in the EC2 user guide): a version an instance
+ * names counts like one a group pins, so the same account gets the same
+ * plan whichever source answers. One paginated DescribeInstances, filtered
+ * to instances that carry the tag.
+ */
+async function instanceTemplateUses(client: EC2Client): Promise<TemplateUse[]> {
+    const uses: TemplateUse[] = [];
+    await reading("DescribeInstances", "ec2:DescribeInstances", async () => {
+        const pages = paginateDescribeInstances(
+            { client, pageSize: 1000 },
+            {
+                Filters: [
+                    { Name: "tag-key", Values: [TEMPLATE_ID_TAG] },
+                    { Name: "instance-state-name", Values: LIVE_INSTANCE_STATES },
+                ],
+            },
+        );
+        for await (const page of pages) {
+            for (const r of page?.Reservations ?? []) {
+                for (const i of r.Instances ?? []) {
+                    const use = instanceTemplateUse(i);
+                    if (use) uses.push(use);
+                }
+            }
+        }
+    });
+    return uses;
+}
+
+/** The launch-template version an instance names by its tags, if any. */
+function instanceTemplateUse(i: Instance): TemplateUse | undefined {
+    const tag = (key: string) => i.Tags?.find((t) => t.Key === key)?.Value;
+    const id = tag(TEMPLATE_ID_TAG);
+    const version = tag(TEMPLATE_VERSION_TAG);
+    return id && version ? { id, version, by: `instance ${i.InstanceId ?? "?"} (launched from it)` } : undefined;
+}
+
 /** `resolve:ssm:/golden/web` or `resolve:ssm:/golden/web:3` (a version) as GetParameters takes it. */
 function ssmParameterOf(imageId: string): string | undefined {
     return imageId.startsWith("resolve:ssm:") ? imageId.slice("resolve:ssm:".length) : undefined;
@@ -383,9 +460,10 @@ function recordVersion(v: LaunchTemplateVersion, why: string[], refs: ReferenceM
 /**
  * The launch-template versions something launches from: every template's
  * `$Default` and `$Latest` (one paginated call for all templates), then the
- * versions pinned by number by Auto Scaling groups, EC2 Fleets and Spot
- * Fleets, one call per template. A pinned template or version that no
- * longer exists launches nothing.
+ * versions pinned by number by Auto Scaling groups, EC2 Fleets, Spot
+ * Fleets and instances (their launch-template tags), one call per
+ * template. A pinned template or version that no longer exists launches
+ * nothing.
  */
 async function launchTemplateReferences(
     client: EC2Client,
@@ -576,6 +654,36 @@ export function referenceClients(ec2: EC2Client, region: string): ReferenceClien
     return { ec2, autoScaling: autoScalingClient(region), ssm: ssmClient(region) };
 }
 
+/**
+ * The launch-template rule's effect: images nothing else uses that a
+ * template names only in versions the rule does not count, with those
+ * templates. (Known where the endpoint has DescribeImageReferences; the
+ * enumeration does not read every version unless the rule is "all".)
+ */
+export function rulesEffect(named: TemplatesNaming, refs: Map<string, ImageReference[]>): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [imageId, templates] of named) {
+        if ((refs.get(imageId) ?? []).length > 0) continue;
+        out.set(imageId, [...templates].sort());
+    }
+    return out;
+}
+
+/** Images named in the log line of {@link describeLetGo}; the rest are counted. */
+const LET_GO_LISTED = 5;
+
+/** The launch-template rule's effect in one line, e.g. for preview: which images it lets go, and how to keep them. */
+export function describeLetGo(letGo: Map<string, string[]>): string {
+    const items = [...letGo].map(([imageId, templates]) => `${imageId} (${templates.join(", ")})`);
+    const listed =
+        items.slice(0, LET_GO_LISTED).join(", ") + (items.length > LET_GO_LISTED ? `, and ${items.length - LET_GO_LISTED} more` : "");
+    return (
+        `${letGo.size} image(s) count as unused although a launch template names them in a version nothing launches from: ${listed}. ` +
+        `launchTemplateVersions "in-use" counts $Default, $Latest and the versions a group, fleet or instance names; ` +
+        `launchTemplateVersions: "all" would keep them`
+    );
+}
+
 /** Regions (per process) already told that DescribeImageReferences is missing, so the warning shows once. */
 const warned = new Set<string>();
 
@@ -588,9 +696,19 @@ export async function findImageReferences(
     region: string,
     candidateImageIds: readonly string[],
     options: { launchTemplateVersions?: LaunchTemplateVersionRule } = {},
-): Promise<{ refs: Map<string, ImageReference[]>; via: "DescribeImageReferences" | "enumeration" }> {
+): Promise<{
+    refs: Map<string, ImageReference[]>;
+    via: "DescribeImageReferences" | "enumeration";
+    /** Candidates only launch-template versions nothing launches from name, with those templates (see {@link rulesEffect}). */
+    letGo: Map<string, string[]>;
+}> {
     const refs = new ReferenceMap();
-    const supported = candidateImageIds.length === 0 ? true : await describeImageReferences(clients.ec2, [...candidateImageIds], refs);
+    const rule = options.launchTemplateVersions ?? "in-use";
+    const named: TemplatesNaming | undefined = rule === "in-use" ? new Map() : undefined;
+    /** Launch-template versions live instances name (their aws:ec2launchtemplate tags). */
+    const instances: TemplateUse[] = [];
+    const supported =
+        candidateImageIds.length === 0 ? true : await describeImageReferences(clients.ec2, [...candidateImageIds], refs, named);
     if (!supported) {
         if (!warned.has(region)) {
             warned.add(region);
@@ -598,14 +716,19 @@ export async function findImageReferences(
                 `finding images in use: DescribeImageReferences is not available at this endpoint (${region}); enumerating instances, launch templates and SSM parameters directly`,
             );
         }
-        await instanceReferences(clients.ec2, refs);
+        await instanceReferences(clients.ec2, refs, instances);
         await imageParameterReferences(clients.ssm, refs);
     }
     const viaSsm = new Map<string, ImageReference[]>();
     const groups = await autoScalingUses(clients.autoScaling);
     const fleets = await fleetUses(clients.ec2, refs, viaSsm);
-    await launchTemplateReferences(clients.ec2, [...groups.templates, ...fleets], refs, viaSsm, options.launchTemplateVersions ?? "in-use");
+    // With "all" every version counts anyway: no need to ask which ones instances name.
+    // With the enumeration the listing above gave them; with DescribeImageReferences one filtered DescribeInstances.
+    if (supported && rule === "in-use") instances.push(...(await instanceTemplateUses(clients.ec2)));
+    await launchTemplateReferences(clients.ec2, [...groups.templates, ...fleets, ...instances], refs, viaSsm, rule);
     await resolveSsmImages(clients.ssm, viaSsm, refs);
     await launchConfigurationReferences(clients.autoScaling, refs, groups.configurations);
-    return { refs, via: supported ? "DescribeImageReferences" : "enumeration" };
+    const letGo = rulesEffect(named ?? new Map(), refs);
+    if (letGo.size > 0) console.log(`finding images in use (${region}): ${describeLetGo(letGo)}`);
+    return { refs, via: supported ? "DescribeImageReferences" : "enumeration", letGo };
 }

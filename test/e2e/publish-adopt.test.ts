@@ -1,8 +1,8 @@
 // Issue 13 end to end, under the real pulumi CLI: an image published to SSM
 // follows a replacement (the parameter holds the new id before the old image
 // goes) and disappears on destroy; an adopted AMI with shares, extra tags,
-// protection and a deprecation time keeps all of them through `up` and
-// destroy. The proxy emulates deprecation and protection, which moto lacks;
+// protection, a deprecation time and tagged snapshots keeps all of them
+// (its snapshots and their tags too) through `up`, refresh and destroy. The proxy emulates deprecation and protection, which moto lacks;
 // SSM passes it untouched to moto.
 import {
     CreateImageCommand,
@@ -10,6 +10,7 @@ import {
     DeregisterImageCommand,
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
+    DescribeSnapshotsCommand,
     DisableImageDeregistrationProtectionCommand,
     EC2Client,
     EnableImageDeprecationCommand,
@@ -92,7 +93,7 @@ describe("publishing to SSM and safe adoption (real pulumi CLI, moto)", () => {
         assert.deepEqual(leftBehind(baseline, await inventory(REGION)), { images: [], snapshots: [] });
     });
 
-    it("adopting an AMI with shares, extra tags, protection and a deprecation time changes none of them", async () => {
+    it("adopting an AMI with shares, extra tags, protection, a deprecation time and tagged snapshots changes none of them", async () => {
         const { instanceId } = await createSourceInstance(REGION);
         const { ImageId: imageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `legacy-${Date.now()}` }));
         const deprecateAt = new Date(Date.now() + 30 * 86_400_000);
@@ -103,6 +104,20 @@ describe("publishing to SSM and safe adoption (real pulumi CLI, moto)", () => {
                 Tags: [
                     { Key: "Team", Value: "core" },
                     { Key: "Built", Value: "packer" },
+                ],
+            }),
+        );
+        // The user's own tags on the image's snapshots: adoption never changes or deletes them.
+        const snapshotIds = ((await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId!] }))).Images![0].BlockDeviceMappings ?? [])
+            .map((m) => m.Ebs?.SnapshotId)
+            .filter((s): s is string => !!s);
+        assert.ok(snapshotIds.length > 0);
+        await ec2.send(
+            new CreateTagsCommand({
+                Resources: snapshotIds,
+                Tags: [
+                    { Key: "Team", Value: "core" },
+                    { Key: "Backup", Value: "daily" },
                 ],
             }),
         );
@@ -118,10 +133,18 @@ describe("publishing to SSM and safe adoption (real pulumi CLI, moto)", () => {
                 protection: image.DeregistrationProtection,
                 deprecation: image.DeprecationTime,
                 description: image.Description,
+                // Every snapshot still there (DescribeSnapshots fails on a missing id), with its tags.
+                snapshots: Object.fromEntries(
+                    ((await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }))).Snapshots ?? []).map((x) => [
+                        x.SnapshotId,
+                        Object.fromEntries((x.Tags ?? []).map((t) => [t.Key, t.Value])),
+                    ]),
+                ),
             };
         };
         const before = await settings();
         assert.equal(before.protection?.startsWith("enabled"), true);
+        assert.deepEqual(Object.keys(before.snapshots).sort(), [...snapshotIds].sort());
 
         const stack = await newStack("publish-adopt", "adopt", env());
         await stack.config({ "aws:region": REGION, adoptImageId: imageId! });

@@ -109,6 +109,23 @@ describe("emulator conformance: public Amazon Linux base images (EC2 user guide,
         assert.ok(!all.Snapshots!.some((s) => s.SnapshotId === snapshotId || s.OwnerId === AMAZON_OWNER_ID));
     });
 
+    // Opt-in regions ("Enable or disable AWS Regions in your account"): Amazon's images there belong to an account
+    // of their own, and their snapshots are as private. Nothing of this account's is there yet: no snapshot at all.
+    for (const region of ["af-south-1", "ap-southeast-3"]) {
+        it(`in the opt-in region ${region} too, DescribeSnapshots shows none of the base images' snapshots`, async () => {
+            const ec2 = session.ec2(region);
+            assert.deepEqual((await ec2.send(new DescribeImagesCommand({ Owners: ["self"] }))).Images, []);
+            for (const input of [{ MaxResults: 1000 }, { MaxResults: 1000, OwnerIds: ["self"] }]) {
+                const all = (await ec2.send(new DescribeSnapshotsCommand(input))).Snapshots!;
+                assert.deepEqual(
+                    all.map((s) => `${s.SnapshotId} of ${s.OwnerId}: ${s.Description}`),
+                    [],
+                    JSON.stringify(input),
+                );
+            }
+        });
+    }
+
     it("the first step of a pipeline works locally: launch from the al2023 parameter's image and image the instance", async () => {
         const ec2 = session.ec2();
         const imageId = (await session.ssm().send(new GetParameterCommand({ Name: BASE_IMAGE_PARAMETERS[0] }))).Parameter!.Value!;

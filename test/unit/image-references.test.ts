@@ -45,7 +45,7 @@ describe("image references (retention inventory)", () => {
     });
     afterEach(() => log.restore());
 
-    it("asks DescribeImageReferences ten ids at a time, every resource type but launch templates (one rule counts those), following pages", async () => {
+    it("asks DescribeImageReferences ten ids at a time, every resource type (launch templates at every version, never as references), following pages", async () => {
         const ids = Array.from({ length: 23 }, (_, n) => id(n));
         ec2.on(DescribeImageReferencesCommand).callsFake((input: { ImageIds: string[]; NextToken?: string }) =>
             input.ImageIds.includes(id(0)) && !input.NextToken
@@ -76,6 +76,7 @@ describe("image references (retention inventory)", () => {
                     { OptionName: "state-name", OptionValues: ["pending", "running", "shutting-down", "stopping", "stopped"] },
                 ],
             },
+            { ResourceType: "ec2:LaunchTemplate", ResourceTypeOptions: [{ OptionName: "version-depth", OptionValues: ["10000"] }] },
             { ResourceType: "ssm:Parameter" },
             { ResourceType: "imagebuilder:ImageRecipe" },
             { ResourceType: "imagebuilder:ContainerRecipe" },
@@ -84,7 +85,12 @@ describe("image references (retention inventory)", () => {
             "instance i-1 (DescribeImageReferences)",
             "ssm-parameter /golden/web (DescribeImageReferences)",
         ]);
-        assert.equal(ec2.commandCalls(DescribeInstancesCommand).length, 0, "no direct enumeration when the check exists");
+        // Instances are asked only for the launch-template versions they name (the tag-key filter), never enumerated for their images.
+        assert.deepEqual(
+            ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.Filters?.[0]),
+            [{ Name: "tag-key", Values: ["aws:ec2launchtemplate:id"] }],
+            "no direct enumeration when the check exists",
+        );
     });
 
     it("asks one by one when an image is gone since the listing, skipping only that one", async () => {
@@ -135,6 +141,73 @@ describe("image references (retention inventory)", () => {
             assert.equal(viaEnumeration.via, "enumeration");
             assert.deepEqual(inUse(viaReferences.refs), [2, 3, 4, 5], "the old version 1 no one launches keeps nothing");
             assert.deepEqual(inUse(viaEnumeration.refs), inUse(viaReferences.refs));
+        });
+
+        it("a version a live instance names (its aws:ec2launchtemplate tags, as EC2 sets them) counts, with either source", async () => {
+            account();
+            // i-1 was launched from lt-1 version 1 with the image overridden: version 1's image is launched by no one
+            // else, yet the instance names it, as a group pinning it would.
+            ec2.on(DescribeInstancesCommand).resolves({
+                Reservations: [
+                    {
+                        Instances: [
+                            {
+                                InstanceId: "i-1",
+                                ImageId: id(9),
+                                State: { Name: "running" },
+                                Tags: [
+                                    { Key: "aws:ec2launchtemplate:id", Value: "lt-1" },
+                                    { Key: "aws:ec2launchtemplate:version", Value: "1" },
+                                ],
+                            },
+                        ],
+                    },
+                ],
+            });
+            ec2.on(DescribeLaunchTemplateVersionsCommand, { LaunchTemplateId: "lt-1", Versions: ["1"] }).resolves({
+                LaunchTemplateVersions: [v("lt-1", 1, id(1))],
+            });
+            const viaReferences = await findImageReferences(clients(), "us-east-1", [1, 2, 3, 4, 5].map(id));
+            const asked = ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.Filters);
+            assert.deepEqual(
+                asked[0]?.[0],
+                { Name: "tag-key", Values: ["aws:ec2launchtemplate:id"] },
+                "only instances launched from templates",
+            );
+            ec2.on(DescribeImageReferencesCommand).rejects(ec2Error("InvalidAction"));
+            const callsBefore = ec2.commandCalls(DescribeInstancesCommand).length;
+            const viaEnumeration = await findImageReferences(clients(), "us-east-1", [1, 2, 3, 4, 5].map(id));
+            assert.equal(ec2.commandCalls(DescribeInstancesCommand).length - callsBefore, 1, "the enumeration's one listing serves both");
+            assert.deepEqual(inUse(viaReferences.refs), [1, 2, 3, 4, 5]);
+            assert.deepEqual(inUse(viaEnumeration.refs), [1, 2, 3, 4, 5]);
+            assert.deepEqual(kinds(viaReferences.refs, id(1)), [
+                "launch-template lt-1 (version 1, pinned by instance i-1 (launched from it))",
+            ]);
+        });
+
+        it("says which images the rule lets go although a version nothing launches from names them (preview prints it)", async () => {
+            account();
+            // DescribeImageReferences at every version: lt-1 names ids 1 (old version 1), 2 and 3; only id 1 is let go.
+            ec2.on(DescribeImageReferencesCommand).resolves({
+                ImageReferences: [1, 2, 3].map((n) => ({
+                    ImageId: id(n),
+                    ResourceType: "ec2:LaunchTemplate",
+                    Arn: "arn:aws:ec2:us-east-1:1:launch-template/lt-1",
+                })),
+            });
+            const { refs, letGo } = await findImageReferences(clients(), "us-east-1", [1, 2, 3, 4, 5].map(id));
+            assert.deepEqual(inUse(refs), [2, 3, 4, 5], "template references from DescribeImageReferences are no references");
+            assert.deepEqual([...letGo], [[id(1), ["lt-1"]]]);
+            const said = log.getCalls().map((c) => String(c.args[0]));
+            assert.ok(
+                said.some((l) => l.includes(`${id(1)} (lt-1)`) && l.includes('launchTemplateVersions: "all" would keep them')),
+                said.join("\n"),
+            );
+            // With "all" they are references, and nothing is let go.
+            log.resetHistory();
+            const all = await findImageReferences(clients(), "us-east-1", [1, 2, 3, 4, 5].map(id), { launchTemplateVersions: "all" });
+            assert.equal(all.letGo.size, 0);
+            assert.ok(!log.getCalls().some((c) => /count as unused/.test(String(c.args[0]))));
         });
 
         it('launchTemplateVersions: "all" counts every version of every template, with either source', async () => {

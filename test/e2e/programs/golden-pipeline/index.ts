@@ -27,7 +27,7 @@ const web = new GoldenImage("web", {
     image: { tags: { App: "web" } },
     regions: config.getObject<string[]>("regions"),
     publish: { ssmParameter: config.get("publishParameter") ?? "/golden/e2e/web" },
-    keepLatest: 2,
+    keepLatest: config.getNumber("keepLatest") ?? 2,
 });
 
 export const imageId = web.imageId;
