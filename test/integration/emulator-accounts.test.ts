@@ -10,6 +10,9 @@
 import {
     CopyImageCommand,
     CreateImageCommand,
+    CreateVolumeCommand,
+    DeleteVolumeCommand,
+    DescribeVolumesCommand,
     DescribeImagesCommand,
     EC2Client,
     Image,
@@ -19,6 +22,7 @@ import {
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import assert from "node:assert/strict";
+import { ec2Client, withRole } from "../../dynamic-providers/ec2/client";
 import { startEmulator, type Emulator } from "../../emulator/emulator";
 
 const REGION = "us-east-1";
@@ -130,5 +134,25 @@ describe("emulator: accounts (STS AssumeRole) and images shared between them", f
         await theirs.send(new ModifyImageAttributeCommand({ ImageId: theirImage, LaunchPermission: { Remove: [{ UserId: CALLER }] } }));
         assert.equal(await refusal(mine.send(new DescribeImagesCommand({ ImageIds: [theirImage] }))), "InvalidAMIID.NotFound");
         assert.deepEqual(await ids(theirs, { Owners: ["self"] }), [theirImage]);
+    });
+});
+
+describe("a resource's role: every client its hook asks for calls AWS in the role's account", function () {
+    this.timeout(120_000);
+
+    it("STS AssumeRole at AWS_ENDPOINT_URL_STS, then EC2 in the role's account only", async () => {
+        const role = { roleArn: `arn:aws:iam::${OTHER}:role/golden-ami`, externalId: "ext-accounts-test" };
+        const volumeIn = async (client: EC2Client) => {
+            return (await client.send(new DescribeVolumesCommand({}))).Volumes!.map((v) => v.VolumeId!);
+        };
+        const made = await withRole(role, async () =>
+            ec2Client(REGION).send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, Size: 1 })),
+        );
+        try {
+            assert.ok((await withRole(role, () => volumeIn(ec2Client(REGION)))).includes(made.VolumeId!));
+            assert.ok(!(await volumeIn(ec2Client(REGION))).includes(made.VolumeId!), "not in the caller's account");
+        } finally {
+            await withRole(role, () => ec2Client(REGION).send(new DeleteVolumeCommand({ VolumeId: made.VolumeId! })));
+        }
     });
 });
