@@ -3,6 +3,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { identityValues, ImageKind, replaceKeys, snapshotsOwned } from "../sdk/image-kind";
+import { roleAccount } from "../sdk/rules/assume-role";
 import { checkImageKindInputs } from "../sdk/rules/image";
 import { type CheckFailure, containsUnknown } from "../sdk/rules/primitives";
 import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
@@ -62,7 +63,8 @@ export function markedTags(tags: Record<string, string>, owner: string | undefin
 export type ImageResourceState<I extends ImageInputs = ImageInputs> = I & ImageOutputs;
 
 /** Changing these never touches EC2; they are only stored. */
-const STORED_ONLY = ["deleteSnapshotsOnDestroy", "createTimeoutMinutes", "deleteTimeoutMinutes"] as const;
+// assumeRole: another role in the same account (another account replaces, see planningHooks).
+const STORED_ONLY = ["deleteSnapshotsOnDestroy", "createTimeoutMinutes", "deleteTimeoutMinutes", "assumeRole"] as const;
 const STORED = new Set<string>(STORED_ONLY);
 
 /** Which properties differ between state and new inputs, each compared the way EC2 keeps it. */
@@ -161,6 +163,14 @@ export function planningHooks<I extends Partial<ImageInputs>>(kind: ImageKind<I>
     // Made from the other inputs: the name when the class made it (or `derive` does), the bake's build hash.
     const derivedKeys = (news: ImageInputs) => [...(news.autoNamed || kind.derive ? ["name"] : []), ...(kind.derive ? ["buildHash"] : [])];
     const diffOf = (olds: ImageResourceState<any>, news: ImageInputs): dynamic.DiffResult => {
+        // Another account (assumeRole's) is another image: replaced, new one first (names are unique per account).
+        const [before, after] = [roleAccount(olds.assumeRole), roleAccount(news.assumeRole)];
+        if (before !== after && !containsUnknown(news.assumeRole)) {
+            console.log(
+                `${kind.type} ${olds.imageId ?? ""} (${olds.name ?? "?"}) moves from account ${before ?? "of the caller"} to ${after ?? "of the caller"} (assumeRole)`,
+            );
+            return { changes: true, replaces: ["assumeRole"], deleteBeforeReplace: false };
+        }
         if (kind.name === "input") return diffImage(olds, news, replaces, kind.inPlace, derivedKeys(news));
         // The name is the image's own, never an input: compare as if it were unchanged.
         const result = diffImage(olds, { ...news, name: olds.name }, replaces, kind.inPlace);

@@ -26,7 +26,8 @@ import type { PendingGroup, RetentionPendingSummary, RetentionRunCounts, Retenti
 import { containsUnknown } from "../sdk/rules/primitives";
 import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy";
 import { checkRetentionPolicyInputs } from "../sdk/validation";
-import { ec2Client } from "./ec2/client";
+import { ec2Client, type AssumeRole } from "./ec2/client";
+import { roleAccount } from "../sdk/rules/assume-role";
 import { deregisterImage, ImageInUseError, type ReadReferences } from "./ec2/delete-image";
 import { errorCode, OperationError } from "./ec2/errors";
 import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
@@ -51,6 +52,8 @@ export interface RetentionPolicyInputs {
     dryRun: boolean;
     retireShared?: boolean;
     launchTemplateVersions?: LaunchTemplateVersionRule;
+    /** The role whose account the policy works in (see withRole); the caller's when unset. */
+    assumeRole?: AssumeRole;
     /** The resource's name, for the line preview prints and the plan file. */
     policyName?: string;
     /** What the next run retires, summarised: computed by `check`, so preview shows it as a change. */
@@ -133,6 +136,7 @@ const SETTINGS = [
     "dryRun",
     "retireShared",
     "launchTemplateVersions",
+    "assumeRole",
 ] as const;
 
 /** The inputs the plan depends on: while any is unknown (preview), nothing is planned. */
@@ -472,7 +476,8 @@ function remember(digest: string, plan: ComputedPlan): void {
 }
 
 function label(inputs: Partial<RetentionPolicyInputs>): string {
-    return `retention${inputs.policyName ? ` ${inputs.policyName}` : ""}`;
+    const account = roleAccount(inputs.assumeRole);
+    return `retention${inputs.policyName ? ` ${inputs.policyName}` : ""}${account ? ` (account ${account})` : ""}`;
 }
 
 /** With GOLDEN_AMI_RETENTION_PLAN_DIR set, the full plan as JSON, one file per policy. */
@@ -537,7 +542,9 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
     const now = new Date();
     let plan: ComputedPlan;
     try {
-        plan = await computePlan(inputs, now, knownSharing(olds?.sharingRead, now.getTime()));
+        // Launch permissions read in another account tell nothing about this one.
+        const sameAccount = roleAccount(olds?.assumeRole) === roleAccount(news.assumeRole);
+        plan = await computePlan(inputs, now, knownSharing(sameAccount ? olds?.sharingRead : undefined, now.getTime()));
     } catch (e) {
         const err = new OperationError("regions: planning retention", "listing images", e);
         return { inputs: compact(inputs), failures: [{ property: "regions", reason: err.message }] };
@@ -571,6 +578,12 @@ function pendingKey(pending: RetentionPendingSummary | PlannedRetirement[] | und
 export async function diff(_id: string, olds: RetentionPolicyState, news: RetentionPolicyInputs): Promise<dynamic.DiffResult> {
     const changed = SETTINGS.filter((k) => !isDeepStrictEqual(olds[k], news[k]));
     const pendingChanged = pendingKey(olds.pending) !== pendingKey(news.pending);
+    // Another account is another policy: replaced, and preview says which accounts.
+    const [before, after] = [roleAccount(olds.assumeRole), roleAccount(news.assumeRole)];
+    if (before !== after && !containsUnknown(news.assumeRole)) {
+        console.log(`${label(news)}: replaced: account ${before ?? "of the caller"} -> ${after ?? "of the caller"} (assumeRole)`);
+        return { changes: true, replaces: ["assumeRole"] };
+    }
     return { changes: changed.length > 0 || pendingChanged, replaces: [] };
 }
 

@@ -38,7 +38,6 @@ import { checkRegion, Ec2Model, loadEc2Model, signedRegion, validateRequest } fr
 import { API_VERSION, ec2Error, imageNotFound, Reply, tagText } from "./ec2-xml";
 import { TokenBuckets } from "./throttling";
 import { IMAGE_ACTIONS, ImageRequest, ImageService } from "./image-service";
-import { DEFAULT_ACCOUNT } from "./image-model";
 import { credentialScope, HandlerContext, mulberry32 } from "./handler";
 import { motoImageOverlays } from "./moto-image-overlays";
 import {
@@ -158,7 +157,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
     async function motoCall(headers: http.IncomingHttpHeaders, action: string, params: Record<string, string>): Promise<Reply> {
         if (serviceOn(settings) && IMAGE_ACTIONS.has(action)) {
             const region = signedRegion(headers.authorization) ?? DEFAULT_REGION;
-            const reply = await imageService.handle(action, imageRequest(headers, region, new URLSearchParams(params)));
+            const reply = await imageService.handle(action, await imageRequest(headers, region, new URLSearchParams(params)));
             if (reply) return reply;
         }
         return rawMotoCall(headers, action, params);
@@ -189,11 +188,40 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         }
     }
 
-    function imageRequest(headers: http.IncomingHttpHeaders, region: string, params: URLSearchParams): ImageRequest {
+    /** The caller's account by access key id: asked of moto's STS once per key. */
+    const accounts = new Map<string, Promise<string>>();
+
+    /**
+     * The account a request is made in. moto ties the keys its STS
+     * AssumeRole issues to the role's account and answers every other key
+     * as its default account ("Multi-Account support", moto's docs:
+     * "Passing in a role that belongs to a different account will return a
+     * set of credentials that give access to that account"); its STS
+     * GetCallerIdentity, with the caller's own Authorization header (moto
+     * does not check signatures), says which.
+     */
+    function accountOf(headers: http.IncomingHttpHeaders): Promise<string> {
+        const key = /Credential=([^/,\s]+)\//.exec(String(headers.authorization ?? ""))?.[1] ?? "";
+        let account = accounts.get(key);
+        if (!account) {
+            const body = new URLSearchParams({ Action: "GetCallerIdentity", Version: "2011-06-15" }).toString();
+            const h = { ...headersIn(headers, "us-east-1", "sts"), "content-type": "application/x-www-form-urlencoded" };
+            account = forward("POST", "/", h, body).then((reply) => {
+                const id = reply.status === 200 ? /<Account>(\d{12})<\/Account>/.exec(reply.body)?.[1] : undefined;
+                if (!id) throw new Error(`GetCallerIdentity answered HTTP ${reply.status}: ${reply.body.slice(0, 200)}`);
+                return id;
+            });
+            // An unanswered question is asked again next time (the request fails with a 502 the SDK retries).
+            account.catch(() => accounts.delete(key));
+            accounts.set(key, account);
+        }
+        return account;
+    }
+
+    async function imageRequest(headers: http.IncomingHttpHeaders, region: string, params: URLSearchParams): Promise<ImageRequest> {
         return {
             region,
-            // One account is modelled: moto's default, which answers every key it did not issue through STS.
-            account: DEFAULT_ACCOUNT,
+            account: await accountOf(headers),
             params,
             moto: (a, p) => rawMotoCall(headers, a, p),
             motoIn: (r) => (a, p) => rawMotoCall(headersIn(headers, r), a, p),
@@ -307,7 +335,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         region: string,
     ): Promise<Reply> {
         if (serviceOn(s) && IMAGE_ACTIONS.has(action)) {
-            const reply = await imageService.handle(action, imageRequest(req.headers, region, params));
+            const reply = await imageService.handle(action, await imageRequest(req.headers, region, params));
             if (reply) {
                 const created = reply.status === 200 && CREATES.has(action) ? tagText(reply.body, "imageId") : undefined;
                 if (created) markNotYetVisible(s, created);

@@ -758,7 +758,8 @@ export class ImageService {
         const reply = await req.moto("CopySnapshot", q);
         let snapshotId = reply.status === 200 ? tagText(reply.body, "snapshotId") : undefined;
         if (!snapshotId) {
-            // A public image's snapshot (Amazon's, not in moto's store): a new snapshot of its size stands for the copy.
+            // A public image's snapshot (Amazon's) or one of an image shared by another account (in that account's
+            // store, not the caller's): a new snapshot of its size stands for the copy.
             const zone = `${req.region}a`;
             const vol = await req.moto("CreateVolume", {
                 AvailabilityZone: zone,

@@ -4,7 +4,8 @@ import { AmiReplicaSet } from "./ami-replica-set";
 import { GoldenImageBake } from "./golden-image-bake";
 import { defaultRegion } from "./region";
 import { AmiRetentionPolicy } from "./retention-policy";
-import type { BlockDeviceMapping, LaunchPermissions } from "./types";
+import { assumeRoleInput } from "./image-args";
+import type { AssumeRoleArgs, BlockDeviceMapping, LaunchPermissions } from "./types";
 
 /** Where a GoldenImage's base image comes from: exactly one of the three forms. */
 export type GoldenImageBase =
@@ -184,6 +185,14 @@ export interface GoldenImageArgs {
      * @default no retention policy
      */
     readonly keepLatest?: pulumi.Input<number>;
+    /**
+     * Build, copy, publish and retire in another account, with a role
+     * assumed there (see AssumeRoleArgs): the bake, its copies and its
+     * retention policy all make their calls in the role's account. Changing
+     * the account replaces them.
+     * @default the caller's credentials (the default credential chain)
+     */
+    readonly assumeRole?: pulumi.Input<AssumeRoleArgs>;
 }
 
 /**
@@ -305,6 +314,7 @@ export class GoldenImage extends pulumi.ComponentResource {
             createTimeoutMinutes: image.createTimeoutMinutes,
             deleteTimeoutMinutes: image.deleteTimeoutMinutes,
             region,
+            assumeRole: assumeRoleInput(args.assumeRole),
         };
         this.bake = new GoldenImageBake(name, inputs, { parent: this });
         this.imageId = this.bake.imageId;
@@ -330,6 +340,7 @@ export class GoldenImage extends pulumi.ComponentResource {
                     deleteSnapshotsOnDestroy: image.deleteSnapshotsOnDestroy,
                     deleteTimeoutMinutes: image.deleteTimeoutMinutes,
                     ...(image.copyKmsKeyIds ? { encrypted: true, kmsKeyIds: image.copyKmsKeyIds } : {}),
+                    assumeRole: args.assumeRole,
                 },
                 { parent: this },
             );
@@ -347,6 +358,7 @@ export class GoldenImage extends pulumi.ComponentResource {
                     keepLatest: args.keepLatest,
                     // A list of outputs, not an output of a list: at preview the new ids are unknown one by one.
                     exclude: { imageIds: Object.values(perRegion) },
+                    assumeRole: args.assumeRole,
                 },
                 { parent: this, dependsOn: [this.bake, ...(this.replicas ? [this.replicas] : [])] },
             );

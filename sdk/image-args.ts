@@ -6,7 +6,7 @@ import { ownerMarkValue } from "./ownership";
 import { defaultRegion } from "./region";
 import type { PublishArgs, PublishInputs } from "./publish";
 import { optionInputs, secretCopyInput } from "./resource-options";
-import type { ImageOutputs, LaunchPermissions } from "./types";
+import type { AssumeRoleArgs, ImageOutputs, LaunchPermissions } from "./types";
 
 /** Args every image resource (AmiFromInstance, AmiCopy) shares. */
 export interface ImageResourceArgs {
@@ -82,6 +82,24 @@ export interface ImageResourceArgs {
      * @default not published
      */
     readonly publish?: pulumi.Input<PublishArgs>;
+    /**
+     * Make every EC2, SSM and Auto Scaling call of this resource in another
+     * account, with a role assumed there (see AssumeRoleArgs). Changing the
+     * role's account replaces the image (preview names both accounts).
+     * @default the caller's credentials (the default credential chain)
+     */
+    readonly assumeRole?: pulumi.Input<AssumeRoleArgs>;
+}
+
+/**
+ * The `assumeRole` input as the providers take it: secret as a whole when it
+ * has an `externalId`, so that state never holds the id in plaintext.
+ */
+export function assumeRoleInput(role: pulumi.Input<AssumeRoleArgs> | undefined): pulumi.Input<AssumeRoleArgs> | undefined {
+    if (role === undefined) return undefined;
+    return pulumi
+        .output(role)
+        .apply((r) => (r.externalId !== undefined ? pulumi.secret(r) : pulumi.output(r))) as pulumi.Output<AssumeRoleArgs>;
 }
 
 /** The `publish` arg as the dynamic providers take it: the publisher of the parameter added (see publisherMark). */
@@ -131,6 +149,7 @@ export function commonImageInputs(args: ImageResourceArgs, region: pulumi.Input<
         region,
         createTimeoutMinutes: args.createTimeoutMinutes,
         deleteTimeoutMinutes: args.deleteTimeoutMinutes,
+        assumeRole: assumeRoleInput(args.assumeRole),
     };
 }
 

@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import provider from "./providers/retention-policy";
 import { defaultRegion } from "./region";
 import type { RetentionAction, SkippedImage } from "./retention-plan";
+import { assumeRoleInput } from "./image-args";
+import type { AssumeRoleArgs } from "./types";
 
 /** Args of {@link AmiRetentionPolicy}. */
 export interface AmiRetentionPolicyArgs {
@@ -88,6 +90,15 @@ export interface AmiRetentionPolicyArgs {
      * @default false
      */
     readonly dryRun?: pulumi.Input<boolean>;
+    /**
+     * Plan and retire in another account, with a role assumed there (see
+     * AssumeRoleArgs): every call of the policy is made in the role's
+     * account, and only images visible there are candidates (`owners:
+     * ["self"]` means that account's). Changing the account replaces the
+     * policy; preview names the account.
+     * @default the caller's credentials (the default credential chain)
+     */
+    readonly assumeRole?: pulumi.Input<AssumeRoleArgs>;
 }
 
 /** Counts of what one run did (all of them, not only the sampled entries). */
@@ -254,6 +265,7 @@ export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
             dryRun: args.dryRun,
             retireShared: args.retireShared,
             launchTemplateVersions: args.launchTemplateVersions,
+            assumeRole: assumeRoleInput(args.assumeRole),
             // Names the policy in the line preview prints, and in the plan file.
             policyName: name,
         };

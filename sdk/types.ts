@@ -4,6 +4,31 @@
  */
 import type { PublishInputs } from "./publish";
 
+/**
+ * A role to assume for every EC2, SSM and Auto Scaling call of a resource:
+ * the resource then lives in the role's account (STS AssumeRole with the
+ * caller's default credentials, refreshed before they expire).
+ */
+export interface AssumeRoleArgs {
+    /**
+     * The role, e.g. `arn:aws:iam::111122223333:role/golden-ami`. Its account
+     * is the resource's: changing the account replaces the resource (a
+     * retention policy simply works in the new account); another role in the
+     * same account is updated in place.
+     */
+    readonly roleArn: string;
+    /**
+     * The external id the role's trust policy asks for. Kept secret in state.
+     * @default none
+     */
+    readonly externalId?: string;
+    /**
+     * The session name (CloudTrail shows it in the role's account).
+     * @default "golden-ami"
+     */
+    readonly sessionName?: string;
+}
+
 /** Who may launch an image besides its owner. */
 export interface LaunchPermissions {
     /** AWS account ids (12 digits). */
@@ -81,6 +106,8 @@ export interface ImageOutputs {
 export interface ImageInputs {
     name: string;
     region: string;
+    /** The role whose account the image is in (see AssumeRoleArgs); the caller's when unset. */
+    assumeRole?: AssumeRoleArgs;
     description?: string;
     tags?: Record<string, string>;
     snapshotTags?: Record<string, string>;

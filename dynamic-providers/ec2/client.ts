@@ -2,19 +2,45 @@ import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { SSMClient } from "@aws-sdk/client-ssm";
+import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { EC2_MAX_ATTEMPTS } from "./limits";
 import { installPacing } from "./request-pacing";
 
+/** A role to assume (a resource's `assumeRole` input, see AssumeRoleArgs in sdk/types.ts). */
+export interface AssumeRole {
+    roleArn: string;
+    externalId?: string;
+    sessionName?: string;
+}
+
 /**
- * Where and as whom a client calls AWS. Today only `region` is used; a
- * `roleArn` (another account, for multi-account work) is part of the cache key
- * so that two accounts can never share a client, and is refused until
- * assuming roles is supported.
+ * Where and as whom a client calls AWS: a region, and a role to assume
+ * (another account). The role is part of the cache key, so that two
+ * accounts never share a client, pacing or cache.
  */
 export interface AwsTarget {
     region: string;
     roleArn?: string;
+    externalId?: string;
+    sessionName?: string;
 }
+
+/** The role of the resource whose hook is running (see withRole). */
+const currentRole = new AsyncLocalStorage<AssumeRole | undefined>();
+
+/**
+ * Runs a resource's hook in the role's account: every client the hook (and
+ * everything it calls) asks for by region alone is made with the role's
+ * credentials. Without a role, the default credential chain.
+ */
+export function withRole<T>(role: AssumeRole | undefined, fn: () => Promise<T>): Promise<T> {
+    const usable = role && typeof role.roleArn === "string" ? role : undefined;
+    return currentRole.run(usable, fn);
+}
+
+/** The default name of an assumed role's session: CloudTrail shows it in the role's account. */
+export const DEFAULT_SESSION_NAME = "golden-ami";
 
 type ClientKind = "ec2" | "ssm" | "autoScaling" | "kms";
 type AnyClient = EC2Client | SSMClient | AutoScalingClient | KMSClient;
@@ -22,11 +48,31 @@ type AnyClient = EC2Client | SSMClient | AutoScalingClient | KMSClient;
 const clients = new Map<string, AnyClient>();
 
 function keyOf(kind: ClientKind, target: AwsTarget): string {
-    return JSON.stringify([kind, target.region, target.roleArn ?? ""]);
+    return JSON.stringify([kind, target.region, target.roleArn ?? "", target.externalId ?? "", target.sessionName ?? ""]);
 }
 
+/** A region alone means the running hook's role (withRole), if any. */
 function targetOf(target: string | AwsTarget): AwsTarget {
-    return typeof target === "string" ? { region: target } : target;
+    return typeof target === "string" ? { region: target, ...currentRole.getStore() } : target;
+}
+
+/**
+ * The role's credentials, from STS AssumeRole through the SDK's own provider
+ * (refreshed before they expire; `AWS_ENDPOINT_URL_STS` points it at an
+ * emulator), the caller's default chain assuming it.
+ */
+function credentialsOf(t: AwsTarget) {
+    if (t.roleArn === undefined) return {};
+    return {
+        credentials: fromTemporaryCredentials({
+            params: {
+                RoleArn: t.roleArn,
+                RoleSessionName: t.sessionName ?? DEFAULT_SESSION_NAME,
+                ...(t.externalId !== undefined ? { ExternalId: t.externalId } : {}),
+            },
+            clientConfig: { region: t.region },
+        }),
+    };
 }
 
 /**
@@ -37,18 +83,12 @@ function targetOf(target: string | AwsTarget): AwsTarget {
  * Retries back off when AWS throttles. Middleware every client needs
  * (a client-side rate limiter, say) belongs here.
  */
-function cachedClient<C extends AnyClient>(kind: ClientKind, target: string | AwsTarget, make: (region: string) => C): C {
+function cachedClient<C extends AnyClient>(kind: ClientKind, target: string | AwsTarget, make: (t: AwsTarget) => C): C {
     const t = targetOf(target);
-    if (t.roleArn !== undefined) {
-        throw new Error(
-            `assuming role ${t.roleArn} is not supported by this version of golden-ami; ` +
-                `run with credentials of the target account (AWS_PROFILE or the default credential chain) instead`,
-        );
-    }
     const key = keyOf(kind, t);
     let client = clients.get(key) as C | undefined;
     if (!client) {
-        client = make(t.region);
+        client = make(t);
         clients.set(key, client);
     }
     return client;
@@ -61,7 +101,13 @@ function cachedClient<C extends AnyClient>(kind: ClientKind, target: string | Aw
  */
 export const USER_AGENT = "golden-ami";
 
-const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts: EC2_MAX_ATTEMPTS, customUserAgent: USER_AGENT });
+const config = (t: AwsTarget) => ({
+    region: t.region,
+    retryMode: "adaptive",
+    maxAttempts: EC2_MAX_ATTEMPTS,
+    customUserAgent: USER_AGENT,
+    ...credentialsOf(t),
+});
 
 /**
  * EC2 clients retry in the SDK's standard mode (back-off with jitter, the
@@ -73,24 +119,30 @@ const config = (region: string) => ({ region, retryMode: "adaptive", maxAttempts
  * bucket size (starts unlimited, learns only from throttling, and keeps no
  * burst above one second's rate).
  */
-const ec2Config = (region: string) => ({ region, retryMode: "standard", maxAttempts: EC2_MAX_ATTEMPTS, customUserAgent: USER_AGENT });
+const ec2Config = (t: AwsTarget) => ({
+    region: t.region,
+    retryMode: "standard",
+    maxAttempts: EC2_MAX_ATTEMPTS,
+    customUserAgent: USER_AGENT,
+    ...credentialsOf(t),
+});
 
 /** The EC2 client for a region (or a region and credentials). */
 export function ec2Client(target: string | AwsTarget): EC2Client {
-    return cachedClient("ec2", target, (region) => installPacing(new EC2Client(ec2Config(region)), { roleArn: targetOf(target).roleArn }));
+    return cachedClient("ec2", target, (t) => installPacing(new EC2Client(ec2Config(t)), { roleArn: t.roleArn }));
 }
 
 /** The SSM client for a region (launch templates' `resolve:ssm:` images; SSM publishing). */
 export function ssmClient(target: string | AwsTarget): SSMClient {
-    return cachedClient("ssm", target, (region) => new SSMClient(config(region)));
+    return cachedClient("ssm", target, (t) => new SSMClient(config(t)));
 }
 
 /** The Auto Scaling client for a region (groups' launch templates and configurations). */
 export function autoScalingClient(target: string | AwsTarget): AutoScalingClient {
-    return cachedClient("autoScaling", target, (region) => new AutoScalingClient(config(region)));
+    return cachedClient("autoScaling", target, (t) => new AutoScalingClient(config(t)));
 }
 
 /** The KMS client for a region (which key encrypts an image before it is shared: see image-encryption.ts). */
 export function kmsClient(target: string | AwsTarget): KMSClient {
-    return cachedClient("kms", target, (region) => new KMSClient(config(region)));
+    return cachedClient("kms", target, (t) => new KMSClient(config(t)));
 }

@@ -9,6 +9,7 @@ import {
     imageTagsRule,
 } from "./primitives";
 import type { ImageKind } from "../image-kind";
+import { assumeRoleRule } from "./assume-role";
 import { CheckFailure } from "./primitives";
 import { awsManagedKeyShareFailures } from "./encryption";
 import { publishFailures } from "./publish";
@@ -28,6 +29,7 @@ export interface CommonImageInputs {
     createTimeoutMinutes?: unknown;
     deleteTimeoutMinutes?: unknown;
     publish?: unknown;
+    assumeRole?: unknown;
 }
 
 /** The rules every image kind shares, run after the kind's own. */
@@ -49,6 +51,7 @@ export const COMMON_IMAGE_RULES: RuleTable<CommonImageInputs> = [
     { property: "deleteTimeoutMinutes", rule: positiveMinutesRule },
     { name: "publish", failures: (ctx) => publishFailures(ctx as never) },
     { name: "awsManagedKeyShare", failures: (ctx) => awsManagedKeyShareFailures(ctx as never) },
+    { property: "assumeRole", rule: assumeRoleRule },
 ];
 
 /** Every `check` rule of an image kind: its own table, then the shared one (without `name` when the image keeps its own). */

@@ -1,3 +1,4 @@
+import { assumeRoleRule } from "./assume-role";
 import { apply, booleanRule, CheckFailure, containsUnknown, fail, imageIdRule, regionRule, show, tagsRule } from "./primitives";
 import { runRules, RuleTable } from "./runner";
 
@@ -13,6 +14,7 @@ export interface RetentionPolicyCheckInputs {
     dryRun?: unknown;
     retireShared?: unknown;
     launchTemplateVersions?: unknown;
+    assumeRole?: unknown;
 }
 
 /** How many entries of each list AmiRetentionPolicy's `lastRun` and `pending` keep. */
@@ -242,6 +244,7 @@ export const RETENTION_POLICY_RULES: RuleTable<RetentionPolicyCheckInputs> = [
             return failures;
         },
     },
+    { property: "assumeRole", rule: assumeRoleRule },
 ];
 
 /** Every `check` rule of AmiRetentionPolicy. */

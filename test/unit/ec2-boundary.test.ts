@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { autoScalingClient, ec2Client, ssmClient } from "../../dynamic-providers/ec2/client";
+import { autoScalingClient, ec2Client, ssmClient, withRole } from "../../dynamic-providers/ec2/client";
 
 describe("EC2 boundary", () => {
     it("gives one client per service and region, and never one region's client for another", () => {
@@ -12,11 +12,15 @@ describe("EC2 boundary", () => {
         assert.equal(autoScalingClient("eu-west-1"), autoScalingClient("eu-west-1"));
     });
 
-    it("refuses a role to assume with a clear error instead of using the default credentials", () => {
-        assert.throws(
-            () => ec2Client({ region: "us-east-1", roleArn: "arn:aws:iam::111122223333:role/golden-ami" }),
-            /assuming role arn:aws:iam::111122223333:role\/golden-ami is not supported/,
-        );
+    it("keys clients on the role: another role (account) never shares a client; a hook's role reaches clients asked for by region", async () => {
+        const role = { roleArn: "arn:aws:iam::111122223333:role/golden-ami" };
+        const assumed = ec2Client({ region: "us-east-1", ...role });
+        assert.notEqual(assumed, ec2Client("us-east-1"));
+        assert.equal(assumed, ec2Client({ region: "us-east-1", ...role }));
+        assert.notEqual(assumed, ec2Client({ region: "us-east-1", roleArn: "arn:aws:iam::444455556666:role/golden-ami" }));
+        assert.equal(await withRole(role, async () => ec2Client("us-east-1")), assumed);
+        assert.equal(await withRole(undefined, async () => ec2Client("us-east-1")), ec2Client("us-east-1"));
+        assert.notEqual(await withRole(role, async () => ssmClient("us-east-1")), ssmClient("us-east-1"));
     });
 
     it("runs every image kind's check and diff of an unchanged resource without loading the AWS SDK (preview stays light)", () => {

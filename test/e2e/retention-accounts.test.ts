@@ -1,0 +1,101 @@
+// An AmiRetentionPolicy with `assumeRole` under the real `pulumi` CLI against
+// the emulator with two accounts: the caller's (moto's default) and the
+// role's. The policy previews and retires in the role's account only; the
+// caller's images of the same names stay. One stack.
+import {
+    CreateSnapshotCommand,
+    CreateVolumeCommand,
+    DeregisterImageCommand,
+    DescribeImagesCommand,
+    EC2Client,
+    RegisterImageCommand,
+    waitUntilImageAvailable,
+} from "@aws-sdk/client-ec2";
+import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
+import assert from "node:assert/strict";
+import { motoEnv } from "../../scripts/lib/moto";
+import { newStack, Stack } from "../support/consumer";
+import { currentMoto } from "../support/moto-hooks";
+import { sweepAfterSuite } from "../support/sweep-teardown";
+
+const REGION = "ca-central-1";
+const OTHER = "111122223333";
+const ROLE_ARN = `arn:aws:iam::${OTHER}:role/golden-ami-retention`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("AmiRetentionPolicy in another account (assumeRole; real pulumi CLI, packed package, emulator)", () => {
+    const mine = new EC2Client({ region: REGION });
+    const theirs = new EC2Client({
+        region: REGION,
+        credentials: fromTemporaryCredentials({
+            params: { RoleArn: ROLE_ARN, RoleSessionName: "e2e-seed" },
+            clientConfig: { region: REGION },
+        }),
+    });
+    const images = { mine: [] as string[], theirs: [] as string[] };
+    let stack: Stack;
+
+    /** An image of one 1 GiB snapshot, available, named `e2e-acct-<n>`. */
+    async function register(client: EC2Client, n: number): Promise<string> {
+        const volume = await client.send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, Size: 1 }));
+        const snapshot = await client.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }));
+        const { ImageId } = await client.send(
+            new RegisterImageCommand({
+                Name: `e2e-acct-${n}`,
+                RootDeviceName: "/dev/xvda",
+                Architecture: "x86_64",
+                VirtualizationType: "hvm",
+                BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
+            }),
+        );
+        await waitUntilImageAvailable({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [ImageId!] });
+        return ImageId!;
+    }
+    const owned = async (client: EC2Client) => {
+        const out = await client.send(new DescribeImagesCommand({ Owners: ["self"], Filters: [{ Name: "name", Values: ["e2e-acct-*"] }] }));
+        return (out.Images ?? []).filter((i) => i.State !== "deregistered").map((i) => i.ImageId!);
+    };
+
+    before(async function () {
+        this.timeout(300_000);
+        // Three images in each account, one second apart (creation dates have one-second resolution).
+        for (let n = 1; n <= 3; n++) {
+            const [m, t] = await Promise.all([register(mine, n), register(theirs, n)]);
+            images.mine.push(m);
+            images.theirs.push(t);
+            await sleep(1100);
+        }
+        stack = await newStack("retention-accounts", "acct", motoEnv(currentMoto().endpoint, REGION));
+        await stack.config({ "aws:region": REGION, namePattern: "e2e-acct-*", keepLatest: "1", roleArn: ROLE_ARN });
+        await stack.run(["config", "set", "--secret", "externalId", "e2e-external-id"]);
+    });
+    after(async function () {
+        this.timeout(120_000);
+        await stack?.run(["destroy", "--yes", "--skip-preview"], { check: false });
+        // The role's account: not the sweep's (it sweeps the caller's).
+        for (const id of await owned(theirs))
+            await theirs.send(new DeregisterImageCommand({ ImageId: id, DeleteAssociatedSnapshots: true }));
+        mine.destroy();
+        theirs.destroy();
+    });
+
+    it("preview names the role's account and plans only its images", async function () {
+        this.timeout(300_000);
+        const { stdout } = await stack.run(["preview"]);
+        assert.match(stdout, /retention other-images \(account 111122223333\): will retire 2 images \(ca-central-1: 2\)/);
+    });
+
+    it("up retires the role's account's older images; the caller's images of the same names stay", async function () {
+        this.timeout(300_000);
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        assert.deepEqual(await owned(theirs), [images.theirs[2]]);
+        assert.deepEqual((await owned(mine)).sort(), [...images.mine].sort());
+        const run = (await stack.outputs()).lastRun as { retired: { imageId: string }[] };
+        assert.deepEqual(run.retired.map((r) => r.imageId).sort(), images.theirs.slice(0, 2).sort());
+        const state = JSON.stringify(await stack.export());
+        assert.ok(!state.includes("e2e-external-id"), "the external id is not in state in plaintext");
+    });
+
+    // Last, so it runs after the suite's own teardown.
+    sweepAfterSuite([REGION]);
+});
