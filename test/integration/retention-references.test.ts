@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/retention-policy";
+import { computePlan } from "../../dynamic-providers/retention-planning";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import type { Handler } from "../../emulator/handler";
 import { imageReferencesHandler } from "../../emulator/references";
@@ -92,7 +93,7 @@ describe("retention inventory finds every kind of reference (moto, emulator prox
                 const enumerated = instanceListings > instancesBefore;
                 assert.equal(enumerated, m !== "emulate", "instances enumerated directly only without DescribeImageReferences");
 
-                const plan = await hooks.computePlan(r.inputs as never, new Date());
+                const plan = await computePlan(r.inputs as never, new Date());
                 const reasons = expectedReasons(`refs-int-${m}`, s.running, s.parameter);
                 s.referenced.forEach((imageId, i) => {
                     const skipped = plan.skipped.find((k) => k.imageId === imageId);

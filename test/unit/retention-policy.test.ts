@@ -24,6 +24,9 @@ import * as path from "node:path";
 import * as sinon from "sinon";
 import { RECHECK_AFTER_SECONDS, SHARING_RECORD_MAX_AGE_HOURS } from "../../dynamic-providers/ec2/limits";
 import * as hooks from "../../dynamic-providers/retention-policy";
+import { rulesOf } from "../../dynamic-providers/retention-planning";
+import { knownSharing, type SharingRecord } from "../../dynamic-providers/retention-sharing-records";
+import { atApplySummary, planDigest, printedBytes, summarizePlan } from "../../dynamic-providers/retention-summary";
 import { RETENTION_REPORT_LIMITS, type RetentionPendingSummary } from "../../sdk/retention-policy";
 import { checkRetentionPolicyInputs, UNKNOWN } from "../../sdk/validation";
 import { ec2Error } from "../support/aws-errors";
@@ -255,7 +258,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 group: group(n),
                 reason: `in use: ${"launch template lt-0123456789abcdef0 (version 3, $Default); ".repeat(6)}`,
             }));
-            const p = hooks.summarizePlan({ retire, skipped }, ["us-east-1"], now);
+            const p = summarizePlan({ retire, skipped }, ["us-east-1"], now);
             assert.equal(p.total, 10_000);
             assert.equal(p.heldBack.total, 3_000);
             assert.ok([...p.groups.flatMap((g) => g.first), ...p.heldBack.first].every((e) => e.reason.length <= 200));
@@ -277,12 +280,12 @@ describe("AmiRetentionPolicy provider hooks", () => {
                         group: `us-east-1/App=app-${n % groups}`,
                         reason: "82 days old (maxAgeDays 30)",
                     }));
-                    const p = hooks.summarizePlan({ retire, skipped: [] }, ["us-east-1"], now, limits);
+                    const p = summarizePlan({ retire, skipped: [] }, ["us-east-1"], now, limits);
                     const shown = listed(p).length;
                     if (p.total !== count) return false;
                     const bounded = p.groups.length <= limits.groups && p.groups.every((g) => g.first.length <= limits.perGroup);
                     // Every image within the budget, or else the bounded summary; and all of them whenever they fit.
-                    if (shown === count && !p.moreGroups) return hooks.printedBytes(p) <= limits.previewBytes || bounded;
+                    if (shown === count && !p.moreGroups) return printedBytes(p) <= limits.previewBytes || bounded;
                     return bounded;
                 }),
             );
@@ -294,8 +297,8 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 group: "us-east-1",
                 reason: "82 days old (maxAgeDays 30)",
             }));
-            assert.equal(listed(hooks.summarizePlan({ retire: many.slice(0, 10), skipped: [] }, ["us-east-1"], now, limits)).length, 10);
-            assert.equal(listed(hooks.summarizePlan({ retire: many, skipped: [] }, ["us-east-1"], now, limits)).length, 3);
+            assert.equal(listed(summarizePlan({ retire: many.slice(0, 10), skipped: [] }, ["us-east-1"], now, limits)).length, 10);
+            assert.equal(listed(summarizePlan({ retire: many, skipped: [] }, ["us-east-1"], now, limits)).length, 3);
         });
 
         it("keeps failures up to a bound with the count beyond, each error cut short", async function () {
@@ -322,7 +325,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 const file = JSON.parse(await fs.readFile(path.join(dir, "web-images.json"), "utf8"));
                 assert.equal(file.retire.length, 29);
                 assert.equal(file.digest, r.inputs.pending.digest);
-                assert.equal(hooks.planDigest(file.retire), r.inputs.pending.digest);
+                assert.equal(planDigest(file.retire), r.inputs.pending.digest);
                 assert.equal(listed(r.inputs.pending).length, 29, "29 fit the preview budget: the summary lists them all");
             } finally {
                 delete process.env.GOLDEN_AMI_RETENTION_PLAN_DIR;
@@ -389,7 +392,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
 
         it("refuses to plan with an unknown value rather than drop it", () => {
             assert.throws(
-                () => hooks.rulesOf({ ...settings, exclude: { imageIds: [UNKNOWN] } } as never),
+                () => rulesOf({ ...settings, exclude: { imageIds: [UNKNOWN] } } as never),
                 /cannot plan while exclude.imageIds are not known yet/,
             );
         });
@@ -398,8 +401,8 @@ describe("AmiRetentionPolicy provider hooks", () => {
     describe("retireShared", () => {
         it("is off by default and passed to the planner when set", () => {
             const base = { ...settings, action: "deregister", deleteSnapshots: true, exclude: { inUse: true }, dryRun: false } as never;
-            assert.equal(hooks.rulesOf(base).retireShared, false);
-            assert.equal(hooks.rulesOf({ ...(base as object), retireShared: true } as never).retireShared, true);
+            assert.equal(rulesOf(base).retireShared, false);
+            assert.equal(rulesOf({ ...(base as object), retireShared: true } as never).retireShared, true);
         });
         it("reads launch permissions only of candidates nothing uses, and none with retireShared", async () => {
             ec2.on(DescribeImagesCommand).resolves({ Images: [image(1, 40), image(2, 30), image(3, 20), image(4, 1)] });
@@ -471,7 +474,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             },
         ];
         const now = new Date("2026-03-01T00:00:00Z");
-        const summary = (retire: typeof planned) => hooks.summarizePlan({ retire, skipped: [] }, ["us-east-1"], now);
+        const summary = (retire: typeof planned) => summarizePlan({ retire, skipped: [] }, ["us-east-1"], now);
         const state = {
             ...settings,
             action: "deregister",
@@ -490,7 +493,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(other.changes, true);
         });
         it("shows no change when only the reasons or ages moved on (an age grew by a day)", async () => {
-            const later = hooks.summarizePlan(
+            const later = summarizePlan(
                 { retire: [{ ...planned[0], reason: "older" }], skipped: [] },
                 ["us-east-1"],
                 new Date("2026-03-02T00:00:00Z"),
@@ -502,7 +505,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
         it("after a run (nothing pending) an empty plan is no change, a plan computed at apply is one", async () => {
             const done = { ...(state as object), pending: { ...summary([]), status: "done" } } as never;
             assert.equal((await hooks.diff("p", done, { ...(state as object), pending: summary([]) } as never)).changes, false);
-            const atApply = { ...(state as object), pending: hooks.atApplySummary(["exclude.imageIds"]) } as never;
+            const atApply = { ...(state as object), pending: atApplySummary(["exclude.imageIds"]) } as never;
             assert.equal((await hooks.diff("p", done, atApply)).changes, true);
         });
         it("compares with a plan stored as a list by an older version", async () => {
@@ -525,7 +528,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             const first = await hooks.check({}, { ...settings, dryRun: true });
             assert.deepEqual(attributeCalls().sort(), [id(1), id(2)]);
             assert.deepEqual(
-                first.inputs.sharingRead.map((r: hooks.SharingRecord) => r.unshared),
+                first.inputs.sharingRead.map((r: SharingRecord) => r.unshared),
                 [[id(1), id(2)]],
             );
             ec2.resetHistory();
@@ -569,7 +572,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             const r = await hooks.check({}, settings);
             assert.deepEqual(listed(r.inputs.pending), [id(2)]);
             assert.deepEqual(
-                r.inputs.sharingRead.map((x: hooks.SharingRecord) => [x.unshared, x.shared]),
+                r.inputs.sharingRead.map((x: SharingRecord) => [x.unshared, x.shared]),
                 [[[], [{ imageId: id(1), launchPermissions: [{ userId: "444455556666" }] }]]],
             );
         });
@@ -583,7 +586,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
 
         it("knownSharing takes fresh records only, and a record from the future as read now", () => {
             const now = Date.parse("2026-12-06T12:00:00Z");
-            const known = hooks.knownSharing(
+            const known = knownSharing(
                 [
                     { region: "r", at: "2026-12-06T11:00:00Z", unshared: ["ami-a"], shared: [] },
                     { region: "r", at: "2026-12-05T11:00:00Z", unshared: ["ami-old"], shared: [] },

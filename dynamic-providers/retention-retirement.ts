@@ -1,0 +1,240 @@
+import pLimit from "p-limit";
+import {
+    describeReferences,
+    exclusionReason,
+    ImageReference,
+    PlannedRetirement,
+    RetentionImage,
+    sharedWith,
+    SkippedImage,
+} from "../sdk/retention-plan";
+import type { RetentionRunReport } from "../sdk/retention-policy";
+import { ec2Client } from "./ec2/client";
+import { deregisterImage, ImageInUseError, type ReadReferences } from "./ec2/delete-image";
+import { errorCode } from "./ec2/errors";
+import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
+import { addLaunchPermissions, describeImagesById, imagesInUse } from "./ec2/inventory";
+import type { EC2Client } from "./ec2/types";
+import { DELETE_IMAGE_TIMEOUT_MINUTES, RECHECK_AFTER_SECONDS, RETENTION_CONCURRENCY } from "./ec2/limits";
+import type { RetentionPolicyInputs } from "./retention-policy-inputs";
+import { PlanFacts, rulesOf } from "./retention-planning";
+import { Outcome, runReport } from "./retention-run-report";
+import { factKey } from "./retention-sharing-records";
+
+/**
+ * Acting on a plan: each planned image's facts (the plan's while fresh, else
+ * read again), its sharing read again right before, then retired as the
+ * policy's action says, through the guard; every image an outcome.
+ */
+
+function describeError(e: unknown): string {
+    const code = errorCode(e);
+    const msg = e instanceof Error ? e.message : String(e);
+    return `${code && !msg.includes(code) ? `${code}: ` : ""}${msg}`;
+}
+
+/**
+ * Step 1, re-check (facts older than RECHECK_AFTER_SECONDS): each planned
+ * image of the batch is described again right before acting. Gone, protected, now in use or changed hands means skipped; the
+ * rest are ready to retire. A failed re-check fails the region's images.
+ */
+async function recheck(
+    client: EC2Client,
+    region: string,
+    planned: PlannedRetirement[],
+    inputs: RetentionPolicyInputs,
+    now: Date,
+): Promise<BatchFacts> {
+    let current: Map<string, RetentionImage>;
+    let inUse: Map<string, ImageReference[]>;
+    const readAt = Date.now();
+    try {
+        [current, inUse] = await Promise.all([
+            describeImagesById(
+                client,
+                region,
+                planned.map((p) => p.imageId),
+            ),
+            imagesInUse(
+                client,
+                region,
+                planned.map((p) => p.imageId),
+                { launchTemplateVersions: inputs.launchTemplateVersions },
+            ),
+        ]);
+    } catch (e) {
+        const error = `checking before acting: ${describeError(e)}`;
+        return { ready: [], outcomes: planned.map((p) => ({ kind: "failed", imageId: p.imageId, region, error })) };
+    }
+    const rules = rulesOf(inputs);
+    const ready: RetentionImage[] = [];
+    const outcomes: Outcome[] = [];
+    for (const p of planned) {
+        const image = current.get(p.imageId);
+        const skip = (reason: string) => outcomes.push({ kind: "skipped", imageId: p.imageId, region, reason });
+        if (!image) skip("already gone");
+        else {
+            const excluded = exclusionReason(image, inUse, rules, now);
+            if (excluded) skip(excluded);
+            else if (inputs.action === "deregister" && image.deregistrationProtected) skip("deregistration protection is on");
+            else ready.push(image);
+        }
+    }
+    return { ready, outcomes, references: { refs: inUse, readAt, sharingRead: true } };
+}
+
+/** A batch ready to retire, and what the guard acts on: the references read with its facts. */
+interface BatchFacts {
+    ready: RetentionImage[];
+    outcomes: Outcome[];
+    references?: ReadReferences;
+    /** The batch's launch permissions were read with its facts just now (recheck). */
+    sharingJustRead?: boolean;
+}
+
+/**
+ * Step 2, retire one image as the policy's action says; a failure is an
+ * outcome, never a stop. Deregistering goes through the guard with the
+ * references the batch's facts came with (no second read while they are
+ * fresh); an image it finds in use is skipped, as the plan would have.
+ */
+async function retireImage(
+    client: EC2Client,
+    image: RetentionImage,
+    inputs: RetentionPolicyInputs,
+    at: Date,
+    references: ReadReferences | undefined,
+): Promise<Outcome> {
+    const { imageId, region } = image;
+    try {
+        let snapshotsDeleted: string[] = [];
+        const snapshotsKept: RetentionRunReport["snapshotsKept"] = [];
+        if (inputs.action === "deprecate") {
+            await setDeprecation(client, imageId, new Date(at.getTime() + 60_000).toISOString());
+        } else if (inputs.action === "disable") {
+            await disableImage(client, imageId);
+        } else {
+            const r = await deregisterImage(
+                client,
+                region,
+                { imageId, snapshotIds: image.snapshotIds },
+                {
+                    deleteSnapshots: inputs.deleteSnapshots,
+                    timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES,
+                    references,
+                    // Sharing was read and ruled on by the plan (retireShared).
+                    sharesAllowed: inputs.retireShared === true,
+                    // The user's explicit exclude.inUse: false.
+                    inUseAllowed: inputs.exclude?.inUse === false,
+                    launchTemplateVersions: inputs.launchTemplateVersions,
+                },
+            );
+            snapshotsDeleted = r.snapshotsDeleted;
+            for (const k of r.snapshotsKept)
+                if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
+        }
+        return { kind: "retired", imageId, region, snapshotsDeleted, snapshotsKept };
+    } catch (e) {
+        if (e instanceof ImageInUseError) return { kind: "skipped", imageId, region, reason: `in use: ${describeReferences(e.users)}` };
+        return { kind: "failed", imageId, region, error: describeError(e) };
+    }
+}
+
+/** Images read again at once when their facts are stale (DescribeImages by id takes 100 per call here). */
+const RECHECK_BATCH = 100;
+
+/** Step 1 for one batch: the images to retire, from the plan's facts while they are fresh, else from a re-check. */
+async function factsForBatch(
+    client: EC2Client,
+    region: string,
+    batch: PlannedRetirement[],
+    inputs: RetentionPolicyInputs,
+    now: Date,
+    known: PlanFacts | undefined,
+): Promise<BatchFacts> {
+    const fresh = known !== undefined && Date.now() - known.readAt <= RECHECK_AFTER_SECONDS * 1000;
+    const facts = fresh ? batch.map((p) => known.facts.get(factKey(region, p.imageId))) : [];
+    // Read by this plan's own inventory moments ago, which excluded what the plan showed (protection included).
+    if (fresh && facts.every((f) => f !== undefined)) {
+        const refs = known.references?.get(region);
+        return { ready: facts as RetentionImage[], outcomes: [], references: refs && { refs, readAt: known.readAt, sharingRead: true } };
+    }
+    // recheck reads each image's launch permissions with it.
+    return { ...(await recheck(client, region, batch, inputs, now)), sharingJustRead: true };
+}
+
+/**
+ * Step 1b, with `retireShared` false: the image's launch permissions read
+ * again right before it is retired (DescribeImageAttribute, whose bucket is
+ * not DeregisterImage's, so the reads overlap the deregistrations), so an
+ * image shared since the plan was made is kept. Undefined: retire it.
+ */
+async function sharedSincePlan(client: EC2Client, image: RetentionImage): Promise<Outcome | undefined> {
+    const now = { ...image, launchPermissions: undefined };
+    try {
+        await addLaunchPermissions(client, [now]);
+    } catch (e) {
+        return {
+            kind: "failed",
+            imageId: image.imageId,
+            region: image.region,
+            error: `reading its sharing before retiring: ${describeError(e)}`,
+        };
+    }
+    const shares = sharedWith(now);
+    if (shares.length === 0) return undefined;
+    return {
+        kind: "skipped",
+        imageId: image.imageId,
+        region: image.region,
+        reason: `shared with ${shares.join(", ")} (read right before retiring)`,
+    };
+}
+
+/**
+ * Acts on a plan region by region (regions in parallel, bounded concurrency
+ * within one), a batch at a time: facts (the plan's while fresh, else read
+ * again; the next batch is read while this one is retired), retire, report.
+ * One image failing never stops the others.
+ */
+export async function applyPlan(
+    planned: readonly PlannedRetirement[],
+    inputs: RetentionPolicyInputs,
+    now: Date,
+    planChanged = false,
+    known?: PlanFacts,
+    /** Images the plan held back (in use, shared, excluded, a state it leaves alone): counted and listed as skipped. */
+    heldBack: readonly SkippedImage[] = [],
+): Promise<RetentionRunReport> {
+    const held: Outcome[] = heldBack.map((s) => ({ kind: "skipped", imageId: s.imageId, region: s.region, reason: s.reason }));
+    if (inputs.dryRun || planned.length === 0) return runReport(inputs, now, inputs.dryRun ? [] : held, planChanged);
+    const regions = [...new Set(planned.map((p) => p.region))];
+    const perRegion = await Promise.all(
+        regions.map(async (region) => {
+            const client = ec2Client(region);
+            const mine = planned.filter((p) => p.region === region);
+            const batches: PlannedRetirement[][] = [];
+            for (let i = 0; i < mine.length; i += RECHECK_BATCH) batches.push(mine.slice(i, i + RECHECK_BATCH));
+            const limit = pLimit(RETENTION_CONCURRENCY);
+            const outcomes: Outcome[] = [];
+            let next = factsForBatch(client, region, batches[0], inputs, now, known);
+            for (let b = 0; b < batches.length; b++) {
+                const checked = await next;
+                if (b + 1 < batches.length) next = factsForBatch(client, region, batches[b + 1], inputs, now, known);
+                const reread = !inputs.retireShared && !checked.sharingJustRead;
+                const retired = await Promise.all(
+                    checked.ready.map((image) =>
+                        limit(
+                            async () =>
+                                (reread && (await sharedSincePlan(client, image))) ||
+                                retireImage(client, image, inputs, now, checked.references),
+                        ),
+                    ),
+                );
+                outcomes.push(...checked.outcomes, ...retired);
+            }
+            return outcomes;
+        }),
+    );
+    return runReport(inputs, now, [...held, ...perRegion.flat()], planChanged);
+}
