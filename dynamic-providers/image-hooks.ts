@@ -107,7 +107,7 @@ export async function finishCreate(
     op: string,
     timeoutMinutes: number,
     seen?: Image,
-    /** False when the image's snapshots are a user's (AmiFromSnapshot without deleteSnapshotsOnDestroy): never tagged. */
+    /** False when the image's snapshots are a user's (AmiFromSnapshot without deleteSnapshotsOnDestroy): never tagged, never deleted. */
     snapshotsAreOwn = true,
 ): Promise<dynamic.CreateResult> {
     let image: Image;
@@ -125,7 +125,7 @@ export async function finishCreate(
         if (isNotFound(e)) throw new OperationError(op, "waiting for completion: the image was deregistered", e);
         if (!(e instanceof ImageFailedError)) throw partialCreate(op, "waiting for completion", e, imageId, inputs);
         try {
-            await removeImageLeftBehind(client, inputs.region, imageId);
+            await removeImageLeftBehind(client, inputs.region, imageId, snapshotsAreOwn);
         } catch (cleanup) {
             throw partialCreate(op, `image failed (${e.stateReason}); removing it also failed`, cleanup, imageId, inputs);
         }

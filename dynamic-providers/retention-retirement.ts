@@ -20,6 +20,8 @@ import type { RetentionPolicyInputs } from "./retention-policy-inputs";
 import { PlanFacts, rulesOf } from "./retention-planning";
 import { Outcome, runReport } from "./retention-run-report";
 import { factKey } from "./retention-sharing-records";
+import { snapshotsToKeep } from "./ec2/snapshot-ownership";
+import { imageMark } from "../sdk/ownership";
 
 /**
  * Acting on a plan: each planned image's facts (the plan's while fresh, else
@@ -90,6 +92,8 @@ interface BatchFacts {
     references?: ReadReferences;
     /** The batch's launch permissions were read with its facts just now (recheck). */
     sharingJustRead?: boolean;
+    /** Snapshots of the batch's images that are not theirs to delete (snapshot-ownership.ts), each with why. */
+    keepSnapshots?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -104,6 +108,7 @@ async function retireImage(
     inputs: RetentionPolicyInputs,
     at: Date,
     references: ReadReferences | undefined,
+    keepSnapshots?: ReadonlyMap<string, string>,
 ): Promise<Outcome> {
     const { imageId, region } = image;
     try {
@@ -120,6 +125,7 @@ async function retireImage(
                 { imageId, snapshotIds: image.snapshotIds },
                 {
                     deleteSnapshots: inputs.deleteSnapshots,
+                    keepSnapshots,
                     timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES,
                     references,
                     // Sharing was read and ruled on by the plan (retireShared).
@@ -131,7 +137,7 @@ async function retireImage(
             );
             snapshotsDeleted = r.snapshotsDeleted;
             for (const k of r.snapshotsKept)
-                if (k.inUse) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
+                if (k.inUse || k.notOwned) snapshotsKept.push({ snapshotId: k.snapshotId, region, imageId, reason: k.reason });
         }
         return { kind: "retired", imageId, region, snapshotsDeleted, snapshotsKept };
     } catch (e) {
@@ -143,8 +149,45 @@ async function retireImage(
 /** Images read again at once when their facts are stale (DescribeImages by id takes 100 per call here). */
 const RECHECK_BATCH = 100;
 
-/** Step 1 for one batch: the images to retire, from the plan's facts while they are fresh, else from a re-check. */
+/**
+ * Step 1 for one batch: the images to retire, from the plan's facts while
+ * they are fresh, else from a re-check; and, when snapshots are deleted,
+ * which of theirs are not their own.
+ */
 async function factsForBatch(
+    client: EC2Client,
+    region: string,
+    batch: PlannedRetirement[],
+    inputs: RetentionPolicyInputs,
+    now: Date,
+    known: PlanFacts | undefined,
+): Promise<BatchFacts> {
+    const facts = await imageFactsForBatch(client, region, batch, inputs, now, known);
+    return inputs.action === "deregister" && inputs.deleteSnapshots ? withSnapshotOwnership(client, facts) : facts;
+}
+
+/**
+ * Step 1a: which snapshots of the batch's images are not theirs to delete,
+ * read once for the batch (snapshot-ownership.ts). A failed read fails the
+ * images golden-ami marked (retried next run: never delete on a guess);
+ * the user's own images need no read.
+ */
+async function withSnapshotOwnership(client: EC2Client, facts: BatchFacts): Promise<BatchFacts> {
+    try {
+        return { ...facts, keepSnapshots: await snapshotsToKeep(client, facts.ready) };
+    } catch (e) {
+        const error = `reading which snapshots are its own before retiring: ${describeError(e)}`;
+        const failed = facts.ready.filter((i) => imageMark(i.tags) !== undefined && i.snapshotIds.length > 0);
+        return {
+            ...facts,
+            ready: facts.ready.filter((i) => !failed.includes(i)),
+            outcomes: [...facts.outcomes, ...failed.map((i): Outcome => ({ kind: "failed", imageId: i.imageId, region: i.region, error }))],
+        };
+    }
+}
+
+/** The images to retire, from the plan's facts while they are fresh, else from a re-check. */
+async function imageFactsForBatch(
     client: EC2Client,
     region: string,
     batch: PlannedRetirement[],
@@ -227,7 +270,7 @@ export async function applyPlan(
                         limit(
                             async () =>
                                 (reread && (await sharedSincePlan(client, image))) ||
-                                retireImage(client, image, inputs, now, checked.references),
+                                retireImage(client, image, inputs, now, checked.references, checked.keepSnapshots),
                         ),
                     ),
                 );

@@ -48,3 +48,39 @@ export function isReservedTagKey(key: string): boolean {
 export function withoutMarks(tags: Record<string, string>): Record<string, string> {
     return Object.fromEntries(Object.entries(tags).filter(([k]) => k !== OWNER_TAG && k !== KEPT_IN_USE_TAG));
 }
+
+/**
+ * The mark an image carries, if golden-ami made it: its {@link OWNER_TAG},
+ * else a GoldenImage's pipeline tag (images from before the owner mark).
+ */
+export function imageMark(imageTags: Readonly<Record<string, string>>): { key: string; value: string } | undefined {
+    const key = MARK_TAGS.find((k) => imageTags[k] !== undefined);
+    return key === undefined ? undefined : { key, value: imageTags[key] };
+}
+
+/**
+ * The rule every path that retires an image it did not create obeys
+ * (retention, the sweeper): which of the image's snapshots are not its own,
+ * and so stay when it is deregistered. An image golden-ami made (it carries
+ * a mark, see {@link imageMark}) owns only the snapshots carrying the same
+ * mark: its create marks the snapshots its CreateImage/CopyImage made, and
+ * only when its kind owns them (`snapshotsOwned` in image-kind.ts: an
+ * AmiFromSnapshot's are the user's unless `deleteSnapshotsOnDestroy: true`).
+ * An image golden-ami did not make (no mark) is the user's own, retired by
+ * the user's own policy: its snapshots follow it (`deleteSnapshots`).
+ * `snapshotTags`: each snapshot's tags as read; one not read counts as not
+ * the image's own. Pure.
+ */
+export function snapshotsNotOwned(
+    imageTags: Readonly<Record<string, string>>,
+    snapshotIds: readonly string[],
+    snapshotTags: ReadonlyMap<string, Readonly<Record<string, string>>>,
+): string[] {
+    const mark = imageMark(imageTags);
+    if (!mark) return [];
+    return snapshotIds.filter((id) => snapshotTags.get(id)?.[mark.key] !== mark.value);
+}
+
+/** Why {@link snapshotsNotOwned} keeps a snapshot: what the retirement reports. */
+export const NOT_OWNED_REASON =
+    "not the image's own: golden-ami did not make it for this image (no golden-ami:owner mark of the image; a user's snapshot, e.g. an AmiFromSnapshot's source)";

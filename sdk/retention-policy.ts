@@ -46,8 +46,15 @@ export interface AmiRetentionPolicyArgs {
      */
     readonly action?: pulumi.Input<RetentionAction>;
     /**
-     * Delete the EBS snapshots of deregistered images (a snapshot another
-     * image uses is always kept). Only with action `"deregister"`.
+     * Delete the EBS snapshots of deregistered images that are the image's
+     * own: for an image golden-ami made (it carries `golden-ami:owner`), the
+     * snapshots its CreateImage/CopyImage made (marked with the same owner);
+     * an AmiFromSnapshot's source snapshots are the user's and stay (unless
+     * that resource says `deleteSnapshotsOnDestroy: true`). For an image
+     * made outside golden-ami (no mark: your own AMIs, as "deregister old
+     * AMIs" scripts retire them), every snapshot. A snapshot another image
+     * uses is always kept. Kept snapshots are reported in
+     * `lastRun.snapshotsKept` with why. Only with action `"deregister"`.
      * @default true with "deregister"
      */
     readonly deleteSnapshots?: pulumi.Input<boolean>;
@@ -136,7 +143,7 @@ export interface RetentionRunReport {
     retired: { imageId: string; region: string }[];
     /** The first snapshots deleted, each once (two retired images may share one). */
     snapshotsDeleted: string[];
-    /** The first snapshots of retired images kept because another image still uses them. */
+    /** The first snapshots of retired images kept: another image still uses them, or they are not the image's own (see `deleteSnapshots`). */
     snapshotsKept: { snapshotId: string; region: string; imageId: string; reason: string }[];
     /**
      * The first images left alone, with why: those the plan held back (in use,

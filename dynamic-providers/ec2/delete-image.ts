@@ -49,6 +49,8 @@ export interface ReadReferences {
 export interface GuardOptions {
     /** Delete the image's snapshots too (only those the resource made: the caller decides). */
     deleteSnapshots: boolean;
+    /** Snapshots of the image that are not the caller's to delete (snapshot-ownership.ts), each with why: left alone and reported. */
+    keepSnapshots?: ReadonlyMap<string, string>;
     timeoutMinutes: number;
     /** What the caller read moments ago in the image's region; unset or stale, the guard reads it. */
     references?: ReadReferences;
@@ -127,6 +129,8 @@ export interface KeptSnapshot {
     reason: string;
     /** True when it was kept because another image still uses it (not because deleting was off). */
     inUse?: boolean;
+    /** True when it was kept because it is not the image's own (keepSnapshots). */
+    notOwned?: boolean;
     /** The image that uses it, when EC2 or a look-up named one. */
     usedBy?: string;
 }
@@ -217,19 +221,24 @@ async function deregister(
 export async function deleteImageWithSnapshots(
     client: EC2Client,
     image: { imageId: string; snapshotIds: string[] },
-    options: { deleteSnapshots: boolean; timeoutMinutes: number },
+    options: { deleteSnapshots: boolean; timeoutMinutes: number; keepSnapshots?: ReadonlyMap<string, string> },
 ): Promise<DeleteImageResult> {
     const started = Date.now();
     const snapshotIds = [...new Set(image.snapshotIds)];
-    const withSnapshots = options.deleteSnapshots && snapshotIds.length > 0;
-    const { deregistered, results } = await deregister(client, image.imageId, withSnapshots);
+    const notOwned = options.deleteSnapshots ? snapshotIds.filter((id) => options.keepSnapshots?.has(id)) : [];
+    const toDelete = options.deleteSnapshots ? snapshotIds.filter((id) => !options.keepSnapshots?.has(id)) : [];
+    const withSnapshots = toDelete.length > 0;
+    // DeleteAssociatedSnapshots deletes every snapshot of the image: only when all of them are to go.
+    const { deregistered, results } = await deregister(client, image.imageId, withSnapshots && notOwned.length === 0);
     const result: DeleteImageResult = { deregistered, snapshotsDeleted: [], snapshotsKept: [], deletedWithImage: results !== undefined };
+    result.snapshotsKept = notOwned.map((snapshotId) => ({ snapshotId, reason: options.keepSnapshots!.get(snapshotId)!, notOwned: true }));
     if (!withSnapshots) {
-        result.snapshotsKept = snapshotIds.map((snapshotId) => ({ snapshotId, reason: "deleteSnapshots is off" }));
+        if (!options.deleteSnapshots)
+            result.snapshotsKept = snapshotIds.map((snapshotId) => ({ snapshotId, reason: "deleteSnapshots is off" }));
         return result;
     }
 
-    const left = new Set(snapshotIds);
+    const left = new Set(toDelete);
     for (const r of results ?? []) {
         if (!r.SnapshotId) continue;
         if (r.ReturnCode === "success") {
@@ -269,8 +278,13 @@ export async function deleteImageWithSnapshots(
     return result;
 }
 
-/** Deregisters an image nobody should keep (failed, or made by a failed create) with its snapshots, through the guard. */
-export async function removeImageLeftBehind(client: EC2Client, region: string, imageId: string): Promise<void> {
+/**
+ * Deregisters an image nobody should keep (failed, or made by a failed
+ * create) through the guard, with its snapshots when they are the
+ * resource's own (`deleteSnapshots`: false for a user's snapshots, see
+ * snapshotsOwned in sdk/image-kind.ts).
+ */
+export async function removeImageLeftBehind(client: EC2Client, region: string, imageId: string, deleteSnapshots = true): Promise<void> {
     let image: Image;
     try {
         image = await findImageById(client, imageId);
@@ -282,6 +296,6 @@ export async function removeImageLeftBehind(client: EC2Client, region: string, i
         client,
         region,
         { imageId, snapshotIds: imageSnapshotIds(image) },
-        { deleteSnapshots: true, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
+        { deleteSnapshots, timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES },
     );
 }

@@ -2,12 +2,13 @@ import { EC2Client, Filter, Image, paginateDescribeSnapshots, Snapshot } from "@
 import { MARK_TAGS } from "../../sdk/ownership";
 import { describeReferences } from "../../sdk/retention-plan";
 import { ec2Client } from "./client";
-import { imageSnapshotIds, selectorFilters } from "./converters";
+import { imageSnapshotIds, selectorFilters, tagsToRecord } from "./converters";
 import { deregisterImage, ImageInUseError, type ReadReferences } from "./delete-image";
 import { errorCode } from "./errors";
 import { describeImages, describeImagesAs, findOwnImagesUsingSnapshots } from "./finders";
 import { imagesInUse } from "./inventory";
 import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./limits";
+import { snapshotsToKeep } from "./snapshot-ownership";
 import { deleteSnapshotWhenFree } from "./waiters";
 
 /**
@@ -20,7 +21,9 @@ import { deleteSnapshotWhenFree } from "./waiters";
  * carries the mark and no image of the account uses it; a name pattern
  * selects no orphan snapshots (a snapshot has no name to match). Deleting
  * goes through the in-use guard (delete-image.ts): an image anything can
- * launch from is kept and reported. Tests use it in teardown; `npm run
+ * launch from is kept and reported. An image's snapshots go with it only
+ * when they are its own (snapshot-ownership.ts): an AmiFromSnapshot's
+ * source snapshots, the user's, stay and are reported kept. Tests use it in teardown; `npm run
  * sweep` points it at an account.
  */
 
@@ -128,14 +131,13 @@ export async function sweepRegion(client: EC2Client, region: string, options: Om
         (i: Image) => i.ImageId,
         (mark) => describeImages(client, [...mark, ...selected], ["self"]),
     );
-    const images = found
-        .filter((i) => after(i.CreationDate, options.createdAfter))
-        .map((i) => ({
-            imageId: i.ImageId ?? "",
-            name: i.Name ?? "",
-            creationDate: i.CreationDate ?? "",
-            snapshotIds: imageSnapshotIds(i),
-        }));
+    const listed = found.filter((i) => after(i.CreationDate, options.createdAfter));
+    const images = listed.map((i) => ({
+        imageId: i.ImageId ?? "",
+        name: i.Name ?? "",
+        creationDate: i.CreationDate ?? "",
+        snapshotIds: imageSnapshotIds(i),
+    }));
     const owned = new Set(images.flatMap((i) => i.snapshotIds));
     const orphanSnapshots = await findOrphanSnapshots(client, options, owned);
     const result: SweepResult = { region, images, orphanSnapshots, deleted: [], kept: [], failed: [] };
@@ -145,7 +147,9 @@ export async function sweepRegion(client: EC2Client, region: string, options: Om
     const timeoutMinutes = options.timeoutMinutes ?? DELETE_IMAGE_TIMEOUT_MINUTES;
     const describe = (e: unknown) => `${errorCode(e) ?? ""}${errorCode(e) ? ": " : ""}${e instanceof Error ? e.message : String(e)}`;
     // One read of what is in use for every listed image; the guard acts on it (and reads shares per image).
+    // And one of which snapshots are the images' own (a marked image's user snapshots stay: snapshot-ownership.ts).
     let references: ReadReferences | undefined;
+    let keepSnapshots = new Map<string, string>();
     if (images.length > 0) {
         const readAt = Date.now();
         try {
@@ -157,14 +161,20 @@ export async function sweepRegion(client: EC2Client, region: string, options: Om
                 ),
                 readAt,
             };
+            keepSnapshots = await snapshotsToKeep(
+                client,
+                listed.map((i) => ({ tags: tagsToRecord(i.Tags), snapshotIds: imageSnapshotIds(i) })),
+            );
         } catch (e) {
-            // Fail closed: nothing is deregistered when what uses the images cannot be read.
-            for (const image of images) result.failed.push({ id: image.imageId, error: `finding what uses it: ${describe(e)}` });
+            // Fail closed: nothing is deregistered when what uses the images, or whose snapshots they are, cannot be read.
+            references = undefined;
+            for (const image of images)
+                result.failed.push({ id: image.imageId, error: `finding what uses it and what it owns: ${describe(e)}` });
         }
     }
     for (const image of references ? images : []) {
         try {
-            const r = await deregisterImage(client, region, image, { deleteSnapshots: true, timeoutMinutes, references });
+            const r = await deregisterImage(client, region, image, { deleteSnapshots: true, keepSnapshots, timeoutMinutes, references });
             result.deleted.push(image.imageId, ...r.snapshotsDeleted);
             result.kept.push(...r.snapshotsKept.map((k) => ({ id: k.snapshotId, reason: k.reason })));
         } catch (e) {

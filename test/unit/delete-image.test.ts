@@ -17,6 +17,22 @@ describe("deleting an image with its snapshots", () => {
     });
     beforeEach(() => ec2.reset());
 
+    it("leaves the snapshots that are not the image's own, without DeleteAssociatedSnapshots (which would take them all)", async () => {
+        ec2.on(DeregisterImageCommand).resolves({});
+        ec2.on(DeleteSnapshotCommand).resolves({});
+        const keepSnapshots = new Map([[IMAGE.snapshotIds[1], "not the image's own: a user's snapshot"]]);
+        const r = await deleteImageWithSnapshots(client, IMAGE, { deleteSnapshots: true, keepSnapshots, timeoutMinutes: 1 });
+        assert.equal(ec2.commandCalls(DeregisterImageCommand)[0].args[0].input.DeleteAssociatedSnapshots, undefined);
+        assert.deepEqual(
+            ec2.commandCalls(DeleteSnapshotCommand).map((c) => c.args[0].input.SnapshotId),
+            [IMAGE.snapshotIds[0]],
+        );
+        assert.deepEqual(r.snapshotsDeleted, [IMAGE.snapshotIds[0]]);
+        assert.deepEqual(r.snapshotsKept, [
+            { snapshotId: IMAGE.snapshotIds[1], reason: "not the image's own: a user's snapshot", notOwned: true },
+        ]);
+    });
+
     it("retries InvalidSnapshot.InUse right after deregistration until the snapshot is free", async () => {
         ec2.on(DeregisterImageCommand).resolves({});
         ec2.on(DescribeImagesCommand).resolves({ Images: [] });

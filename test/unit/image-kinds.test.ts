@@ -23,9 +23,13 @@ import { describeImagesById } from "../../dynamic-providers/ec2/inventory";
 import { REPLACE_KEYS as MANAGED_REPLACES } from "../../dynamic-providers/managed-ami";
 import { descriptor as amiCopy } from "../../sdk/ami-copy";
 import { descriptor as amiFromInstance } from "../../sdk/ami-from-instance";
-import { deleteImage, imageHooks } from "../../dynamic-providers/image-hooks";
+import { applyInitialSettings, deleteImage, imageHooks } from "../../dynamic-providers/image-hooks";
+import { sweepRegion } from "../../dynamic-providers/ec2/sweeper";
+import { applyPlan } from "../../dynamic-providers/retention-retirement";
+import { toRetentionImage } from "../../dynamic-providers/ec2/converters";
 import { withImageDefaults } from "../../dynamic-providers/image-planning";
 import { identityValues, ImageKind, snapshotsOwned } from "../../sdk/image-kind";
+import { imageMark } from "../../sdk/ownership";
 import type { ImageInputs } from "../../sdk/types";
 import { IMAGE_KINDS } from "../../sdk/image-kind-registry";
 import { checkImageKindInputs } from "../../sdk/rules/image";
@@ -240,5 +244,122 @@ describe("snapshot ownership on every path, per kind", () => {
             );
             assert.equal(snapshotCalls.length > 0, snapshotsOwned(kind, news));
         });
+    }
+});
+
+describe("snapshot ownership when retention or the sweeper retires an image, per kind", () => {
+    const ec2 = mockClient(EC2Client);
+    const client = new EC2Client({ region: "us-east-1" });
+    const IMAGE = "ami-0123456789abcdef1";
+    const SNAP = "snap-0123456789abcdef1";
+    let log: sinon.SinonStub;
+    beforeEach(() => {
+        ec2.reset();
+        nothingUsesImages(ec2);
+        log = sinon.stub(console, "log");
+    });
+    afterEach(() => log.restore());
+
+    /** What the kind's create leaves in EC2: the image's and its snapshot's tags, as applyInitialSettings sets them. */
+    async function madeBy(kind: ImageKind<any>, deleteSnapshotsOnDestroy: boolean | undefined): Promise<Image> {
+        const inputs = withImageDefaults(
+            {
+                region: "us-east-1",
+                name: "web-1",
+                tags: { App: "web" },
+                // The mark: every kind that creates its image (sdk/image-args.ts); an adopted image (ManagedAmi) never gets one.
+                ...(kind.name === "input" ? { owner: `p/s/${kind.type}/web` } : {}),
+                ...(deleteSnapshotsOnDestroy === undefined ? {} : { deleteSnapshotsOnDestroy }),
+            },
+            kind,
+        ) as ImageInputs;
+        const made: Image = {
+            ImageId: IMAGE,
+            State: "available",
+            BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: SNAP } }],
+        };
+        const tags = new Map<string, { Key: string; Value: string }[]>([
+            [IMAGE, [{ Key: "App", Value: "web" }]],
+            [SNAP, [{ Key: "Owner", Value: "me" }]],
+        ]);
+        ec2.on(CreateTagsCommand).callsFake((input) => {
+            for (const id of input.Resources)
+                for (const tag of input.Tags) tags.set(id, [...(tags.get(id) ?? []).filter((x) => x.Key !== tag.Key), tag]);
+            return {};
+        });
+        if (kind.name === "input")
+            await applyInitialSettings(client, { ...made, Tags: tags.get(IMAGE) }, inputs, snapshotsOwned(kind, inputs));
+        ec2.reset();
+        nothingUsesImages(ec2);
+        ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: SNAP, Tags: tags.get(SNAP) }] });
+        // As moto answers: no DeleteSnapshotResults, so each snapshot is deleted by its own call.
+        ec2.on(DeregisterImageCommand).resolves({});
+        ec2.on(DeleteSnapshotCommand).resolves({});
+        return { ...made, Name: "web-1", CreationDate: "2026-01-01T00:00:00.000Z", OwnerId: "111122223333", Tags: tags.get(IMAGE) };
+    }
+
+    for (const kind of IMAGE_KINDS) {
+        for (const deleteSnapshotsOnDestroy of kind.ownsSnapshots ? [undefined] : [undefined, true]) {
+            const given = deleteSnapshotsOnDestroy === undefined ? "" : ` with deleteSnapshotsOnDestroy: ${deleteSnapshotsOnDestroy}`;
+            const owned = kind.name === "image" || snapshotsOwned(kind, { deleteSnapshotsOnDestroy });
+            const verdict =
+                kind.name === "image"
+                    ? "deletes its snapshots (an adopted image carries no mark: it is the user's own, and deleteSnapshots decides)"
+                    : owned
+                      ? "deletes the snapshots its create made and marked"
+                      : "keeps the user's snapshot and reports it kept";
+            it(`${kind.type}${given}: retention ${verdict}`, async () => {
+                const image = toRetentionImage(await madeBy(kind, deleteSnapshotsOnDestroy), "us-east-1");
+                const planned = [
+                    { imageId: IMAGE, region: "us-east-1", name: "web-1", creationDate: image.creationDate, group: "g", reason: "older" },
+                ];
+                const policy = {
+                    regions: ["us-east-1"],
+                    selector: { tags: { App: "web" } },
+                    keepLatest: 1,
+                    action: "deregister" as const,
+                    deleteSnapshots: true,
+                    exclude: { inUse: true },
+                    dryRun: false,
+                    retireShared: true,
+                    pending: undefined as never,
+                };
+                const facts = {
+                    facts: new Map([[`us-east-1/${IMAGE}`, image]]),
+                    readAt: Date.now(),
+                    references: new Map([["us-east-1", new Map()]]),
+                };
+                const run = await applyPlan(planned as never, policy, new Date(), false, facts);
+                assert.equal(run.counts.retired, 1);
+                assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, owned ? 1 : 0);
+                assert.deepEqual(run.snapshotsDeleted, owned ? [SNAP] : []);
+                assert.deepEqual(
+                    run.snapshotsKept.map((k) => k.snapshotId),
+                    owned ? [] : [SNAP],
+                );
+                if (!owned) assert.match(run.snapshotsKept[0].reason, /not the image's own/);
+                // DeleteAssociatedSnapshots would take the user's snapshot with the image: asked only when every snapshot goes.
+                const associated = ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.DeleteAssociatedSnapshots === true);
+                assert.deepEqual(associated, [owned]);
+            });
+
+            if (kind.name === "input") {
+                it(`${kind.type}${given}: the sweeper ${owned ? "deletes its snapshots with it" : "keeps the user's snapshot"}`, async () => {
+                    const image = await madeBy(kind, deleteSnapshotsOnDestroy);
+                    assert.ok(
+                        imageMark(Object.fromEntries(image.Tags!.map((x) => [x.Key!, x.Value!]))),
+                        "the sweeper selects marked images only",
+                    );
+                    ec2.on(DescribeImagesCommand).resolves({ Images: [image] });
+                    const r = await sweepRegion(client, "us-east-1", { tags: { App: "web" }, delete: true });
+                    assert.deepEqual(r.failed, []);
+                    assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, owned ? 1 : 0);
+                    assert.deepEqual(
+                        r.kept.map((k) => k.id),
+                        owned ? [] : [SNAP],
+                    );
+                });
+            }
+        }
     }
 });

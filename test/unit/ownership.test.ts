@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { check } from "../../dynamic-providers/image-planning";
 import { markedTags, wantedImageTags } from "../../dynamic-providers/image-planning";
-import { ownerMarkValue, withoutMarks } from "../../sdk/ownership";
+import { ownerMarkValue, snapshotsNotOwned, withoutMarks } from "../../sdk/ownership";
 import { checkRetentionPolicyInputs } from "../../sdk/validation";
 
 const copy = { name: "web-copy", region: "us-west-2", sourceAmiId: "ami-0123456789abcdef0", sourceAmiRegion: "us-east-1" };
@@ -47,5 +47,20 @@ describe("golden-ami's marks", () => {
         assert.deepEqual(markedTags(wanted, owner), { Team: "a", App: "web", "golden-ami:owner": owner });
         assert.deepEqual(withoutMarks({ App: "web", "golden-ami:owner": owner, "golden-ami:kept-in-use": "t" }), { App: "web" });
         assert.match(ownerMarkValue("p", "s", "AmiCopy", "x".repeat(300)), /^sha256:[0-9a-f]{64}$/);
+    });
+
+    it("a marked image owns only the snapshots carrying its own mark; an unmarked image (the user's) owns all of its", () => {
+        const owner = { "golden-ami:owner": "p/s/AmiFromSnapshot/web", App: "web" };
+        const tags = new Map<string, Record<string, string>>([
+            ["snap-mine", { "golden-ami:owner": "p/s/AmiFromSnapshot/web" }],
+            ["snap-other", { "golden-ami:owner": "p/s/AmiFromInstance/src" }],
+            ["snap-user", { App: "web" }],
+        ]);
+        const ids = ["snap-mine", "snap-other", "snap-user", "snap-unread"];
+        assert.deepEqual(snapshotsNotOwned(owner, ids, tags), ["snap-other", "snap-user", "snap-unread"]);
+        assert.deepEqual(snapshotsNotOwned({ App: "web" }, ids, tags), []);
+        // A GoldenImage's image from before the owner mark: its pipeline tag is the mark.
+        const pipeline = { "golden-ami:pipeline": "p/s/web" };
+        assert.deepEqual(snapshotsNotOwned(pipeline, ["snap-p", "snap-user"], new Map([["snap-p", pipeline]])), ["snap-user"]);
     });
 });
