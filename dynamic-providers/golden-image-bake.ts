@@ -166,14 +166,18 @@ async function publish(inputs: GoldenImageBakeInputs, imageId: string): Promise<
     return imageId;
 }
 
+/** The image a bake made, and what the steps after CreateImage act on. */
+interface BakedImage {
+    client: EC2Client;
+    imageId: string;
+    inputs: GoldenImageBakeInputs;
+    op: string;
+    /** The builder it was made from; none for an image an interrupted run left and this one adopted. */
+    builderInstanceId: string | undefined;
+}
+
 /** The shared finish (wait, settings, outputs), the builder's id, and what was published; a failed publish keeps the image in state. */
-async function finishBake(
-    client: EC2Client,
-    imageId: string,
-    inputs: GoldenImageBakeInputs,
-    op: string,
-    builderInstanceId: string | undefined,
-): Promise<dynamic.CreateResult> {
+async function finishBake({ client, imageId, inputs, op, builderInstanceId }: BakedImage): Promise<dynamic.CreateResult> {
     const made = await finishCreate(client, imageId, inputs, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
     const outs = { ...made.outs, builderInstanceId };
     try {
@@ -302,14 +306,9 @@ async function testImage(client: EC2Client, imageId: string, inputs: GoldenImage
  * published. A failure on the way removes the image: an untested image is
  * never kept in state.
  */
-async function testThenFinish(
-    client: EC2Client,
-    imageId: string,
-    inputs: GoldenImageBakeInputs,
-    op: string,
-    builderInstanceId: string | undefined,
-): Promise<dynamic.CreateResult> {
-    if (!inputs.test) return finishBake(client, imageId, inputs, op, builderInstanceId);
+async function testThenFinish(baked: BakedImage): Promise<dynamic.CreateResult> {
+    const { client, imageId, inputs, op } = baked;
+    if (!inputs.test) return finishBake(baked);
     try {
         const unshared = { ...inputs, launchPermissions: undefined, deregistrationProtection: undefined };
         await finishCreate(client, imageId, unshared, op, inputs.createTimeoutMinutes ?? descriptor.createTimeoutMinutes);
@@ -326,7 +325,7 @@ async function testThenFinish(
     } catch (e) {
         throw new OperationError(op, `testing the new image ${imageId} (test step)`, e);
     }
-    return finishBake(client, imageId, inputs, op, builderInstanceId);
+    return finishBake(baked);
 }
 
 /**
@@ -358,7 +357,7 @@ async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResu
     if (adopted) {
         printProgress(`${op}: adopting ${adopted}, the image of this build an interrupted run made`);
         try {
-            return await testThenFinish(client, adopted, inputs, op, undefined);
+            return await testThenFinish({ client, imageId: adopted, inputs, op, builderInstanceId: undefined });
         } finally {
             // Its builder stays until the image is available: EC2 snapshots the volumes after CreateImage returns.
             await sweepBuilders(client, inputs.builderOwner, op);
@@ -425,7 +424,7 @@ async function create(inputs: GoldenImageBakeInputs): Promise<dynamic.CreateResu
                 tags: markedTags(wantedImageTags(inputs), inputs.owner),
             }),
         );
-        result = await testThenFinish(client, imageId, inputs, op, builderId);
+        result = await testThenFinish({ client, imageId, inputs, op, builderInstanceId: builderId });
     } catch (e) {
         // Always terminate the builder; a failure to do so is added to the error (the next run sweeps it).
         const note = await terminateInstances(client, [builderId]).then(

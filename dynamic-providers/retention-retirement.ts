@@ -150,29 +150,13 @@ async function retireImage(
 const RECHECK_BATCH = 100;
 
 /**
- * Step 1 for one batch: the images to retire, from the plan's facts while
- * they are fresh, else from a re-check; and, when snapshots are deleted,
- * which of theirs are not their own.
- */
-async function factsForBatch(
-    client: EC2Client,
-    region: string,
-    batch: PlannedRetirement[],
-    inputs: RetentionPolicyInputs,
-    now: Date,
-    known: PlanFacts | undefined,
-): Promise<BatchFacts> {
-    const facts = await imageFactsForBatch(client, region, batch, inputs, now, known);
-    return inputs.action === "deregister" && inputs.deleteSnapshots ? withSnapshotOwnership(client, facts) : facts;
-}
-
-/**
- * Step 1a: which snapshots of the batch's images are not theirs to delete,
+ * Step 1a, when snapshots are deleted: which of the batch's images' snapshots are not theirs,
  * read once for the batch (snapshot-ownership.ts). A failed read fails the
  * images golden-ami marked (retried next run: never delete on a guess);
  * the user's own images need no read.
  */
-async function withSnapshotOwnership(client: EC2Client, facts: BatchFacts): Promise<BatchFacts> {
+async function withSnapshotOwnership(client: EC2Client, facts: BatchFacts, inputs: RetentionPolicyInputs): Promise<BatchFacts> {
+    if (inputs.action !== "deregister" || !inputs.deleteSnapshots) return facts;
     try {
         return { ...facts, keepSnapshots: await snapshotsToKeep(client, facts.ready) };
     } catch (e) {
@@ -186,8 +170,8 @@ async function withSnapshotOwnership(client: EC2Client, facts: BatchFacts): Prom
     }
 }
 
-/** The images to retire, from the plan's facts while they are fresh, else from a re-check. */
-async function imageFactsForBatch(
+/** Step 1 for one batch: the images to retire, from the plan's facts while they are fresh, else from a re-check. */
+async function factsForBatch(
     client: EC2Client,
     region: string,
     batch: PlannedRetirement[],
@@ -260,10 +244,12 @@ export async function applyPlan(
             for (let i = 0; i < mine.length; i += RECHECK_BATCH) batches.push(mine.slice(i, i + RECHECK_BATCH));
             const limit = pLimit(RETENTION_CONCURRENCY);
             const outcomes: Outcome[] = [];
-            let next = factsForBatch(client, region, batches[0], inputs, now, known);
+            const read = (batch: PlannedRetirement[]) =>
+                factsForBatch(client, region, batch, inputs, now, known).then((f) => withSnapshotOwnership(client, f, inputs));
+            let next = read(batches[0]);
             for (let b = 0; b < batches.length; b++) {
                 const checked = await next;
-                if (b + 1 < batches.length) next = factsForBatch(client, region, batches[b + 1], inputs, now, known);
+                if (b + 1 < batches.length) next = read(batches[b + 1]);
                 const reread = !inputs.retireShared && !checked.sharingJustRead;
                 const retired = await Promise.all(
                     checked.ready.map((image) =>

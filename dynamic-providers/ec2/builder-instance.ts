@@ -486,6 +486,30 @@ export class ScriptFailedError extends Error {
 }
 
 /**
+ * The SDK's waiter machinery over one builder: the builder's poll delays
+ * (scaled in tests) and the caller's time limit; `check` gives each poll's
+ * verdict.
+ */
+function pollBuilder<T>(
+    client: EC2Client,
+    instanceId: string,
+    timeoutMinutes: number,
+    check: (c: EC2Client, id: string) => Promise<{ state: WaiterState; reason?: T }>,
+) {
+    const scale = pollScale();
+    return createWaiter(
+        {
+            client,
+            maxWaitTime: timeoutMinutes * 60,
+            minDelay: BUILDER_POLL_MIN_DELAY_SECONDS * scale,
+            maxDelay: BUILDER_POLL_MAX_DELAY_SECONDS * scale,
+        },
+        instanceId,
+        check,
+    );
+}
+
+/**
  * A builder without a script: waits until it is `running` and both status
  * checks (system and instance reachability, DescribeInstanceStatus) pass,
  * i.e. the base image has booted, then stops it (StopInstances) for the
@@ -501,40 +525,31 @@ export async function stopWhenBooted(
     const started = Date.now();
     let lastReport = started;
     let last = "not reported yet";
-    const result = await createWaiter(
-        {
-            client,
-            maxWaitTime: options.timeoutMinutes * 60,
-            minDelay: BUILDER_POLL_MIN_DELAY_SECONDS * scale,
-            maxDelay: BUILDER_POLL_MAX_DELAY_SECONDS * scale,
-        },
-        instanceId,
-        async (c: EC2Client, id: string) => {
-            let status;
-            try {
-                status = (await c.send(new DescribeInstanceStatusCommand({ InstanceIds: [id], IncludeAllInstances: true })))
-                    .InstanceStatuses?.[0];
-            } catch (e) {
-                if (isNotFoundCode(e, "instance") && Date.now() - started < 5 * 60_000) return { state: WaiterState.RETRY };
-                throw e;
-            }
-            const state = status?.InstanceState?.Name ?? "pending";
-            if (state === "terminated" || state === "shutting-down" || state === "stopped" || state === "stopping") {
-                return { state: WaiterState.FAILURE, reason: state };
-            }
-            last = `${state}, status checks ${status?.SystemStatus?.Status ?? "?"}/${status?.InstanceStatus?.Status ?? "?"}`;
-            if (state === "running" && status?.SystemStatus?.Status === "ok" && status?.InstanceStatus?.Status === "ok") {
-                return { state: WaiterState.SUCCESS };
-            }
-            const now = Date.now();
-            const every = lastReport === started ? PROGRESS_FIRST_SECONDS : PROGRESS_INTERVAL_SECONDS;
-            if (now - lastReport >= every * 1000 * scale) {
-                lastReport = now;
-                report(`${options.label}: builder ${id} ${last} for ${formatElapsed(now - started)} (booting, no script)`);
-            }
-            return { state: WaiterState.RETRY };
-        },
-    );
+    const result = await pollBuilder(client, instanceId, options.timeoutMinutes, async (c: EC2Client, id: string) => {
+        let status;
+        try {
+            status = (await c.send(new DescribeInstanceStatusCommand({ InstanceIds: [id], IncludeAllInstances: true })))
+                .InstanceStatuses?.[0];
+        } catch (e) {
+            if (isNotFoundCode(e, "instance") && Date.now() - started < 5 * 60_000) return { state: WaiterState.RETRY };
+            throw e;
+        }
+        const state = status?.InstanceState?.Name ?? "pending";
+        if (state === "terminated" || state === "shutting-down" || state === "stopped" || state === "stopping") {
+            return { state: WaiterState.FAILURE, reason: state };
+        }
+        last = `${state}, status checks ${status?.SystemStatus?.Status ?? "?"}/${status?.InstanceStatus?.Status ?? "?"}`;
+        if (state === "running" && status?.SystemStatus?.Status === "ok" && status?.InstanceStatus?.Status === "ok") {
+            return { state: WaiterState.SUCCESS };
+        }
+        const now = Date.now();
+        const every = lastReport === started ? PROGRESS_FIRST_SECONDS : PROGRESS_INTERVAL_SECONDS;
+        if (now - lastReport >= every * 1000 * scale) {
+            lastReport = now;
+            report(`${options.label}: builder ${id} ${last} for ${formatElapsed(now - started)} (booting, no script)`);
+        }
+        return { state: WaiterState.RETRY };
+    });
     if (result.state === WaiterState.FAILURE)
         throw new BuilderLostError(instanceId, String(result.reason), "before its status checks passed");
     if (result.state !== WaiterState.SUCCESS) {
@@ -621,38 +636,29 @@ export async function waitForBuilderStopped(
     let lastReport = started;
     let last: Instance | undefined;
     const scale = pollScale();
-    const result = await createWaiter(
-        {
-            client,
-            maxWaitTime: options.timeoutMinutes * 60,
-            minDelay: BUILDER_POLL_MIN_DELAY_SECONDS * scale,
-            maxDelay: BUILDER_POLL_MAX_DELAY_SECONDS * scale,
-        },
-        instanceId,
-        async (c: EC2Client, id: string) => {
-            let instance: Instance;
-            try {
-                instance = await findInstanceById(c, id);
-            } catch (e) {
-                // Right after RunInstances, EC2 may not know the id yet (eventual consistency).
-                if (e instanceof NotFoundError && Date.now() - started < 5 * 60_000) return { state: WaiterState.RETRY };
-                throw e;
-            }
-            last = instance;
-            const state = instance.State?.Name ?? "unknown";
-            if (state === "stopped") return { state: WaiterState.SUCCESS, reason: instance };
-            if (state === "terminated" || state === "shutting-down") return { state: WaiterState.FAILURE, reason: instance };
-            const now = Date.now();
-            const every = lastReport === started ? PROGRESS_FIRST_SECONDS : PROGRESS_INTERVAL_SECONDS;
-            if (now - lastReport >= every * 1000 * scale) {
-                lastReport = now;
-                report(
-                    `${options.label}: ${role.instance} ${id} ${state} for ${formatElapsed(now - started)} (${role === BUILD_ROLE ? "provisioning" : "testing"})`,
-                );
-            }
-            return { state: WaiterState.RETRY, reason: instance };
-        },
-    );
+    const result = await pollBuilder(client, instanceId, options.timeoutMinutes, async (c: EC2Client, id: string) => {
+        let instance: Instance;
+        try {
+            instance = await findInstanceById(c, id);
+        } catch (e) {
+            // Right after RunInstances, EC2 may not know the id yet (eventual consistency).
+            if (e instanceof NotFoundError && Date.now() - started < 5 * 60_000) return { state: WaiterState.RETRY };
+            throw e;
+        }
+        last = instance;
+        const state = instance.State?.Name ?? "unknown";
+        if (state === "stopped") return { state: WaiterState.SUCCESS, reason: instance };
+        if (state === "terminated" || state === "shutting-down") return { state: WaiterState.FAILURE, reason: instance };
+        const now = Date.now();
+        const every = lastReport === started ? PROGRESS_FIRST_SECONDS : PROGRESS_INTERVAL_SECONDS;
+        if (now - lastReport >= every * 1000 * scale) {
+            lastReport = now;
+            report(
+                `${options.label}: ${role.instance} ${id} ${state} for ${formatElapsed(now - started)} (${role === BUILD_ROLE ? "provisioning" : "testing"})`,
+            );
+        }
+        return { state: WaiterState.RETRY, reason: instance };
+    });
     if (result.state === WaiterState.SUCCESS) return result.reason as Instance;
     if (result.state === WaiterState.FAILURE) {
         const i = result.reason as Instance;
