@@ -19,7 +19,8 @@ import { buildTimeoutRule, MAX_BUILD_TIMEOUT_MINUTES, MAX_USER_DATA_BYTES } from
 import { publishFailures } from "../../sdk/rules/publish";
 import { RETENTION_REPORT_LIMITS } from "../../sdk/rules/retention-policy";
 import { parameterNameProblem } from "../../sdk/ssm-parameter-name";
-import { bucketsFor, DEFAULT_RATE_SHARE } from "../../dynamic-providers/ec2/request-pacing";
+import { bucketsFor } from "../../dynamic-providers/ec2/request-buckets";
+import { DEFAULT_RATE_SHARE } from "../../dynamic-providers/ec2/request-pacing";
 import { bucketFor } from "../../emulator/throttling";
 
 const ROOT = path.resolve(__dirname, "..", "..");

@@ -7,12 +7,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import * as sinon from "sinon";
+import { ACTION_CATEGORIES, bucketsFor, categoryOf } from "../../dynamic-providers/ec2/request-buckets";
 import {
-    ACTION_CATEGORIES,
     AdaptiveLimiter,
     answered,
-    bucketsFor,
-    categoryOf,
     installPacing,
     limiterFor,
     MIN_RATE_SHARE,
