@@ -656,7 +656,7 @@ async function startup() {
     const requireSdk = await timeNode(project, "require('golden-ami')");
     // The check and diff module every image kind loads at preview (sdk/providers/lazy-hooks.ts).
     const requireProvider = await timeNode(project, "require('golden-ami/dynamic-providers/image-planning')");
-    const requireImpl = await timeNode(project, "require('golden-ami/dynamic-providers/retention-policy')");
+    const requireImpl = await timeNode(project, "require('golden-ami/dynamic-providers/retention-policy-hooks')");
     say(`startup: pulumi version (the CLI alone)                          ${seconds(cli)}`);
     say(`startup: preview, no resources, TypeScript (ts-node typechecks)  ${seconds(previewEmptyTs)}`);
     say(`startup: preview, no resources, TypeScript transpile-only        ${seconds(previewEmptyTsTranspile)}`);

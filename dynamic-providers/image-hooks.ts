@@ -23,7 +23,7 @@ import {
     setDeregistrationProtection,
     setDescription,
 } from "./ec2/image-lifecycle";
-import type { EC2Client, Image } from "./ec2/types";
+import type { EC2Client, Image } from "./ec2/sdk-types";
 import { DELETE_IMAGE_TIMEOUT_MINUTES } from "./ec2/limits";
 import { ImageFailedError, printProgress, waitForImageAvailable } from "./ec2/waiters";
 import { IMAGE_OUTPUT_KEYS } from "../sdk/image-args";
@@ -43,7 +43,7 @@ import { inUseOnDestroy, isReplacement, keptWarning, markKept, noteCreated, ownS
 import { CREATE_FINISHED_TAG } from "./kept-image";
 import { exitWhenOutputIsGone } from "./orphan-guard";
 import { OWNER_TAG } from "../sdk/ownership";
-import { publishImage, PublishOutputs, publishStep, reconcilePublish, unpublishImage } from "./publish";
+import { publishImage, PublishOutputs, publishStep, reconcilePublish, unpublishImage } from "./publish-step";
 
 exitWhenOutputIsGone();
 
@@ -138,7 +138,7 @@ export async function finishCreate(
     }
     // From here on a delete of this resource's earlier image is a replacement's (image-in-use.ts).
     noteCreated(inputs.owner, imageId);
-    // Publishing (publish.ts) comes last: consumers see the image only once it is ready.
+    // Publishing (publish-step.ts) comes last: consumers see the image only once it is ready.
     let published: PublishOutputs;
     try {
         published = await publishImage(imageId, inputs);

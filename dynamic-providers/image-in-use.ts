@@ -5,7 +5,7 @@ import { KEPT_IN_USE_TAG, OWNER_TAG } from "../sdk/ownership";
 import { ImageInUseError, imageUsers } from "./ec2/delete-image";
 import { describeImages } from "./ec2/finders";
 import { addTags } from "./ec2/image-lifecycle";
-import type { EC2Client } from "./ec2/types";
+import type { EC2Client } from "./ec2/sdk-types";
 import { printProgress } from "./ec2/waiters";
 
 /**

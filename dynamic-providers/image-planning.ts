@@ -2,13 +2,13 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { identityValues, ImageKind, replaceKeys, snapshotsOwned } from "../sdk/image-kind";
+import { hooksModule, identityValues, ImageKind, replaceKeys, snapshotsOwned } from "../sdk/image-kind";
 import { roleAccount } from "../sdk/rules/assume-role";
 import { checkImageKindInputs } from "../sdk/rules/image";
 import { type CheckFailure, containsUnknown } from "../sdk/rules/primitives";
 import type { ImageInputs, ImageOutputs, LaunchPermissions } from "../sdk/types";
 import { isReservedTagKey, OWNER_TAG } from "../sdk/ownership";
-import { samePublish, PublishInputs } from "../sdk/publish";
+import { samePublish, PublishInputs } from "../sdk/publish-args";
 import { normalizeLaunchPermissions, sameDeprecationTime } from "./ec2/converters";
 import { compact } from "./state-values";
 
@@ -95,7 +95,7 @@ export const IN_PLACE = [
     "deprecationTime",
     "deregistrationProtection",
     "launchPermissions",
-    // The SSM parameter the image id is published to (publish.ts): rewritten in place.
+    // The SSM parameter the image id is published to (publish-step.ts): rewritten in place.
     "publish",
 ] as const;
 
@@ -267,7 +267,7 @@ export function planningHooksFor(module: string): PlanningHooks<any> {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const kind = (require(`../sdk/${module}`) as { descriptor: ImageKind<any> }).descriptor;
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        hooks = planningHooks(kind, () => (require(`./${module}`) as { checkWithEc2: Ec2Check<any> }).checkWithEc2);
+        hooks = planningHooks(kind, () => (require(`./${hooksModule(module)}`) as { checkWithEc2: Ec2Check<any> }).checkWithEc2);
         planners.set(module, hooks);
     }
     return hooks;

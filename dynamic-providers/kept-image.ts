@@ -1,5 +1,5 @@
 import { CREATE_FINISHED_TAG } from "./ec2/converters";
-import type { Image } from "./ec2/types";
+import type { Image } from "./ec2/sdk-types";
 
 export { CREATE_FINISHED_TAG };
 

@@ -10,7 +10,7 @@ import { ImageResourceState, planningHooks } from "./image-planning";
  * So check fills in no default for protection or snapshot tags, and diff
  * compares only what the inputs give (after `pulumi refresh`, state holds
  * EC2's values of everything). No AWS SDK here, except when check reads the
- * image to print what adoption will change (dynamic-providers/managed-ami).
+ * image to print what adoption will change (dynamic-providers/managed-ami-hooks.ts).
  */
 
 const shared = planningHooks<any>(descriptor);
@@ -33,7 +33,7 @@ export async function check(olds: Partial<ManagedAmiInputs>, news: Partial<Manag
     const failures = [...(result.failures ?? [])];
     if (failures.length === 0 && inputs.imageId && inputs.region && !containsUnknown(inputs)) {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const impl = require("./managed-ami") as typeof import("./managed-ami");
+        const impl = require("./managed-ami-hooks") as typeof import("./managed-ami-hooks");
         const failure = await impl.previewAdoption(inputs as ManagedAmiInputs, { adopting: olds.imageId !== inputs.imageId });
         if (failure) failures.push(failure);
     }

@@ -14,7 +14,7 @@ import { deregisterImage, ImageInUseError, type ReadReferences } from "./ec2/del
 import { errorCode } from "./ec2/errors";
 import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
 import { addLaunchPermissions, describeImagesById, imagesInUse } from "./ec2/inventory";
-import type { EC2Client } from "./ec2/types";
+import type { EC2Client } from "./ec2/sdk-types";
 import { DELETE_IMAGE_TIMEOUT_MINUTES, RECHECK_AFTER_SECONDS, RETENTION_CONCURRENCY } from "./ec2/limits";
 import type { RetentionPolicyInputs } from "./retention-policy-inputs";
 import { PlanFacts, rulesOf } from "./retention-planning";

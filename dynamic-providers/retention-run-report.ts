@@ -1,5 +1,5 @@
 import type { RetentionRunCounts, RetentionRunReport } from "../sdk/retention-policy";
-import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy";
+import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy-rules";
 import type { RetentionPolicyInputs } from "./retention-policy-inputs";
 
 /** A retention run's report (`lastRun`) from its outcomes, and the lines `up` prints of it. */

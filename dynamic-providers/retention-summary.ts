@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { byGroupThenAge, creationTime, PlannedRetirement, SkippedImage } from "../sdk/retention-plan";
 import type { PendingGroup, RetentionPendingSummary, RetentionRunReport } from "../sdk/retention-policy";
-import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy";
+import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy-rules";
 
 /**
  * What preview shows of a retention plan (`pending`): a summary bounded in

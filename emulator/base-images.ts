@@ -14,7 +14,7 @@
 // public, `available`, owner 137112412989 with alias `amazon`, `ebs`, `hvm`,
 // x86_64 or arm64 as named). moto loads those only together with ~1,150 other
 // images a region (2017 Windows images, ECS-optimised ones), each with a
-// snapshot, so the emulator (emulator/moto.ts) starts moto through a small
+// snapshot, so the emulator (emulator/moto-server.ts) starts moto through a small
 // Python launcher that keeps the Amazon Linux ones only.
 //
 // What EC2 hides and moto shows: the snapshots behind Amazon's images are

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npx golden-ami emulator`: a local EC2 (moto_server and the golden-ami
 // proxy in front of it) to try a stack against, until Ctrl-C.
-import { MotoNotFoundError } from "./moto";
+import { MotoNotFoundError } from "./moto-server";
 import { LENIENT_NAMES, startEmulator, type StrictBehaviour } from "./emulator";
 
 const USAGE = `usage: golden-ami emulator [--port N] [--seed N] [--region R] [--eventual-consistency] [--lenient NAME[,NAME]] [--json]

@@ -6,7 +6,7 @@ import { AMAZON_OWNER_IDS } from "./base-images";
 import { API_VERSION } from "./ec2-xml";
 import { builderEmulation, type BuilderEmulation } from "./builders";
 import { startEc2Proxy, type Ec2Proxy, type ProxyOptions } from "./ec2-proxy";
-import { motoEnv, startMoto, type Moto } from "./moto";
+import { motoEnv, startMoto, type Moto } from "./moto-server";
 import { ec2PagingHandler, ssmPagingHandler } from "./paging";
 import { kmsKeysHandler } from "./kms-keys";
 import { imageReferencesHandler } from "./references";

@@ -26,7 +26,7 @@ function say(msg) {
 async function main() {
     ensureSetup();
     const { createSourceInstance, inventory, leftBehind } = require("./lib/ec2-fixtures");
-    const { startEmulator } = require("./lib/emulator");
+    const { startEmulator } = require("./lib/load-emulator");
     let emulator;
     // On Node < 22 (unsupported) the AWS SDK warns on every process that its
     // releases after January 2027 need 22; the demo's output stays readable

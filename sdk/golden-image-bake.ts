@@ -7,7 +7,7 @@ import { givenInputs, IMAGE_OUTPUTS, ownerMark } from "./image-args";
 import type { ImageKind } from "./image-kind";
 import { ImageResource } from "./image-resource";
 import provider from "./providers/golden-image-bake";
-import { GOLDEN_IMAGE_BAKE_RULES } from "./rules/golden-image-bake";
+import { GOLDEN_IMAGE_BAKE_RULES } from "./rules/golden-image-bake-rules";
 import { secretCopyInput } from "./resource-options";
 import { containsUnknown, UNKNOWN } from "./rules/primitives";
 import type { BlockDeviceMapping, ImageInputs } from "./types";

@@ -4,7 +4,7 @@ import { autoImageName } from "./auto-name";
 import { identityValues, ImageKind } from "./image-kind";
 import { ownerMarkValue } from "./ownership";
 import { defaultRegion } from "./region";
-import type { PublishArgs, PublishInputs } from "./publish";
+import type { PublishArgs, PublishInputs } from "./publish-args";
 import { optionInputs, secretCopyInput } from "./resource-options";
 import type { AssumeRoleArgs, ImageOutputs, LaunchPermissions } from "./types";
 

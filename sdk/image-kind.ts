@@ -14,7 +14,7 @@ export interface ImageKind<I = Record<string, unknown>> {
     /**
      * The module name of the kind (`ami-copy`): `sdk/<module>.ts` holds this
      * descriptor and the class, `sdk/providers/<module>.ts` the provider
-     * object, `dynamic-providers/<module>.ts` its create and hooks.
+     * object, `dynamic-providers/<module>-hooks.ts` its create and hooks.
      */
     readonly module: string;
     /**
@@ -110,4 +110,9 @@ export function snapshotsOwned(kind: Pick<ImageKind<any>, "ownsSnapshots">, inpu
 /** Whether destroy deletes the image's snapshots: `deleteSnapshotsOnDestroy`, else whether the kind made them. */
 export function deletesSnapshots(kind: Pick<ImageKind<any>, "ownsSnapshots">, inputs: { deleteSnapshotsOnDestroy?: unknown }): boolean {
     return typeof inputs.deleteSnapshotsOnDestroy === "boolean" ? inputs.deleteSnapshotsOnDestroy : kind.ownsSnapshots;
+}
+
+/** The module of a kind's create, read, update and delete, in `dynamic-providers/`: `<module>-hooks`. */
+export function hooksModule(module: string): string {
+    return `${module}-hooks`;
 }

@@ -13,7 +13,7 @@ export {
     GoldenImageTestArgs,
 } from "./golden-image";
 export { ManagedAmi, ManagedAmiArgs, ManagedAmiInputs } from "./managed-ami";
-export { PARAMETER_TIERS, ParameterTier, PublishArgs, PublishInputs } from "./publish";
+export { PARAMETER_TIERS, ParameterTier, PublishArgs, PublishInputs } from "./publish-args";
 export { defaultRegion } from "./region";
 export * from "./retention-plan";
 export {

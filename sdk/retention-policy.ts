@@ -156,7 +156,7 @@ export interface RetentionRunReport {
     failed: { imageId: string; region: string; error: string }[];
 }
 
-export { RETENTION_REPORT_LIMITS } from "./rules/retention-policy";
+export { RETENTION_REPORT_LIMITS } from "./rules/retention-policy-rules";
 
 /** One image the next run retires, as the preview lists it. */
 export interface PendingEntry {

@@ -2,7 +2,7 @@
  * Plain (resolved) shapes shared by the resource classes and the dynamic
  * providers. The resource Args wrap these in `pulumi.Input`.
  */
-import type { PublishInputs } from "./publish";
+import type { PublishInputs } from "./publish-args";
 
 /**
  * A role to assume for every EC2, SSM and Auto Scaling call of a resource:

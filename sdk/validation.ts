@@ -14,8 +14,8 @@ import { runRules } from "./rules/runner";
 
 export * from "./rules/primitives";
 export { COMMON_IMAGE_RULES, CommonImageInputs } from "./rules/image";
-export { baseImageProblem, GOLDEN_IMAGE_BAKE_RULES } from "./rules/golden-image-bake";
-export { checkRetentionPolicyInputs, RetentionPolicyCheckInputs, RETENTION_POLICY_RULES } from "./rules/retention-policy";
+export { baseImageProblem, GOLDEN_IMAGE_BAKE_RULES } from "./rules/golden-image-bake-rules";
+export { checkRetentionPolicyInputs, RetentionPolicyCheckInputs, RETENTION_POLICY_RULES } from "./rules/retention-policy-rules";
 export { RuleContext, RuleEntry, RuleTable, runRules } from "./rules/runner";
 
 /** What a kind's check takes: the common inputs, plus the kind's own as not yet validated. */

@@ -113,7 +113,7 @@ export async function imagesInUse(
     return (await findImageReferences(referenceClients(client, region), region, candidateImageIds, options)).refs;
 }
 
-/** Launch permissions an earlier check read, if still fresh enough to plan with (see retention-policy.ts, `sharingRead`). */
+/** Launch permissions an earlier check read, if still fresh enough to plan with (see retention-sharing-records.ts, `sharingRead`). */
 export type KnownSharing = (imageId: string) => LaunchPermissionSummary[] | undefined;
 
 /** What one region's inventory found, and how its sharing facts were had. */

@@ -1,6 +1,6 @@
 import { NOT_OWNED_REASON, imageMark, snapshotsNotOwned } from "../../sdk/ownership";
 import { findSnapshotTags } from "./finders";
-import type { EC2Client } from "./types";
+import type { EC2Client } from "./sdk-types";
 
 /**
  * The snapshots of these images that are not theirs to delete, each with

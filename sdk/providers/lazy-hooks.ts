@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { hooksModule } from "../image-kind";
 
 /**
  * Provider objects whose hooks load the implementation from the installed
@@ -42,11 +43,11 @@ export function lazyHooks(checks: string, implementation: string = checks): dyna
 /**
  * The provider object of an image kind (see ImageKind): check and diff from
  * the shared planning module and the kind's descriptor, without the AWS SDK;
- * the rest from `dynamic-providers/<kind>`.
+ * the rest from `dynamic-providers/<kind>-hooks`.
  */
 export function imageProvider(kind: string): dynamic.ResourceProvider {
     const planning = () => require("golden-ami/dynamic-providers/image-planning");
-    const impl = () => require(`golden-ami/dynamic-providers/${kind}`);
+    const impl = () => require(`golden-ami/dynamic-providers/${hooksModule(kind)}`);
     return {
         check: (olds: any, news: any) => inRole(news, () => planning().check(kind, olds, news)),
         // diff reads EC2 only about the image in state (whether it is in use): in its account.

@@ -12,7 +12,7 @@ import type { ImageKind } from "../image-kind";
 import { assumeRoleRule } from "./assume-role";
 import { CheckFailure } from "./primitives";
 import { awsManagedKeyShareFailures } from "./encryption";
-import { publishFailures } from "./publish";
+import { publishFailures } from "./publish-rules";
 import { runRules, RuleTable } from "./runner";
 
 /** Inputs every image resource shares (see ImageResourceArgs), as `check` gets them: anything. */

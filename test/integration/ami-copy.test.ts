@@ -4,8 +4,8 @@
 import { DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as copyHooks from "../../dynamic-providers/ami-copy";
-import * as bakeHooks from "../../dynamic-providers/ami-from-instance";
+import * as copyHooks from "../../dynamic-providers/ami-copy-hooks";
+import * as bakeHooks from "../../dynamic-providers/ami-from-instance-hooks";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 
 const SOURCE_REGION = "us-east-1";

@@ -7,7 +7,7 @@
 import { CreateTagsCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/ami-from-instance";
+import * as hooks from "../../dynamic-providers/ami-from-instance-hooks";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 
 const REGION = "us-east-1";

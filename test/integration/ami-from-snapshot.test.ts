@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/ami-from-snapshot";
+import * as hooks from "../../dynamic-providers/ami-from-snapshot-hooks";
 
 const REGION = "us-east-1";
 

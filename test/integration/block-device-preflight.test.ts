@@ -5,7 +5,7 @@
 import { DescribeInstancesCommand, DescribeVolumesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/ami-from-instance";
+import * as hooks from "../../dynamic-providers/ami-from-instance-hooks";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import { createSourceInstance } from "../../scripts/lib/ec2-fixtures";
 import type { BlockDeviceMapping } from "../../sdk/types";

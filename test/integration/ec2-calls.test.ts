@@ -20,7 +20,7 @@ import {
 import type { FinalizeRequestMiddleware } from "@smithy/types";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/ami-from-instance";
+import * as hooks from "../../dynamic-providers/ami-from-instance-hooks";
 import { ec2Client } from "../../dynamic-providers/ec2/client";
 import { deleteImageWithSnapshots } from "../../dynamic-providers/ec2/delete-image";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";

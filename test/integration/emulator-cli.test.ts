@@ -12,7 +12,7 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/cl
 import assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
-import { freePort } from "../../emulator/moto";
+import { freePort } from "../../emulator/moto-server";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 

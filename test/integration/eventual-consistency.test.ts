@@ -17,8 +17,8 @@ import {
 } from "@aws-sdk/client-ec2";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as copyHooks from "../../dynamic-providers/ami-copy";
-import * as bakeHooks from "../../dynamic-providers/ami-from-instance";
+import * as copyHooks from "../../dynamic-providers/ami-copy-hooks";
+import * as bakeHooks from "../../dynamic-providers/ami-from-instance-hooks";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
 import { currentMoto } from "../support/moto-hooks";

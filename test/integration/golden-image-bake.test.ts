@@ -14,7 +14,7 @@ import {
 import { PutParameterCommand } from "@aws-sdk/client-ssm";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/golden-image-bake";
+import * as hooks from "../../dynamic-providers/golden-image-bake-hooks";
 import { GoldenImageBakeInputs } from "../../sdk/golden-image-bake";
 import { findBuilders } from "../../dynamic-providers/ec2/builder-instance";
 import { readParameter, ssmClient } from "../../dynamic-providers/ec2/ssm-parameter";

@@ -1,4 +1,4 @@
-// publish.ts through the real AWS SDK against moto's Parameter Store: the
+// publish-step.ts through the real AWS SDK against moto's Parameter Store: the
 // mark that makes a parameter this resource's, DescribeParameters, tiers.
 import { GetParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import assert from "node:assert/strict";
@@ -6,8 +6,8 @@ import sinon from "sinon";
 import { createSourceInstance } from "../../scripts/lib/ec2-fixtures";
 import { describeParameter, readParameter, ssmClient } from "../../dynamic-providers/ec2/ssm-parameter";
 import * as waiters from "../../dynamic-providers/ec2/waiters";
-import { publishImage, reconcilePublish, unpublishImage } from "../../dynamic-providers/publish";
-import { publisherMark } from "../../sdk/publish";
+import { publishImage, reconcilePublish, unpublishImage } from "../../dynamic-providers/publish-step";
+import { publisherMark } from "../../sdk/publish-args";
 
 const REGION = "eu-west-3";
 

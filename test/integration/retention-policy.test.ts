@@ -14,7 +14,7 @@ import {
 import assert from "node:assert/strict";
 import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/retention-policy";
+import * as hooks from "../../dynamic-providers/retention-policy-hooks";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 
 const REGION = "eu-central-1";

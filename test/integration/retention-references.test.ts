@@ -6,7 +6,7 @@
 // SSM are moto's own.
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/retention-policy";
+import * as hooks from "../../dynamic-providers/retention-policy-hooks";
 import { computePlan } from "../../dynamic-providers/retention-planning";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import type { Handler } from "../../emulator/handler";

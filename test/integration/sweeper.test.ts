@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/ami-from-instance";
+import * as hooks from "../../dynamic-providers/ami-from-instance-hooks";
 import { sweep } from "../../dynamic-providers/ec2/sweeper";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 

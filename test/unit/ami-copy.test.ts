@@ -13,7 +13,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/ami-copy";
+import * as hooks from "../../dynamic-providers/ami-copy-hooks";
 import { checkAmiCopyInputs } from "../../sdk/validation";
 import { ec2Error } from "../support/aws-errors";
 import { nothingUsesImages } from "../support/no-references";

@@ -19,7 +19,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/ami-from-instance";
+import * as hooks from "../../dynamic-providers/ami-from-instance-hooks";
 import { PartialCreateError } from "../../dynamic-providers/ec2/errors";
 import { ec2Error } from "../support/aws-errors";
 import { nothingUsesImages } from "../support/no-references";

@@ -10,7 +10,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
 import sinon from "sinon";
-import * as hooks from "../../dynamic-providers/ami-from-snapshot";
+import * as hooks from "../../dynamic-providers/ami-from-snapshot-hooks";
 import { descriptor } from "../../sdk/ami-from-snapshot";
 import { checkImageKindInputs } from "../../sdk/rules/image";
 import { ec2Error } from "../support/aws-errors";

@@ -3,7 +3,7 @@
 // with another role or session updates in place.
 import assert from "node:assert/strict";
 import * as planning from "../../dynamic-providers/image-planning";
-import * as retention from "../../dynamic-providers/retention-policy";
+import * as retention from "../../dynamic-providers/retention-policy-hooks";
 import { IMAGE_KINDS } from "../../sdk/image-kind-registry";
 import { assumeRoleRule, roleAccount } from "../../sdk/rules/assume-role";
 import { checkRetentionPolicyInputs } from "../../sdk/validation";

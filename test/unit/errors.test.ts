@@ -2,8 +2,8 @@ import { CopyImageCommand, CreateImageCommand, EC2Client } from "@aws-sdk/client
 import { mockClient } from "aws-sdk-client-mock";
 import assert from "node:assert/strict";
 import * as http from "node:http";
-import * as copy from "../../dynamic-providers/ami-copy";
-import * as bake from "../../dynamic-providers/ami-from-instance";
+import * as copy from "../../dynamic-providers/ami-copy-hooks";
+import * as bake from "../../dynamic-providers/ami-from-instance-hooks";
 import { errorCode, OperationError } from "../../dynamic-providers/ec2/errors";
 import { ec2Error } from "../support/aws-errors";
 

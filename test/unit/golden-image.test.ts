@@ -30,8 +30,8 @@ import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
-import * as hooks from "../../dynamic-providers/golden-image-bake";
-import { GoldenImageBakeState } from "../../dynamic-providers/golden-image-bake";
+import * as hooks from "../../dynamic-providers/golden-image-bake-hooks";
+import { GoldenImageBakeState } from "../../dynamic-providers/golden-image-bake-hooks";
 import { buildHash, GoldenImageBakeInputs } from "../../sdk/golden-image-bake";
 import { PartialCreateError } from "../../dynamic-providers/ec2/errors";
 import {

@@ -17,10 +17,10 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import sinon from "sinon";
-import { copyClientToken } from "../../dynamic-providers/ami-copy";
-import { REPLACE_KEYS as FROM_INSTANCE_REPLACES } from "../../dynamic-providers/ami-from-instance";
+import { copyClientToken } from "../../dynamic-providers/ami-copy-hooks";
+import { REPLACE_KEYS as FROM_INSTANCE_REPLACES } from "../../dynamic-providers/ami-from-instance-hooks";
 import { describeImagesById } from "../../dynamic-providers/ec2/inventory";
-import { REPLACE_KEYS as MANAGED_REPLACES } from "../../dynamic-providers/managed-ami";
+import { REPLACE_KEYS as MANAGED_REPLACES } from "../../dynamic-providers/managed-ami-hooks";
 import { descriptor as amiCopy } from "../../sdk/ami-copy";
 import { descriptor as amiFromInstance } from "../../sdk/ami-from-instance";
 import { applyInitialSettings, deleteImage, imageHooks } from "../../dynamic-providers/image-hooks";
@@ -28,7 +28,7 @@ import { sweepRegion } from "../../dynamic-providers/ec2/sweeper";
 import { applyPlan } from "../../dynamic-providers/retention-retirement";
 import { toRetentionImage } from "../../dynamic-providers/ec2/converters";
 import { withImageDefaults } from "../../dynamic-providers/image-planning";
-import { identityValues, ImageKind, snapshotsOwned } from "../../sdk/image-kind";
+import { hooksModule, identityValues, ImageKind, snapshotsOwned } from "../../sdk/image-kind";
 import { imageMark } from "../../sdk/ownership";
 import type { ImageInputs } from "../../sdk/types";
 import { IMAGE_KINDS } from "../../sdk/image-kind-registry";
@@ -149,7 +149,7 @@ describe("the registry of image kinds", () => {
 
     for (const kind of IMAGE_KINDS) {
         describe(kind.type, () => {
-            it(`lives where its module says: sdk/${kind.module}.ts (descriptor), sdk/providers/${kind.module}.ts (provider object), dynamic-providers/${kind.module}.ts (create, read, update, delete)`, () => {
+            it(`lives where its module says: sdk/${kind.module}.ts (descriptor), sdk/providers/${kind.module}.ts (provider object), dynamic-providers/${kind.module}-hooks.ts (create, read, update, delete)`, () => {
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
                 assert.equal(require(path.join(ROOT, "sdk", kind.module)).descriptor, kind);
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -157,7 +157,7 @@ describe("the registry of image kinds", () => {
                 for (const hook of ["check", "diff", "create", "read", "update", "delete"])
                     assert.equal(typeof provider[hook], "function", hook);
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
-                const impl = require(path.join(ROOT, "dynamic-providers", kind.module));
+                const impl = require(path.join(ROOT, "dynamic-providers", hooksModule(kind.module)));
                 for (const hook of ["create", "read", "update", "delete"]) assert.equal(typeof impl[hook], "function", hook);
             });
 

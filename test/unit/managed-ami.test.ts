@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import sinon from "sinon";
 import { planAdoption, untouchedSettings } from "../../dynamic-providers/adoption-plan";
 import * as waiters from "../../dynamic-providers/ec2/waiters";
-import * as impl from "../../dynamic-providers/managed-ami";
+import * as impl from "../../dynamic-providers/managed-ami-hooks";
 import { check, diff } from "../../dynamic-providers/managed-ami-planning";
 import { descriptor } from "../../sdk/managed-ami";
 import { checkManagedAmiInputs } from "../../sdk/validation";

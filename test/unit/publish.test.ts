@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import sinon from "sinon";
 import * as waiters from "../../dynamic-providers/ec2/waiters";
 import { diffImage } from "../../dynamic-providers/image-planning";
-import { publishImage, reconcilePublish, unpublishImage } from "../../dynamic-providers/publish";
-import { publisherMark } from "../../sdk/publish";
+import { publishImage, reconcilePublish, unpublishImage } from "../../dynamic-providers/publish-step";
+import { publisherMark } from "../../sdk/publish-args";
 import { checkAmiFromInstanceInputs } from "../../sdk/validation";
 
 const ssm = mockClient(SSMClient);

@@ -15,9 +15,9 @@ import {
     SSM_PARAMETER_WAIT_SECONDS,
     VISIBILITY_WINDOW_SECONDS,
 } from "../../dynamic-providers/ec2/limits";
-import { buildTimeoutRule, MAX_BUILD_TIMEOUT_MINUTES, MAX_USER_DATA_BYTES } from "../../sdk/rules/golden-image-bake";
-import { publishFailures } from "../../sdk/rules/publish";
-import { RETENTION_REPORT_LIMITS } from "../../sdk/rules/retention-policy";
+import { buildTimeoutRule, MAX_BUILD_TIMEOUT_MINUTES, MAX_USER_DATA_BYTES } from "../../sdk/rules/golden-image-bake-rules";
+import { publishFailures } from "../../sdk/rules/publish-rules";
+import { RETENTION_REPORT_LIMITS } from "../../sdk/rules/retention-policy-rules";
 import { parameterNameProblem } from "../../sdk/ssm-parameter-name";
 import { bucketsFor } from "../../dynamic-providers/ec2/request-buckets";
 import { DEFAULT_RATE_SHARE } from "../../dynamic-providers/ec2/request-pacing";

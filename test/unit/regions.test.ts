@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { imageOutputs } from "../../dynamic-providers/ec2/converters";
 import { AWS_PARTITIONS } from "../../sdk/rules/aws-partitions";
 import { closestRegion, knownRegions, partitionOf } from "../../sdk/rules/regions";
-import { checkRetentionPolicyInputs } from "../../sdk/rules/retention-policy";
+import { checkRetentionPolicyInputs } from "../../sdk/rules/retention-policy-rules";
 import { checkAmiCopyInputs, checkAmiFromInstanceInputs } from "../../sdk/validation";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

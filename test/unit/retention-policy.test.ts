@@ -23,7 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as sinon from "sinon";
 import { RECHECK_AFTER_SECONDS, SHARING_RECORD_MAX_AGE_HOURS } from "../../dynamic-providers/ec2/limits";
-import * as hooks from "../../dynamic-providers/retention-policy";
+import * as hooks from "../../dynamic-providers/retention-policy-hooks";
 import { rulesOf } from "../../dynamic-providers/retention-planning";
 import { knownSharing, type SharingRecord } from "../../dynamic-providers/retention-sharing-records";
 import { atApplySummary, planDigest, printedBytes, summarizePlan } from "../../dynamic-providers/retention-summary";

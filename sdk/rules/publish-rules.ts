@@ -1,4 +1,4 @@
-import { PARAMETER_TIERS } from "../publish";
+import { PARAMETER_TIERS } from "../publish-args";
 import { parameterNameProblem } from "../ssm-parameter-name";
 import { containsUnknown, fail, CheckFailure, show } from "./primitives";
 import type { RuleContext } from "./runner";

@@ -4,14 +4,14 @@ import { replaceKeys } from "../sdk/image-kind";
 import type { CheckFailure } from "../sdk/rules/primitives";
 import { ec2Client } from "./ec2/client";
 import { tagsToRecord } from "./ec2/converters";
-import { copyImage } from "./ec2/create-image";
+import { copyImage } from "./ec2/create-copy-register-image";
 import { IDEMPOTENT_PARAMETER_MISMATCH, IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
 import { hasCode, isNotFound, OperationError } from "./ec2/errors";
 import { COPY_TOKEN_MISMATCH_LIMIT } from "./ec2/limits";
 import { findSource, ImageNotVisibleError, printProgress, waitForImageVisible } from "./ec2/waiters";
 import { findImageById, findOwnImagesByName } from "./ec2/finders";
 import { setDescription } from "./ec2/image-lifecycle";
-import type { Image } from "./ec2/types";
+import type { Image } from "./ec2/sdk-types";
 import { finishCreate, imageHooks } from "./image-hooks";
 import { identityToken, markedTags } from "./image-planning";
 

@@ -4,7 +4,7 @@ import type { CheckFailure } from "../sdk/rules/primitives";
 import { snapshotsOwned } from "../sdk/image-kind";
 import { ec2Client } from "./ec2/client";
 import { imageSnapshotIds } from "./ec2/converters";
-import { registerImageFromSnapshots } from "./ec2/create-image";
+import { registerImageFromSnapshots } from "./ec2/create-copy-register-image";
 import { IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
 import { hasCode, OperationError } from "./ec2/errors";
 import { findExistingSnapshotIds, findOwnImagesByName } from "./ec2/finders";

@@ -1,4 +1,4 @@
-import { publisherMark, PublishInputs } from "../sdk/publish";
+import { publisherMark, PublishInputs } from "../sdk/publish-args";
 import { OperationError } from "./ec2/errors";
 import { publishImageParameter, ssmClient, unpublishImageParameter } from "./ec2/ssm-parameter";
 import { printProgress } from "./ec2/waiters";

@@ -8,12 +8,12 @@ import { imageOutputs, imageSnapshotIds, isDeregistrationProtected, launchPermis
 import { OperationError } from "./ec2/errors";
 import { findLaunchPermissions, findOwnImageById, findSnapshots } from "./ec2/finders";
 import { addTags, changeLaunchPermissions, setDeprecation, setDeregistrationProtection, setDescription } from "./ec2/image-lifecycle";
-import type { EC2Client, Image } from "./ec2/types";
+import type { EC2Client, Image } from "./ec2/sdk-types";
 import { printProgress, waitForImageAvailable } from "./ec2/waiters";
 import { deleteImage, readImage } from "./image-hooks";
 import { noteCreated } from "./image-in-use";
 import type { ImageResourceState } from "./image-planning";
-import { publishStep, reconcilePublish, unpublishImage } from "./publish";
+import { publishStep, reconcilePublish, unpublishImage } from "./publish-step";
 import { compact } from "./state-values";
 
 // check and diff come from managed-ami-planning.ts (the provider object loads

@@ -24,7 +24,7 @@ import { errorCode, isNotFound, OperationError, PartialCreateError } from "./ec2
 import { findImageById, findOwnImagesByName } from "./ec2/finders";
 import { describeParameter, publishImageParameter, readParameter, unpublishImageParameter } from "./ec2/ssm-parameter";
 import { STATUS_CHECK_TIMEOUT_MINUTES, TEST_TIMEOUT_MINUTES } from "./ec2/limits";
-import type { EC2Client } from "./ec2/types";
+import type { EC2Client } from "./ec2/sdk-types";
 import { printProgress } from "./ec2/waiters";
 import { deleteImage, finishCreate, imageHooks } from "./image-hooks";
 import { compact, ImageResourceState, markedTags, wantedImageTags } from "./image-planning";

@@ -5,7 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
  * handing golden AMIs to their consumers: a launch template (or Auto Scaling,
  * CloudFormation, another stack) reads `resolve:ssm:<name>` and always gets
  * the current image. Pure: the shapes, the marker and the comparison that
- * preview needs; the SSM calls are in dynamic-providers/publish.ts.
+ * preview needs; the SSM calls are in dynamic-providers/publish-step.ts.
  */
 
 /** The SSM parameter tiers (SSM API reference, PutParameter `Tier`). */
