@@ -26,7 +26,7 @@ import { describeParameter, publishImageParameter, readParameter, unpublishImage
 import { STATUS_CHECK_TIMEOUT_MINUTES, TEST_TIMEOUT_MINUTES } from "./ec2/limits";
 import type { EC2Client } from "./ec2/sdk-types";
 import { printProgress } from "./ec2/waiters";
-import { deleteImage, finishCreate, imageHooks } from "./image-hooks";
+import { removeResourceImage, finishCreate, imageHooks } from "./image-hooks";
 import { compact, ImageResourceState, markedTags, wantedImageTags } from "./image-planning";
 import { isFinishedCreate, KeptImageError, keptImageError } from "./kept-image";
 
@@ -501,7 +501,7 @@ const hooks = imageHooks(descriptor, create, checkWithEc2, {
     async delete(_shared, id, props) {
         const op = `deleting ${label(props)} ${id}`;
         await sweepBuilders(ec2Client(props.region), props.builderOwner, op);
-        const outcome = await deleteImage(id, props, descriptor, {
+        const outcome = await removeResourceImage(id, props, descriptor, {
             ownParameters: [props.publishParameter],
             retireHint: `keepLatest (its AmiRetentionPolicy selects golden-ami:pipeline=${props.pipeline}) retires it once nothing uses it`,
         });

@@ -328,7 +328,7 @@ export async function updateImage<I extends ImageInputs>(
 }
 
 /** What a kind adds to the shared delete. */
-export interface DeleteImageOptions {
+export interface RemoveResourceImageOptions {
     /** SSM parameters that are the resource's own (withdrawn with it): not users of the image. */
     ownParameters?: (string | undefined)[];
     /** How a kept image will be retired, for the warning. */
@@ -349,11 +349,11 @@ const parameterKey = (name: string) => name.replace(/^\//, "");
  * warns; a destroy fails naming each user and the ways out, and the
  * resource stays in state. Returns whether the image went.
  */
-export async function deleteImage(
+export async function removeResourceImage(
     id: string,
     props: ImageResourceState,
     kind: Pick<ImageKind<any>, "ownsSnapshots"> = { ownsSnapshots: true },
-    options: DeleteImageOptions = {},
+    options: RemoveResourceImageOptions = {},
 ): Promise<"deleted" | "kept"> {
     const client = ec2Client(props.region);
     // Only snapshots the kind's own CreateImage/CopyImage made (deletesSnapshots).
@@ -413,7 +413,7 @@ async function keepOrRefuse(
     id: string,
     props: ImageResourceState,
     inUse: ImageInUseError,
-    options: DeleteImageOptions,
+    options: RemoveResourceImageOptions,
 ): Promise<"kept"> {
     let replaced: boolean;
     try {
@@ -485,7 +485,7 @@ export function imageHooks<I extends ImageInputs>(
             snapshotsOwned: snapshotsOwned(kind, news),
         });
     const remove: ImageHooks<I>["delete"] = async (id, props) => {
-        await deleteImage(id, props, kind);
+        await removeResourceImage(id, props, kind);
     };
     return {
         check: planning.check,

@@ -10,7 +10,7 @@ import { findLaunchPermissions, findOwnImageById, findSnapshots } from "./ec2/fi
 import { addTags, changeLaunchPermissions, setDeprecation, setDeregistrationProtection, setDescription } from "./ec2/image-lifecycle";
 import type { EC2Client, Image } from "./ec2/sdk-types";
 import { printProgress, waitForImageAvailable } from "./ec2/waiters";
-import { deleteImage, readImage } from "./image-hooks";
+import { removeResourceImage, readImage } from "./image-hooks";
 import { noteCreated } from "./image-in-use";
 import type { ImageResourceState } from "./image-planning";
 import { publishStep, reconcilePublish, unpublishImage } from "./publish-step";
@@ -169,7 +169,7 @@ async function remove(id: string, props: ImageResourceState & ManagedAmiInputs):
         printProgress(`released ${id} untouched (deleteOnRelease is false)`);
         return;
     }
-    await deleteImage(id, props, descriptor, { adopted: true });
+    await removeResourceImage(id, props, descriptor, { adopted: true });
 }
 
 export { create, update, read };

@@ -23,7 +23,7 @@ import { describeImagesById } from "../../dynamic-providers/ec2/inventory";
 import { REPLACE_KEYS as MANAGED_REPLACES } from "../../dynamic-providers/managed-ami-hooks";
 import { descriptor as amiCopy } from "../../sdk/ami-copy";
 import { descriptor as amiFromInstance } from "../../sdk/ami-from-instance";
-import { applyInitialSettings, deleteImage, imageHooks } from "../../dynamic-providers/image-hooks";
+import { applyInitialSettings, removeResourceImage, imageHooks } from "../../dynamic-providers/image-hooks";
 import { sweepRegion } from "../../dynamic-providers/ec2/sweeper";
 import { applyPlan } from "../../dynamic-providers/retention-retirement";
 import { toRetentionImage } from "../../dynamic-providers/ec2/converters";
@@ -225,7 +225,7 @@ describe("snapshot ownership on every path, per kind", () => {
         it(`${kind.type}: destroy ${kind.ownsSnapshots ? "deletes" : "keeps"} the snapshots by default`, async () => {
             ec2.on(DeregisterImageCommand).resolves({});
             ec2.on(DeleteSnapshotCommand).resolves({});
-            await deleteImage(IMAGE, state(kind), kind);
+            await removeResourceImage(IMAGE, state(kind), kind);
             assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1);
             assert.equal(ec2.commandCalls(DeleteSnapshotCommand).length, kind.ownsSnapshots ? 1 : 0);
         });
