@@ -13,7 +13,6 @@
 // Deployments each becomes a stack with its own deployment settings (README).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { EngineEvent, LocalWorkspace, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import pLimit from "p-limit";
 import { AmiRetentionPolicy, RetentionPendingSummary, RetentionRunReport } from "golden-ami";
