@@ -74,9 +74,15 @@ function program(config: OrgConfig, account: Account): PulumiFn {
 }
 
 async function stackFor(config: OrgConfig, account: Account, backendUrl: string): Promise<Stack> {
+    const stackName = `account-${account.accountId}`;
+    // A work directory per stack (its Pulumi.yaml and stack config), below this one so that the dynamic
+    // provider Pulumi starts there finds @pulumi/pulumi and golden-ami in node_modules.
+    const workDir = path.join(__dirname, ".workspaces", stackName);
+    fs.mkdirSync(workDir, { recursive: true });
     const stack = await LocalWorkspace.createOrSelectStack(
-        { projectName: PROJECT, stackName: `account-${account.accountId}`, program: program(config, account) },
+        { projectName: PROJECT, stackName, program: program(config, account) },
         {
+            workDir,
             projectSettings: { name: PROJECT, runtime: "nodejs", backend: { url: backendUrl } },
             // The local backend encrypts secrets with PULUMI_CONFIG_PASSPHRASE (set it, even to "").
             secretsProvider: "passphrase",
