@@ -2,20 +2,26 @@
 // end to end under the real `pulumi` CLI against moto, as a user would run it.
 import {
     CreateImageCommand,
+    CreateSnapshotCommand,
+    CreateVolumeCommand,
+    DeregisterImageCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
     DescribeLaunchTemplateVersionsCommand,
     EC2Client,
+    RegisterImageCommand,
     waitUntilImageAvailable,
 } from "@aws-sdk/client-ec2";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { execFileSync } from "node:child_process";
+import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
+import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import assert from "node:assert/strict";
 import { motoEnv } from "../../scripts/lib/moto";
 import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
-import { consumerProject, newStack, programDir } from "../support/consumer";
+import { consumer, consumerProject, newStack, nodeEnv, programDir } from "../support/consumer";
+import { pulumiEnv } from "../../scripts/lib/pulumi";
 import { currentMoto } from "../support/moto-hooks";
 import { sweepAfterSuite } from "../support/sweep-teardown";
 import { builderEmulation } from "../../emulator/builders";
@@ -66,6 +72,7 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
             "golden-image",
             "golden-pipeline",
             "multi-region",
+            "org-retention",
             "retention-in-pull-requests",
         ]);
     });
@@ -251,6 +258,95 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
         }
     });
 
+    it("org-retention: one stack per account (Automation API), preview then up, a summary line per account", async () => {
+        // Two accounts: the caller's (moto's default) and a role's; the role account keeps 1, the caller's 5.
+        const region = "ap-southeast-2";
+        const accounts = { caller: "123456789012", other: "111122223333" };
+        const roleArn = (account: string) => `arn:aws:iam::${account}:role/golden-ami-retention`;
+        const mine = new EC2Client({ region });
+        const theirs = new EC2Client({
+            region,
+            credentials: fromTemporaryCredentials({
+                params: { RoleArn: roleArn(accounts.other), RoleSessionName: "e2e-seed" },
+                clientConfig: { region },
+            }),
+        });
+        const register = async (client: EC2Client, n: number) => {
+            const volume = await client.send(new CreateVolumeCommand({ AvailabilityZone: `${region}a`, Size: 1 }));
+            const snapshot = await client.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }));
+            const { ImageId } = await client.send(
+                new RegisterImageCommand({
+                    Name: `org-example-${n}`,
+                    RootDeviceName: "/dev/xvda",
+                    Architecture: "x86_64",
+                    VirtualizationType: "hvm",
+                    BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
+                }),
+            );
+            await waitUntilImageAvailable({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [ImageId!] });
+            return ImageId!;
+        };
+        const owned = async (client: EC2Client) => {
+            const out = await client.send(
+                new DescribeImagesCommand({ Owners: ["self"], Filters: [{ Name: "name", Values: ["org-example-*"] }] }),
+            );
+            return (out.Images ?? [])
+                .filter((i) => i.State !== "deregistered")
+                .map((i) => i.ImageId!)
+                .sort();
+        };
+        const images = { mine: [] as string[], theirs: [] as string[] };
+        try {
+            // Three images in each account, one second apart (creation dates have one-second resolution).
+            for (let n = 1; n <= 3; n++) {
+                const [m, t] = await Promise.all([register(mine, n), register(theirs, n)]);
+                images.mine.push(m);
+                images.theirs.push(t);
+                await sleep(1100);
+            }
+            const dir = await programDir("examples/org-retention");
+            fs.writeFileSync(
+                path.join(dir, "accounts.json"),
+                JSON.stringify({
+                    namePattern: "org-example-*",
+                    keepLatest: 1,
+                    concurrency: 2,
+                    accounts: [
+                        { accountId: accounts.caller, roleArn: roleArn(accounts.caller), regions: [region], keepLatest: 5 },
+                        { accountId: accounts.other, roleArn: roleArn(accounts.other), regions: [region], externalId: "e2e-org" },
+                    ],
+                }),
+            );
+            const { path: PATH, nodeVersion } = await consumer();
+            const env = nodeEnv(pulumiEnv(path.join(dir, ".state"), { ...motoEnv(currentMoto().endpoint, region), PATH }), nodeVersion);
+            const script = (args: string[]) =>
+                new Promise<string>((resolve, reject) =>
+                    execFile(
+                        process.execPath,
+                        ["-r", "ts-node/register/transpile-only", "index.ts", "accounts.json", ...args],
+                        { cwd: dir, env, encoding: "utf8", maxBuffer: 16 << 20 },
+                        (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stdout}\n${stderr}`)) : resolve(stdout)),
+                    ),
+                );
+            const preview = await script([]);
+            const line = (account: string, rest: string) => `account ${account} (${region}): ${rest}`;
+            assert.ok(preview.includes(line(accounts.caller, "preview: would retire 0, kept 0, failed 0")), preview);
+            assert.ok(preview.includes(line(accounts.other, "preview: would retire 2, kept 0, failed 0")), preview);
+            assert.deepEqual(await owned(theirs), [...images.theirs].sort(), "preview retires nothing");
+            const up = await script(["--up"]);
+            assert.ok(up.includes(line(accounts.caller, "up: retired 0, kept 0, failed 0")), up);
+            assert.ok(up.includes(line(accounts.other, "up: retired 2, kept 0, failed 0")), up);
+            assert.ok(up.includes("2 accounts, 0 with failures (up)"), up);
+            assert.deepEqual(await owned(theirs), [images.theirs[2]], "the role account keeps its newest only");
+            assert.deepEqual(await owned(mine), [...images.mine].sort(), "the caller's account keeps 5: all stay");
+        } finally {
+            for (const id of await owned(theirs))
+                await theirs.send(new DeregisterImageCommand({ ImageId: id, DeleteAssociatedSnapshots: true }));
+            mine.destroy();
+            theirs.destroy();
+        }
+    });
+
     // Last, so it runs after the suite's own teardown (instances terminated, clients closed).
-    sweepAfterSuite(["us-east-2", "us-west-1", "sa-east-1", "eu-north-1", "ap-south-1", "eu-west-3"]);
+    sweepAfterSuite(["us-east-2", "us-west-1", "sa-east-1", "eu-north-1", "ap-south-1", "eu-west-3", "ap-southeast-2"]);
 });

@@ -142,7 +142,9 @@ export async function programDir(program: string, opts: ConsumerOptions = {}): P
     fs.mkdirSync(dir, { recursive: true });
     // Scripts the program reads (a GoldenImage's provision.sh) come along.
     const scripts = fs.readdirSync(src).filter((f) => f.endsWith(".sh"));
-    for (const f of ["Pulumi.yaml", "index.ts", ...scripts]) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    // An Automation API script (examples/org-retention) has no Pulumi.yaml: its program is inline.
+    for (const f of ["Pulumi.yaml", "index.ts", ...scripts])
+        if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(dir, f));
     fs.copyFileSync(path.join(ROOT, "test", "e2e", "programs", "tsconfig.json"), path.join(dir, "tsconfig.json"));
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `program-${path.basename(program)}`, main: "index.ts" }));
     return dir;
