@@ -240,6 +240,18 @@ export function builderEmulation(options: BuildersOptions = {}): BuilderEmulatio
         }
         const action = state.shutdownBehavior === "terminate" ? "TerminateInstances" : "StopInstances";
         try {
+            // An instance its owner terminated meanwhile cannot power itself off: EC2 answers StopInstances on it
+            // with IncorrectInstanceState ("Error codes for the Amazon EC2 API"), where moto would set a terminated
+            // instance back to `stopped`.
+            const described = await ctx.forward(
+                new URLSearchParams({ Action: "DescribeInstances", Version: API_VERSION, "InstanceId.1": state.instanceId }).toString(),
+            );
+            const current = /<instanceState>[\s\S]*?<name>([^<]*)<\/name>/.exec(described.body)?.[1];
+            if (current === "terminated" || current === "shutting-down") {
+                state.outcome = "shutdown-refused";
+                state.refusal = "IncorrectInstanceState";
+                return;
+            }
             const reply = await ctx.forward(
                 new URLSearchParams({ Action: action, Version: API_VERSION, "InstanceId.1": state.instanceId }).toString(),
             );
