@@ -1,8 +1,9 @@
 // A record of every action the emulator serves, for the test that keeps the
 // README's minimal IAM policy equal to what golden-ami calls (test/iam-actions/).
 // With GOLDEN_AMI_EMULATOR_ACTION_LOG=<file> in its environment, every
-// emulator (in a test process, or `npx golden-ami emulator`) appends one JSON
-// line per request: the IAM action (`ec2:CreateImage`, `ssm:PutParameter`)
+// emulator and every test proxy (emulator/ec2-proxy.ts: a proxy in front of
+// the emulator may answer an image action itself; in a test process, or
+// `npx golden-ami emulator`) appends one JSON line per request: the IAM action (`ec2:CreateImage`, `ssm:PutParameter`)
 // and whether golden-ami's own clients made it (their User-Agent carries
 // GOLDEN_AMI_USER_AGENT, dynamic-providers/ec2/client.ts) or something else
 // did (test fixtures, the AWS CLI, Packer).

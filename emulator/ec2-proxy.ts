@@ -39,6 +39,7 @@ import { API_VERSION, ec2Error, imageNotFound, Reply, tagText } from "./ec2-xml"
 import { TokenBuckets } from "./throttling";
 import { IMAGE_ACTIONS, ImageRequest, ImageService } from "./image-service";
 import { credentialScope, HandlerContext, mulberry32 } from "./handler";
+import { actionLogHandler } from "./action-log";
 import { motoImageOverlays } from "./moto-image-overlays";
 import {
     type Ec2Proxy,
@@ -110,6 +111,9 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
         if ((v.model || v.regions) && !model) model = await loadEc2Model();
     };
     await ensureModel(settings);
+    // Every proxy records what it serves when GOLDEN_AMI_EMULATOR_ACTION_LOG is set (emulator/action-log.ts), before any
+    // handler or emulation answers: a test proxy in front of the emulator may answer an image action itself.
+    const recorder = actionLogHandler();
 
     /** Eventual consistency: new images not yet visible, reads left. */
     const notYetVisible = new Map<string, number>();
@@ -386,7 +390,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             const refusal = validateRequest(model, action, params);
             if (refusal) return refused(refusal);
         }
-        if (s.handlers.length > 0) {
+        if (s.handlers.length > 0 || recorder) {
             const ctx: HandlerContext = {
                 action,
                 params,
@@ -402,7 +406,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
                 now,
                 random: delays,
             };
-            for (const handler of s.handlers) {
+            for (const handler of recorder ? [recorder, ...s.handlers] : s.handlers) {
                 const reply = await handler(ctx);
                 if (reply) return reply;
             }
@@ -430,7 +434,7 @@ export async function startEc2Proxy(options: ProxyOptions): Promise<Ec2Proxy> {
             now,
             random: delays,
         };
-        for (const handler of s.serviceHandlers ?? []) {
+        for (const handler of recorder ? [recorder, ...(s.serviceHandlers ?? [])] : (s.serviceHandlers ?? [])) {
             const reply = await handler(ctx);
             if (reply) return reply;
         }

@@ -1,7 +1,6 @@
 // The local emulator users run with `npx golden-ami emulator` and the demo
 // runs: moto_server on a loopback port and the EC2 proxy in front of it,
 // with the EC2 behaviours moto lacks switched on.
-import { actionLogHandler } from "./action-log";
 import { AMAZON_OWNER_IDS } from "./base-images";
 import { API_VERSION } from "./ec2-xml";
 import { builderEmulation, type BuilderEmulation } from "./builders";
@@ -150,9 +149,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         isAvailable: async (region, imageId) => (proxy ? (await imageStateAt(proxy.endpoint, region, imageId)) === "available" : false),
     });
     const paging = strict.paging && { ...strict.paging, privateSnapshotOwners: strict.baseImages ? [...AMAZON_OWNER_IDS] : [] };
-    // First, so that it sees every request (GOLDEN_AMI_EMULATOR_ACTION_LOG; see action-log.ts).
-    const recorder = actionLogHandler();
-    const recorded = recorder ? [recorder] : [];
     try {
         proxy = await startEc2Proxy({
             target: moto.endpoint,
@@ -162,13 +158,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             imageService: { defaultPageSize: strict.paging ? strict.paging.pageSize : 1000 },
             ...(options.eventualConsistency ? EVENTUAL_CONSISTENCY : {}),
             handlers: [
-                ...recorded,
                 tagRulesHandler({ tags: strict.tagRules, launchPermissions: strict.launchPermissionRules }),
                 ...(paging ? [ec2PagingHandler(paging)] : []),
                 imageReferencesHandler({ imageReferences: options.imageReferences }),
                 builders.handler,
             ],
-            serviceHandlers: [...recorded, ssmImages.handler, ...(paging ? [ssmPagingHandler(paging)] : []), kmsKeysHandler()],
+            serviceHandlers: [ssmImages.handler, ...(paging ? [ssmPagingHandler(paging)] : []), kmsKeysHandler()],
             ...(strict.neverFiveHundred ? { finalReply: unsupportedAsEc2Error(() => moto.stderr()) } : {}),
         });
     } catch (e) {
