@@ -6,7 +6,7 @@ import { ec2Client } from "./ec2/client";
 import { tagsToRecord } from "./ec2/converters";
 import { copyImage } from "./ec2/create-copy-register-image";
 import { IDEMPOTENT_PARAMETER_MISMATCH, IMAGE_NAME_DUPLICATE } from "./ec2/error-codes";
-import { hasCode, isNotFound, OperationError } from "./ec2/errors";
+import { hasCode, isNotFound, isNotFoundCode, OperationError } from "./ec2/errors";
 import { COPY_TOKEN_MISMATCH_LIMIT } from "./ec2/limits";
 import { findSource, ImageNotVisibleError, printProgress, waitForImageVisible } from "./ec2/waiters";
 import { findImageById, findOwnImagesByName } from "./ec2/finders";
@@ -177,8 +177,31 @@ async function create(inputs: AmiCopyInputs): Promise<dynamic.CreateResult> {
         }
         // EC2 hands a token's copy back for as long as it lives: one kept by retainOnDelete too.
         if (isFinishedCreate(seen)) throw keptImageError(op, seen);
-        return finishCreate(client, imageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000), seen);
+        try {
+            return await finishCreate(client, imageId, { ...inputs, copiedTags }, op, Math.max(1, (deadline - Date.now()) / 60_000), seen);
+        } catch (e) {
+            // A copy the token handed back that a describe still showed `available` (an eventually consistent
+            // read from before its deregistration: "Eventual consistency in the Amazon EC2 API") has no
+            // snapshots left to tag. Once a read says it is gone, copy again under a new token, as above.
+            if (!isNotFoundCode((e as Error).cause, "snapshot") || !(await copyIsGone(client, imageId))) throw e;
+            printProgress(`${op}: the copy ${imageId} its client token handed back was destroyed earlier; copying again under a new token`);
+            salt = gone = imageId;
+        }
     }
+}
+
+/** Whether `imageId` reads as deregistered or unknown, within a few reads (a stale read may still show it). */
+async function copyIsGone(client: ReturnType<typeof ec2Client>, imageId: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+        try {
+            await findImageById(client, imageId);
+        } catch (e) {
+            if (isNotFound(e)) return true;
+            throw e;
+        }
+        await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+    }
+    return false;
 }
 
 const hooks = imageHooks(descriptor, create, checkWithEc2);

@@ -203,6 +203,37 @@ describe("AmiCopy provider hooks", () => {
             assert.deepEqual(copies(), [t0, t1, t2]);
             assert.equal(new Set([t0, t1, t2]).size, 3);
         });
+        it("copies again when a stale read showed the token's destroyed copy available and its snapshots are gone", async () => {
+            const t0 = hooks.copyClientToken(inputs);
+            const t1 = hooks.copyClientToken(inputs, GONE);
+            const GONE_SNAP = "snap-0ddddddddddddddd4";
+            ec2.on(CopyImageCommand, { ClientToken: t0 } as never).resolves({ ImageId: GONE });
+            ec2.on(CopyImageCommand, { ClientToken: t1 } as never).resolves({ ImageId: COPY });
+            // A read from before the deregistration first, then the truth.
+            ec2.on(DescribeImagesCommand, { ImageIds: [GONE] } as never)
+                .resolvesOnce({
+                    Images: [image({ ImageId: GONE, BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: GONE_SNAP } }] })],
+                })
+                .resolves({ Images: [image({ ImageId: GONE, State: "deregistered" })] });
+            ec2.on(DescribeImagesCommand, { ImageIds: [COPY] } as never).resolves({ Images: [image()] });
+            ec2.on(CreateTagsCommand).callsFake((input: { Resources?: string[] }) => {
+                if (input.Resources?.includes(GONE_SNAP)) throw ec2Error("InvalidSnapshot.NotFound");
+                return {};
+            });
+            const r = await hooks.create(inputs);
+            assert.equal(r.id, COPY);
+            assert.deepEqual(copies(), [t0, t1]);
+        });
+        it("keeps a copy whose snapshots a tag call cannot find while EC2 still says it is alive (the error stands)", async () => {
+            ec2.on(CopyImageCommand).resolves({ ImageId: COPY });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [image()] });
+            ec2.on(CreateTagsCommand).callsFake((input: { Resources?: string[] }) => {
+                if (input.Resources?.includes(SNAP)) throw ec2Error("InvalidSnapshot.NotFound");
+                return {};
+            });
+            await assert.rejects(hooks.create(inputs), /InvalidSnapshot\.NotFound/);
+            assert.equal(ec2.commandCalls(CopyImageCommand).length, 1, "no second copy while the first is alive");
+        });
         it("finishes a copy taken for destroyed that was only slow to appear, instead of leaving it out of state", async () => {
             const t0 = hooks.copyClientToken(inputs);
             ec2.on(CopyImageCommand, { ClientToken: t0 } as never).resolves({ ImageId: COPY });
