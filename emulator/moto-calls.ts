@@ -40,20 +40,31 @@ export function ec2Query(target: string, region: string, action: string, params:
     );
 }
 
-/** One SSM call at moto in `region`; the parsed JSON answer, or the refusal as it came. */
-export async function ssmJson(
+/** One JSON-protocol call at moto in `region` (`<targetPrefix>.<operation>`); the parsed answer, or the refusal as it came. */
+async function jsonCall(
     target: string,
     region: string,
+    service: "ssm" | "kms",
+    targetPrefix: string,
     operation: string,
     input: object,
 ): Promise<{ ok: true; out: Record<string, unknown> } | { ok: false; reply: Reply }> {
     const reply = await post(
         target,
-        { "content-type": "application/x-amz-json-1.1", "x-amz-target": `AmazonSSM.${operation}`, authorization: scope(region, "ssm") },
+        {
+            "content-type": "application/x-amz-json-1.1",
+            "x-amz-target": `${targetPrefix}.${operation}`,
+            authorization: scope(region, service),
+        },
         JSON.stringify(input),
     );
     if (reply.status !== 200) return { ok: false, reply };
     return { ok: true, out: JSON.parse(reply.body || "{}") as Record<string, unknown> };
+}
+
+/** One SSM call at moto in `region`; the parsed JSON answer, or the refusal as it came. */
+export function ssmJson(target: string, region: string, operation: string, input: object) {
+    return jsonCall(target, region, "ssm", "AmazonSSM", operation, input);
 }
 
 /** SSM's error answer (JSON protocol): `__type` names the error, HTTP 400 unless said otherwise. */
@@ -71,17 +82,6 @@ export function ssmSuccess(out: object): Reply {
 }
 
 /** One KMS call at moto in `region` (JSON protocol, `TrentService.<operation>`); the parsed answer, or the refusal as it came. */
-export async function kmsJson(
-    target: string,
-    region: string,
-    operation: string,
-    input: object,
-): Promise<{ ok: true; out: Record<string, unknown> } | { ok: false; reply: Reply }> {
-    const reply = await post(
-        target,
-        { "content-type": "application/x-amz-json-1.1", "x-amz-target": `TrentService.${operation}`, authorization: scope(region, "kms") },
-        JSON.stringify(input),
-    );
-    if (reply.status !== 200) return { ok: false, reply };
-    return { ok: true, out: JSON.parse(reply.body || "{}") as Record<string, unknown> };
+export function kmsJson(target: string, region: string, operation: string, input: object) {
+    return jsonCall(target, region, "kms", "TrentService", operation, input);
 }

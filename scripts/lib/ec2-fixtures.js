@@ -136,4 +136,29 @@ async function deleteSnapshotWhenFreed(ec2, snapshotId) {
     }
 }
 
-module.exports = { createSourceInstance, deleteSnapshotWhenFreed, inventory, leftBehind };
+/**
+ * An image of one new 1 GiB snapshot, registered with `client` (any account's
+ * credentials) and waited for until available. Returns its id.
+ * @param {EC2Client} client
+ * @param {string} region
+ * @param {string} name
+ * @returns {Promise<string>}
+ */
+async function registerSnapshotImage(client, region, name) {
+    const volume = await client.send(new CreateVolumeCommand({ AvailabilityZone: `${region}a`, Size: 1 }));
+    const snapshot = await client.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }));
+    const { ImageId } = await client.send(
+        new RegisterImageCommand({
+            Name: name,
+            RootDeviceName: "/dev/xvda",
+            Architecture: "x86_64",
+            VirtualizationType: "hvm",
+            BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
+        }),
+    );
+    if (!ImageId) throw new Error(`RegisterImage of ${name} in ${region} answered no image id`);
+    await waitUntilImageAvailable({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [ImageId] });
+    return ImageId;
+}
+
+module.exports = { createSourceInstance, deleteSnapshotWhenFreed, inventory, leftBehind, registerSnapshotImage };

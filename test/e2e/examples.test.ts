@@ -2,14 +2,11 @@
 // end to end under the real `pulumi` CLI against moto, as a user would run it.
 import {
     CreateImageCommand,
-    CreateSnapshotCommand,
-    CreateVolumeCommand,
     DeregisterImageCommand,
     DescribeImagesCommand,
     DescribeInstancesCommand,
     DescribeLaunchTemplateVersionsCommand,
     EC2Client,
-    RegisterImageCommand,
     waitUntilImageAvailable,
 } from "@aws-sdk/client-ec2";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -19,7 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import assert from "node:assert/strict";
 import { motoEnv } from "../../scripts/lib/moto";
-import { createSourceInstance, inventory, leftBehind } from "../../scripts/lib/ec2-fixtures";
+import { createSourceInstance, inventory, leftBehind, registerSnapshotImage } from "../../scripts/lib/ec2-fixtures";
 import { consumer, consumerProject, newStack, nodeEnv, programDir } from "../support/consumer";
 import { pulumiEnv } from "../../scripts/lib/pulumi";
 import { currentMoto } from "../support/moto-hooks";
@@ -271,21 +268,7 @@ describe("examples (packed package, real pulumi CLI, moto)", () => {
                 clientConfig: { region },
             }),
         });
-        const register = async (client: EC2Client, n: number) => {
-            const volume = await client.send(new CreateVolumeCommand({ AvailabilityZone: `${region}a`, Size: 1 }));
-            const snapshot = await client.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }));
-            const { ImageId } = await client.send(
-                new RegisterImageCommand({
-                    Name: `org-example-${n}`,
-                    RootDeviceName: "/dev/xvda",
-                    Architecture: "x86_64",
-                    VirtualizationType: "hvm",
-                    BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
-                }),
-            );
-            await waitUntilImageAvailable({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [ImageId!] });
-            return ImageId!;
-        };
+        const register = (client: EC2Client, n: number): Promise<string> => registerSnapshotImage(client, region, `org-example-${n}`);
         const owned = async (client: EC2Client) => {
             const out = await client.send(
                 new DescribeImagesCommand({ Owners: ["self"], Filters: [{ Name: "name", Values: ["org-example-*"] }] }),

@@ -2,17 +2,10 @@
 // the emulator with two accounts: the caller's (moto's default) and the
 // role's. The policy previews and retires in the role's account only; the
 // caller's images of the same names stay. One stack.
-import {
-    CreateSnapshotCommand,
-    CreateVolumeCommand,
-    DeregisterImageCommand,
-    DescribeImagesCommand,
-    EC2Client,
-    RegisterImageCommand,
-    waitUntilImageAvailable,
-} from "@aws-sdk/client-ec2";
+import { DeregisterImageCommand, DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import assert from "node:assert/strict";
+import { registerSnapshotImage } from "../../scripts/lib/ec2-fixtures";
 import { motoEnv } from "../../scripts/lib/moto";
 import { newStack, Stack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
@@ -36,21 +29,7 @@ describe("AmiRetentionPolicy in another account (assumeRole; real pulumi CLI, pa
     let stack: Stack;
 
     /** An image of one 1 GiB snapshot, available, named `e2e-acct-<n>`. */
-    async function register(client: EC2Client, n: number): Promise<string> {
-        const volume = await client.send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, Size: 1 }));
-        const snapshot = await client.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }));
-        const { ImageId } = await client.send(
-            new RegisterImageCommand({
-                Name: `e2e-acct-${n}`,
-                RootDeviceName: "/dev/xvda",
-                Architecture: "x86_64",
-                VirtualizationType: "hvm",
-                BlockDeviceMappings: [{ DeviceName: "/dev/xvda", Ebs: { SnapshotId: snapshot.SnapshotId } }],
-            }),
-        );
-        await waitUntilImageAvailable({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { ImageIds: [ImageId!] });
-        return ImageId!;
-    }
+    const register = (client: EC2Client, n: number): Promise<string> => registerSnapshotImage(client, REGION, `e2e-acct-${n}`);
     const owned = async (client: EC2Client) => {
         const out = await client.send(new DescribeImagesCommand({ Owners: ["self"], Filters: [{ Name: "name", Values: ["e2e-acct-*"] }] }));
         return (out.Images ?? []).filter((i) => i.State !== "deregistered").map((i) => i.ImageId!);
