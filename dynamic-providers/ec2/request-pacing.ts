@@ -17,8 +17,7 @@
  *
  * Adaptive: each limiter starts at the bucket's documented size and refill
  * (few other tools call DeregisterImage or DescribeImageAttribute, and only
- * callers of the same action compete), less a tenth of the burst kept as
- * headroom for requests in flight (`BURST_HEADROOM`). When EC2 answers
+ * callers of the same action compete). When EC2 answers
  * `RequestLimitExceeded` anyway (other automation in the same bucket, a
  * lower limit), that limiter's refill is cut (multiplicative decrease) and
  * its tokens dropped; while answers succeed it probes back up (additive
@@ -216,20 +215,6 @@ export const THROTTLE_DECREASE = 0.5;
 export const RECOVERY_PER_SECOND = 0.01;
 /** The refill never drops below this share of the cap: a run always finishes. */
 export const MIN_RATE_SHARE = 0.05;
-/**
- * The share of EC2's burst the limiter leaves unused: its bucket holds the
- * documented size less this share (the refill is the documented one). A
- * limiter that spends EC2's whole burst keeps EC2's bucket at zero from then
- * on, where any request that arrives a little early (requests in flight do
- * not arrive evenly spaced) meets an empty bucket: one `RequestLimitExceeded`
- * at the edge of an idle bucket halves the refill and costs some 6 s of
- * recovery (measured: one per region in a 50 s run of 527 retirements,
- * BENCHMARKS.md). A tenth of the burst (10 of DeregisterImage's 100 tokens)
- * absorbs that jitter for the price of 10 requests' worth of refill once,
- * 2 s of DeregisterImage's 5 a second. The EC2 docs say nothing of arrival
- * jitter; this is golden-ami's margin, not EC2's rule.
- */
-export const BURST_HEADROOM = 0.1;
 
 /**
  * One EC2 bucket as golden-ami paces it: a token bucket whose refill (and
@@ -251,7 +236,7 @@ export class AdaptiveLimiter {
     constructor(ceiling: BucketSize) {
         this.ceiling = ceiling;
         this.rate = ceiling.refillPerSecond;
-        this.bucket = new TokenBucket(this.capacity(), ceiling.refillPerSecond);
+        this.bucket = new TokenBucket(ceiling.capacity, ceiling.refillPerSecond);
         this.lastChange = Date.now();
     }
 
@@ -265,9 +250,9 @@ export class AdaptiveLimiter {
         return this.rate;
     }
 
-    /** The bucket's capacity in use now: the cap's size less `BURST_HEADROOM`, in proportion to the refill in use. */
+    /** The bucket's capacity in use now. */
     capacity(): number {
-        return Math.max(1, (this.ceiling.capacity * (1 - BURST_HEADROOM) * this.rate) / this.ceiling.refillPerSecond);
+        return Math.max(1, (this.ceiling.capacity * this.rate) / this.ceiling.refillPerSecond);
     }
 
     /** Waits for `n` tokens and takes them; resolves to the time the request may leave (for `throttled`). */
@@ -308,7 +293,7 @@ export class AdaptiveLimiter {
         this.ceiling = ceiling;
         this.rate = ceiling.refillPerSecond;
         this.lastChange = Date.now();
-        this.bucket.resize(this.capacity(), ceiling.refillPerSecond);
+        this.bucket.resize(ceiling.capacity, ceiling.refillPerSecond);
     }
 }
 

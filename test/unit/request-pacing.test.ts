@@ -11,7 +11,6 @@ import { ACTION_CATEGORIES, bucketsFor, categoryOf } from "../../dynamic-provide
 import {
     AdaptiveLimiter,
     answered,
-    BURST_HEADROOM,
     installPacing,
     limiterFor,
     MIN_RATE_SHARE,
@@ -27,9 +26,6 @@ import {
     THROTTLE_DECREASE,
     TokenBucket,
 } from "../../dynamic-providers/ec2/request-pacing";
-
-/** The share of EC2's burst the limiters use (the rest is headroom for requests in flight). */
-const BURST = 1 - BURST_HEADROOM;
 
 /** Lets pending promise callbacks run without moving the fake clock. */
 async function settle(clock: sinon.SinonFakeTimers): Promise<void> {
@@ -196,7 +192,7 @@ describe("EC2 request pacing", () => {
         it("keeps one bucket per account, region and action", async () => {
             clock = sinon.useFakeTimers();
             setRateShare(1);
-            for (let i = 0; i < 100 * BURST; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
+            for (let i = 0; i < 100; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
             const blocked = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
             const otherAccount = tracked(pace("AKIDB", "us-east-1", "DeregisterImage"));
             const otherRegion = tracked(pace("AKIDA", "eu-west-1", "DeregisterImage"));
@@ -207,13 +203,13 @@ describe("EC2 request pacing", () => {
             assert.equal(blocked.done, true);
         });
 
-        it("uses the whole documented refill and the documented burst less BURST_HEADROOM by default", async () => {
+        it("uses the whole documented bucket by default", async () => {
             clock = sinon.useFakeTimers();
             assert.equal(rateShare(), 1);
-            for (let i = 0; i < 100 * BURST; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
+            for (let i = 0; i < 100; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
             const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
             await clock.tickAsync(199);
-            assert.equal(next.done, false, "5 tokens a second: the 91st waits 200 ms");
+            assert.equal(next.done, false, "5 tokens a second: the 101st waits 200 ms");
             await clock.tickAsync(1);
             assert.equal(next.done, true);
         });
@@ -221,10 +217,10 @@ describe("EC2 request pacing", () => {
         it("caps each bucket at GOLDEN_AMI_EC2_RATE_SHARE when it is set (a guaranteed headroom)", async () => {
             clock = sinon.useFakeTimers();
             process.env[RATE_SHARE_ENV] = "0.5";
-            for (let i = 0; i < 50 * BURST; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
+            for (let i = 0; i < 50; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
             const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
             await clock.tickAsync(399);
-            assert.equal(next.done, false, "2.5 tokens a second: the 46th waits 400 ms");
+            assert.equal(next.done, false, "2.5 tokens a second: the 51st waits 400 ms");
             await clock.tickAsync(1);
             assert.equal(next.done, true);
         });
@@ -234,7 +230,7 @@ describe("EC2 request pacing", () => {
             process.env[RATE_SHARE_ENV] = "0.25";
             assert.equal(
                 limiterFor("AKIDA", "us-east-1", { bucket: "CreateImage", size: { capacity: 40, refillPerSecond: 4 } }).available(),
-                10 * BURST,
+                10,
             );
         });
 
@@ -250,10 +246,10 @@ describe("EC2 request pacing", () => {
             clock = sinon.useFakeTimers();
             process.env[RATE_SCALE_ENV] = "4";
             setRateShare(1);
-            for (let i = 0; i < 100 * BURST; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
+            for (let i = 0; i < 100; i++) await pace("AKIDA", "us-east-1", "DeregisterImage");
             const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
             await settle(clock);
-            assert.equal(next.done, false, "the capacity stays 100 (less the headroom): the 91st waits");
+            assert.equal(next.done, false, "the capacity stays 100: the 101st waits");
             await clock.tickAsync(49);
             assert.equal(next.done, false, "5 x 4 = 20 tokens a second: the 101st waits 50 ms");
             await clock.tickAsync(1);
@@ -273,9 +269,9 @@ describe("EC2 request pacing", () => {
             clock = sinon.useFakeTimers();
             setRateShare(1);
             const bucket = limiterFor("AKIDA", "us-east-1", { bucket: "DeleteSnapshot", size: { capacity: 100, refillPerSecond: 5 } });
-            assert.equal(bucket.available(), 100 * BURST);
+            assert.equal(bucket.available(), 100);
             setRateShare(0.1);
-            assert.equal(bucket.available(), 10 * BURST);
+            assert.equal(bucket.available(), 10);
         });
     });
 
@@ -289,10 +285,10 @@ describe("EC2 request pacing", () => {
             const paced = await pace("AKIDA", "us-east-1", "DeregisterImage");
             answered(paced, "RequestLimitExceeded");
             assert.equal(deregister.refillPerSecond(), 5 * THROTTLE_DECREASE);
-            assert.equal(deregister.capacity(), 100 * BURST * THROTTLE_DECREASE);
+            assert.equal(deregister.capacity(), 100 * THROTTLE_DECREASE);
             assert.ok(deregister.available() < 1e-9, "EC2's bucket is empty: so is ours");
             assert.equal(snapshots.refillPerSecond(), 5);
-            assert.equal(snapshots.available(), 100 * BURST);
+            assert.equal(snapshots.available(), 100);
             const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
             await clock.tickAsync(399);
             assert.equal(next.done, false, "2.5 tokens a second: the next waits 400 ms");
@@ -323,7 +319,7 @@ describe("EC2 request pacing", () => {
             await clock.tickAsync(1_000_000);
             limiter.succeeded();
             assert.equal(limiter.refillPerSecond(), 5);
-            assert.equal(limiter.capacity(), 100 * BURST);
+            assert.equal(limiter.capacity(), 100);
         });
 
         it("recovers in EC2 time: x GOLDEN_AMI_EC2_RATE_SCALE against the sped-up emulator", async () => {
@@ -424,12 +420,11 @@ describe("EC2 request pacing", () => {
             }
         }
 
-        it("on an idle bucket, runs at the bucket's floor (plus the headroom's refill) and is never throttled", async () => {
+        it("on an idle bucket, runs at the bucket's floor and is never throttled", async () => {
             const r = await simulate(600, 0);
             const floor = (600 - 100) / 5;
-            const headroom = (100 * BURST_HEADROOM) / 5;
             assert.equal(r.throttledShare, 0);
-            assert.ok(r.seconds <= (floor + headroom) * 1.01, `${r.seconds} s against a floor of ${floor} s (+${headroom} s of headroom)`);
+            assert.ok(r.seconds <= floor * 1.01, `${r.seconds} s against a floor of ${floor} s`);
         });
 
         it("with another client taking half of the bucket, stays under 2% throttled and near the floor of the half left", async () => {
@@ -537,9 +532,9 @@ describe("EC2 request pacing", () => {
             await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDFIRST").client);
             await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDSECOND", role).client);
             const left = (account: string) => limiterFor(account, "us-east-1", bucketsFor("DescribeImages")[0]).available();
-            assert.equal(left("AKIDFIRST"), 100 * BURST - 1);
-            assert.equal(left(role), 100 * BURST - 1);
-            assert.equal(left("AKIDSECOND"), 100 * BURST, "a role's requests are not counted against the key that assumed it");
+            assert.equal(left("AKIDFIRST"), 99);
+            assert.equal(left(role), 99);
+            assert.equal(left("AKIDSECOND"), 100, "a role's requests are not counted against the key that assumed it");
         });
     });
 });
