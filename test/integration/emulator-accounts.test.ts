@@ -24,21 +24,12 @@ import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import assert from "node:assert/strict";
 import { ec2Client, withRole } from "../../dynamic-providers/ec2/client";
 import { startEmulator, type Emulator } from "../../emulator/emulator";
+import { refusal } from "../support/aws-errors";
 
 const REGION = "us-east-1";
 const CALLER = "123456789012";
 const OTHER = "111122223333";
 const AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
-
-type SdkError = Error & { name: string };
-async function refusal(p: Promise<unknown>): Promise<string> {
-    try {
-        await p;
-    } catch (e) {
-        return (e as SdkError).name;
-    }
-    throw new Error("expected EC2 to refuse the request");
-}
 
 describe("emulator: accounts (STS AssumeRole) and images shared between them", function () {
     this.timeout(120_000);

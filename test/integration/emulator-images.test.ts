@@ -30,20 +30,11 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { startEmulator, type Emulator } from "../../emulator/emulator";
+import { refusal } from "../support/aws-errors";
 
 const REGION = "us-east-1";
 const OTHER = "us-west-2";
 const AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
-
-type SdkError = Error & { name: string };
-async function refusal(p: Promise<unknown>): Promise<string> {
-    try {
-        await p;
-    } catch (e) {
-        return (e as SdkError).name;
-    }
-    throw new Error("expected EC2 to refuse the request");
-}
 
 describe("emulator: images as EC2 makes them (image service)", function () {
     this.timeout(120_000);
@@ -323,7 +314,7 @@ describe("emulator: images as EC2 makes them (image service)", function () {
             try {
                 await image(ec2, ImageId!);
             } catch (e) {
-                assert.equal((e as SdkError).name, "InvalidAMIID.NotFound");
+                assert.equal((e as Error & { name: string }).name, "InvalidAMIID.NotFound");
                 gone = true;
             }
         }
