@@ -19,8 +19,9 @@
  * (few other tools call DeregisterImage or DescribeImageAttribute, and only
  * callers of the same action compete). When EC2 answers
  * `RequestLimitExceeded` anyway (other automation in the same bucket, a
- * lower limit), that limiter's refill is cut (multiplicative decrease) and
- * its tokens dropped; while answers succeed it probes back up (additive
+ * lower limit, or only requests bunched by latency at the edge of an idle
+ * bucket), that limiter's refill is cut (multiplicative decrease: a tenth at
+ * the cap, then by half) and its tokens dropped; while answers succeed it probes back up (additive
  * increase) towards the documented rate. Only that account, region and
  * action slow down. See `AdaptiveLimiter` for the constants.
  *
@@ -202,8 +203,22 @@ function scaled(size: BucketSize, share: number): BucketSize {
 
 // ---- adaptive rate ---------------------------------------------------------------
 
-/** On `RequestLimitExceeded`, the refill is multiplied by this (multiplicative decrease). */
+/** On `RequestLimitExceeded` below the cap, the refill is multiplied by this (multiplicative decrease). */
 export const THROTTLE_DECREASE = 0.5;
+/**
+ * On `RequestLimitExceeded` at the cap, the refill is multiplied by this
+ * instead: a gentle first cut. A limiter running at the documented refill
+ * has a bucket as empty as EC2's, and requests never reach EC2 as evenly
+ * spaced as they left (latency varies), so an idle bucket throttles now and
+ * then at its edge with nobody else in it; halving the refill for that costs
+ * a run some 6 s of recovery. The gentle cut leaves EC2's bucket a few
+ * tokens of slack while the limiter probes back to the cap. Another client
+ * in the bucket throttles again below the cap, which halves as before, so
+ * golden-ami still gives way (the bench's competing run: the other client's
+ * throttled share stays ≤ 2%). A fixed headroom instead (never reaching the
+ * cap) was measured to starve such a client: see BENCHMARKS.md, session 5.
+ */
+export const EDGE_DECREASE = 0.9;
 /**
  * While answers succeed, the refill grows by this share of the cap per second
  * of EC2 time (additive increase): from half the cap back to the cap in 50 s.
@@ -221,7 +236,8 @@ export const MIN_RATE_SHARE = 0.05;
  * capacity, in proportion) follows AIMD between `MIN_RATE_SHARE` of the cap
  * and the cap. `throttled` cuts the refill once per round of requests (a
  * throttled answer to a request sent before the last cut says nothing new),
- * and drops the tokens; `succeeded` grows the refill by `RECOVERY_PER_SECOND`
+ * gently at the cap (`EDGE_DECREASE`) and by half below it
+ * (`THROTTLE_DECREASE`), and drops the tokens; `succeeded` grows the refill by `RECOVERY_PER_SECOND`
  * of the cap per second since the last change.
  */
 export class AdaptiveLimiter {
@@ -266,7 +282,9 @@ export class AdaptiveLimiter {
         this.throttles++;
         if (sentAt < this.lastCut) return;
         const now = Date.now();
-        this.rate = Math.max(this.ceiling.refillPerSecond * MIN_RATE_SHARE, this.rate * THROTTLE_DECREASE);
+        const atCap = this.rate >= this.ceiling.refillPerSecond * (1 - 1e-9);
+        const cut = atCap ? EDGE_DECREASE : THROTTLE_DECREASE;
+        this.rate = Math.max(this.ceiling.refillPerSecond * MIN_RATE_SHARE, this.rate * cut);
         this.lastCut = now;
         this.lastChange = now;
         this.bucket.resize(this.capacity(), this.rate);
@@ -347,6 +365,12 @@ export function resetPacing(): void {
 // ---- SDK middleware -------------------------------------------------------------
 
 export const PACING_MIDDLEWARE = "goldenAmiPacing";
+
+/** The limiter key of a role's account (`account:<12 digits>` from the ARN), or undefined for an ARN without one. */
+export function roleAccountKey(roleArn: string): string | undefined {
+    const m = /^arn:[\w-]+:iam::(\d{12}):/.exec(roleArn);
+    return m ? `account:${m[1]}` : undefined;
+}
 const installed = new WeakSet<object>();
 
 /**
@@ -354,10 +378,11 @@ const installed = new WeakSet<object>();
  * the buckets how EC2 answered (the adaptive cut and recovery). The
  * middleware sits in `finalizeRequest` right after `retryMiddleware`, inside
  * the retry loop, so SDK retries take tokens too, and before signing, so a
- * request that waited is signed when it leaves. The account is `roleArn` when
- * the client factory assumes a role, else the access key id of the resolved
- * credentials; the region is the client's. Calling it twice on a client is a
- * no-op.
+ * request that waited is signed when it leaves. The account is the one in
+ * `roleArn` when the client factory assumes a role (two roles into one
+ * account share its buckets, as EC2 counts them), else the access key id of
+ * the resolved credentials (its account is not known without a call to
+ * STS); the region is the client's. Calling it twice on a client is a no-op.
  */
 export function installPacing(client: EC2Client, options: { roleArn?: string } = {}): EC2Client {
     if (installed.has(client)) return client;
@@ -365,7 +390,7 @@ export function installPacing(client: EC2Client, options: { roleArn?: string } =
     let where: Promise<{ account: string; region: string }> | undefined;
     const resolveWhere = async () => {
         const region = await client.config.region();
-        const account = options.roleArn ?? (await client.config.credentials()).accessKeyId;
+        const account = (options.roleArn && roleAccountKey(options.roleArn)) ?? (await client.config.credentials()).accessKeyId;
         return { account, region };
     };
     const middleware: FinalizeRequestMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next, context) => async (args) => {

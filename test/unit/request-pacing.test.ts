@@ -11,6 +11,7 @@ import { ACTION_CATEGORIES, bucketsFor, categoryOf } from "../../dynamic-provide
 import {
     AdaptiveLimiter,
     answered,
+    EDGE_DECREASE,
     installPacing,
     limiterFor,
     MIN_RATE_SHARE,
@@ -278,22 +279,32 @@ describe("EC2 request pacing", () => {
     describe("the adaptive rate", () => {
         const DEREGISTER = { capacity: 100, refillPerSecond: 5 };
 
-        it("halves a bucket's refill and drops its tokens when EC2 throttles, leaving other buckets alone", async () => {
+        it("cuts a bucket's refill gently at the cap and drops its tokens when EC2 throttles, leaving other buckets alone", async () => {
             clock = sinon.useFakeTimers();
             const deregister = limiterFor("AKIDA", "us-east-1", bucketsFor("DeregisterImage")[0]);
             const snapshots = limiterFor("AKIDA", "us-east-1", bucketsFor("DeleteSnapshot")[0]);
             const paced = await pace("AKIDA", "us-east-1", "DeregisterImage");
             answered(paced, "RequestLimitExceeded");
-            assert.equal(deregister.refillPerSecond(), 5 * THROTTLE_DECREASE);
-            assert.equal(deregister.capacity(), 100 * THROTTLE_DECREASE);
+            assert.equal(deregister.refillPerSecond(), 5 * EDGE_DECREASE);
+            assert.equal(deregister.capacity(), 100 * EDGE_DECREASE);
             assert.ok(deregister.available() < 1e-9, "EC2's bucket is empty: so is ours");
             assert.equal(snapshots.refillPerSecond(), 5);
             assert.equal(snapshots.available(), 100);
             const next = tracked(pace("AKIDA", "us-east-1", "DeregisterImage"));
-            await clock.tickAsync(399);
-            assert.equal(next.done, false, "2.5 tokens a second: the next waits 400 ms");
+            await clock.tickAsync(222);
+            assert.equal(next.done, false, "4.5 tokens a second: the next waits 223 ms");
             await clock.tickAsync(1);
             assert.equal(next.done, true);
+        });
+
+        it("halves the refill when EC2 throttles again below the cap (another client in the bucket)", async () => {
+            clock = sinon.useFakeTimers();
+            const limiter = new AdaptiveLimiter(DEREGISTER);
+            limiter.throttled();
+            await clock.tickAsync(10);
+            limiter.throttled();
+            assert.equal(limiter.refillPerSecond(), 5 * EDGE_DECREASE * THROTTLE_DECREASE);
+            assert.equal(limiter.capacity(), 100 * EDGE_DECREASE * THROTTLE_DECREASE);
         });
 
         it("cuts once for answers to requests sent before the cut", async () => {
@@ -302,20 +313,25 @@ describe("EC2 request pacing", () => {
             const sent = await Promise.all([limiter.acquire(), limiter.acquire(), limiter.acquire()]);
             await clock.tickAsync(10);
             for (const at of sent) limiter.throttled(at);
-            assert.equal(limiter.refillPerSecond(), 2.5);
+            assert.equal(limiter.refillPerSecond(), 4.5);
             assert.equal(limiter.throttles, 3);
             await clock.tickAsync(1000);
             limiter.throttled(await limiter.acquire());
-            assert.equal(limiter.refillPerSecond(), 1.25, "a request sent after the cut and throttled cuts again");
+            assert.equal(limiter.refillPerSecond(), 2.25, "a request sent after the cut and throttled cuts again");
         });
 
         it("probes back up while answers succeed, by RECOVERY_PER_SECOND of the cap a second, never above the cap", async () => {
             clock = sinon.useFakeTimers();
             const limiter = new AdaptiveLimiter(DEREGISTER);
             limiter.throttled();
+            limiter.throttled();
+            assert.equal(limiter.refillPerSecond(), 2.25);
             await clock.tickAsync(10_000);
             limiter.succeeded();
-            assert.ok(Math.abs(limiter.refillPerSecond() - (2.5 + 5 * RECOVERY_PER_SECOND * 10)) < 1e-9, String(limiter.refillPerSecond()));
+            assert.ok(
+                Math.abs(limiter.refillPerSecond() - (2.25 + 5 * RECOVERY_PER_SECOND * 10)) < 1e-9,
+                String(limiter.refillPerSecond()),
+            );
             await clock.tickAsync(1_000_000);
             limiter.succeeded();
             assert.equal(limiter.refillPerSecond(), 5);
@@ -330,7 +346,7 @@ describe("EC2 request pacing", () => {
             await clock.tickAsync(5_000);
             limiter.succeeded();
             assert.ok(
-                Math.abs(limiter.refillPerSecond() - (5 + 10 * RECOVERY_PER_SECOND * 2 * 5)) < 1e-9,
+                Math.abs(limiter.refillPerSecond() - (9 + 10 * RECOVERY_PER_SECOND * 2 * 5)) < 1e-9,
                 String(limiter.refillPerSecond()),
             );
         });
@@ -365,10 +381,18 @@ describe("EC2 request pacing", () => {
          * another client also draws from at a steady rate, in fake time: 8
          * workers send DeregisterImage through the limiter; EC2 takes a token
          * per request or answers RequestLimitExceeded; a throttled request is
-         * sent again 0.5 s later.
+         * sent again 0.5 s later. With `jitterMs`, each request reaches EC2
+         * between 0 and that many ms after it left (latency varies; a fixed
+         * pseudo-random sequence), so requests that left evenly spaced arrive
+         * bunched, as they do at the edge of a real bucket.
          */
-        async function simulate(requests: number, otherPerSecond: number) {
+        async function simulate(requests: number, otherPerSecond: number, jitterMs = 0) {
             const fake = sinon.useFakeTimers();
+            let seed = 42;
+            const random = () => {
+                seed = (seed * 1103515245 + 12345) % 2147483648;
+                return seed / 2147483648;
+            };
             try {
                 const limiter = new AdaptiveLimiter(DEREGISTER);
                 let ec2Tokens = 100;
@@ -397,6 +421,7 @@ describe("EC2 request pacing", () => {
                         for (;;) {
                             const at = await limiter.acquire();
                             sent++;
+                            if (jitterMs > 0) await new Promise((r) => setTimeout(r, Math.floor(random() * jitterMs)));
                             if (ec2Take()) {
                                 limiter.succeeded();
                                 break;
@@ -413,7 +438,7 @@ describe("EC2 request pacing", () => {
                 void run.then(() => (finished = true));
                 while (!finished) await fake.tickAsync(100);
                 if (process.env.GOLDEN_AMI_PACING_SIM_VERBOSE)
-                    console.log({ requests, otherPerSecond, sent, throttled, seconds: (Date.now() - started) / 1000 });
+                    console.log({ requests, otherPerSecond, jitterMs, sent, throttled, seconds: (Date.now() - started) / 1000 });
                 return { seconds: (Date.now() - started) / 1000, throttledShare: throttled / sent };
             } finally {
                 fake.restore();
@@ -429,6 +454,21 @@ describe("EC2 request pacing", () => {
 
         it("with another client taking half of the bucket, stays under 2% throttled and near the floor of the half left", async () => {
             const r = await simulate(800, 2.5);
+            const floor = (800 - 100) / 2.5;
+            assert.ok(r.throttledShare <= 0.02, `throttled ${(r.throttledShare * 100).toFixed(1)}%`);
+            assert.ok(r.seconds <= floor * 1.2, `${r.seconds} s against a floor of ${floor} s for the half left`);
+        });
+
+        it("on an idle bucket whose requests arrive bunched by latency, meets its edge rarely and stays near the floor", async () => {
+            const r = await simulate(2000, 0, 400);
+            const floor = (2000 - 100) / 5;
+            assert.ok(r.throttledShare <= 0.01, `throttled ${(r.throttledShare * 100).toFixed(1)}%`);
+            // Halving the refill at the first throttle (no gentle cut at the cap) takes 1.035x here.
+            assert.ok(r.seconds <= floor * 1.01, `${r.seconds} s against a floor of ${floor} s`);
+        });
+
+        it("with another client taking half of the bucket and latency that varies, stays under 2% throttled", async () => {
+            const r = await simulate(800, 2.5, 400);
             const floor = (800 - 100) / 2.5;
             assert.ok(r.throttledShare <= 0.02, `throttled ${(r.throttledShare * 100).toFixed(1)}%`);
             assert.ok(r.seconds <= floor * 1.2, `${r.seconds} s against a floor of ${floor} s for the half left`);
@@ -509,8 +549,8 @@ describe("EC2 request pacing", () => {
             ]);
             await send(client, { Owners: ["self"] });
             const cut = limiterFor("AKIDPACING", "us-east-1", bucketsFor("DescribeImages")[0]).refillPerSecond();
-            // Cut to half, then a little back up for the retry that succeeded after the SDK's back-off.
-            assert.ok(cut >= 20 * THROTTLE_DECREASE && cut < 12, `DescribeImages refills ${cut} a second`);
+            // Cut gently (at the cap), then a little back up for the retry that succeeded after the SDK's back-off.
+            assert.ok(cut >= 20 * EDGE_DECREASE && cut < 20, `DescribeImages refills ${cut} a second`);
             assert.equal(limiterFor("AKIDPACING", "eu-west-1", bucketsFor("DescribeImages")[0]).refillPerSecond(), 20);
             assert.equal(limiterFor("AKIDPACING", "us-east-1", bucketsFor("DescribeImageAttribute")[0]).refillPerSecond(), 20);
         });
@@ -529,12 +569,15 @@ describe("EC2 request pacing", () => {
             clock = sinon.useFakeTimers({ toFake: ["Date"] }); // no refill while the SDK works
             setRateShare(1);
             const role = "arn:aws:iam::111122223333:role/golden-ami";
+            const otherRoleSameAccount = "arn:aws:iam::111122223333:role/path/other";
             await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDFIRST").client);
             await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDSECOND", role).client);
+            await send(clientAnswering([{ status: 200, body: EMPTY }], "AKIDTHIRD", otherRoleSameAccount).client);
             const left = (account: string) => limiterFor(account, "us-east-1", bucketsFor("DescribeImages")[0]).available();
             assert.equal(left("AKIDFIRST"), 99);
-            assert.equal(left(role), 99);
+            assert.equal(left("account:111122223333"), 98, "two roles into one account draw from its one bucket, as EC2 counts");
             assert.equal(left("AKIDSECOND"), 100, "a role's requests are not counted against the key that assumed it");
+            assert.equal(left("AKIDTHIRD"), 100);
         });
     });
 });
