@@ -378,7 +378,8 @@ describe("EC2 request pacing", () => {
 
         /**
          * A retention run against one EC2 bucket (100 tokens, 5 a second) that
-         * another client also draws from at a steady rate, in fake time: 8
+         * another client also draws from at a steady rate (a request every
+         * 1/rate s, not retried: the bench's competitor), in fake time: 8
          * workers send DeregisterImage through the limiter; EC2 takes a token
          * per request or answers RequestLimitExceeded; a throttled request is
          * sent again 0.5 s later. With `jitterMs`, each request reaches EC2
@@ -397,21 +398,33 @@ describe("EC2 request pacing", () => {
                 const limiter = new AdaptiveLimiter(DEREGISTER);
                 let ec2Tokens = 100;
                 let last = Date.now();
-                let otherOwed = 0;
                 const ec2Take = () => {
                     const now = Date.now();
                     ec2Tokens = Math.min(100, ec2Tokens + ((now - last) / 1000) * 5);
-                    otherOwed += ((now - last) / 1000) * otherPerSecond;
                     last = now;
-                    // The other client's requests since the last look, each a token while there is one.
-                    while (otherOwed >= 1) {
-                        otherOwed -= 1;
-                        if (ec2Tokens >= 1) ec2Tokens -= 1;
-                    }
                     if (ec2Tokens < 1) return false;
                     ec2Tokens -= 1;
                     return true;
                 };
+                const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+                // The other client: a request every 1/otherPerSecond s, not retried (as the bench's competitor).
+                let otherRunning = otherPerSecond > 0;
+                let otherSent = 0;
+                let otherThrottled = 0;
+                const otherRequests: Promise<void>[] = [];
+                const other = (async () => {
+                    while (otherRunning) {
+                        await sleep(1000 / otherPerSecond);
+                        if (!otherRunning) break;
+                        otherSent++;
+                        otherRequests.push(
+                            (async () => {
+                                if (jitterMs > 0) await sleep(Math.floor(random() * jitterMs));
+                                if (!ec2Take()) otherThrottled++;
+                            })(),
+                        );
+                    }
+                })();
                 let left = requests;
                 let sent = 0;
                 let throttled = 0;
@@ -437,9 +450,17 @@ describe("EC2 request pacing", () => {
                 let finished = false;
                 void run.then(() => (finished = true));
                 while (!finished) await fake.tickAsync(100);
+                const seconds = (Date.now() - started) / 1000;
+                otherRunning = false;
+                if (otherPerSecond > 0) await fake.tickAsync(1000 / otherPerSecond + jitterMs + 1);
+                await Promise.all([other, ...otherRequests]);
                 if (process.env.GOLDEN_AMI_PACING_SIM_VERBOSE)
-                    console.log({ requests, otherPerSecond, jitterMs, sent, throttled, seconds: (Date.now() - started) / 1000 });
-                return { seconds: (Date.now() - started) / 1000, throttledShare: throttled / sent };
+                    console.log({ requests, otherPerSecond, jitterMs, sent, throttled, otherSent, otherThrottled, seconds });
+                return {
+                    seconds,
+                    throttledShare: throttled / sent,
+                    otherThrottledShare: otherSent ? otherThrottled / otherSent : 0,
+                };
             } finally {
                 fake.restore();
             }
@@ -456,6 +477,7 @@ describe("EC2 request pacing", () => {
             const r = await simulate(800, 2.5);
             const floor = (800 - 100) / 2.5;
             assert.ok(r.throttledShare <= 0.02, `throttled ${(r.throttledShare * 100).toFixed(1)}%`);
+            assert.ok(r.otherThrottledShare <= 0.05, `the other client throttled ${(r.otherThrottledShare * 100).toFixed(1)}%`);
             assert.ok(r.seconds <= floor * 1.2, `${r.seconds} s against a floor of ${floor} s for the half left`);
         });
 
@@ -471,6 +493,7 @@ describe("EC2 request pacing", () => {
             const r = await simulate(800, 2.5, 400);
             const floor = (800 - 100) / 2.5;
             assert.ok(r.throttledShare <= 0.02, `throttled ${(r.throttledShare * 100).toFixed(1)}%`);
+            assert.ok(r.otherThrottledShare <= 0.05, `the other client throttled ${(r.otherThrottledShare * 100).toFixed(1)}%`);
             assert.ok(r.seconds <= floor * 1.2, `${r.seconds} s against a floor of ${floor} s for the half left`);
         });
     });
