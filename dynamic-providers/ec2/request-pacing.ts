@@ -20,8 +20,10 @@
  * callers of the same action compete). When EC2 answers
  * `RequestLimitExceeded` anyway (other automation in the same bucket, a
  * lower limit, or only requests bunched by latency at the edge of an idle
- * bucket), that limiter's refill is cut (multiplicative decrease: a tenth at
- * the cap, then by half) and its tokens dropped; while answers succeed it probes back up (additive
+ * bucket), that limiter's refill is cut (multiplicative decrease: a tenth
+ * at the cap; a throttle again before it is back there says another client
+ * is in the bucket, and from then on it is cut by half and stays at most at
+ * half the cap) and its tokens dropped; while answers succeed it probes back up (additive
  * increase) towards the documented rate. Only that account, region and
  * action slow down. See `AdaptiveLimiter` for the constants.
  *
@@ -206,19 +208,31 @@ function scaled(size: BucketSize, share: number): BucketSize {
 /** On `RequestLimitExceeded` below the cap, the refill is multiplied by this (multiplicative decrease). */
 export const THROTTLE_DECREASE = 0.5;
 /**
- * On `RequestLimitExceeded` at the cap, the refill is multiplied by this
- * instead: a gentle first cut. A limiter running at the documented refill
- * has a bucket as empty as EC2's, and requests never reach EC2 as evenly
- * spaced as they left (latency varies), so an idle bucket throttles now and
- * then at its edge with nobody else in it; halving the refill for that costs
- * a run some 6 s of recovery. The gentle cut leaves EC2's bucket a few
- * tokens of slack while the limiter probes back to the cap. Another client
- * in the bucket throttles again below the cap, which halves as before, so
- * golden-ami still gives way (the bench's competing run: the other client's
- * throttled share stays ≤ 2%). A fixed headroom instead (never reaching the
- * cap) was measured to starve such a client: see BENCHMARKS.md, session 5.
+ * On `RequestLimitExceeded` at the cap, while no other client has shown
+ * itself in the bucket, the refill is multiplied by this instead: a gentle
+ * cut. A limiter running at the documented refill keeps its bucket as empty
+ * as EC2's, and requests never reach EC2 as evenly spaced as they left
+ * (latency varies), so an idle bucket throttles now and then at its edge
+ * with nobody else in it; halving the refill for that cost a run some 6 s
+ * of recovery (BENCHMARKS.md, session 5). The gentle cut leaves EC2's bucket
+ * a few tokens of slack while the limiter probes back to the cap.
  */
 export const EDGE_DECREASE = 0.9;
+/**
+ * Once another client has shown itself in a bucket, the limiter's refill
+ * stays at most this share of the cap for the rest of the process. The sign:
+ * EC2 throttles again before the limiter is back at the cap (the gentle cut
+ * did not make room), or throttles it below the cap. Its cut then goes to a
+ * quarter of the cap (two halvings), and it probes back up to this share, not
+ * beyond. Why not back to the cap: a limiter paced in step with EC2's refill
+ * wins every race for a token with a client that sends at a steady rate, so
+ * above its share it is never throttled again and the other client takes
+ * every throttle (measured: 19% of a competing client's calls, where
+ * stopping at half left it 0%; BENCHMARKS.md, session 6). The price: a
+ * client that came and went leaves the rest of the run at half that bucket,
+ * as `GOLDEN_AMI_EC2_RATE_SHARE=0.5` would.
+ */
+export const CONTENDED_SHARE = 0.5;
 /**
  * While answers succeed, the refill grows by this share of the cap per second
  * of EC2 time (additive increase): from half the cap back to the cap in 50 s.
@@ -235,10 +249,12 @@ export const MIN_RATE_SHARE = 0.05;
  * One EC2 bucket as golden-ami paces it: a token bucket whose refill (and
  * capacity, in proportion) follows AIMD between `MIN_RATE_SHARE` of the cap
  * and the cap. `throttled` cuts the refill once per round of requests (a
- * throttled answer to a request sent before the last cut says nothing new),
- * gently at the cap (`EDGE_DECREASE`) and by half below it
- * (`THROTTLE_DECREASE`), and drops the tokens; `succeeded` grows the refill by `RECOVERY_PER_SECOND`
- * of the cap per second since the last change.
+ * throttled answer to a request sent before the last cut says nothing new)
+ * and drops the tokens: gently at the cap (`EDGE_DECREASE`) while no other
+ * client has shown itself, by half (`THROTTLE_DECREASE`) otherwise, and once
+ * another client has shown itself the refill stays at most
+ * `CONTENDED_SHARE` of the cap. `succeeded` grows the refill by
+ * `RECOVERY_PER_SECOND` of the cap per second since the last change.
  */
 export class AdaptiveLimiter {
     private readonly bucket: TokenBucket;
@@ -246,6 +262,10 @@ export class AdaptiveLimiter {
     private rate: number;
     private lastCut = Number.NEGATIVE_INFINITY;
     private lastChange: number;
+    /** The last cut was the gentle one at the cap, and the refill has not been back to the cap since. */
+    private gentlyCut = false;
+    /** Another client has shown itself in this bucket: the refill stays at most `CONTENDED_SHARE` of the cap. */
+    private contended = false;
     /** Throttled answers seen (all, not only those that cut). */
     throttles = 0;
 
@@ -271,6 +291,16 @@ export class AdaptiveLimiter {
         return Math.max(1, (this.ceiling.capacity * this.rate) / this.ceiling.refillPerSecond);
     }
 
+    /** Whether another client has shown itself in this bucket (see `CONTENDED_SHARE`). */
+    isContended(): boolean {
+        return this.contended;
+    }
+
+    /** The highest refill the limiter probes up to now: the cap, or its contended share. */
+    private limit(): number {
+        return this.ceiling.refillPerSecond * (this.contended ? CONTENDED_SHARE : 1);
+    }
+
     /** Waits for `n` tokens and takes them; resolves to the time the request may leave (for `throttled`). */
     async acquire(n = 1): Promise<number> {
         await this.bucket.acquire(n);
@@ -282,19 +312,33 @@ export class AdaptiveLimiter {
         this.throttles++;
         if (sentAt < this.lastCut) return;
         const now = Date.now();
-        const atCap = this.rate >= this.ceiling.refillPerSecond * (1 - 1e-9);
-        const cut = atCap ? EDGE_DECREASE : THROTTLE_DECREASE;
-        this.rate = Math.max(this.ceiling.refillPerSecond * MIN_RATE_SHARE, this.rate * cut);
+        const cap = this.ceiling.refillPerSecond;
+        let next: number;
+        if (!this.contended && this.rate >= cap * (1 - 1e-9)) {
+            next = this.rate * EDGE_DECREASE;
+            this.gentlyCut = true;
+        } else if (this.gentlyCut) {
+            // Throttled again before getting back to the cap: another client
+            // is in the bucket. Where two halvings would have put it by now.
+            next = cap * THROTTLE_DECREASE * THROTTLE_DECREASE;
+            this.gentlyCut = false;
+            this.contended = true;
+        } else {
+            next = this.rate * THROTTLE_DECREASE;
+            this.contended = true;
+        }
+        this.rate = Math.max(cap * MIN_RATE_SHARE, Math.min(next, this.limit()));
         this.lastCut = now;
         this.lastChange = now;
         this.bucket.resize(this.capacity(), this.rate);
         this.bucket.drain();
     }
 
-    /** EC2 accepted a request: probe back up towards the cap. */
+    /** EC2 accepted a request: probe back up towards the cap (or the contended share). */
     succeeded(): void {
         const now = Date.now();
-        if (this.rate >= this.ceiling.refillPerSecond) {
+        const limit = this.limit();
+        if (this.rate >= limit) {
             this.lastChange = now;
             return;
         }
@@ -302,7 +346,8 @@ export class AdaptiveLimiter {
         this.lastChange = now;
         // Per second of EC2 time: x rateScale() in the sped-up emulator, whose refill (in the cap) is already x rateScale().
         const grown = this.rate + this.ceiling.refillPerSecond * RECOVERY_PER_SECOND * rateScale() * seconds;
-        this.rate = Math.min(this.ceiling.refillPerSecond, grown);
+        this.rate = Math.min(limit, grown);
+        if (this.rate >= this.ceiling.refillPerSecond) this.gentlyCut = false;
         this.bucket.resize(this.capacity(), this.rate);
     }
 
@@ -310,6 +355,8 @@ export class AdaptiveLimiter {
     setCeiling(ceiling: BucketSize): void {
         this.ceiling = ceiling;
         this.rate = ceiling.refillPerSecond;
+        this.gentlyCut = false;
+        this.contended = false;
         this.lastChange = Date.now();
         this.bucket.resize(ceiling.capacity, ceiling.refillPerSecond);
     }

@@ -11,6 +11,7 @@ import { ACTION_CATEGORIES, bucketsFor, categoryOf } from "../../dynamic-provide
 import {
     AdaptiveLimiter,
     answered,
+    CONTENDED_SHARE,
     EDGE_DECREASE,
     installPacing,
     limiterFor,
@@ -297,14 +298,43 @@ describe("EC2 request pacing", () => {
             assert.equal(next.done, true);
         });
 
-        it("halves the refill when EC2 throttles again below the cap (another client in the bucket)", async () => {
+        it("goes to a quarter of the cap when EC2 throttles again before it is back at the cap (another client), then halves", async () => {
             clock = sinon.useFakeTimers();
             const limiter = new AdaptiveLimiter(DEREGISTER);
             limiter.throttled();
             await clock.tickAsync(10);
             limiter.throttled();
-            assert.equal(limiter.refillPerSecond(), 5 * EDGE_DECREASE * THROTTLE_DECREASE);
-            assert.equal(limiter.capacity(), 100 * EDGE_DECREASE * THROTTLE_DECREASE);
+            assert.equal(limiter.refillPerSecond(), 5 * THROTTLE_DECREASE * THROTTLE_DECREASE);
+            assert.equal(limiter.capacity(), 100 * THROTTLE_DECREASE * THROTTLE_DECREASE);
+            await clock.tickAsync(10);
+            limiter.throttled();
+            assert.equal(limiter.refillPerSecond(), 5 * THROTTLE_DECREASE ** 3);
+        });
+
+        it("once another client has shown itself, probes back up to CONTENDED_SHARE of the cap, not beyond", async () => {
+            clock = sinon.useFakeTimers();
+            const limiter = new AdaptiveLimiter(DEREGISTER);
+            limiter.throttled();
+            assert.equal(limiter.isContended(), false, "one throttle at the cap: the edge of an idle bucket");
+            await clock.tickAsync(10);
+            limiter.throttled();
+            assert.equal(limiter.isContended(), true);
+            await clock.tickAsync(1_000_000);
+            limiter.succeeded();
+            assert.equal(limiter.refillPerSecond(), 5 * CONTENDED_SHARE);
+            limiter.throttled();
+            assert.equal(limiter.refillPerSecond(), 5 * CONTENDED_SHARE * THROTTLE_DECREASE, "no gentle cut once contended");
+        });
+
+        it("cuts gently again once it has been back at the cap", async () => {
+            clock = sinon.useFakeTimers();
+            const limiter = new AdaptiveLimiter(DEREGISTER);
+            limiter.throttled();
+            await clock.tickAsync(60_000);
+            limiter.succeeded();
+            assert.equal(limiter.refillPerSecond(), 5);
+            limiter.throttled();
+            assert.equal(limiter.refillPerSecond(), 5 * EDGE_DECREASE);
         });
 
         it("cuts once for answers to requests sent before the cut", async () => {
@@ -317,21 +347,17 @@ describe("EC2 request pacing", () => {
             assert.equal(limiter.throttles, 3);
             await clock.tickAsync(1000);
             limiter.throttled(await limiter.acquire());
-            assert.equal(limiter.refillPerSecond(), 2.25, "a request sent after the cut and throttled cuts again");
+            assert.equal(limiter.refillPerSecond(), 1.25, "a request sent after the cut and throttled cuts again");
         });
 
         it("probes back up while answers succeed, by RECOVERY_PER_SECOND of the cap a second, never above the cap", async () => {
             clock = sinon.useFakeTimers();
             const limiter = new AdaptiveLimiter(DEREGISTER);
             limiter.throttled();
-            limiter.throttled();
-            assert.equal(limiter.refillPerSecond(), 2.25);
-            await clock.tickAsync(10_000);
+            assert.equal(limiter.refillPerSecond(), 4.5);
+            await clock.tickAsync(5_000);
             limiter.succeeded();
-            assert.ok(
-                Math.abs(limiter.refillPerSecond() - (2.25 + 5 * RECOVERY_PER_SECOND * 10)) < 1e-9,
-                String(limiter.refillPerSecond()),
-            );
+            assert.ok(Math.abs(limiter.refillPerSecond() - (4.5 + 5 * RECOVERY_PER_SECOND * 5)) < 1e-9, String(limiter.refillPerSecond()));
             await clock.tickAsync(1_000_000);
             limiter.succeeded();
             assert.equal(limiter.refillPerSecond(), 5);
