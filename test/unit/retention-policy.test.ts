@@ -352,6 +352,8 @@ describe("AmiRetentionPolicy provider hooks", () => {
             const bytes = printedBytes(p);
             assert.ok(bytes <= RETENTION_REPORT_LIMITS.previewBytes, `400 print as ${bytes} bytes`);
             assert.equal(p.fullList, undefined);
+            // The checked inputs keep it in state: well under the state's 64 KB target.
+            assert.ok(JSON.stringify(p).length <= 48_000, `pending is ${JSON.stringify(p).length} bytes of state`);
             const entries = pendingEntries(p);
             assert.deepEqual(
                 entries.map((e) => e.imageId).sort(),
