@@ -17,16 +17,13 @@ import { OperationError } from "./ec2/errors";
 import { retentionInventory } from "./ec2/inventory";
 import { PLAN_INPUTS, RetentionPolicyInputs } from "./retention-policy-inputs";
 import { factKey, knownSharing, SharingFact, SharingRecord } from "./retention-sharing-records";
-import { summarizePlan } from "./retention-summary";
+import { PLAN_DIR_ENV, summarizePlan } from "./retention-summary";
 
 /**
  * Planning glue: every region's inventory into one plan (the decision itself
  * is sdk/retention-plan.ts, pure), the plans `check` made kept for `up`, and
  * the full plan written to a file on demand.
  */
-
-/** Where the full plan is written during `check`, one JSON file per policy, when set. */
-export const PLAN_DIR_ENV = "GOLDEN_AMI_RETENTION_PLAN_DIR";
 
 /** Which plan inputs are not known yet, by property path (e.g. `exclude.imageIds`). */
 export function unknownInputs(inputs: Partial<Record<string, unknown>>): string[] {
@@ -228,7 +225,7 @@ export async function planToAct(
     } catch (e) {
         throw new OperationError(`${label(inputs)}: planning retention at apply`, "listing images", e);
     }
-    const computed = summarizePlan(plan, inputs.regions, now);
+    const computed = summarizePlan(plan, inputs.regions);
     return {
         planned: plan.retire,
         heldBack: plan.skipped,

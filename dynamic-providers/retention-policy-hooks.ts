@@ -63,7 +63,7 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
         const err = new OperationError("regions: planning retention", "listing images", e);
         return { inputs: compact(inputs), failures: [{ property: "regions", reason: err.message }] };
     }
-    inputs.pending = summarizePlan(plan, inputs.regions, now);
+    inputs.pending = summarizePlan(plan, inputs.regions);
     if (!inputs.retireShared) {
         const c = plan.sharingCounts;
         inputs.pending.sharing = {

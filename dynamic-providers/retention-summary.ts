@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { byGroupThenAge, creationTime, PlannedRetirement, SkippedImage } from "../sdk/retention-plan";
+import { byGroupThenAge, PlannedRetirement, SkippedImage } from "../sdk/retention-plan";
+import { formatPendingEntry } from "../sdk/retention-pending-entry";
 import type { PendingGroup, RetentionPendingSummary, RetentionRunReport } from "../sdk/retention-policy";
 import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy-rules";
 
@@ -8,6 +9,9 @@ import { RETENTION_REPORT_LIMITS } from "../sdk/rules/retention-policy-rules";
  * size whatever the plan's, its digest, and the summaries for a plan not made
  * yet or already acted on.
  */
+
+/** Where the full plan is written during `check`, one JSON file per policy, when set. */
+export const PLAN_DIR_ENV = "GOLDEN_AMI_RETENTION_PLAN_DIR";
 
 /** sha256 of the sorted `region/imageId` list: which images, not why. */
 export function planDigest(retire: readonly { region: string; imageId: string }[]): string {
@@ -30,8 +34,6 @@ export function reasonKind(reason: string): string {
     return reason.split(":")[0].slice(0, 60);
 }
 
-const DAY_MS = 86_400_000;
-
 const cut = (text: string, chars: number) => (text.length > chars ? `${text.slice(0, chars - 1)}…` : text);
 
 function summaryLine(total: number, regions: RetentionPendingSummary["regions"], heldBack: RetentionPendingSummary["heldBack"]): string {
@@ -45,22 +47,29 @@ function summaryLine(total: number, regions: RetentionPendingSummary["regions"],
 }
 
 /**
- * The bounded summary preview shows: per region a count, the first groups
- * with their count, dates and first entries, held-back images by reason.
- * Its size does not grow with the plan beyond the counts.
+ * What preview shows: every planned image, one line each, while the whole
+ * list prints within `limits.previewBytes`; else the bounded summary (per
+ * region a count, the first groups with their count, dates and first
+ * entries, and where to find the full list). Held-back images by reason in
+ * both. Its size does not grow with the plan beyond the budget.
  */
 export function summarizePlan(
     plan: { retire: readonly PlannedRetirement[]; skipped: readonly SkippedImage[] },
     regions: readonly string[],
-    now: Date,
     limits: SummaryLimits = RETENTION_REPORT_LIMITS,
 ): RetentionPendingSummary {
-    // Every image while the whole list prints within the budget; else the bounded summary.
     if (plan.retire.length > limits.perGroup || countGroups(plan.retire) > limits.groups) {
-        const all = boundedSummary(plan, regions, now, { ...limits, groups: Number.MAX_SAFE_INTEGER, perGroup: Number.MAX_SAFE_INTEGER });
+        const all = boundedSummary(plan, regions, { ...limits, groups: Number.MAX_SAFE_INTEGER, perGroup: Number.MAX_SAFE_INTEGER });
         if (printedBytes(all) <= limits.previewBytes) return all;
     }
-    return boundedSummary(plan, regions, now, limits);
+    const bounded = boundedSummary(plan, regions, limits);
+    const listed = bounded.groups.reduce((n, g) => n + g.images.length, 0);
+    if (listed < bounded.total) {
+        bounded.fullList =
+            `${listed} of ${bounded.total} listed (all would print over ${limits.previewBytes} bytes); every image with why: ` +
+            `preview with ${PLAN_DIR_ENV}=<dir> set, which writes <dir>/<policy name>.json`;
+    }
+    return bounded;
 }
 
 /** The limits of a pending summary (RETENTION_REPORT_LIMITS). */
@@ -78,33 +87,57 @@ function countGroups(retire: readonly PlannedRetirement[]): number {
 }
 
 /**
- * About what `pulumi preview --diff` prints for a summary: one line per
- * value, indented, with its key padded to the longest key of its object,
- * times PRINTED_MARGIN. Measured against the CLI (the bench's preview at 150
- * AMIs, one group): 149 entries printed 65,788 bytes with the rest of the
- * preview, where the walk below counts about 59,900 for the summary alone.
+ * The bytes `pulumi preview --diff` prints for a summary, modelled on the
+ * CLI's layout: one line per value, nested values indented by 4, an
+ * object's keys padded to its longest, array items as `[i]: `, strings
+ * JSON-quoted; the policy at the top of the stack (its properties indented
+ * by 8). Checked against the CLI (3.x, see BENCHMARKS.md): within 1% for
+ * the listed shape; PRINTED_MARGIN covers a policy nested a few components
+ * deep.
  */
 export function printedBytes(summary: RetentionPendingSummary): number {
-    const walk = (v: unknown, depth: number): number => {
-        const indent = 4 + depth * 4;
-        if (Array.isArray(v)) return v.reduce<number>((n, x, i) => n + indent + String(i).length + 6 + walk(x, depth + 1), 2);
-        if (v && typeof v === "object") {
-            const entries = Object.entries(v);
-            const pad = Math.max(0, ...entries.map(([k]) => k.length));
-            return entries.reduce<number>((n, [, x]) => n + indent + pad + 6 + walk(x, depth + 1), indent + 4);
-        }
-        return JSON.stringify(v ?? null).length + 1;
-    };
-    return Math.ceil(walk(summary, 0) * PRINTED_MARGIN);
+    return Math.ceil((PROPERTY_INDENT + "pending".length + 2 + printedValue(summary, PROPERTY_INDENT)) * PRINTED_MARGIN);
 }
 
-/** The CLI prints some 10% more than `printedBytes`' walk counts (measured, see there), and the preview has other lines. */
-const PRINTED_MARGIN = 1.15;
+/** A resource's properties start 8 columns in (`+ `/`~ ` marks and the resource line before). */
+const PROPERTY_INDENT = 8;
+
+/** Each component level adds 4 columns to every line: 5% covers about two levels of a listed plan. */
+const PRINTED_MARGIN = 1.05;
+
+/** The bytes of a value printed after `key: ` at `indent`, to the end of its last line. */
+function printedValue(v: unknown, indent: number): number {
+    const inner = indent + 4;
+    if (Array.isArray(v)) {
+        if (v.length === 0) return 3;
+        const items = v.reduce<number>((n, x, i) => n + inner + String(i).length + 4 + printedValue(x, inner), 0);
+        return 2 + items + indent + 2;
+    }
+    if (v && typeof v === "object") {
+        const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+        if (entries.length === 0) return 3;
+        const pad = Math.max(...entries.map(([k]) => k.length));
+        const items = entries.reduce<number>((n, [, x]) => n + inner + pad + 2 + printedValue(x, inner), 0);
+        return 2 + items + indent + 2;
+    }
+    return Buffer.byteLength(JSON.stringify(v ?? null)) + 1;
+}
+
+/**
+ * An entry's why without what its listing already says: its group (the
+ * group header names it) and the policy's settings (printed with its
+ * inputs). "33rd newest in group us-east-1/App=web (keepLatest 3); 105 days
+ * old (maxAgeDays 30)" → "33rd newest; 105 days old".
+ */
+export function entryReason(reason: string, group: string): string {
+    const escaped = group.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    // Only the group itself, not a group whose name starts with it ("App=web" in "App=web-2").
+    return reason.replace(new RegExp(` (in|of) group ${escaped}(?= \\(|;|$)`, "g"), "").replace(/ \((keepLatest|maxAgeDays) \d+\)/g, "");
+}
 
 function boundedSummary(
     plan: { retire: readonly PlannedRetirement[]; skipped: readonly SkippedImage[] },
     regions: readonly string[],
-    now: Date,
     limits: SummaryLimits,
 ): RetentionPendingSummary {
     const sorted = [...plan.retire].sort(byGroupThenAge);
@@ -121,22 +154,15 @@ function boundedSummary(
         if (!current || current.group !== p.group) {
             r.groups++;
             groupCount++;
-            current = { region: p.region, group: p.group, count: 0, oldest: p.creationDate, newest: p.creationDate, first: [] };
+            current = { region: p.region, group: p.group, count: 0, oldest: p.creationDate, newest: p.creationDate, images: [] };
             if (groupCount <= limits.groups) groups.push(current);
             else moreGroups++;
         }
         current.count++;
         current.newest = p.creationDate;
         if (groupCount > limits.groups) moreImages++;
-        else if (current.first.length < limits.perGroup) {
-            const ageDays = Math.max(0, Math.floor((now.getTime() - creationTime(p.creationDate)) / DAY_MS));
-            current.first.push({
-                imageId: p.imageId,
-                name: p.name,
-                creationDate: p.creationDate,
-                ageDays: Number.isFinite(ageDays) ? ageDays : 0,
-                reason: cut(p.reason, limits.reasonChars),
-            });
+        else if (current.images.length < limits.perGroup) {
+            current.images.push(formatPendingEntry({ ...p, reason: cut(entryReason(p.reason, p.group), limits.reasonChars) }));
         }
     }
     const reasons = new Map<string, number>();

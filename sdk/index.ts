@@ -19,7 +19,10 @@ export * from "./retention-plan";
 export {
     AmiRetentionPolicy,
     AmiRetentionPolicyArgs,
+    formatPendingEntry,
+    parsePendingEntry,
     PendingEntry,
+    pendingEntries,
     PendingGroup,
     RETENTION_REPORT_LIMITS,
     RetentionPendingSummary,

@@ -158,33 +158,34 @@ export interface RetentionRunReport {
 
 export { RETENTION_REPORT_LIMITS } from "./rules/retention-policy-rules";
 
-/** One image the next run retires, as the preview lists it. */
-export interface PendingEntry {
-    imageId: string;
-    name: string;
-    creationDate: string;
-    /** Whole days since creationDate, when `check` ran. */
-    ageDays: number;
-    reason: string;
-}
+export { formatPendingEntry, parsePendingEntry, PendingEntry, pendingEntries } from "./retention-pending-entry";
 
-/** One group of the plan: how many it retires, their dates, and the oldest first (all of them while the whole list fits the preview budget). */
+/** One group of the plan: how many it retires, their dates, and its images, oldest first (all of them while the whole list fits the preview budget). */
 export interface PendingGroup {
     region: string;
     group: string;
     count: number;
     oldest: string;
     newest: string;
-    /** The group's entries, oldest first: all of them while the whole plan's list fits the preview budget, else at most `RETENTION_REPORT_LIMITS.perGroup`. */
-    first: PendingEntry[];
+    /**
+     * The group's retirements, oldest first, one line each:
+     * `<imageId> <created YYYY-MM-DD> <name>: <why>`, e.g.
+     * `ami-0a1b2c3d4e5f67890 2026-08-22 web-2026-08-22: 33rd newest; 105 days old`
+     * (`why` leaves out the group and the policy's settings; read a line
+     * with `parsePendingEntry`). All of them while the whole plan's list
+     * fits the preview budget (`RETENTION_REPORT_LIMITS.previewBytes`),
+     * else the first `RETENTION_REPORT_LIMITS.perGroup`.
+     */
+    images: string[];
 }
 
 /**
  * What the next `pulumi up` retires, bounded in size so that `pulumi preview
  * --diff` fits a pull-request comment at any scale: totals, counts per region,
- * the first groups with their first entries, held-back images by reason, and
- * a digest of the full plan. The full plan is on demand (see the README:
- * `GOLDEN_AMI_RETENTION_PLAN_DIR`).
+ * every planned image (one line each) while the list prints within the
+ * preview budget, else the first groups with their first entries; held-back
+ * images by reason, and a digest of the full plan. The full plan is on demand
+ * (see the README: `GOLDEN_AMI_RETENTION_PLAN_DIR`).
  */
 export interface RetentionPendingSummary {
     /**
@@ -205,6 +206,11 @@ export interface RetentionPendingSummary {
     groups: PendingGroup[];
     /** Groups beyond `groups`, and how many images they retire. */
     moreGroups?: { groups: number; images: number };
+    /**
+     * Only when not every planned image is listed (the list would not fit
+     * the preview budget): how to see them all.
+     */
+    fullList?: string;
     /** Images the rules alone would retire but an exclusion or a state holds back. */
     heldBack: { total: number; byReason: { reason: string; count: number }[]; first: SkippedImage[] };
     /** With status `"at-apply"`: the inputs that were not known yet. */
@@ -222,8 +228,10 @@ export interface RetentionPendingSummary {
  * Retires old AMIs as part of the stack: every `pulumi up` retires what has
  * expired. `pulumi preview` prints one line per policy (how many images it
  * will retire, per region, and how many are held back), and `pulumi preview
- * --diff` shows `pending`: per group, a count and the first images with why,
- * bounded so that it fits a pull-request comment at any scale. Inputs not
+ * --diff` shows `pending`: per group, a count and its images with why, one
+ * line each (all of them while they print within 60 KB: a few hundred; else
+ * the first of each group), so that it fits a pull-request comment at any
+ * scale. Inputs not
  * known yet at preview (e.g. `exclude.imageIds` from a resource still to be
  * created) never drop an exclusion: the plan is then computed at apply.
  *
@@ -250,9 +258,10 @@ export interface RetentionPendingSummary {
  */
 export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
     /**
-     * What the next `pulumi up` retires, summarised per group with the first
-     * entries and counts, and a digest of the full plan. Shown by `pulumi
-     * preview --diff`; after `up`, status `"done"`.
+     * What the next `pulumi up` retires, per group with counts and its
+     * images one line each (all while they fit the preview budget, else the
+     * first), and a digest of the full plan. Shown by `pulumi preview
+     * --diff`; after `up`, status `"done"`.
      */
     declare readonly pending: pulumi.Output<RetentionPendingSummary>;
     /** What the last `pulumi up` did. */

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import { imageReferencesHandler } from "../../emulator/references";
 import { motoEnv } from "../../scripts/lib/moto";
+import { pendingEntries } from "../../sdk/retention-pending-entry";
 import { inventory } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
@@ -20,7 +21,13 @@ interface Step {
     op: string;
     urn: string;
     newState?: {
-        inputs?: { pending?: { total: number; groups: { first: { imageId: string }[] }[]; heldBack: { first: { imageId: string }[] } } };
+        inputs?: {
+            pending?: {
+                total: number;
+                groups: { region: string; group: string; images: string[] }[];
+                heldBack: { first: { imageId: string }[] };
+            };
+        };
     };
 }
 
@@ -58,7 +65,7 @@ for (const { imageReferences, region, label } of MODES) {
             const { stdout } = await stack.run(["preview", "--json"]);
             const summary = policyStep(stdout)?.newState?.inputs?.pending;
             assert.ok(summary, `the policy's pending summary is in the preview:\n${stdout}`);
-            const pending = summary.groups.flatMap((g) => g.first);
+            const pending = pendingEntries(summary);
             assert.equal(summary.total, seed.unreferenced.length);
             assert.deepEqual(pending.map((p) => p.imageId).sort(), [...seed.unreferenced].sort());
             assert.ok((proxy.stats().byAction.DescribeImageReferences ?? 0) > before, "the reference check was asked");

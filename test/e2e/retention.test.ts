@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { motoEnv } from "../../scripts/lib/moto";
+import { pendingEntries } from "../../sdk/retention-pending-entry";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 import { newStack, Stack } from "../support/consumer";
 import { currentMoto } from "../support/moto-hooks";
@@ -28,7 +29,7 @@ interface Pending {
     digest: string;
     summary: string;
     total: number;
-    groups: { group: string; count: number; first: Entry[] }[];
+    groups: { region: string; group: string; count: number; images: string[] }[];
     heldBack: { total: number; byReason: { reason: string; count: number }[]; first: Entry[] };
     unknownInputs?: string[];
 }
@@ -131,14 +132,16 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
             pending?.groups.map((g) => [g.group, g.count]),
             [["ap-northeast-1", 1]],
         );
+        const listed = pendingEntries(pending!);
         assert.deepEqual(
-            pending?.groups[0].first.map((p) => p.imageId),
+            listed.map((p) => p.imageId),
             [images[3]],
         );
-        assert.match(pending!.groups[0].first[0].reason, /3rd newest in group ap-northeast-1 \(keepLatest 2\)/);
+        // One line per image, as `pulumi preview --diff` prints it: the why without the group and keepLatest.
+        assert.match(pending!.groups[0].images[0], new RegExp(`^${images[3]} \\d{4}-\\d{2}-\\d{2} .+: 3rd newest$`));
         assert.deepEqual(pending?.heldBack.first.map((h) => h.imageId).sort(), [images[0], images[1]].sort());
         const diff = await stack.run(["preview", "--diff"]);
-        assert.ok(diff.stdout.includes(images[3]), diff.stdout);
+        assert.ok(diff.stdout.includes(JSON.stringify(pending!.groups[0].images[0])), `the line, whole, in:\n${diff.stdout}`);
         const file = JSON.parse(fs.readFileSync(path.join(stack.dir, "retention-plan", "web-images.json"), "utf8"));
         assert.deepEqual(
             file.retire.map((p: Entry) => p.imageId),

@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/retention-policy-hooks";
+import { pendingEntries } from "../../sdk/retention-pending-entry";
 import { createSourceInstance, inventory } from "../../scripts/lib/ec2-fixtures";
 
 const REGION = "eu-central-1";
@@ -85,12 +86,17 @@ describe("AmiRetentionPolicy against moto", () => {
         const r = await hooks.check({}, settings);
         assert.deepEqual(r.failures, undefined);
         // 6 newest is kept; 1 (launch template), 2 (instance), 3 (Retain), 4 (template via SSM) are excluded
-        const first = r.inputs.pending.groups.flatMap((g: { first: { imageId: string; reason: string }[] }) => g.first);
+        const listed = pendingEntries(r.inputs.pending);
         assert.deepEqual(
-            first.map((p: { imageId: string }) => p.imageId),
+            listed.map((p) => p.imageId),
             [images[4]],
         );
-        for (const p of first) assert.match(p.reason, /newest in group eu-central-1 \(keepLatest 1\)/);
+        // One line per image; its why leaves out the group (listed with it) and keepLatest (an input beside it).
+        for (const p of listed) assert.match(p.reason, /^\d+(st|nd|rd|th) newest$/);
+        assert.deepEqual(
+            listed.map((p) => p.group),
+            ["eu-central-1"],
+        );
     });
 
     it("up retires it with its snapshot, leaves the rest, and a second plan is empty", async () => {
@@ -128,7 +134,7 @@ describe("AmiRetentionPolicy against moto", () => {
         images.push(r.ImageId!);
         const { inputs } = await hooks.check({}, settings);
         assert.deepEqual(
-            inputs.pending.groups.flatMap((g: { first: { imageId: string }[] }) => g.first.map((p) => p.imageId)),
+            pendingEntries(inputs.pending).map((p) => p.imageId),
             [images[5]],
         );
     });

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import * as sinon from "sinon";
 import * as hooks from "../../dynamic-providers/retention-policy-hooks";
+import { pendingEntries } from "../../sdk/retention-pending-entry";
 import { computePlan } from "../../dynamic-providers/retention-planning";
 import { Ec2Proxy, startEc2Proxy } from "../../emulator/ec2-proxy";
 import type { Handler } from "../../emulator/handler";
@@ -83,7 +84,7 @@ describe("retention inventory finds every kind of reference (moto, emulator prox
                 const instancesBefore = instanceListings;
                 const r = await hooks.check({}, settings(m));
                 assert.deepEqual(r.failures, undefined);
-                const planned = r.inputs.pending.groups.flatMap((g: { first: { imageId: string }[] }) => g.first.map((p) => p.imageId));
+                const planned = pendingEntries(r.inputs.pending).map((p) => p.imageId);
                 assert.equal(r.inputs.pending.total, s.unreferenced.length);
                 assert.deepEqual(planned.sort(), [...s.unreferenced].sort());
                 // DescribeImageReferences was asked (about the candidates only, ten at a time).

@@ -18,7 +18,7 @@ import { DescribeParametersCommand, GetParametersCommand, SSMClient } from "@aws
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
 import assert from "node:assert/strict";
-import { promises as fs } from "node:fs";
+import { promises as fs, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as sinon from "sinon";
@@ -26,8 +26,15 @@ import { RECHECK_AFTER_SECONDS, SHARING_RECORD_MAX_AGE_HOURS } from "../../dynam
 import * as hooks from "../../dynamic-providers/retention-policy-hooks";
 import { rulesOf } from "../../dynamic-providers/retention-planning";
 import { knownSharing, type SharingRecord } from "../../dynamic-providers/retention-sharing-records";
-import { atApplySummary, planDigest, printedBytes, summarizePlan } from "../../dynamic-providers/retention-summary";
-import { RETENTION_REPORT_LIMITS, type RetentionPendingSummary } from "../../sdk/retention-policy";
+import { atApplySummary, entryReason, planDigest, printedBytes, summarizePlan } from "../../dynamic-providers/retention-summary";
+import { planRetention, type RetentionImage } from "../../sdk/retention-plan";
+import {
+    formatPendingEntry,
+    parsePendingEntry,
+    pendingEntries,
+    RETENTION_REPORT_LIMITS,
+    type RetentionPendingSummary,
+} from "../../sdk/retention-policy";
 import { checkRetentionPolicyInputs, UNKNOWN } from "../../sdk/validation";
 import { ec2Error } from "../support/aws-errors";
 
@@ -53,7 +60,7 @@ const id = (n: number) => `ami-${String(n).padStart(17, "0")}`;
 const settings = { regions: ["us-east-1"], selector: { namePattern: "web-*" }, keepLatest: 1, policyName: "web-images" };
 
 /** The image ids a pending summary lists, in order. */
-const listed = (pending: RetentionPendingSummary) => pending.groups.flatMap((g) => g.first.map((e) => e.imageId));
+const listed = (pending: RetentionPendingSummary) => pendingEntries(pending).map((e) => e.imageId);
 
 describe("AmiRetentionPolicy provider hooks", () => {
     let log: sinon.SinonStub;
@@ -147,7 +154,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
         const grouped = (n: number, daysOld: number, app: string, extra: Partial<Image> = {}) =>
             image(n, daysOld, { Tags: [{ Key: "App", Value: app }], ...extra });
 
-        it("lists every image while the list fits the preview budget: per group its count, oldest and newest, each entry with age and why, and prints one line", async () => {
+        it("lists every image while the list fits the preview budget: per group its count, oldest and newest, one line per image with its date and why, and prints one line", async () => {
             ec2.on(DescribeImagesCommand).resolves({
                 Images: [
                     ...[1, 2, 3, 4, 5, 6, 7, 8].map((n) => grouped(n, 100 - n, "web")),
@@ -164,7 +171,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(p.status, "planned");
             assert.equal(p.total, 8, "7 web (one kept) + 1 api (one kept, one in use)");
             assert.deepEqual(
-                p.groups.map((g) => [g.group, g.count, g.first.length]),
+                p.groups.map((g) => [g.group, g.count, g.images.length]),
                 [
                     ["us-east-1/App=api", 1, 1],
                     ["us-east-1/App=web", 7, 7],
@@ -172,13 +179,15 @@ describe("AmiRetentionPolicy provider hooks", () => {
             );
             const web = p.groups[1];
             assert.deepEqual(
-                web.first.map((e) => e.imageId),
+                pendingEntries({ groups: [web] }).map((e) => e.imageId),
                 [1, 2, 3, 4, 5, 6, 7].map(id),
                 "oldest first",
             );
-            assert.equal(web.first[0].ageDays, 99);
-            assert.equal(web.first[0].name, "web-1");
-            assert.match(web.first[0].reason, /newest in group us-east-1\/App=web \(keepLatest 1\)/);
+            // The group header names the group, the policy's inputs its keepLatest: the line says the rest.
+            const created = /^\S+ (\S+) web-1: 8th newest$/.exec(web.images[0])?.[1];
+            assert.ok(created && Math.abs(Date.parse(created) - (Date.now() - 99 * DAY)) < 2 * DAY, web.images[0]);
+            assert.ok(web.images[0].startsWith(`${id(1)} `));
+            assert.equal(p.fullList, undefined, "every image is listed");
             assert.ok(Date.parse(web.oldest) < Date.parse(web.newest));
             assert.deepEqual(p.regions, [{ region: "us-east-1", count: 8, groups: 2 }]);
             assert.deepEqual(p.heldBack.byReason, [{ reason: "in use", count: 1 }]);
@@ -228,7 +237,8 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(p.total, 10_000);
             assert.equal(p.groups.length, 10);
             assert.deepEqual(p.moreGroups, { groups: 40, images: 8_000 });
-            assert.ok(p.groups.every((g) => g.count === 200 && g.first.length === 3));
+            assert.ok(p.groups.every((g) => g.count === 200 && g.images.length === 3));
+            assert.match(p.fullList!, /^30 of 10000 listed .*GOLDEN_AMI_RETENTION_PLAN_DIR=<dir>/);
             const pendingBytes = JSON.stringify(p).length;
             assert.ok(pendingBytes <= 20_000, `pending is ${pendingBytes} bytes`);
             // The CLI prints it one property a line, indented: about the size of indented JSON.
@@ -258,11 +268,11 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 group: group(n),
                 reason: `in use: ${"launch template lt-0123456789abcdef0 (version 3, $Default); ".repeat(6)}`,
             }));
-            const p = summarizePlan({ retire, skipped }, ["us-east-1"], now);
+            const p = summarizePlan({ retire, skipped }, ["us-east-1"]);
             assert.equal(p.total, 10_000);
             assert.equal(p.heldBack.total, 3_000);
-            assert.ok([...p.groups.flatMap((g) => g.first), ...p.heldBack.first].every((e) => e.reason.length <= 200));
-            assert.ok(p.groups[0].first[0].reason.endsWith("…"));
+            assert.ok([...pendingEntries(p), ...p.heldBack.first].every((e) => e.reason.length <= 200));
+            assert.ok(pendingEntries(p)[0].reason.endsWith("…"));
             const shown = JSON.stringify(p, null, 4).length;
             assert.ok(shown <= 25_000, `pending shows as about ${shown} bytes`);
         });
@@ -280,10 +290,10 @@ describe("AmiRetentionPolicy provider hooks", () => {
                         group: `us-east-1/App=app-${n % groups}`,
                         reason: "82 days old (maxAgeDays 30)",
                     }));
-                    const p = summarizePlan({ retire, skipped: [] }, ["us-east-1"], now, limits);
+                    const p = summarizePlan({ retire, skipped: [] }, ["us-east-1"], limits);
                     const shown = listed(p).length;
                     if (p.total !== count) return false;
-                    const bounded = p.groups.length <= limits.groups && p.groups.every((g) => g.first.length <= limits.perGroup);
+                    const bounded = p.groups.length <= limits.groups && p.groups.every((g) => g.images.length <= limits.perGroup);
                     // Every image within the budget, or else the bounded summary; and all of them whenever they fit.
                     if (shown === count && !p.moreGroups) return printedBytes(p) <= limits.previewBytes || bounded;
                     return bounded;
@@ -297,8 +307,153 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 group: "us-east-1",
                 reason: "82 days old (maxAgeDays 30)",
             }));
-            assert.equal(listed(summarizePlan({ retire: many.slice(0, 10), skipped: [] }, ["us-east-1"], now, limits)).length, 10);
-            assert.equal(listed(summarizePlan({ retire: many, skipped: [] }, ["us-east-1"], now, limits)).length, 3);
+            assert.equal(listed(summarizePlan({ retire: many.slice(0, 10), skipped: [] }, ["us-east-1"], limits)).length, 10);
+            assert.equal(listed(summarizePlan({ retire: many, skipped: [] }, ["us-east-1"], limits)).length, 3);
+        });
+
+        /** `perGroup` images a group in each region and group, named and dated as bakes are, planned by the real planner. */
+        const realisticPlan = (regions: string[], groups: number, perGroup: number) => {
+            const now = new Date("2026-12-06T00:00:00Z");
+            const images: RetentionImage[] = [];
+            for (const region of regions) {
+                for (let g = 0; g < groups; g++) {
+                    const app = `service-${String(g).padStart(2, "0")}`;
+                    for (let i = 0; i < perGroup; i++) {
+                        const n = images.length;
+                        const created = new Date(now.getTime() - (31 + i * 0.7) * DAY - (n % 1440) * 60_000);
+                        const name = `${app}-al2023-amd64-${created.toISOString().slice(0, 16).replace(/:/g, "-")}`;
+                        images.push({
+                            imageId: `ami-0${n.toString(16).padStart(6, "0")}9f8e7d6c5b`,
+                            region,
+                            name,
+                            creationDate: created.toISOString(),
+                            ownerId: "111122223333",
+                            tags: { App: app },
+                            snapshotIds: [],
+                        });
+                    }
+                }
+            }
+            const rules = {
+                selector: { namePattern: "*" },
+                groupBy: ["App"],
+                keepLatest: 3,
+                maxAgeDays: 30,
+                action: "deregister" as const,
+            };
+            return { images, plan: planRetention(images, new Map(), rules, now) };
+        };
+
+        it("lists 400 retirements of a realistic size (image ids, 40-character names, dates, the planner's reasons) within the 60 KB budget, every one", () => {
+            const { images, plan } = realisticPlan(["us-east-1"], 4, 103);
+            assert.equal(plan.retire.length, 400);
+            assert.ok(images.every((i) => i.imageId.length === 21 && i.name.length === 40));
+            const p = summarizePlan(plan, ["us-east-1"]);
+            const bytes = printedBytes(p);
+            assert.ok(bytes <= RETENTION_REPORT_LIMITS.previewBytes, `400 print as ${bytes} bytes`);
+            assert.equal(p.fullList, undefined);
+            // The checked inputs keep it in state: well under the state's 64 KB target.
+            assert.ok(JSON.stringify(p).length <= 48_000, `pending is ${JSON.stringify(p).length} bytes of state`);
+            const entries = pendingEntries(p);
+            assert.deepEqual(
+                entries.map((e) => e.imageId).sort(),
+                plan.retire.map((r) => r.imageId).sort(),
+                "every planned image is listed",
+            );
+            const byId = new Map(images.map((i) => [i.imageId, i]));
+            for (const e of entries) {
+                const image = byId.get(e.imageId)!;
+                assert.equal(e.name, image.name);
+                assert.equal(e.created, image.creationDate.slice(0, 10));
+                assert.equal(e.group, `us-east-1/App=${image.tags.App}`);
+                assert.match(e.reason, /^\d+(st|nd|rd|th) newest; \d+ days old$/, "the group and the policy's settings left out");
+            }
+        });
+
+        it("summarises 5,000 retirements within the 60 KB budget: counts per region and group, the first of each, and how to see them all", () => {
+            const { plan } = realisticPlan(["us-east-1", "eu-west-1"], 25, 103);
+            assert.equal(plan.retire.length, 5_000);
+            const p = summarizePlan(plan, ["us-east-1", "eu-west-1"]);
+            const bytes = printedBytes(p);
+            assert.ok(bytes <= RETENTION_REPORT_LIMITS.previewBytes, `5,000 print as ${bytes} bytes`);
+            assert.equal(p.total, 5_000);
+            assert.deepEqual(p.regions, [
+                { region: "us-east-1", count: 2_500, groups: 25 },
+                { region: "eu-west-1", count: 2_500, groups: 25 },
+            ]);
+            assert.equal(p.groups.length, RETENTION_REPORT_LIMITS.groups);
+            assert.ok(p.groups.every((g) => g.count === 100 && g.images.length === RETENTION_REPORT_LIMITS.perGroup));
+            assert.deepEqual(p.moreGroups, { groups: 40, images: 4_000 });
+            assert.equal(
+                p.fullList,
+                "30 of 5000 listed (all would print over 60000 bytes); every image with why: " +
+                    "preview with GOLDEN_AMI_RETENTION_PLAN_DIR=<dir> set, which writes <dir>/<policy name>.json",
+            );
+        });
+
+        it("measures the printed size as `pulumi preview --diff` prints it (a capture of the CLI's output)", () => {
+            // test/unit/fixtures/pending-preview.txt: the `pending` lines `pulumi preview --diff` (v3.259, a file
+            // backend, the policy at the top of the stack) printed for pending-preview.json.
+            const fixtures = path.join(__dirname, "fixtures");
+            const summary = JSON.parse(readFileSync(path.join(fixtures, "pending-preview.json"), "utf8")) as RetentionPendingSummary;
+            const printed = readFileSync(path.join(fixtures, "pending-preview.txt"), "utf8");
+            const cli = Buffer.byteLength(printed);
+            const bytes = printedBytes(summary);
+            assert.ok(bytes >= cli && bytes <= cli * 1.06, `estimated ${bytes} bytes, the CLI printed ${cli}`);
+            // One line per image, as documented.
+            for (const g of summary.groups)
+                g.images.forEach((line, i) =>
+                    assert.ok(printed.includes(`[${i}]: ${JSON.stringify(line)}\n`), `${line} printed on one line`),
+                );
+            assert.equal(pendingEntries(summary).length, summary.total);
+        });
+
+        it("an entry's why leaves out its group and the policy's settings, and keeps the rest", () => {
+            const group = "us-east-1/App=web";
+            assert.equal(
+                entryReason(
+                    `12th newest in group ${group} (keepLatest 3); 105 days old (maxAgeDays 30); deprecated since 2026-09-30`,
+                    group,
+                ),
+                "12th newest; 105 days old; deprecated since 2026-09-30",
+            );
+            assert.equal(
+                entryReason(
+                    `disabled (launches from it fail) and older than the 3 newest available images of group ${group} (keepLatest 3)`,
+                    group,
+                ),
+                "disabled (launches from it fail) and older than the 3 newest available images",
+            );
+            assert.equal(
+                entryReason("4th newest in group us-east-1/App=web-2 (keepLatest 3)", group),
+                "4th newest in group us-east-1/App=web-2",
+            );
+            assert.equal(
+                entryReason("failed bake (state failed: disk full): it can never launch", group),
+                "failed bake (state failed: disk full): it can never launch",
+            );
+        });
+
+        it("reads a listed line back into its fields, whatever the name and why (property), and refuses a line that is not one", () => {
+            const nameChar = fc.constantFrom(..."abcXYZ019 ()[]./-'@_".split(""));
+            fc.assert(
+                fc.property(
+                    fc.stringMatching(/^ami-[0-9a-f]{8,17}$/),
+                    fc.date({ min: new Date("2000-01-01"), max: new Date("2099-12-31"), noInvalidDate: true }),
+                    fc.array(nameChar, { minLength: 0, maxLength: 128 }).map((c) => c.join("")),
+                    fc.string({ minLength: 0, maxLength: 200 }),
+                    (imageId, date, name, reason) => {
+                        const creationDate = date.toISOString();
+                        const line = formatPendingEntry({ imageId, creationDate, name, reason });
+                        assert.deepEqual(parsePendingEntry(line), { imageId, created: creationDate.slice(0, 10), name, reason });
+                    },
+                ),
+            );
+            assert.equal(
+                parsePendingEntry(formatPendingEntry({ imageId: "ami-1", creationDate: "", name: "n", reason: "r" })).created,
+                "unknown",
+            );
+            assert.throws(() => parsePendingEntry("ami-1 no reason here"), /reading a pending entry: "ami-1 no reason here" is not/);
         });
 
         it("keeps failures up to a bound with the count beyond, each error cut short", async function () {
@@ -473,8 +628,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
                 reason: "2nd newest",
             },
         ];
-        const now = new Date("2026-03-01T00:00:00Z");
-        const summary = (retire: typeof planned) => summarizePlan({ retire, skipped: [] }, ["us-east-1"], now);
+        const summary = (retire: typeof planned) => summarizePlan({ retire, skipped: [] }, ["us-east-1"]);
         const state = {
             ...settings,
             action: "deregister",
@@ -493,11 +647,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.equal(other.changes, true);
         });
         it("shows no change when only the reasons or ages moved on (an age grew by a day)", async () => {
-            const later = summarizePlan(
-                { retire: [{ ...planned[0], reason: "older" }], skipped: [] },
-                ["us-east-1"],
-                new Date("2026-03-02T00:00:00Z"),
-            );
+            const later = summarizePlan({ retire: [{ ...planned[0], reason: "older" }], skipped: [] }, ["us-east-1"]);
             assert.notDeepEqual(later, (state as { pending: unknown }).pending);
             const d = await hooks.diff("p", state, { ...(state as object), pending: later } as never);
             assert.equal(d.changes, false);
