@@ -64,7 +64,7 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
         return { inputs: compact(inputs), failures: [{ property: "regions", reason: err.message }] };
     }
     inputs.pending = summarizePlan(plan, inputs.regions, now);
-    if (!inputs.retireShared) {
+    if (inputs.retireShared !== true) {
         const c = plan.sharingCounts;
         inputs.pending.sharing = {
             readNow: c.readNow,
