@@ -122,6 +122,13 @@ describe('AmiRetentionPolicy retireShared "when-unused" (image usage reports)', 
         );
         assert.match(held[0].reason, new RegExp(`shared with account ${OTHER}: kept unless its image usage report at apply shows no`));
         assert.equal(ec2.commandCalls(CreateImageUsageReportCommand).length, 0, "preview creates no report");
+        const lines = log.getCalls().map((c) => String(c.args[0]));
+        assert.ok(
+            lines.includes(
+                `retention web-images: kept unless EC2's image usage report at apply shows no instance or launch template using it in another account (shared): us-east-1/${id(1)}, us-east-1/${id(2)}`,
+            ),
+            lines.join("\n"),
+        );
     });
 
     it("apply retires the shared image no other account uses and keeps the one another account runs, saying who", async () => {
