@@ -106,7 +106,7 @@ async function readWhenReady(
     let result;
     try {
         result = await createWaiter(
-            { client, maxWaitTime: Math.max(timeoutMs / 1000, minDelay), minDelay, maxDelay },
+            { client, maxWaitTime: Math.max(timeoutMs / 1000, minDelay * 2), minDelay, maxDelay },
             reportId,
             async (c: EC2Client, id: string) => {
                 options.onPoll?.();
