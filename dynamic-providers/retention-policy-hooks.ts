@@ -64,7 +64,7 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
         return { inputs: compact(inputs), failures: [{ property: "regions", reason: err.message }] };
     }
     inputs.pending = summarizePlan(plan, inputs.regions);
-    if (!inputs.retireShared) {
+    if (inputs.retireShared !== true) {
         const c = plan.sharingCounts;
         inputs.pending.sharing = {
             readNow: c.readNow,
@@ -77,6 +77,14 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
     }
     remember(inputs.pending.digest, plan);
     console.log(`${label(inputs)}: ${inputs.pending.summary}`);
+    const awaiting = plan.skipped.filter((s) => s.awaitsUsageReport);
+    if (awaiting.length > 0) {
+        const ids = awaiting.slice(0, 5).map((s) => `${s.region}/${s.imageId}`);
+        const more = awaiting.length > ids.length ? ` and ${awaiting.length - ids.length} more` : "";
+        console.log(
+            `${label(inputs)}: kept unless EC2's image usage report at apply shows no instance or launch template using it in another account (shared): ${ids.join(", ")}${more}`,
+        );
+    }
     const file = await writePlanFile(inputs, plan, inputs.pending.digest, now);
     if (file) console.log(`${label(inputs)}: full plan (${plan.retire.length} to retire, ${plan.skipped.length} held back) in ${file}`);
     return { inputs: compact(inputs) };

@@ -1,5 +1,11 @@
 import type { RetentionPendingSummary, RetentionRunReport } from "../sdk/retention-policy";
-import type { LaunchTemplateVersionRule, RetentionAction, RetentionExclusions, RetentionSelector } from "../sdk/retention-plan";
+import type {
+    LaunchTemplateVersionRule,
+    RetentionAction,
+    RetentionExclusions,
+    RetentionSelector,
+    RetireShared,
+} from "../sdk/retention-plan";
 import type { AssumeRole } from "./ec2/client";
 import type { SharingRecord } from "./retention-sharing-records";
 
@@ -14,7 +20,7 @@ export interface RetentionPolicyInputs {
     deleteSnapshots: boolean;
     exclude: RetentionExclusions;
     dryRun: boolean;
-    retireShared?: boolean;
+    retireShared?: RetireShared;
     launchTemplateVersions?: LaunchTemplateVersionRule;
     /** The role whose account the policy works in (see withRole); the caller's when unset. */
     assumeRole?: AssumeRole;

@@ -1,5 +1,6 @@
 import pLimit from "p-limit";
 import {
+    byGroupThenAge,
     describeReferences,
     exclusionReason,
     ImageReference,
@@ -15,9 +16,11 @@ import { errorCode } from "./ec2/errors";
 import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
 import { addLaunchPermissions, describeImagesById, imagesInUse } from "./ec2/inventory";
 import type { EC2Client } from "./ec2/sdk-types";
-import { DELETE_IMAGE_TIMEOUT_MINUTES, RECHECK_AFTER_SECONDS, RETENTION_CONCURRENCY } from "./ec2/limits";
+import { DELETE_IMAGE_TIMEOUT_MINUTES, RECHECK_AFTER_SECONDS, RETENTION_CONCURRENCY, USAGE_REPORT_CONCURRENCY } from "./ec2/limits";
+import { usageByOtherAccounts, usageReportProgress, type UsageReportWait } from "./ec2/usage-reports";
+import { printProgress } from "./ec2/waiters";
 import type { RetentionPolicyInputs } from "./retention-policy-inputs";
-import { PlanFacts, rulesOf } from "./retention-planning";
+import { label, PlanFacts, rulesOf } from "./retention-planning";
 import { Outcome, runReport } from "./retention-run-report";
 import { factKey } from "./retention-sharing-records";
 import { snapshotsToKeep } from "./ec2/snapshot-ownership";
@@ -46,6 +49,7 @@ async function recheck(
     planned: PlannedRetirement[],
     inputs: RetentionPolicyInputs,
     now: Date,
+    sharingCleared = false,
 ): Promise<BatchFacts> {
     let current: Map<string, RetentionImage>;
     let inUse: Map<string, ImageReference[]>;
@@ -68,7 +72,8 @@ async function recheck(
         const error = `checking before acting: ${describeError(e)}`;
         return { ready: [], outcomes: planned.map((p) => ({ kind: "failed", imageId: p.imageId, region, error })) };
     }
-    const rules = rulesOf(inputs);
+    // Images a usage report cleared just now: their sharing is no longer a reason to keep them.
+    const rules = sharingCleared ? { ...rulesOf(inputs), retireShared: true } : rulesOf(inputs);
     const ready: RetentionImage[] = [];
     const outcomes: Outcome[] = [];
     for (const p of planned) {
@@ -109,6 +114,7 @@ async function retireImage(
     at: Date,
     references: ReadReferences | undefined,
     keepSnapshots?: ReadonlyMap<string, string>,
+    sharingCleared = false,
 ): Promise<Outcome> {
     const { imageId, region } = image;
     try {
@@ -128,8 +134,8 @@ async function retireImage(
                     keepSnapshots,
                     timeoutMinutes: DELETE_IMAGE_TIMEOUT_MINUTES,
                     references,
-                    // Sharing was read and ruled on by the plan (retireShared).
-                    sharesAllowed: inputs.retireShared === true,
+                    // Sharing was read and ruled on by the plan (retireShared), or by a usage report just now.
+                    sharesAllowed: inputs.retireShared === true || sharingCleared,
                     // The user's explicit exclude.inUse: false.
                     inUseAllowed: inputs.exclude?.inUse === false,
                     launchTemplateVersions: inputs.launchTemplateVersions,
@@ -178,7 +184,9 @@ async function factsForBatch(
     inputs: RetentionPolicyInputs,
     now: Date,
     known: PlanFacts | undefined,
+    sharingCleared = false,
 ): Promise<BatchFacts> {
+    if (sharingCleared) return { ...(await recheck(client, region, batch, inputs, now, true)), sharingJustRead: true };
     const fresh = known !== undefined && Date.now() - known.readAt <= RECHECK_AFTER_SECONDS * 1000;
     const facts = fresh ? batch.map((p) => known.facts.get(factKey(region, p.imageId))) : [];
     // Read by this plan's own inventory moments ago, which excluded what the plan showed (protection included).
@@ -219,10 +227,68 @@ async function sharedSincePlan(client: EC2Client, image: RetentionImage): Promis
 }
 
 /**
+ * Step 0, with `retireShared: "when-unused"`: the shared candidates the plan
+ * held back, each asked of EC2's image usage report (at most
+ * USAGE_REPORT_CONCURRENCY at once, bounded in time, progress in the log).
+ * Cleared: no instance or launch template in another account; retired like
+ * the planned images, facts read again. Anything else keeps the image, with why.
+ */
+async function clearedByUsageReports(
+    client: EC2Client,
+    region: string,
+    awaiting: readonly SkippedImage[],
+    inputs: RetentionPolicyInputs,
+    wait: UsageReportWait,
+): Promise<{ cleared: PlannedRetirement[]; outcomes: Outcome[] }> {
+    const kept = (s: SkippedImage, reason: string): Outcome => ({ kind: "skipped", imageId: s.imageId, region, reason });
+    let current: Map<string, RetentionImage>;
+    try {
+        current = await describeImagesById(
+            client,
+            region,
+            awaiting.map((s) => s.imageId),
+        );
+    } catch (e) {
+        return { cleared: [], outcomes: awaiting.map((s) => kept(s, `shared, usage unknown: reading it: ${describeError(e)}; kept`)) };
+    }
+    console.log(`${label(inputs)}: ${region}: asking EC2 for ${awaiting.length} image usage report(s) of shared candidates`);
+    const progress = usageReportProgress(`${label(inputs)}: ${region}`, awaiting.length, printProgress);
+    const limit = pLimit(USAGE_REPORT_CONCURRENCY);
+    const cleared: PlannedRetirement[] = [];
+    const outcomes: Outcome[] = [];
+    await Promise.all(
+        awaiting.map((s) =>
+            limit(async () => {
+                const image = current.get(s.imageId);
+                if (!image) return outcomes.push(kept(s, "already gone"));
+                const finding = await usageByOtherAccounts(client, s.imageId, image.ownerId, { ...wait, onPoll: progress.tick });
+                progress.done();
+                if (finding.kind === "used")
+                    return outcomes.push(
+                        kept(s, `shared and in use in another account: usage report ${finding.reportId} shows ${finding.users.join("; ")}`),
+                    );
+                if (finding.kind === "unknown") return outcomes.push(kept(s, `shared, usage unknown: ${finding.why}; kept (fail closed)`));
+                cleared.push({
+                    imageId: image.imageId,
+                    region,
+                    name: image.name,
+                    creationDate: image.creationDate,
+                    group: s.group ?? region,
+                    reason: `shared; usage report ${finding.reportId} shows no instance or launch template using it in another account`,
+                });
+            }),
+        ),
+    );
+    return { cleared: cleared.sort(byGroupThenAge), outcomes };
+}
+
+/**
  * Acts on a plan region by region (regions in parallel, bounded concurrency
  * within one), a batch at a time: facts (the plan's while fresh, else read
  * again; the next batch is read while this one is retired), retire, report.
- * One image failing never stops the others.
+ * One image failing never stops the others. With `retireShared:
+ * "when-unused"`, the shared candidates the plan held back are asked of
+ * their usage reports first (clearedByUsageReports).
  */
 export async function applyPlan(
     planned: readonly PlannedRetirement[],
@@ -232,35 +298,62 @@ export async function applyPlan(
     known?: PlanFacts,
     /** Images the plan held back (in use, shared, excluded, a state it leaves alone): counted and listed as skipped. */
     heldBack: readonly SkippedImage[] = [],
+    /** How long and how often to wait for usage reports (tests). */
+    usageReportWait: UsageReportWait = {},
 ): Promise<RetentionRunReport> {
-    const held: Outcome[] = heldBack.map((s) => ({ kind: "skipped", imageId: s.imageId, region: s.region, reason: s.reason }));
-    if (inputs.dryRun || planned.length === 0) return runReport(inputs, now, inputs.dryRun ? [] : held, planChanged);
-    const regions = [...new Set(planned.map((p) => p.region))];
+    const awaiting = inputs.retireShared === "when-unused" ? heldBack.filter((s) => s.awaitsUsageReport) : [];
+    const held: Outcome[] = heldBack
+        .filter((s) => !awaiting.includes(s))
+        .map((s) => ({ kind: "skipped", imageId: s.imageId, region: s.region, reason: s.reason }));
+    if (inputs.dryRun || planned.length + awaiting.length === 0) {
+        const all = [
+            ...held,
+            ...awaiting.map((s): Outcome => ({ kind: "skipped", imageId: s.imageId, region: s.region, reason: s.reason })),
+        ];
+        return runReport(inputs, now, inputs.dryRun ? [] : all, planChanged);
+    }
+    const regions = [...new Set([...planned, ...awaiting].map((p) => p.region))];
     const perRegion = await Promise.all(
         regions.map(async (region) => {
             const client = ec2Client(region);
-            const mine = planned.filter((p) => p.region === region);
-            const batches: PlannedRetirement[][] = [];
-            for (let i = 0; i < mine.length; i += RECHECK_BATCH) batches.push(mine.slice(i, i + RECHECK_BATCH));
             const limit = pLimit(RETENTION_CONCURRENCY);
             const outcomes: Outcome[] = [];
-            const read = (batch: PlannedRetirement[]) =>
-                factsForBatch(client, region, batch, inputs, now, known).then((f) => withSnapshotOwnership(client, f, inputs));
-            let next = read(batches[0]);
-            for (let b = 0; b < batches.length; b++) {
-                const checked = await next;
-                if (b + 1 < batches.length) next = read(batches[b + 1]);
-                const reread = !inputs.retireShared && !checked.sharingJustRead;
-                const retired = await Promise.all(
-                    checked.ready.map((image) =>
-                        limit(
-                            async () =>
-                                (reread && (await sharedSincePlan(client, image))) ||
-                                retireImage(client, image, inputs, now, checked.references, checked.keepSnapshots),
+            const retireAll = async (list: PlannedRetirement[], sharingCleared: boolean) => {
+                const batches: PlannedRetirement[][] = [];
+                for (let i = 0; i < list.length; i += RECHECK_BATCH) batches.push(list.slice(i, i + RECHECK_BATCH));
+                if (batches.length === 0) return;
+                const read = (batch: PlannedRetirement[]) =>
+                    factsForBatch(client, region, batch, inputs, now, known, sharingCleared).then((f) =>
+                        withSnapshotOwnership(client, f, inputs),
+                    );
+                let next = read(batches[0]);
+                for (let b = 0; b < batches.length; b++) {
+                    const checked = await next;
+                    if (b + 1 < batches.length) next = read(batches[b + 1]);
+                    const reread = inputs.retireShared !== true && !sharingCleared && !checked.sharingJustRead;
+                    const retired = await Promise.all(
+                        checked.ready.map((image) =>
+                            limit(
+                                async () =>
+                                    (reread && (await sharedSincePlan(client, image))) ||
+                                    retireImage(client, image, inputs, now, checked.references, checked.keepSnapshots, sharingCleared),
+                            ),
                         ),
-                    ),
-                );
-                outcomes.push(...checked.outcomes, ...retired);
+                    );
+                    outcomes.push(...checked.outcomes, ...retired);
+                }
+            };
+            const mine = awaiting.filter((s) => s.region === region);
+            // The reports are created first, so that EC2 works on them while the planned images are retired.
+            const reports = mine.length > 0 ? clearedByUsageReports(client, region, mine, inputs, usageReportWait) : undefined;
+            await retireAll(
+                planned.filter((p) => p.region === region),
+                false,
+            );
+            if (reports) {
+                const { cleared, outcomes: keptByReport } = await reports;
+                outcomes.push(...keptByReport);
+                await retireAll(cleared, true);
             }
             return outcomes;
         }),

@@ -22,6 +22,7 @@ export function planDigest(retire: readonly { region: string; imageId: string }[
 /** "in use: instance i-1 (running)" → "in use": what the counts per reason group by. */
 export function reasonKind(reason: string): string {
     if (reason.startsWith("in use")) return "in use";
+    if (reason.startsWith("shared with") && reason.includes('retireShared "when-unused"')) return "shared, usage report at apply";
     if (reason.startsWith("shared with")) return "shared";
     if (reason.startsWith("listed in exclude.imageIds")) return "exclude.imageIds";
     if (reason.includes("(exclude.tags)")) return "exclude.tags";

@@ -8,6 +8,7 @@ import { startEc2Proxy, type Ec2Proxy, type ProxyOptions } from "./ec2-proxy";
 import { motoEnv, startMoto, type Moto } from "./moto-server";
 import { ec2PagingHandler, ssmPagingHandler } from "./paging";
 import { kmsKeysHandler } from "./kms-keys";
+import { imageUsageReportsHandler, type UsageReportOptions } from "./image-usage-reports";
 import { imageReferencesHandler } from "./references";
 import { ssmImageParameters, type SsmImageParameters } from "./ssm-image-parameters";
 import { tagRulesHandler } from "./tag-rules";
@@ -112,6 +113,8 @@ export interface EmulatorOptions {
     builderBootMs?: number;
     /** Answer DescribeImageReferences (`emulate`) or refuse it as an endpoint without it does (`unsupported`). @default "emulate" */
     imageReferences?: "emulate" | "unsupported";
+    /** Image usage reports: how long one stays pending, which images' reports fail (emulator/image-usage-reports.ts). @default pending 10 s, none fail */
+    usageReports?: UsageReportOptions;
     /** AWS_REGION in the printed environment. @default "us-east-1" */
     region?: string;
     /** Progress messages. @default none */
@@ -158,6 +161,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             imageService: { defaultPageSize: strict.paging ? strict.paging.pageSize : 1000 },
             ...(options.eventualConsistency ? EVENTUAL_CONSISTENCY : {}),
             handlers: [
+                // First: it notes every request's access key (the accounts a report covers).
+                imageUsageReportsHandler({ pageSize: strict.paging ? strict.paging.pageSize : 1000, ...options.usageReports }),
                 tagRulesHandler({ tags: strict.tagRules, launchPermissions: strict.launchPermissionRules }),
                 ...(paging ? [ec2PagingHandler(paging)] : []),
                 imageReferencesHandler({ imageReferences: options.imageReferences }),

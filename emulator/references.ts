@@ -56,14 +56,6 @@ const MIN_MAX_RESULTS = 5;
 /** Items per page when the request has no MaxResults (the documentation gives none). */
 export const DEFAULT_PAGE_SIZE = 10;
 
-/** The image-usage-report actions (cross-account usage): not emulated, answered as an endpoint without them answers. */
-const USAGE_REPORT_ACTIONS = new Set([
-    "CreateImageUsageReport",
-    "DescribeImageUsageReports",
-    "DescribeImageUsageReportEntries",
-    "DeleteImageUsageReport",
-]);
-
 interface Scope {
     instanceStates: string[];
     versionDepth: number;
@@ -89,7 +81,6 @@ export function imageReferencesHandler(options: ReferencesOptions = {}): Handler
     const mode = options.imageReferences ?? "emulate";
     return async (ctx) => {
         if (ctx.service !== undefined && ctx.service !== "ec2") return undefined;
-        if (USAGE_REPORT_ACTIONS.has(ctx.action)) return invalidAction(ctx.action);
         if (ctx.action !== "DescribeImageReferences") return undefined;
         if (mode === "unsupported") return invalidAction(ctx.action);
         try {

@@ -141,10 +141,12 @@ export interface RetentionRules {
     /**
      * Also retire images shared with other accounts, organizations, OUs or
      * the public. Off by default because this account cannot see what other
-     * accounts launch from them.
+     * accounts launch from them. `"when-unused"`: the plan holds shared
+     * candidates back (`awaitsUsageReport`), and apply retires one only when
+     * EC2's image usage report shows no other account using it.
      * @default false
      */
-    retireShared?: boolean;
+    retireShared?: RetireShared;
     /**
      * Which launch-template versions count as using their image, the same
      * rule whether EC2's DescribeImageReferences or the enumeration answers:
@@ -170,11 +172,20 @@ export interface PlannedRetirement {
     reason: string;
 }
 
+/** See {@link RetentionRules.retireShared}. */
+export type RetireShared = boolean | "when-unused";
+
 /** An image the plan leaves alone although its rules alone would retire it (or one it never touches, like a pending bake), and why. */
 export interface SkippedImage {
     imageId: string;
     region: string;
     reason: string;
+    /**
+     * With `retireShared: "when-unused"`: held back only because it is
+     * shared; apply asks EC2's image usage report and retires it when no
+     * other account uses it.
+     */
+    awaitsUsageReport?: boolean;
     /** Its group, when the planner reports it. */
     group?: string;
 }
@@ -319,6 +330,22 @@ export function sharedWith(image: RetentionImage): string[] {
     return [...out].sort();
 }
 
+/** What a shared candidate waits for with `retireShared: "when-unused"` (preview shows it as the reason it is held back). */
+export const USAGE_REPORT_CONDITION =
+    'kept unless its image usage report at apply shows no instance or launch template using it in another account (retireShared "when-unused")';
+
+/**
+ * With `retireShared: "when-unused"`: whether sharing is the only thing
+ * that keeps the image (so a usage report showing no use retires it).
+ */
+export function awaitsUsageReport(image: RetentionImage, inUse: ImagesInUse, rules: RetentionRules, now: Date): boolean {
+    return (
+        rules.retireShared === "when-unused" &&
+        sharedWith(image).length > 0 &&
+        exclusionReason(image, inUse, { ...rules, retireShared: true }, now) === undefined
+    );
+}
+
 /** Why the policy never retires this image, or undefined. */
 export function exclusionReason(image: RetentionImage, inUse: ImagesInUse, rules: RetentionRules, now: Date): string | undefined {
     const ex = rules.exclude ?? {};
@@ -328,7 +355,8 @@ export function exclusionReason(image: RetentionImage, inUse: ImagesInUse, rules
     if (tag) return `tagged ${tag[0]}=${image.tags[tag[0]]} (exclude.tags)`;
     const used = ex.inUse !== false ? inUseReason(inUse, image.imageId) : undefined;
     if (used !== undefined) return `in use: ${used}`;
-    const shares = rules.retireShared ? [] : sharedWith(image);
+    const shares = rules.retireShared === true ? [] : sharedWith(image);
+    if (shares.length > 0 && rules.retireShared === "when-unused") return `shared with ${listed(shares)}: ${USAGE_REPORT_CONDITION}`;
     if (shares.length > 0)
         return `shared with ${listed(shares)}: launches in other accounts are invisible to this one (retireShared: true retires shared images)`;
     if (ex.launchedWithinDays !== undefined && image.lastLaunchedTime) {
@@ -483,13 +511,21 @@ export function planRetention(images: readonly RetentionImage[], inUse: ImagesIn
                 standing.kind === "failed"
                     ? action === "deregister"
                     : standing.kind !== "untouchable" && pastKept(image) && oldEnough(image);
-            if (wouldRetire) skip(image, group, reason);
+            if (!wouldRetire) continue;
+            skip(image, group, reason);
+            if (awaitsUsageReport(image, inUse, rules, now)) skipped[skipped.length - 1].awaitsUsageReport = true;
         }
     }
     return {
         retire: retire.sort(byGroupThenAge),
         // creationDate only sorts the skipped images; it is not part of what is reported.
-        skipped: skipped.sort(byGroupThenAge).map(({ imageId, region, group, reason }) => ({ imageId, region, group, reason })),
+        skipped: skipped.sort(byGroupThenAge).map(({ imageId, region, group, reason, awaitsUsageReport: awaits }) => ({
+            imageId,
+            region,
+            group,
+            reason,
+            ...(awaits ? { awaitsUsageReport: true } : {}),
+        })),
     };
 }
 

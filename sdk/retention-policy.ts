@@ -63,9 +63,22 @@ export interface AmiRetentionPolicyArgs {
      * the public. Off by default: this account cannot see what other accounts
      * launch from a shared image, so retiring it may break them. Held-back
      * shared images are listed in the preview's `heldBack`.
+     *
+     * `"when-unused"`: at apply, one EC2 image usage report per shared
+     * candidate (CreateImageUsageReport, at most
+     * USAGE_REPORT_CONCURRENCY at once), waited for up to
+     * USAGE_REPORT_TIMEOUT_MINUTES with progress in the log; the image is
+     * retired only when its report shows no instance and no launch template
+     * (its 10,000 most recent versions) in another account. A report that
+     * fails, expires, cannot be read or is not ready in time keeps the image
+     * (listed in `lastRun.skipped` with why). Preview creates no report (a
+     * report is a resource EC2 keeps for 30 days): it lists shared
+     * candidates in `heldBack` as kept unless the report at apply shows no
+     * use. Another account can still launch the image between its report and
+     * its retirement.
      * @default false
      */
-    readonly retireShared?: pulumi.Input<boolean>;
+    readonly retireShared?: pulumi.Input<boolean | "when-unused">;
     /**
      * Which launch-template versions keep their image in use: `"in-use"`
      * counts every template's `$Default` and `$Latest` and the versions an

@@ -150,8 +150,8 @@ export async function retentionInventory(
     // Nothing the rules would retire: no reference can change that, so no more calls.
     if (candidates.size === 0) return { images, inUse: new Map(), sharingRead: [], sharingKnown: [] };
     const inUse = await imagesInUse(client, region, [...candidates], { launchTemplateVersions: rules.launchTemplateVersions });
-    // retireShared: sharing changes nothing, so it is not read.
-    if (rules.retireShared) return { images, inUse, sharingRead: [], sharingKnown: [] };
+    // retireShared true: sharing changes nothing, so it is not read ("when-unused" reads it: shared candidates get usage reports).
+    if (rules.retireShared === true) return { images, inUse, sharingRead: [], sharingKnown: [] };
     const unshared = planRetention(images, inUse, { ...rules, retireShared: true }, now);
     const stillCandidates = new Set(unshared.retire.map((r) => r.imageId));
     const toRead: RetentionImage[] = [];

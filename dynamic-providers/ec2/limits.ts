@@ -126,3 +126,27 @@ export const STATUS_CHECK_TIMEOUT_MINUTES = 15;
 export const CONSOLE_MARKER_WAIT_SECONDS = 180;
 /** How long RunInstances is retried while a new instance profile propagates through IAM. */
 export const IAM_PROPAGATION_SECONDS = 120;
+
+/**
+ * How long retention (`retireShared: "when-unused"`) waits for the image
+ * usage reports of one region. EC2 documents no duration for a report to go
+ * from `pending` to `available`; past this, every report still pending keeps
+ * its image (fail closed) and the next run asks again. Scaled by
+ * GOLDEN_AMI_POLL_SCALE in tests.
+ */
+export const USAGE_REPORT_TIMEOUT_MINUTES = 30;
+/** Delay bounds, in seconds, between two polls of a usage report (the SDK's ImageUsageReportAvailable waiter's 15 s and up). */
+export const USAGE_REPORT_POLL_MIN_DELAY_SECONDS = 15;
+export const USAGE_REPORT_POLL_MAX_DELAY_SECONDS = 60;
+/**
+ * Usage reports created and waited for at once per region: each costs one
+ * CreateImageUsageReport (the mutating bucket, request-pacing.ts) and a poll
+ * now and then; EC2 documents no quota of reports in progress, so few.
+ */
+export const USAGE_REPORT_CONCURRENCY = 4;
+/**
+ * Launch-template versions a usage report looks at (EC2's `version-depth`,
+ * 1 to 10,000, default 20): all of them, since another account's Auto
+ * Scaling groups may pin any version.
+ */
+export const USAGE_REPORT_VERSION_DEPTH = 10_000;

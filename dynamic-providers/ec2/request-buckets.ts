@@ -75,6 +75,7 @@ export const ACTION_CATEGORIES: Readonly<Record<string, Ec2ActionCategory>> = {
     DescribeImageAttribute: "non-mutating",
     DescribeImageReferences: "non-mutating",
     DescribeImageUsageReports: "non-mutating",
+    DescribeImageUsageReportEntries: "non-mutating",
     DescribeLaunchTemplates: "non-mutating",
     DescribeLaunchTemplateVersions: "non-mutating",
     // Retention's inventory, always paginated (MaxResults 1000).
@@ -99,6 +100,7 @@ export const ACTION_CATEGORIES: Readonly<Record<string, Ec2ActionCategory>> = {
     DisableImage: "mutating",
     StopInstances: "mutating",
     CreateImageUsageReport: "mutating",
+    DeleteImageUsageReport: "mutating",
     CopyImage: "uncategorized",
     CreateSnapshot: "uncategorized",
     CreateTags: "uncategorized",

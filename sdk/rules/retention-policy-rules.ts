@@ -199,12 +199,11 @@ export const RETENTION_POLICY_RULES: RuleTable<RetentionPolicyCheckInputs> = [
                 : `${show(v)} is not a launch-template version rule; use "in-use" ($Default, $Latest and versions groups and fleets name) or "all" (every version)`,
     },
     {
-        name: "retireShared",
-        failures: ({ news }) => {
-            const failures: CheckFailure[] = [];
-            apply(failures, "retireShared", news.retireShared, booleanRule);
-            return failures;
-        },
+        property: "retireShared",
+        rule: (v) =>
+            typeof v === "boolean" || v === "when-unused"
+                ? undefined
+                : `${show(v)} is not a shared-image rule; use false (keep shared images), "when-unused" (retire one only when its usage report shows no other account using it) or true (retire shared images like the others)`,
     },
     {
         name: "exclude",

@@ -599,7 +599,7 @@ describe("AmiRetentionPolicy provider hooks", () => {
             ["exclude.tags", { exclude: { tags: { "aws:x": "1" } } }, "reserves"],
             ["exclude.inUse", { exclude: { inUse: "no" } }, "true or false"],
             ["exclude.launchedWithinDays", { exclude: { launchedWithinDays: -1 } }, "0 or more"],
-            ["retireShared", { retireShared: "yes" }, "true or false"],
+            ["retireShared", { retireShared: "yes" }, '"when-unused"'],
             ["launchTemplateVersions", { launchTemplateVersions: "latest" }, 'use "in-use"'],
         ];
         for (const [property, change, fragment] of table) {
