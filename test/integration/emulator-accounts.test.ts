@@ -21,7 +21,7 @@ import {
     RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import assert from "node:assert/strict";
 import { ec2Client, withRole } from "../../dynamic-providers/ec2/client";
@@ -166,6 +166,33 @@ describe("emulator: accounts (STS AssumeRole) and images shared between them", f
         const copy = await settled(mine, ImageId!);
         assert.equal(copy.State, "failed");
         assert.match(copy.StateReason!.Message!, /not shared with account 123456789012/);
+    });
+
+    it("an aws:ec2:image parameter is validated and written in the caller's account: the role's image, the role's parameter", async () => {
+        const ssm = new SSMClient({
+            region: REGION,
+            endpoint: emulator.endpoint,
+            credentials: fromTemporaryCredentials({
+                params: { RoleArn: `arn:aws:iam::${OTHER}:role/images`, RoleSessionName: "accounts-ssm" },
+                masterCredentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+                clientConfig: { region: REGION, endpoint: emulator.endpoint },
+            }),
+        });
+        const mineSsm = new SSMClient({
+            region: REGION,
+            endpoint: emulator.endpoint,
+            credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+        });
+        try {
+            const Name = "/accounts/theirs/latest";
+            await ssm.send(new PutParameterCommand({ Name, Value: theirImage, Type: "String", DataType: "aws:ec2:image" }));
+            await emulator.ssmImages.settled();
+            assert.equal((await ssm.send(new GetParameterCommand({ Name }))).Parameter!.Value, theirImage);
+            assert.equal(await refusal(mineSsm.send(new GetParameterCommand({ Name }))), "ParameterNotFound");
+        } finally {
+            ssm.destroy();
+            mineSsm.destroy();
+        }
     });
 
     it("a launch permission removed: the image is no longer visible to the other account, and CopyImage of it is refused", async () => {
