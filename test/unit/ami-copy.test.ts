@@ -101,6 +101,11 @@ describe("AmiCopy provider hooks", () => {
             );
             assert.match(r.failures![0].reason, /does not exist in us-east-1.*set sourceAmiId to an available AMI/);
         });
+        it("with assumeRole, says the source may be another account's not shared with the role's account", async () => {
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            const r = await hooks.check({}, { ...inputs, assumeRole: { roleArn: "arn:aws:iam::111122223333:role/golden-ami" } });
+            assert.match(r.failures![0].reason, /not shared with account 111122223333.*add a launch permission for this account/);
+        });
         it("accepts an existing source, and leaves an unreachable EC2 for up to report", async () => {
             ec2.on(DescribeImagesCommand).resolves({ Images: [image({ ImageId: SOURCE, Name: "web" })] });
             assert.deepEqual((await hooks.check({}, inputs)).failures, []);
