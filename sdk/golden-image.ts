@@ -303,7 +303,9 @@ export { GoldenImageBake };
  * AMI, or a changed script or build setting, changes `buildHash` and the
  * preview shows a replacement naming what changed. The new image is made
  * first, the published parameter switches to it, then the old image, its
- * copies and snapshots are deleted, unless it is still in use.
+ * copies and snapshots are deleted, unless it is still in use. With
+ * `distribute`, other accounts get copies of their own the same way, made
+ * and deleted there with their roles.
  *
  * @example
  * ```ts

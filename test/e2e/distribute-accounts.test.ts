@@ -140,6 +140,37 @@ describe("GoldenImage distribute and AmiCopy from a shared source, two accounts 
         assert.ok(shared.BlockDeviceMappings!.filter((m) => m.Ebs).every((m) => m.Ebs!.Encrypted && m.Ebs!.KmsKeyId === keyArn));
     });
 
+    it("a new build replaces the second account's copy there: the new one published, the old one and its snapshots deleted", async function () {
+        this.timeout(600_000);
+        const first = await stack.outputs();
+        const oldCopy = (first.distributedImageIds as Record<string, Record<string, string>>)[OTHER][TARGET];
+        const steady = await stack.run(["preview", "--expect-no-changes"], { check: false });
+        assert.equal(steady.code, 0, `a second preview shows changes:\n${steady.stdout}`);
+        await stack.config({ version: "2" });
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const out = await stack.outputs();
+        const newCopy = (out.distributedImageIds as Record<string, Record<string, string>>)[OTHER][TARGET];
+        assert.notEqual(out.imageId, first.imageId);
+        assert.notEqual(newCopy, oldCopy);
+        const target = theirs(TARGET);
+        const [current] = (await target.send(new DescribeImagesCommand({ ImageIds: [newCopy] }))).Images!;
+        const currentSnapshots = current.BlockDeviceMappings!.filter((m) => m.Ebs).map((m) => m.Ebs!.SnapshotId!);
+        // EC2 answers a deregistered image as `deregistered` for a while, then not at all.
+        const old = await target.send(new DescribeImagesCommand({ ImageIds: [oldCopy] })).then(
+            (r) => r.Images?.[0]?.State,
+            (e: Error) => e.name,
+        );
+        target.destroy();
+        assert.ok(old === "deregistered" || old === "InvalidAMIID.NotFound", `the old copy ${oldCopy}: ${old}`);
+        const ssm = new SSMClient({ ...clientConfig(TARGET), credentials: theirCredentials(TARGET) });
+        assert.equal((await ssm.send(new GetParameterCommand({ Name: PARAMETER }))).Parameter!.Value, newCopy);
+        ssm.destroy();
+        // Only the current copy and its snapshots are left in the second account's target region.
+        const now = await owned(theirs(TARGET));
+        assert.deepEqual(now.images, [...untouched[TARGET].images, newCopy].sort());
+        assert.deepEqual(now.snapshots, [...untouched[TARGET].snapshots, ...currentSnapshots].sort());
+    });
+
     it("destroy: the second account's copies, their snapshots and the parameter are gone; the account is as it was", async function () {
         this.timeout(600_000);
         await stack.run(["destroy", "--yes", "--skip-preview"]);

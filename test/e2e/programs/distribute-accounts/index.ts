@@ -9,7 +9,11 @@ const assumeRole = { roleArn: config.require("roleArn") };
 
 const web = new GoldenImage("web", {
     baseImage: { ssmParameter: config.require("baseParameter") },
-    build: { instanceType: "t3.small", userData: `#!/bin/bash\nset -e\necho "golden-ami: success"\npoweroff\n`, timeoutMinutes: 10 },
+    build: {
+        instanceType: "t3.small",
+        userData: `#!/bin/bash\nset -e\necho "version ${config.get("version") ?? "1"}"\necho "golden-ami: success"\npoweroff\n`,
+        timeoutMinutes: 10,
+    },
     image: { tags: { App: "web" } },
     distribute: [{ assumeRole, regions: [config.require("targetRegion")], publish: { ssmParameter: config.require("targetParameter") } }],
 });
