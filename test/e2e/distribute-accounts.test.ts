@@ -1,9 +1,11 @@
 // GoldenImage `distribute` and AmiCopy from a shared source under the real
 // `pulumi` CLI against the strict emulator with two accounts: the caller's
-// (builds) and a role's (receives). One stack, one up, one destroy: the image
-// is shared with the second account, copied there by its role (owned by it,
-// tagged, published in its SSM), an AmiCopy made by that account from the
-// shared image with its own KMS key; destroy leaves the second account as it was.
+// (builds) and a role's (receives). One stack (about 40 s): up (the image is
+// shared with the second account, copied there by its role, owned by it,
+// tagged, published in its SSM; an AmiCopy made by that account from the
+// shared image with its own KMS key), a rebuild (the copy replaced there), the
+// target dropped (copy deleted, share revoked), destroy (the second account as
+// it was).
 import {
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
@@ -169,6 +171,22 @@ describe("GoldenImage distribute and AmiCopy from a shared source, two accounts 
         const now = await owned(theirs(TARGET));
         assert.deepEqual(now.images, [...untouched[TARGET].images, newCopy].sort());
         assert.deepEqual(now.snapshots, [...untouched[TARGET].snapshots, ...currentSnapshots].sort());
+    });
+
+    it("a target dropped from distribute: its copy and parameter are deleted there and the share is revoked", async function () {
+        this.timeout(600_000);
+        await stack.config({ distribute: "off" });
+        await stack.run(["up", "--yes", "--skip-preview"]);
+        const out = await stack.outputs();
+        assert.deepEqual(out.distributedImageIds, {});
+        const home = mine(HOME);
+        const perms = await home.send(new DescribeImageAttributeCommand({ ImageId: out.imageId as string, Attribute: "launchPermission" }));
+        home.destroy();
+        assert.deepEqual(perms.LaunchPermissions, []);
+        assert.deepEqual(await owned(theirs(TARGET)), untouched[TARGET]);
+        const ssm = new SSMClient({ ...clientConfig(TARGET), credentials: theirCredentials(TARGET) });
+        assert.equal(await refusal(ssm.send(new GetParameterCommand({ Name: PARAMETER }))), "ParameterNotFound");
+        ssm.destroy();
     });
 
     it("destroy: the second account's copies, their snapshots and the parameter are gone; the account is as it was", async function () {

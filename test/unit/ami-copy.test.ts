@@ -118,6 +118,15 @@ describe("AmiCopy provider hooks", () => {
             assert.deepEqual(r.failures, []);
             assert.equal(ec2.calls().length, 0);
         });
+        it("makes no EC2 call for an unchanged copy in the source's region: a source no longer shared does not break the stack", async () => {
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            const same = { ...inputs, region: "us-east-1", assumeRole: { roleArn: "arn:aws:iam::111122223333:role/golden-ami" } };
+            assert.deepEqual((await hooks.check(same, same)).failures, []);
+            assert.equal(ec2.calls().length, 0);
+            // A new name in the source's region is still read against the source's name.
+            await hooks.check(same, { ...same, name: "web-dr-2" });
+            assert.equal(ec2.calls().length > 0, true);
+        });
     });
 
     describe("idempotency token", () => {

@@ -15,7 +15,11 @@ const web = new GoldenImage("web", {
         timeoutMinutes: 10,
     },
     image: { tags: { App: "web" } },
-    distribute: [{ assumeRole, regions: [config.require("targetRegion")], publish: { ssmParameter: config.require("targetParameter") } }],
+    // distribute: "off" drops the target (its copies go, the share is revoked).
+    distribute:
+        config.get("distribute") === "off"
+            ? []
+            : [{ assumeRole, regions: [config.require("targetRegion")], publish: { ssmParameter: config.require("targetParameter") } }],
 });
 
 // The destination account copies the image shared with it (web's own share), with its own key.
