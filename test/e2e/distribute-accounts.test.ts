@@ -3,17 +3,23 @@
 // (builds) and a role's (receives). One stack (about 40 s): up (the image is
 // shared with the second account, copied there by its role, owned by it,
 // tagged, published in its SSM; an AmiCopy made by that account from the
-// shared image with its own KMS key), a rebuild (the copy replaced there), the
+// shared image with its own KMS key), a rebuild (the copy replaced there, the
+// old one kept by the in-use guard run there while that account's instance
+// uses it), the
 // target dropped (copy deleted, share revoked), destroy (the second account as
 // it was).
 import {
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
     DescribeSnapshotsCommand,
+    DeregisterImageCommand,
     EC2Client,
     type Image,
     paginateDescribeImages,
     paginateDescribeSnapshots,
+    RunInstancesCommand,
+    TerminateInstancesCommand,
+    waitUntilInstanceTerminated,
 } from "@aws-sdk/client-ec2";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -142,14 +148,26 @@ describe("GoldenImage distribute and AmiCopy from a shared source, two accounts 
         assert.ok(shared.BlockDeviceMappings!.filter((m) => m.Ebs).every((m) => m.Ebs!.Encrypted && m.Ebs!.KmsKeyId === keyArn));
     });
 
-    it("a new build replaces the second account's copy there: the new one published, the old one and its snapshots deleted", async function () {
+    it("a new build replaces the second account's copy there; the guard run there keeps the old one while an instance of that account uses it", async function () {
         this.timeout(600_000);
         const first = await stack.outputs();
         const oldCopy = (first.distributedImageIds as Record<string, Record<string, string>>)[OTHER][TARGET];
         const steady = await stack.run(["preview", "--expect-no-changes"], { check: false });
         assert.equal(steady.code, 0, `a second preview shows changes:\n${steady.stdout}`);
+        // An instance in the second account runs the old copy: only that account's in-use check can see it.
+        const user = theirs(TARGET);
+        const run = await user.send(new RunInstancesCommand({ ImageId: oldCopy, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
+        const instanceId = run.Instances![0].InstanceId!;
         await stack.config({ version: "2" });
         await stack.run(["up", "--yes", "--skip-preview"]);
+        const [kept] = (await user.send(new DescribeImagesCommand({ ImageIds: [oldCopy] }))).Images!;
+        assert.equal(kept.State, "available", "kept: in use in its account");
+        assert.ok(tagsOf(kept)["golden-ami:kept-in-use"], `tagged as kept: ${JSON.stringify(tagsOf(kept))}`);
+        // The user moves off it and retires it (keepLatest would, in the stack).
+        await user.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+        await waitUntilInstanceTerminated({ client: user, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instanceId] });
+        await user.send(new DeregisterImageCommand({ ImageId: oldCopy, DeleteAssociatedSnapshots: true }));
+        user.destroy();
         const out = await stack.outputs();
         const newCopy = (out.distributedImageIds as Record<string, Record<string, string>>)[OTHER][TARGET];
         assert.notEqual(out.imageId, first.imageId);
