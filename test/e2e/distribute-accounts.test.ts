@@ -1,13 +1,12 @@
 // GoldenImage `distribute` and AmiCopy from a shared source under the real
 // `pulumi` CLI against the strict emulator with two accounts: the caller's
-// (builds) and a role's (receives). One stack (about 40 s): up (the image is
-// shared with the second account, copied there by its role, owned by it,
+// (builds) and a role's (receives). One stack (about a minute): up (the image
+// is shared with the second account, copied there by its role, owned by it,
 // tagged, published in its SSM; an AmiCopy made by that account from the
 // shared image with its own KMS key), a rebuild (the copy replaced there, the
 // old one kept by the in-use guard run there while that account's instance
-// uses it), the
-// target dropped (copy deleted, share revoked), destroy (the second account as
-// it was).
+// uses it), the target dropped (copy deleted, share revoked), destroy (the
+// second account as it was).
 import {
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
