@@ -1,6 +1,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { AmiCopyInputs, descriptor } from "../sdk/ami-copy";
 import { replaceKeys } from "../sdk/image-kind";
+import { roleAccount } from "../sdk/rules/assume-role";
 import type { CheckFailure } from "../sdk/rules/primitives";
 import { ec2Client } from "./ec2/client";
 import { tagsToRecord } from "./ec2/converters";
@@ -53,11 +54,15 @@ export async function checkWithEc2(news: Partial<AmiCopyInputs>): Promise<CheckF
         source = await findSource(client, () => findImageById(client, sourceAmiId!));
     } catch (e) {
         if (!isNotFound(e)) return undefined; // unreachable: CopyImage will say so, with the AWS error code
+        // Another account's image is visible only once shared with this one (launch permission): the same answer.
+        const account = roleAccount(news.assumeRole);
         return {
             property: "sourceAmiId",
             reason:
-                `sourceAmiId: AMI ${sourceAmiId} does not exist in ${sourceAmiRegion} (or is deregistered); ` +
-                `set sourceAmiId to an available AMI of that region, or sourceAmiRegion to the region the AMI lives in`,
+                `sourceAmiId: AMI ${sourceAmiId} does not exist in ${sourceAmiRegion} (or is deregistered, or is another ` +
+                `account's and not shared with ${account ? `account ${account}` : "the caller's account"}); ` +
+                `set sourceAmiId to an available AMI of that region, or sourceAmiRegion to the region the AMI lives in, ` +
+                `or have its owner add a launch permission for this account`,
         };
     }
     if (region === sourceAmiRegion && source.Name === name) {

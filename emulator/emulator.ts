@@ -149,7 +149,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         validation: strict.ssmImageValidation,
         refuseDataTypeChange: strict.ssmDataTypeChange,
         // Images live in the image service's table, not at moto: asked as a client asks (DescribeImages).
-        isAvailable: async (region, imageId) => (proxy ? (await imageStateAt(proxy.endpoint, region, imageId)) === "available" : false),
+        isAvailable: async (region, imageId, accessKey) =>
+            proxy ? (await imageStateAt(proxy.endpoint, region, imageId, accessKey)) === "available" : false,
     });
     const paging = strict.paging && { ...strict.paging, privateSnapshotOwners: strict.baseImages ? [...AMAZON_OWNER_IDS] : [] };
     try {
@@ -196,13 +197,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 }
 
 /** An image's state as DescribeImages at the emulator's endpoint answers it (undefined when it is not found). */
-async function imageStateAt(endpoint: string, region: string, imageId: string): Promise<string | undefined> {
+async function imageStateAt(endpoint: string, region: string, imageId: string, accessKey = "testing"): Promise<string | undefined> {
     const body = new URLSearchParams({ Action: "DescribeImages", Version: API_VERSION, "ImageId.1": imageId }).toString();
     const reply = await fetch(endpoint, {
         method: "POST",
         headers: {
             "content-type": "application/x-www-form-urlencoded",
-            authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${region}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
+            // The client's key: the proxy answers in its account (an image of another account is not "available in your account").
+            authorization: `AWS4-HMAC-SHA256 Credential=${accessKey}/20260101/${region}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
         },
         body,
     });

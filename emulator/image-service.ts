@@ -670,6 +670,9 @@ export class ImageService {
         const sourceRegion = params.get("SourceRegion") ?? req.region;
         const sourceReq: ImageRequest = { ...req, region: sourceRegion, moto: req.motoIn(sourceRegion) };
         if (this.switches().publicImages) await this.seedPublicImages(sourceReq);
+        // Another account's image is found only when shared with the caller (launch permission, public): "Copy an
+        // AMI", cross-account copying. Not shared: InvalidAMIID.NotFound, as DescribeImages answers for it. The copy
+        // and its new snapshots are the caller's (newImage, copySnapshot: in the caller's account), never the source's.
         const source = this.mustFind(sourceReq, params.get("SourceImageId"));
         if (source.state !== "available") {
             throw new Refused("IncorrectState", `Image ${source.imageId} is ${source.state}; only available images can be copied.`);
@@ -682,9 +685,9 @@ export class ImageService {
         this.checkTags(snapshotTags);
         this.checkDuplicate(req, params.get("Name") ?? "");
 
-        let keyProblem: string | undefined;
+        let keyProblem = this.crossAccountKeyProblem(req, source);
         let keyArn: string | undefined;
-        if (encrypted) {
+        if (encrypted && !keyProblem) {
             const resolved = await this.resolveKey(req, kmsKeyId ?? "alias/aws/ebs");
             keyArn = resolved.arn;
             keyProblem = resolved.problem;
@@ -777,6 +780,30 @@ export class ImageService {
         }
         await this.tagSnapshot(req.moto, snapshotId, tags);
         return snapshotId;
+    }
+
+    /**
+     * Why a copy of another account's image cannot read the source's
+     * encrypted snapshots, if it cannot. "Copy an AMI" (EC2 User Guide,
+     * cross-account copying): the caller needs launch permission on the
+     * source (without it the source is not found, as DescribeImages answers:
+     * InvalidAMIID.NotFound, see mustFind) and "the copy is owned by" the
+     * caller. "Share an AMI with specific AWS accounts": "you must share any
+     * KMS keys used to encrypt snapshots that an AMI references", and "You
+     * can't share AMIs that are backed by snapshots that are encrypted with
+     * the default AWS managed key". The emulator keeps no key policies across
+     * accounts, so another account's key is never shared here: the copy is
+     * accepted and ends `failed`, as a copy with an unusable key does (the
+     * docs do not say whether EC2 refuses at once or fails the copy; the
+     * failed copy is the harder one for a caller, which must remove it).
+     * `kmsChecks` off allows it.
+     */
+    private crossAccountKeyProblem(req: ImageRequest, source: Image): string | undefined {
+        if (source.ownerId === req.account || !this.switches().kmsChecks) return undefined;
+        const encrypted = source.mappings.find((m) => m.ebs?.encrypted);
+        if (!encrypted) return undefined;
+        const key = encrypted.ebs!.kmsKeyId ?? "the AWS managed key alias/aws/ebs";
+        return `The KMS key ${key} that encrypts the snapshots of ${source.imageId} (account ${source.ownerId}) is not shared with account ${req.account}.`;
     }
 
     /** A KMS key as EC2 records it (its ARN), or why it cannot be used. */

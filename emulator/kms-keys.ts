@@ -8,11 +8,11 @@
 // managed"). golden-ami asks it before sharing an encrypted image (such a
 // key cannot be shared), so the emulator must answer as AWS does.
 import type { Handler, Reply } from "./handler";
-import { kmsJson } from "./moto-calls";
+import { accessKeyOf, kmsJson } from "./moto-calls";
 
 /** The aliases moto knows for a key, in a region. */
-async function aliasesOf(target: string, region: string, keyId: string): Promise<string[]> {
-    const got = await kmsJson(target, region, "ListAliases", { KeyId: keyId });
+async function aliasesOf(target: string, region: string, keyId: string, accessKey?: string): Promise<string[]> {
+    const got = await kmsJson(target, region, "ListAliases", { KeyId: keyId }, accessKey);
     if (!got.ok) return [];
     return ((got.out.Aliases as { AliasName?: string }[] | undefined) ?? []).map((a) => a.AliasName ?? "");
 }
@@ -28,7 +28,11 @@ export function kmsKeysHandler(): Handler {
         if (!meta?.KeyId || meta.KeyManager === "AWS") return reply;
         const asked = String((JSON.parse(ctx.body || "{}") as { KeyId?: string }).KeyId ?? "");
         const awsAlias = (name: string) => /(^|:)alias\/aws\//.test(name);
-        if (!awsAlias(asked) && !(await aliasesOf(ctx.target, ctx.region, meta.KeyId)).some(awsAlias)) return reply;
+        if (
+            !awsAlias(asked) &&
+            !(await aliasesOf(ctx.target, ctx.region, meta.KeyId, accessKeyOf(ctx.req.headers.authorization))).some(awsAlias)
+        )
+            return reply;
         meta.KeyManager = "AWS";
         return { ...reply, body: JSON.stringify(answer) };
     };

@@ -28,14 +28,30 @@ function post(target: string, headers: http.OutgoingHttpHeaders, body: string): 
     });
 }
 
-const scope = (region: string, service: string) =>
-    `AWS4-HMAC-SHA256 Credential=testing/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+/**
+ * The credential scope of a call. `accessKey`: the client's, so that moto
+ * answers in the client's account (moto ties the keys of its STS AssumeRole
+ * to the role's account); moto's default account without one.
+ */
+const scope = (region: string, service: string, accessKey = "testing") =>
+    `AWS4-HMAC-SHA256 Credential=${accessKey}/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
 
-/** One EC2 Query call at moto in `region`. */
-export function ec2Query(target: string, region: string, action: string, params: Record<string, string>): Promise<Reply> {
+/** The access key id of a signed request (`Credential=<key>/…`), if any. */
+export function accessKeyOf(authorization: string | string[] | undefined): string | undefined {
+    return /Credential=([^/,\s]+)\//.exec(String(authorization ?? ""))?.[1];
+}
+
+/** One EC2 Query call at moto in `region` (in the account of `accessKey`, see scope). */
+export function ec2Query(
+    target: string,
+    region: string,
+    action: string,
+    params: Record<string, string>,
+    accessKey?: string,
+): Promise<Reply> {
     return post(
         target,
-        { "content-type": "application/x-www-form-urlencoded; charset=utf-8", authorization: scope(region, "ec2") },
+        { "content-type": "application/x-www-form-urlencoded; charset=utf-8", authorization: scope(region, "ec2", accessKey) },
         new URLSearchParams({ Action: action, Version: API_VERSION, ...params }).toString(),
     );
 }
@@ -48,13 +64,14 @@ async function jsonCall(
     targetPrefix: string,
     operation: string,
     input: object,
+    accessKey?: string,
 ): Promise<{ ok: true; out: Record<string, unknown> } | { ok: false; reply: Reply }> {
     const reply = await post(
         target,
         {
             "content-type": "application/x-amz-json-1.1",
             "x-amz-target": `${targetPrefix}.${operation}`,
-            authorization: scope(region, service),
+            authorization: scope(region, service, accessKey),
         },
         JSON.stringify(input),
     );
@@ -62,9 +79,9 @@ async function jsonCall(
     return { ok: true, out: JSON.parse(reply.body || "{}") as Record<string, unknown> };
 }
 
-/** One SSM call at moto in `region`; the parsed JSON answer, or the refusal as it came. */
-export function ssmJson(target: string, region: string, operation: string, input: object) {
-    return jsonCall(target, region, "ssm", "AmazonSSM", operation, input);
+/** One SSM call at moto in `region` (in the account of `accessKey`, see scope); the parsed JSON answer, or the refusal as it came. */
+export function ssmJson(target: string, region: string, operation: string, input: object, accessKey?: string) {
+    return jsonCall(target, region, "ssm", "AmazonSSM", operation, input, accessKey);
 }
 
 /** SSM's error answer (JSON protocol): `__type` names the error, HTTP 400 unless said otherwise. */
@@ -82,6 +99,6 @@ export function ssmSuccess(out: object): Reply {
 }
 
 /** One KMS call at moto in `region` (JSON protocol, `TrentService.<operation>`); the parsed answer, or the refusal as it came. */
-export function kmsJson(target: string, region: string, operation: string, input: object) {
-    return jsonCall(target, region, "kms", "TrentService", operation, input);
+export function kmsJson(target: string, region: string, operation: string, input: object, accessKey?: string) {
+    return jsonCall(target, region, "kms", "TrentService", operation, input, accessKey);
 }

@@ -42,7 +42,7 @@
 //   that got it (MaxResults may change between pages).
 import type { Handler, HandlerContext, Reply } from "./handler";
 import { ec2Error, topLevelItems, tagText } from "./ec2-xml";
-import { ssmError, ssmJson, ssmSuccess } from "./moto-calls";
+import { accessKeyOf, ssmError, ssmJson, ssmSuccess } from "./moto-calls";
 import { byKey, cutPage, requestDigest, resumeAt } from "./page-token";
 
 export interface PagingOptions {
@@ -219,11 +219,14 @@ export function ssmPagingHandler(options: PagingOptions): Handler {
         const all: Record<string, unknown>[] = [];
         let motoToken: string | undefined;
         do {
-            const got = await ssmJson(ctx.target, ctx.region, "DescribeParameters", {
-                ...rest,
-                MaxResults: SSM_MAX_RESULTS,
-                ...(motoToken ? { NextToken: motoToken } : {}),
-            });
+            // In the client's account (its access key), as every call of the client.
+            const got = await ssmJson(
+                ctx.target,
+                ctx.region,
+                "DescribeParameters",
+                { ...rest, MaxResults: SSM_MAX_RESULTS, ...(motoToken ? { NextToken: motoToken } : {}) },
+                accessKeyOf(ctx.req.headers.authorization),
+            );
             if (!got.ok) return got.reply;
             all.push(...((got.out.Parameters as Record<string, unknown>[] | undefined) ?? []));
             motoToken = got.out.NextToken as string | undefined;

@@ -32,15 +32,19 @@
 // a change of data type and refused.
 import type { Handler } from "./handler";
 import { tagText, topLevelItems } from "./ec2-xml";
-import { ec2Query, ssmError, ssmJson, ssmSuccess } from "./moto-calls";
+import { accessKeyOf, ec2Query, ssmError, ssmJson, ssmSuccess } from "./moto-calls";
 
 export interface SsmImageParameterOptions {
     /** Validate `aws:ec2:image` values `delayMs` after PutParameter answered, writing only valid ones; false: moto stores any value at once. */
     validation: { delayMs: number } | false;
     /** Refuse changing a parameter to or from `aws:ec2:image`. */
     refuseDataTypeChange: boolean;
-    /** Whether `imageId` is an available image in `region` (by default: moto's DescribeImages says `available`). */
-    isAvailable?: (region: string, imageId: string) => Promise<boolean>;
+    /**
+     * Whether `imageId` is an available image in `region` for the client of
+     * `accessKey` (its account: "available in your Amazon Web Services
+     * account"; by default: moto's DescribeImages says `available`).
+     */
+    isAvailable?: (region: string, imageId: string, accessKey?: string) => Promise<boolean>;
 }
 
 /** What became of one asynchronously validated PutParameter. */
@@ -93,7 +97,9 @@ export function ssmImageParameters(options: SsmImageParameterOptions): SsmImageP
         const name = input.Name ?? "";
         const dataType = input.DataType ?? "text";
         const special = (t: string | undefined) => (t === IMAGE || t === INTEGRATION ? t : "text");
-        const current = await ssmJson(ctx.target, ctx.region, "GetParameter", { Name: name });
+        // The parameter, the image and the write are the client's account's (the parameter is in the caller's account).
+        const accessKey = accessKeyOf(ctx.req.headers.authorization);
+        const current = await ssmJson(ctx.target, ctx.region, "GetParameter", { Name: name }, accessKey);
         const existing = current.ok ? (current.out.Parameter as { DataType?: string; Version?: number } | undefined) : undefined;
 
         if (existing && input.Overwrite && options.refuseDataTypeChange) {
@@ -117,10 +123,10 @@ export function ssmImageParameters(options: SsmImageParameterOptions): SsmImageP
         const validate = async () => {
             let reason: string | undefined;
             if (!AMI_ID.test(value)) reason = `${value} is not an AMI id (ami- and 8 or 17 hexadecimal digits)`;
-            else if (!(await (options.isAvailable ?? ((r, id) => availableAtMoto(target, r, id)))(region, value)))
+            else if (!(await (options.isAvailable ?? ((r, id, key) => availableAtMoto(target, r, id, key)))(region, value, accessKey)))
                 reason = `no available image ${value} in ${region}`;
             if (!reason) {
-                const put = await ssmJson(target, region, "PutParameter", input);
+                const put = await ssmJson(target, region, "PutParameter", input, accessKey);
                 if (!put.ok) reason = `Parameter Store refused the write: ${put.reply.body.slice(0, 200)}`;
             }
             outcomes.push({ name, value, region, outcome: reason ? "dropped" : "written", ...(reason ? { reason } : {}) });
@@ -168,8 +174,8 @@ export function ssmImageParameters(options: SsmImageParameterOptions): SsmImageP
 }
 
 /** Whether moto has an image of this id in the region, in state `available`. */
-async function availableAtMoto(target: string, region: string, imageId: string): Promise<boolean> {
-    const reply = await ec2Query(target, region, "DescribeImages", { "ImageId.1": imageId });
+async function availableAtMoto(target: string, region: string, imageId: string, accessKey?: string): Promise<boolean> {
+    const reply = await ec2Query(target, region, "DescribeImages", { "ImageId.1": imageId }, accessKey);
     if (reply.status !== 200) return false;
     const open = reply.body.indexOf("<imagesSet>");
     const close = reply.body.lastIndexOf("</imagesSet>");

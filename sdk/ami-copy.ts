@@ -84,7 +84,10 @@ export const descriptor: ImageKind<AmiCopyInputs> = {
         if (!sourceAmiId || !sourceAmiRegion || containsUnknown([sourceAmiId, sourceAmiRegion])) return false;
         // A new source (a create or a replacement) must exist: read at preview.
         if (olds?.sourceAmiId !== sourceAmiId || olds?.sourceAmiRegion !== sourceAmiRegion) return true;
-        // EC2 refuses a copy into the source's region under the source's name only after the call.
+        // EC2 refuses a copy into the source's region under the source's name only after the call: asked when the
+        // name or region is new. A copy made already is never asked about its source again (another account's
+        // source may no longer be shared with this one, and the copy is the account's own all the same).
+        if (olds && olds.name === name && olds.region === region) return false;
         return !!region && region === sourceAmiRegion && !!name && !containsUnknown([region, name]);
     },
 };

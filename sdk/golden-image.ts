@@ -5,6 +5,10 @@ import { GoldenImageBake } from "./golden-image-bake";
 import { defaultRegion } from "./region";
 import { AmiRetentionPolicy } from "./retention-policy";
 import { assumeRoleInput } from "./image-args";
+import type { PublishArgs } from "./publish-args";
+import { roleAccount } from "./rules/assume-role";
+import { distributeFailures } from "./rules/distribute";
+import { UNKNOWN } from "./rules/primitives";
 import type { AssumeRoleArgs, BlockDeviceMapping, LaunchPermissions } from "./types";
 
 /** Where a GoldenImage's base image comes from: exactly one of the three forms. */
@@ -148,6 +152,46 @@ export interface GoldenImageTestArgs {
     readonly timeoutMinutes?: pulumi.Input<number>;
 }
 
+/**
+ * One account a GoldenImage is distributed to: the image is shared with the
+ * account (a launch permission on the image, added before the copies are
+ * made and revoked when the target is removed), copied there by the
+ * account's own role (an {@link AmiReplicaSet} with `assumeRole`: the copies
+ * and their snapshots are that account's), tagged like the regional copies,
+ * and replaced, retired and destroyed with the image.
+ */
+export interface GoldenImageDistributionArgs {
+    /**
+     * The role golden-ami assumes in the target account; its ARN names the
+     * account (each account once). The role needs the AmiCopy actions of the
+     * IAM policy in the README (CopyImage, DescribeImages, CreateTags, the
+     * deletion and in-use checks; SSM when `publish` is set), and KMS use of
+     * `kmsKeyId`. A plain `roleArn` (known when the program runs: the
+     * account names the copies); `externalId` may be a secret.
+     */
+    readonly assumeRole: Omit<AssumeRoleArgs, "externalId"> & { readonly externalId?: pulumi.Input<string> };
+    /** The target account's regions to copy the image to (at least one; the build region is allowed). */
+    readonly regions: readonly string[];
+    /**
+     * The target account's KMS key the copies are encrypted with (CopyImage
+     * `Encrypted` and `KmsKeyId`): an alias that exists in each of `regions`,
+     * or a key ARN when there is one region. When the image itself is
+     * encrypted (`image.kmsKeyId`), that key's policy must also let the
+     * target account use it (kms:Decrypt, kms:CreateGrant, kms:DescribeKey,
+     * kms:ReEncrypt*), or EC2 fails the copy.
+     * @default the copies are encrypted only if the image is (with the target account's default EBS key)
+     */
+    readonly kmsKeyId?: pulumi.Input<string>;
+    /** Who may launch the copies in the target account. Updated in place. @default the target account only */
+    readonly launchPermissions?: pulumi.Input<LaunchPermissions>;
+    /**
+     * Publish each copy's id as an SSM parameter in the target account, in
+     * the copy's region (see PublishArgs), e.g. `{ ssmParameter: "/golden/web/latest" }`.
+     * @default not published
+     */
+    readonly publish?: pulumi.Input<PublishArgs>;
+}
+
 /** Args of {@link GoldenImage}. */
 export interface GoldenImageArgs {
     /** The image to start from. A new AMI behind it (a moved parameter, a newer match) replaces the golden image. */
@@ -193,6 +237,43 @@ export interface GoldenImageArgs {
      * @default the caller's credentials (the default credential chain)
      */
     readonly assumeRole?: pulumi.Input<AssumeRoleArgs>;
+    /**
+     * Other accounts that get their own copies of the image (see
+     * GoldenImageDistributionArgs), e.g. `[{ assumeRole: { roleArn:
+     * "arn:aws:iam::111122223333:role/golden-ami" }, regions: ["us-east-1"] }]`.
+     * A plain list known when the program runs: each account and region is a
+     * child resource. The image is shared with each account (added to
+     * `image.launchPermissions`), and each account's copies are replaced with
+     * the image, kept while something in that account still uses them (the
+     * in-use guard runs there, with its role), retired by `keepLatest` there,
+     * and deleted with their snapshots on destroy.
+     * @default no other accounts
+     */
+    readonly distribute?: readonly GoldenImageDistributionArgs[];
+}
+
+/**
+ * The image's launch permissions with the distribute accounts added: the
+ * share each target account copies the image from. A target removed from
+ * `distribute` is revoked with the next update (launch permissions not
+ * listed are revoked).
+ */
+function sharedWith(perms: pulumi.Input<LaunchPermissions> | undefined, accounts: string[]): pulumi.Input<LaunchPermissions> | undefined {
+    if (!accounts.length) return perms;
+    return pulumi
+        .output(perms)
+        .apply((p) => ({ ...(p ?? {}), userIds: [...new Set([...(p?.userIds ?? []), ...accounts])] }) as LaunchPermissions);
+}
+
+/**
+ * What is known of a program's value when it runs: Outputs and promises as
+ * not known yet (checked in the providers' own `check` then), the rest as is.
+ */
+function knownNow(v: unknown): unknown {
+    if (pulumi.Output.isInstance(v) || v instanceof Promise) return UNKNOWN;
+    if (Array.isArray(v)) return v.map(knownNow);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, knownNow(x)]));
+    return v;
 }
 
 /**
@@ -222,7 +303,9 @@ export { GoldenImageBake };
  * AMI, or a changed script or build setting, changes `buildHash` and the
  * preview shows a replacement naming what changed. The new image is made
  * first, the published parameter switches to it, then the old image, its
- * copies and snapshots are deleted, unless it is still in use.
+ * copies and snapshots are deleted, unless it is still in use. With
+ * `distribute`, other accounts get copies of their own the same way, made
+ * and deleted there with their roles.
  *
  * @example
  * ```ts
@@ -258,8 +341,21 @@ export class GoldenImage extends pulumi.ComponentResource {
     readonly replicas?: AmiReplicaSet;
     /** The retention policy, when `keepLatest` is given. */
     readonly retention?: AmiRetentionPolicy;
+    /** The copies in each `distribute` account, by account id. */
+    readonly distributions: Record<string, AmiReplicaSet>;
+    /** The retention policy in each `distribute` account, by account id, when `keepLatest` is given. */
+    readonly distributionRetention: Record<string, AmiRetentionPolicy>;
+    /** The copies' AMI ids in each `distribute` account: `{ [account]: { [region]: amiId } }`. */
+    readonly distributedImageIds: pulumi.Output<Record<string, Record<string, string>>>;
 
     constructor(name: string, args: GoldenImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        const failures = distributeFailures({
+            distribute: knownNow(args.distribute),
+            assumeRole: knownNow(args.assumeRole),
+            imageKmsKeyId: knownNow(args.image?.kmsKeyId),
+        });
+        // Refused before the component is registered: nothing reaches state.
+        if (failures.length) throw new Error(`GoldenImage ${name}: ${failures.map((f) => f.reason).join("; ")}`);
         super("golden-ami:index:GoldenImage", name, {}, opts);
         const region = args.region ?? defaultRegion();
         if (!region) {
@@ -269,6 +365,7 @@ export class GoldenImage extends pulumi.ComponentResource {
         this.pipeline = `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
         const image = args.image ?? {};
         const build = args.build;
+        const targets = args.distribute ?? [];
         const inputs = {
             pipeline: this.pipeline,
             // A plain string, not this.urn: an input that depends on the component would wait for its own children.
@@ -309,7 +406,10 @@ export class GoldenImage extends pulumi.ComponentResource {
                 .apply((s) => s.includes(true) || undefined),
             deprecationTime: image.deprecationTime,
             deregistrationProtection: image.deregistrationProtection,
-            launchPermissions: image.launchPermissions,
+            launchPermissions: sharedWith(
+                image.launchPermissions,
+                targets.map((t) => roleAccount(t.assumeRole)!),
+            ),
             deleteSnapshotsOnDestroy: image.deleteSnapshotsOnDestroy,
             createTimeoutMinutes: image.createTimeoutMinutes,
             deleteTimeoutMinutes: image.deleteTimeoutMinutes,
@@ -322,6 +422,10 @@ export class GoldenImage extends pulumi.ComponentResource {
         this.buildHash = this.bake.buildHash;
         this.imageName = this.bake.name;
 
+        // The copies carry the pipeline's tags, so retention finds them in their regions (and accounts).
+        const pipelineTags = pulumi
+            .all([image.tags ?? {}, this.bake.buildHash])
+            .apply(([tags, hash]) => ({ ...tags, "golden-ami:pipeline": this.pipeline, "golden-ami:build-hash": hash }));
         const copyRegions = [...new Set(args.regions ?? [])];
         if (copyRegions.length) {
             this.replicas = new AmiReplicaSet(
@@ -330,10 +434,7 @@ export class GoldenImage extends pulumi.ComponentResource {
                     sourceAmiId: this.bake.imageId,
                     sourceAmiRegion: region,
                     regions: copyRegions,
-                    // The copies carry the pipeline's tags, so retention finds them in their regions.
-                    tags: pulumi
-                        .all([image.tags ?? {}, this.bake.buildHash])
-                        .apply(([tags, hash]) => ({ ...tags, "golden-ami:pipeline": this.pipeline, "golden-ami:build-hash": hash })),
+                    tags: pipelineTags,
                     description: image.description,
                     launchPermissions: image.launchPermissions,
                     deprecationTime: image.deprecationTime,
@@ -363,8 +464,57 @@ export class GoldenImage extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.bake, ...(this.replicas ? [this.replicas] : [])] },
             );
         }
+
+        // Each account: the same composition as the regional copies, made by the account's own role from the
+        // image shared with it (the bake's launch permission, above). Their deletes run the in-use guard there.
+        this.distributions = {};
+        this.distributionRetention = {};
+        for (const target of targets) {
+            const account = roleAccount(target.assumeRole)!;
+            const regions = [...target.regions];
+            const assumeRole = pulumi.output(target.assumeRole) as pulumi.Output<AssumeRoleArgs>;
+            const copies = new AmiReplicaSet(
+                `${name}-${account}`,
+                {
+                    sourceAmiId: this.bake.imageId,
+                    sourceAmiRegion: region,
+                    regions,
+                    tags: pipelineTags,
+                    description: image.description,
+                    launchPermissions: target.launchPermissions,
+                    deprecationTime: image.deprecationTime,
+                    deleteSnapshotsOnDestroy: image.deleteSnapshotsOnDestroy,
+                    deleteTimeoutMinutes: image.deleteTimeoutMinutes,
+                    ...(target.kmsKeyId !== undefined
+                        ? { encrypted: true, kmsKeyIds: Object.fromEntries(regions.map((r) => [r, target.kmsKeyId!])) }
+                        : {}),
+                    publish: target.publish,
+                    assumeRole,
+                },
+                { parent: this },
+            );
+            this.distributions[account] = copies;
+            if (args.keepLatest !== undefined) {
+                this.distributionRetention[account] = new AmiRetentionPolicy(
+                    `${name}-${account}-retention`,
+                    {
+                        regions,
+                        selector: { tags: { "golden-ami:pipeline": this.pipeline } },
+                        keepLatest: args.keepLatest,
+                        exclude: { imageIds: regions.map((r) => copies.copies[r].imageId) },
+                        assumeRole,
+                    },
+                    { parent: this, dependsOn: [copies] },
+                );
+            }
+        }
+        this.distributedImageIds = pulumi.all(
+            Object.fromEntries(Object.entries(this.distributions).map(([account, set]) => [account, set.imageIds])),
+        ) as pulumi.Output<Record<string, Record<string, string>>>;
+
         this.registerOutputs({
             imageId: this.imageId,
+            distributedImageIds: this.distributedImageIds,
             imageIds: this.imageIds,
             baseImageId: this.baseImageId,
             buildHash: this.buildHash,

@@ -14,12 +14,14 @@ import {
     DeleteVolumeCommand,
     DescribeVolumesCommand,
     DescribeImagesCommand,
+    DescribeSnapshotsCommand,
     EC2Client,
     Image,
     ModifyImageAttributeCommand,
     RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import assert from "node:assert/strict";
 import { ec2Client, withRole } from "../../dynamic-providers/ec2/client";
@@ -121,10 +123,86 @@ describe("emulator: accounts (STS AssumeRole) and images shared between them", f
         assert.equal(await refusal(theirs.send(new DescribeImagesCommand({ ImageIds: [ImageId!] }))), "InvalidAMIID.NotFound");
     });
 
-    it("a launch permission removed: the image is no longer visible to the other account", async () => {
+    it("a cross-account copy gets new snapshots owned by the caller, encrypted with the caller's own KMS key when asked", async () => {
+        const kms = new KMSClient({
+            region: REGION,
+            endpoint: emulator.endpoint,
+            credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+        });
+        const key = (await kms.send(new CreateKeyCommand({ Description: "copies of shared images" }))).KeyMetadata!.Arn!;
+        kms.destroy();
+        const { ImageId } = await mine.send(
+            new CopyImageCommand({
+                SourceImageId: theirImage,
+                SourceRegion: REGION,
+                Name: "copied-encrypted",
+                Encrypted: true,
+                KmsKeyId: key,
+            }),
+        );
+        const copy = await settled(mine, ImageId!);
+        assert.equal(copy.State, "available");
+        const source = await settled(theirs, theirImage);
+        const sourceSnapshots = source.BlockDeviceMappings!.filter((m) => m.Ebs).map((m) => m.Ebs!.SnapshotId!);
+        const copySnapshots = copy.BlockDeviceMappings!.filter((m) => m.Ebs).map((m) => m.Ebs!.SnapshotId!);
+        assert.ok(copySnapshots.length > 0 && copySnapshots.every((id) => !sourceSnapshots.includes(id)), "new snapshots");
+        const snaps = (await mine.send(new DescribeSnapshotsCommand({ SnapshotIds: copySnapshots }))).Snapshots!;
+        assert.deepEqual(
+            snaps.map((s) => [s.OwnerId, s.Encrypted]),
+            copySnapshots.map(() => [CALLER, true]),
+        );
+        assert.ok(copy.BlockDeviceMappings!.filter((m) => m.Ebs).every((m) => m.Ebs!.KmsKeyId === key));
+    });
+
+    it("a shared image whose snapshots are encrypted with its owner's key: the copy fails (the key is not shared with the caller)", async () => {
+        const { ImageId: encrypted } = await theirs.send(
+            new CopyImageCommand({ SourceImageId: theirImage, SourceRegion: REGION, Name: "theirs-encrypted", Encrypted: true }),
+        );
+        assert.equal((await settled(theirs, encrypted!)).State, "available");
+        await theirs.send(new ModifyImageAttributeCommand({ ImageId: encrypted!, LaunchPermission: { Add: [{ UserId: CALLER }] } }));
+        const { ImageId } = await mine.send(
+            new CopyImageCommand({ SourceImageId: encrypted!, SourceRegion: REGION, Name: "copy-of-encrypted" }),
+        );
+        const copy = await settled(mine, ImageId!);
+        assert.equal(copy.State, "failed");
+        assert.match(copy.StateReason!.Message!, /not shared with account 123456789012/);
+    });
+
+    it("an aws:ec2:image parameter is validated and written in the caller's account: the role's image, the role's parameter", async () => {
+        const ssm = new SSMClient({
+            region: REGION,
+            endpoint: emulator.endpoint,
+            credentials: fromTemporaryCredentials({
+                params: { RoleArn: `arn:aws:iam::${OTHER}:role/images`, RoleSessionName: "accounts-ssm" },
+                masterCredentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+                clientConfig: { region: REGION, endpoint: emulator.endpoint },
+            }),
+        });
+        const mineSsm = new SSMClient({
+            region: REGION,
+            endpoint: emulator.endpoint,
+            credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+        });
+        try {
+            const Name = "/accounts/theirs/latest";
+            await ssm.send(new PutParameterCommand({ Name, Value: theirImage, Type: "String", DataType: "aws:ec2:image" }));
+            await emulator.ssmImages.settled();
+            assert.equal((await ssm.send(new GetParameterCommand({ Name }))).Parameter!.Value, theirImage);
+            assert.equal(await refusal(mineSsm.send(new GetParameterCommand({ Name }))), "ParameterNotFound");
+        } finally {
+            ssm.destroy();
+            mineSsm.destroy();
+        }
+    });
+
+    it("a launch permission removed: the image is no longer visible to the other account, and CopyImage of it is refused", async () => {
         await theirs.send(new ModifyImageAttributeCommand({ ImageId: theirImage, LaunchPermission: { Remove: [{ UserId: CALLER }] } }));
         assert.equal(await refusal(mine.send(new DescribeImagesCommand({ ImageIds: [theirImage] }))), "InvalidAMIID.NotFound");
-        assert.deepEqual(await ids(theirs, { Owners: ["self"] }), [theirImage]);
+        assert.equal(
+            await refusal(mine.send(new CopyImageCommand({ SourceImageId: theirImage, SourceRegion: REGION, Name: "not-shared" }))),
+            "InvalidAMIID.NotFound",
+        );
+        assert.ok((await ids(theirs, { Owners: ["self"] })).includes(theirImage));
     });
 });
 

@@ -101,6 +101,11 @@ describe("AmiCopy provider hooks", () => {
             );
             assert.match(r.failures![0].reason, /does not exist in us-east-1.*set sourceAmiId to an available AMI/);
         });
+        it("with assumeRole, says the source may be another account's not shared with the role's account", async () => {
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            const r = await hooks.check({}, { ...inputs, assumeRole: { roleArn: "arn:aws:iam::111122223333:role/golden-ami" } });
+            assert.match(r.failures![0].reason, /not shared with account 111122223333.*add a launch permission for this account/);
+        });
         it("accepts an existing source, and leaves an unreachable EC2 for up to report", async () => {
             ec2.on(DescribeImagesCommand).resolves({ Images: [image({ ImageId: SOURCE, Name: "web" })] });
             assert.deepEqual((await hooks.check({}, inputs)).failures, []);
@@ -112,6 +117,15 @@ describe("AmiCopy provider hooks", () => {
             const r = await hooks.check(inputs, inputs);
             assert.deepEqual(r.failures, []);
             assert.equal(ec2.calls().length, 0);
+        });
+        it("makes no EC2 call for an unchanged copy in the source's region: a source no longer shared does not break the stack", async () => {
+            ec2.on(DescribeImagesCommand).rejects(ec2Error("InvalidAMIID.NotFound"));
+            const same = { ...inputs, region: "us-east-1", assumeRole: { roleArn: "arn:aws:iam::111122223333:role/golden-ami" } };
+            assert.deepEqual((await hooks.check(same, same)).failures, []);
+            assert.equal(ec2.calls().length, 0);
+            // A new name in the source's region is still read against the source's name.
+            await hooks.check(same, { ...same, name: "web-dr-2" });
+            assert.equal(ec2.calls().length > 0, true);
         });
     });
 

@@ -185,6 +185,126 @@ describe("resource classes (Pulumi mocks)", () => {
         assert.equal(copy.inputs.kmsKeyId, "alias/golden-dr");
     });
 
+    it("GoldenImage distribute: shares the image with each account and copies it there with the account's role, tagged, published, retired there", async () => {
+        const role = { roleArn: "arn:aws:iam::111122223333:role/golden-ami", externalId: pulumi.secret("ext-1") };
+        const web = new sdk.GoldenImage("dist", {
+            baseImage: { imageId: "ami-0123456789abcdef0" },
+            build: { instanceType: "t3.small" },
+            image: { launchPermissions: { userIds: ["444455556666"] } },
+            region: "us-east-1",
+            keepLatest: 2,
+            distribute: [
+                {
+                    assumeRole: role,
+                    regions: ["us-east-1", "eu-west-1"],
+                    kmsKeyId: "alias/golden",
+                    publish: { ssmParameter: "/golden/dist/latest" },
+                    launchPermissions: { organizationArns: ["arn:aws:organizations::111122223333:organization/o-exampleorgid"] },
+                },
+            ],
+        });
+        assert.deepEqual(await value(web.distributedImageIds), {
+            "111122223333": { "us-east-1": "ami-dist-111122223333-us-east-1", "eu-west-1": "ami-dist-111122223333-eu-west-1" },
+        });
+        await new Promise((r) => setTimeout(r, 50));
+        const bake = registered.find((x) => x.type.endsWith(":GoldenImageBake") && x.name === "dist")!;
+        assert.deepEqual(bake.inputs.launchPermissions, { userIds: ["444455556666", "111122223333"] });
+        for (const region of ["us-east-1", "eu-west-1"]) {
+            const copy = registered.find((x) => x.type.endsWith(":AmiCopy") && x.name === `dist-111122223333-${region}`)!;
+            assert.equal(copy.inputs.sourceAmiId, "ami-dist");
+            assert.equal(copy.inputs.sourceAmiRegion, "us-east-1");
+            assert.equal(copy.inputs.region, region);
+            assert.equal(copy.inputs.encrypted, true);
+            assert.equal(copy.inputs.kmsKeyId, "alias/golden");
+            // Secret as a whole (the external id is a secret): never in state in plaintext.
+            assert.equal((copy.inputs.assumeRole as { value: { roleArn: string } }).value.roleArn, role.roleArn);
+            assert.equal((copy.inputs.tags as Record<string, string>)["golden-ami:pipeline"], "project/stack/dist");
+            assert.equal((copy.inputs.publish as { ssmParameter: string }).ssmParameter, "/golden/dist/latest");
+            assert.deepEqual(copy.inputs.launchPermissions, {
+                organizationArns: ["arn:aws:organizations::111122223333:organization/o-exampleorgid"],
+            });
+        }
+        const policy = registered.find((x) => x.type.endsWith(":AmiRetentionPolicy") && x.name === "dist-111122223333-retention")!;
+        assert.deepEqual(policy.inputs.regions, ["us-east-1", "eu-west-1"]);
+        assert.equal((policy.inputs.assumeRole as { value: { roleArn: string } }).value.roleArn, role.roleArn);
+        assert.deepEqual((policy.inputs.exclude as { imageIds: string[] }).imageIds, [
+            "ami-dist-111122223333-us-east-1",
+            "ami-dist-111122223333-eu-west-1",
+        ]);
+        assert.deepEqual(Object.keys(web.distributions), ["111122223333"]);
+    });
+
+    it("GoldenImage distribute refuses bad targets when the program runs, naming the property and the fix", () => {
+        const make = (extra: Record<string, unknown>) => () =>
+            new sdk.GoldenImage("bad-dist", {
+                baseImage: { imageId: "ami-0123456789abcdef0" },
+                build: { instanceType: "t3.small" },
+                region: "us-east-1",
+                ...extra,
+            } as never);
+        const role = (account = "111122223333") => ({ roleArn: `arn:aws:iam::${account}:role/golden-ami` });
+        assert.throws(
+            make({ distribute: [{ assumeRole: { roleArn: "arn:aws:iam::1111:role/x" }, regions: ["us-east-1"] }] }),
+            /distribute\[0\]\.assumeRole: roleArn must be an IAM role ARN/,
+        );
+        assert.throws(make({ distribute: [{ assumeRole: role(), regions: [] }] }), /distribute\[0\]\.regions: is empty/);
+        assert.throws(
+            make({ distribute: [{ assumeRole: role(), regions: ["us-east-1", "us-east-1"] }] }),
+            /distribute\[0\]\.regions: repeats us-east-1/,
+        );
+        assert.throws(
+            make({
+                distribute: [
+                    { assumeRole: role(), regions: ["us-east-1"] },
+                    { assumeRole: role(), regions: ["eu-west-1"] },
+                ],
+            }),
+            /distribute\[1\]\.assumeRole: names account 111122223333 again/,
+        );
+        assert.throws(
+            make({
+                distribute: [
+                    {
+                        assumeRole: role(),
+                        regions: ["us-east-1"],
+                        kmsKeyId: "alias/aws/ebs",
+                        launchPermissions: { userIds: ["444455556666"] },
+                    },
+                ],
+            }),
+            /distribute\[0\]\.kmsKeyId: is the AWS managed key alias\/aws\/ebs/,
+        );
+        assert.throws(
+            make({
+                distribute: [
+                    {
+                        assumeRole: role(),
+                        regions: ["us-east-1", "eu-west-1"],
+                        kmsKeyId: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                    },
+                ],
+            }),
+            /distribute\[0\]\.kmsKeyId: is a key ARN of us-east-1, but the copies are made in us-east-1, eu-west-1/,
+        );
+        assert.throws(
+            make({ image: { kmsKeyId: "alias/aws/ebs" }, distribute: [{ assumeRole: role(), regions: ["us-east-1"] }] }),
+            /image\.kmsKeyId: is the AWS managed key/,
+        );
+        assert.throws(
+            make({ assumeRole: role(), distribute: [{ assumeRole: role(), regions: ["us-east-1"] }] }),
+            /where the image is built/,
+        );
+        assert.throws(
+            make({ distribute: [{ assumeRole: role(), regions: ["us-east-1"], publish: { ssmParameter: "/aws/x" } }] }),
+            /distribute\[0\]\.publish\.ssmParameter/,
+        );
+        assert.throws(
+            make({ distribute: [{ assumeRole: role(), regions: ["us-east-1"], region: "x" }] }),
+            /distribute\[0\]\.region: is not a distribute setting/,
+        );
+        assert.ok(!registered.some((x) => x.name.startsWith("bad-dist")), "nothing registered");
+    });
+
     it("GoldenImage without copies or keepLatest makes only the bake", async () => {
         const web = new sdk.GoldenImage("solo", {
             baseImage: { imageId: "ami-0123456789abcdef0" },
