@@ -45,6 +45,8 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
     const failures = checkRetentionPolicyInputs(news);
     const inputs = withDefaults(news);
     delete inputs.sharingRead; // from state only, never from the program
+    const atUp = inputs.previewing === false;
+    delete inputs.previewing; // never in state, never a change
     inputs.pending = atApplySummary([]);
     if (failures.length > 0) return { inputs: compact(inputs), failures };
     const unknown = unknownInputs(inputs as never);
@@ -87,6 +89,9 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
     }
     const file = await writePlanFile(inputs, plan, inputs.pending.digest, now);
     if (file) console.log(`${label(inputs)}: full plan (${plan.retire.length} to retire, ${plan.skipped.length} held back) in ${file}`);
+    // At up the preview before has printed the lines; kept in state they would print again, beside the next
+    // preview's own (the CLI diffs old and new inputs), up to twice the budget. A dry run's output shows them.
+    if (atUp && !inputs.dryRun) inputs.pending = { ...inputs.pending, groups: inputs.pending.groups.map((g) => ({ ...g, images: [] })) };
     return { inputs: compact(inputs) };
 }
 

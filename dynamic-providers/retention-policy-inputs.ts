@@ -26,6 +26,15 @@ export interface RetentionPolicyInputs {
     assumeRole?: AssumeRole;
     /** The resource's name, for the line preview prints and the plan file. */
     policyName?: string;
+    /**
+     * Whether the program runs for a preview (`pulumi.runtime.isDryRun()`),
+     * set by the SDK; `check` reads it and drops it, so it never reaches
+     * state. At `up` the checked `pending` keeps its counts and digest but not
+     * its lines (the preview before it printed them): the state then holds no
+     * list, and the next `preview --diff` prints its own list once, not the
+     * last `up`'s beside it.
+     */
+    previewing?: boolean;
     /** What the next run retires, summarised: computed by `check`, so preview shows it as a change. */
     pending: RetentionPendingSummary;
     /** Launch permissions `check` read or carried, kept in state so that the next check need not read them again (see `SharingRecord`). */

@@ -274,7 +274,9 @@ export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
      * What the next `pulumi up` retires, per group with counts and its
      * images one line each (all while they fit the preview budget, else the
      * first), and a digest of the full plan. Shown by `pulumi preview
-     * --diff`; after `up`, status `"done"`.
+     * --diff`; after `up`, status `"done"`. The inputs kept in state by an
+     * `up` hold the counts and digest but not the lines (unless `dryRun`),
+     * so the next `preview --diff` prints only its own list.
      */
     declare readonly pending: pulumi.Output<RetentionPendingSummary>;
     /** What the last `pulumi up` did. */
@@ -297,6 +299,8 @@ export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
             assumeRole: assumeRoleInput(args.assumeRole),
             // Names the policy in the line preview prints, and in the plan file.
             policyName: name,
+            // Read and dropped by check: at up, state keeps pending without its lines (see RetentionPolicyInputs).
+            previewing: pulumi.runtime.isDryRun(),
         };
         // A policy has nothing in EC2 to import; its timeouts are its own limits.
         if (opts?.import !== undefined)

@@ -109,6 +109,13 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         const policy = (await stack.export()).deployment.resources?.find((r) => r.urn.endsWith("::web-images"));
         assert.equal((policy?.outputs?.pending as Pending).total, 0);
         assert.equal((policy?.inputs?.pending as Pending).status, "planned", "the inputs hold the summary check made, never a list");
+        assert.deepEqual(
+            (policy?.inputs?.pending as Pending).groups.map((g) => g.images),
+            [[]],
+            "up keeps the counts, not the lines the preview printed",
+        );
+        assert.equal((policy?.inputs?.pending as Pending).groups[0].count, 1);
+        assert.equal("previewing" in (policy?.inputs ?? {}), false);
     });
 
     it("a second preview is a no-op", async () => {
@@ -142,6 +149,12 @@ describe("AmiRetentionPolicy end to end (real pulumi CLI, packed package, moto)"
         assert.deepEqual(pending?.heldBack.first.map((h) => h.imageId).sort(), [images[0], images[1]].sort());
         const diff = await stack.run(["preview", "--diff"]);
         assert.ok(diff.stdout.includes(JSON.stringify(pending!.groups[0].images[0])), `the line, whole, in:\n${diff.stdout}`);
+        assert.equal(
+            diff.stdout.split("--outputs:--")[0].split(JSON.stringify(pending!.groups[0].images[0])).length - 1,
+            1,
+            `the line printed once among the inputs (the CLI shows it again among the changed outputs):\n${diff.stdout}`,
+        );
+        assert.ok(!diff.stdout.includes(images[2]), `the last up's line (${images[2]}) is not printed again:\n${diff.stdout}`);
         const file = JSON.parse(fs.readFileSync(path.join(stack.dir, "retention-plan", "web-images.json"), "utf8"));
         assert.deepEqual(
             file.retire.map((p: Entry) => p.imageId),

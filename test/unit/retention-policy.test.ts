@@ -200,6 +200,23 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.ok(log.getCalls().some((c) => c.args[0] === `retention web-images: ${p.summary}`));
         });
 
+        it("at up, keeps the counts and the digest in state but not the lines the preview printed (unless dryRun), and never keeps `previewing`", async () => {
+            ec2.on(DescribeImagesCommand).resolves({ Images: [1, 2, 3, 4, 5].map((n) => grouped(n, 100 - n, "web")) });
+            const atPreview = await hooks.check({}, { ...settings, groupBy: ["App"], previewing: true });
+            const atUp = await hooks.check({}, { ...settings, groupBy: ["App"], previewing: false });
+            const dryRunUp = await hooks.check({}, { ...settings, groupBy: ["App"], previewing: false, dryRun: true });
+            const [p, u, d] = [atPreview, atUp, dryRunUp].map((r) => r.inputs.pending as RetentionPendingSummary);
+            assert.equal(p.groups[0].images.length, 4);
+            assert.deepEqual(u.groups[0].images, []);
+            assert.equal(u.groups[0].count, 4);
+            assert.equal(u.digest, p.digest, "the same plan: diff and apply compare digests");
+            assert.equal(u.summary, p.summary);
+            assert.equal(d.groups[0].images.length, 4, "a dry run's output shows the list");
+            for (const r of [atPreview, atUp, dryRunUp]) assert.equal("previewing" in r.inputs, false);
+            const diff = await hooks.diff("id", atUp.inputs as never, atPreview.inputs as never);
+            assert.equal(diff.changes, false, "the preview after that up shows no change for the same plan");
+        });
+
         it("orders the plan by group, then age, across regions", async () => {
             ec2.on(DescribeImagesCommand).callsFake(async (_input, getClient) => {
                 const region = await getClient().config.region();
