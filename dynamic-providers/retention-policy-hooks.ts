@@ -85,6 +85,14 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
             `${label(inputs)}: kept unless EC2's image usage report at apply shows no instance or launch template using it in another account (shared): ${ids.join(", ")}${more}`,
         );
     }
+    const copiedOnly = plan.retire.filter((p) => p.copyOnlyShares);
+    if (copiedOnly.length > 0) {
+        const ids = copiedOnly.slice(0, 5).map((p) => `${p.region}/${p.imageId} (${p.copyOnlyShares!.join(", ")})`);
+        const more = copiedOnly.length > ids.length ? ` and ${copiedOnly.length - ids.length} more` : "";
+        console.log(
+            `${label(inputs)}: retires although shared, because the only shares are with accounts that copy it (copyOnlyAccounts): ${ids.join(", ")}${more}`,
+        );
+    }
     const file = await writePlanFile(inputs, plan, inputs.pending.digest, now);
     if (file) console.log(`${label(inputs)}: full plan (${plan.retire.length} to retire, ${plan.skipped.length} held back) in ${file}`);
     return { inputs: compact(inputs) };
