@@ -872,6 +872,22 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.deepEqual(listed(without.pending), [], "without copyOnlyAccounts the shares keep both");
         });
 
+        it("says so at apply too when the plan is made there (inputs unknown at preview)", async () => {
+            ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [{ UserId: "777788889999" }] });
+            const inputs = await plan([image(1, 30), image(2, 1)], { copyOnlyAccounts: ["777788889999"] });
+            ec2.on(DeregisterImageCommand).resolves({});
+            log.resetHistory();
+            const r = await hooks.update("p", inputs, { ...inputs, pending: atApplySummary(["exclude.imageIds"]) });
+            assert.deepEqual(
+                r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId),
+                [id(1)],
+            );
+            assert.ok(
+                log.args.some((a) => String(a[0]).includes(`copy it (copyOnlyAccounts): us-east-1/${id(1)} (account 777788889999)`)),
+                log.args.map((a) => a[0]).join("\n"),
+            );
+        });
+
         it("reads no sharing with retireShared: true", async () => {
             const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)], { retireShared: true });
             ec2.on(DeregisterImageCommand).resolves({});
