@@ -50,6 +50,7 @@ export function rulesOf(inputs: RetentionPolicyInputs): RetentionRules {
         action: inputs.action,
         exclude: inputs.exclude,
         retireShared: inputs.retireShared ?? false,
+        copyOnlyAccounts: inputs.copyOnlyAccounts ?? [],
         launchTemplateVersions: inputs.launchTemplateVersions ?? "in-use",
     };
 }

@@ -87,12 +87,24 @@ export async function check(olds: Partial<RetentionPolicyInputs>, news: Partial<
             `${label(inputs)}: kept unless EC2's image usage report at apply shows no instance or launch template using it in another account (shared): ${ids.join(", ")}${more}`,
         );
     }
+    printCopyOnly(inputs, plan.retire);
     const file = await writePlanFile(inputs, plan, inputs.pending.digest, now);
     if (file) console.log(`${label(inputs)}: full plan (${plan.retire.length} to retire, ${plan.skipped.length} held back) in ${file}`);
     // At up the preview before has printed the lines; kept in state they would print again, beside the next
     // preview's own (the CLI diffs old and new inputs), up to twice the budget. A dry run's output shows them.
     if (atUp && !inputs.dryRun) inputs.pending = { ...inputs.pending, groups: inputs.pending.groups.map((g) => ({ ...g, images: [] })) };
     return { inputs: compact(inputs) };
+}
+
+/** Says which shared images the plan retires because their only shares are with `copyOnlyAccounts`. */
+function printCopyOnly(inputs: Partial<RetentionPolicyInputs>, retire: readonly PlannedRetirement[]): void {
+    const copiedOnly = retire.filter((p) => p.copyOnlyShares);
+    if (copiedOnly.length === 0) return;
+    const ids = copiedOnly.slice(0, 5).map((p) => `${p.region}/${p.imageId} (${p.copyOnlyShares!.join(", ")})`);
+    const more = copiedOnly.length > ids.length ? ` and ${copiedOnly.length - ids.length} more` : "";
+    console.log(
+        `${label(inputs)}: retires although shared, because the only shares are with accounts that copy it (copyOnlyAccounts): ${ids.join(", ")}${more}`,
+    );
 }
 
 /** Pending retirements compare by which images (the digest), not by their reasons or ages (those change daily). */
@@ -129,7 +141,10 @@ async function act(news: RetentionPolicyInputs): Promise<RetentionPolicyState> {
         return compact({ ...inputs, pending, lastRun: run });
     }
     const { planned, heldBack, planChanged, known, computed } = await planToAct(inputs, now, records);
-    if (computed && inputs.pending?.status !== "planned") console.log(`${name}: planned at apply: ${computed.summary}`);
+    if (computed && inputs.pending?.status !== "planned") {
+        console.log(`${name}: planned at apply: ${computed.summary}`);
+        printCopyOnly(inputs, planned);
+    }
     const run = await applyPlan(planned, inputs, now, planChanged, known, heldBack);
     printRun(name, run);
     // After a real run nothing is pending: the next check's plan shows what is left, failures included, as a change.

@@ -21,6 +21,7 @@ export interface RetentionPolicyInputs {
     exclude: RetentionExclusions;
     dryRun: boolean;
     retireShared?: RetireShared;
+    copyOnlyAccounts?: string[];
     launchTemplateVersions?: LaunchTemplateVersionRule;
     /** The role whose account the policy works in (see withRole); the caller's when unset. */
     assumeRole?: AssumeRole;
@@ -57,6 +58,7 @@ export const SETTINGS = [
     "exclude",
     "dryRun",
     "retireShared",
+    "copyOnlyAccounts",
     "launchTemplateVersions",
     "assumeRole",
 ] as const;

@@ -117,6 +117,7 @@ async function retireImage(
     sharingCleared = false,
 ): Promise<Outcome> {
     const { imageId, region } = image;
+    const copyOnly = new Set((inputs.copyOnlyAccounts ?? []).map((a) => `account ${a}`));
     try {
         let snapshotsDeleted: string[] = [];
         const snapshotsKept: RetentionRunReport["snapshotsKept"] = [];
@@ -136,6 +137,8 @@ async function retireImage(
                     references,
                     // Sharing was read and ruled on by the plan (retireShared), or by a usage report just now.
                     sharesAllowed: inputs.retireShared === true || sharingCleared,
+                    // Should the guard read the sharing itself: a share with an account that only copies the image is no use.
+                    own: (ref) => ref.kind === "launch-permission" && copyOnly.has(ref.id),
                     // The user's explicit exclude.inUse: false.
                     inUseAllowed: inputs.exclude?.inUse === false,
                     launchTemplateVersions: inputs.launchTemplateVersions,
@@ -202,9 +205,14 @@ async function factsForBatch(
  * Step 1b, with `retireShared` false: the image's launch permissions read
  * again right before it is retired (DescribeImageAttribute, whose bucket is
  * not DeregisterImage's, so the reads overlap the deregistrations), so an
- * image shared since the plan was made is kept. Undefined: retire it.
+ * image shared since the plan was made is kept (a share with one of
+ * `copyOnlyAccounts` excepted). Undefined: retire it.
  */
-async function sharedSincePlan(client: EC2Client, image: RetentionImage): Promise<Outcome | undefined> {
+async function sharedSincePlan(
+    client: EC2Client,
+    image: RetentionImage,
+    copyOnlyAccounts: readonly string[] = [],
+): Promise<Outcome | undefined> {
     const now = { ...image, launchPermissions: undefined };
     try {
         await addLaunchPermissions(client, [now]);
@@ -216,7 +224,7 @@ async function sharedSincePlan(client: EC2Client, image: RetentionImage): Promis
             error: `reading its sharing before retiring: ${describeError(e)}`,
         };
     }
-    const shares = sharedWith(now);
+    const shares = sharedWith(now, copyOnlyAccounts);
     if (shares.length === 0) return undefined;
     return {
         kind: "skipped",
@@ -335,7 +343,7 @@ export async function applyPlan(
                         checked.ready.map((image) =>
                             limit(
                                 async () =>
-                                    (reread && (await sharedSincePlan(client, image))) ||
+                                    (reread && (await sharedSincePlan(client, image, inputs.copyOnlyAccounts))) ||
                                     retireImage(client, image, inputs, now, checked.references, checked.keepSnapshots, sharingCleared),
                             ),
                         ),

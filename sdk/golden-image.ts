@@ -225,10 +225,24 @@ export interface GoldenImageArgs {
      * image's region and every copy region, keeping the newest N besides the
      * current ones: an {@link AmiRetentionPolicy}. Images the stack replaced
      * are deleted at once unless they were in use; this retires those too once
-     * nothing uses them. At least 1.
+     * nothing uses them. At least 1. The image's shares with the `distribute`
+     * accounts do not keep an old image in this account (they launch from
+     * their own copies: the policy's `copyOnlyAccounts`); shares you asked
+     * for in `image.launchPermissions` do, unless `retireShared` says otherwise.
      * @default no retention policy
      */
     readonly keepLatest?: pulumi.Input<number>;
+    /**
+     * Whether `keepLatest` also retires old images shared with other
+     * accounts, organizations, OUs or the public (`image.launchPermissions`,
+     * or `distribute[].launchPermissions` for the copies there): the
+     * AmiRetentionPolicy setting of the same name, passed to the policy in
+     * this account and in each `distribute` account. `"when-unused"`
+     * retires a shared image only when EC2's image usage report shows no
+     * other account using it. Only with `keepLatest`.
+     * @default false (shared images are kept)
+     */
+    readonly retireShared?: pulumi.Input<boolean | "when-unused">;
     /**
      * Build, copy, publish and retire in another account, with a role
      * assumed there (see AssumeRoleArgs): the bake, its copies and its
@@ -263,6 +277,17 @@ function sharedWith(perms: pulumi.Input<LaunchPermissions> | undefined, accounts
     return pulumi
         .output(perms)
         .apply((p) => ({ ...(p ?? {}), userIds: [...new Set([...(p?.userIds ?? []), ...accounts])] }) as LaunchPermissions);
+}
+
+/**
+ * The distribute accounts whose shares of the image are only for copying
+ * (the retention policy's `copyOnlyAccounts`): all of them but those the
+ * user also shares the image with in `image.launchPermissions` (a share
+ * asked for is a use).
+ */
+function copyOnly(perms: pulumi.Input<LaunchPermissions> | undefined, accounts: string[]): pulumi.Input<string[]> | undefined {
+    if (!accounts.length) return undefined;
+    return pulumi.output(perms).apply((p) => accounts.filter((a) => !(p?.userIds ?? []).includes(a)));
 }
 
 /**
@@ -354,6 +379,11 @@ export class GoldenImage extends pulumi.ComponentResource {
             assumeRole: knownNow(args.assumeRole),
             imageKmsKeyId: knownNow(args.image?.kmsKeyId),
         });
+        if (args.retireShared !== undefined && args.keepLatest === undefined)
+            failures.push({
+                property: "retireShared",
+                reason: "retireShared: applies to the retention policies keepLatest makes; set keepLatest too, or drop retireShared",
+            });
         // Refused before the component is registered: nothing reaches state.
         if (failures.length) throw new Error(`GoldenImage ${name}: ${failures.map((f) => f.reason).join("; ")}`);
         super("golden-ami:index:GoldenImage", name, {}, opts);
@@ -366,6 +396,7 @@ export class GoldenImage extends pulumi.ComponentResource {
         const image = args.image ?? {};
         const build = args.build;
         const targets = args.distribute ?? [];
+        const targetAccounts = targets.map((t) => roleAccount(t.assumeRole)!);
         const inputs = {
             pipeline: this.pipeline,
             // A plain string, not this.urn: an input that depends on the component would wait for its own children.
@@ -406,10 +437,7 @@ export class GoldenImage extends pulumi.ComponentResource {
                 .apply((s) => s.includes(true) || undefined),
             deprecationTime: image.deprecationTime,
             deregistrationProtection: image.deregistrationProtection,
-            launchPermissions: sharedWith(
-                image.launchPermissions,
-                targets.map((t) => roleAccount(t.assumeRole)!),
-            ),
+            launchPermissions: sharedWith(image.launchPermissions, targetAccounts),
             deleteSnapshotsOnDestroy: image.deleteSnapshotsOnDestroy,
             createTimeoutMinutes: image.createTimeoutMinutes,
             deleteTimeoutMinutes: image.deleteTimeoutMinutes,
@@ -459,6 +487,9 @@ export class GoldenImage extends pulumi.ComponentResource {
                     keepLatest: args.keepLatest,
                     // A list of outputs, not an output of a list: at preview the new ids are unknown one by one.
                     exclude: { imageIds: Object.values(perRegion) },
+                    retireShared: args.retireShared,
+                    // The distribute accounts copy the image and launch from their copies: their shares are no use here.
+                    copyOnlyAccounts: copyOnly(image.launchPermissions, targetAccounts),
                     assumeRole: args.assumeRole,
                 },
                 { parent: this, dependsOn: [this.bake, ...(this.replicas ? [this.replicas] : [])] },
@@ -502,6 +533,7 @@ export class GoldenImage extends pulumi.ComponentResource {
                         selector: { tags: { "golden-ami:pipeline": this.pipeline } },
                         keepLatest: args.keepLatest,
                         exclude: { imageIds: regions.map((r) => copies.copies[r].imageId) },
+                        retireShared: args.retireShared,
                         assumeRole,
                     },
                     { parent: this, dependsOn: [copies] },

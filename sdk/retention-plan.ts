@@ -148,6 +148,15 @@ export interface RetentionRules {
      */
     retireShared?: RetireShared;
     /**
+     * Accounts an image is shared with only so that they can copy it (a
+     * GoldenImage's `distribute` targets, which launch from copies of their
+     * own): a share with one of them is not a use, whatever `retireShared`
+     * says. Shares with any other account, an organization, an OU or the
+     * public still count.
+     * @default none
+     */
+    copyOnlyAccounts?: string[];
+    /**
      * Which launch-template versions count as using their image, the same
      * rule whether EC2's DescribeImageReferences or the enumeration answers:
      * `"in-use"` counts every template's `$Default` and `$Latest` and the
@@ -170,6 +179,12 @@ export interface PlannedRetirement {
     creationDate: string;
     group: string;
     reason: string;
+    /**
+     * Set when the image is shared only with `copyOnlyAccounts` (and
+     * `retireShared` is not true): those accounts, as "account 1234…".
+     * Retired although shared, because those shares are not a use.
+     */
+    copyOnlyShares?: string[];
 }
 
 /** See {@link RetentionRules.retireShared}. */
@@ -317,17 +332,30 @@ export function inUseReason(inUse: ImagesInUse, imageId: string): string | undef
     return describeReferences(v);
 }
 
-/** Who else can launch the image, sorted: "the public", "account 4444…", "organization arn:…". */
-export function sharedWith(image: RetentionImage): string[] {
+/**
+ * Who else can launch the image, sorted: "the public", "account 4444…",
+ * "organization arn:…"; accounts in `notCounted` (see
+ * {@link RetentionRules.copyOnlyAccounts}) left out.
+ */
+export function sharedWith(image: RetentionImage, notCounted: readonly string[] = []): string[] {
     const out = new Set<string>();
     if (image.public) out.add("the public");
     for (const p of image.launchPermissions ?? []) {
         if (p.group === "all") out.add("the public");
-        if (p.userId && p.userId !== image.ownerId) out.add(`account ${p.userId}`);
+        if (p.userId && p.userId !== image.ownerId && !notCounted.includes(p.userId)) out.add(`account ${p.userId}`);
         if (p.organizationArn) out.add(`organization ${p.organizationArn}`);
         if (p.organizationalUnitArn) out.add(`organizational unit ${p.organizationalUnitArn}`);
     }
     return [...out].sort();
+}
+
+/** The image's shares with `copyOnlyAccounts`, sorted ("account 1234…"): shares that are not a use. */
+export function copyOnlyShares(image: RetentionImage, rules: Pick<RetentionRules, "copyOnlyAccounts">): string[] {
+    const copyOnly = rules.copyOnlyAccounts ?? [];
+    if (copyOnly.length === 0) return [];
+    const all = sharedWith(image);
+    const counted = new Set(sharedWith(image, copyOnly));
+    return all.filter((s) => !counted.has(s));
 }
 
 /** What a shared candidate waits for with `retireShared: "when-unused"` (preview shows it as the reason it is held back). */
@@ -341,7 +369,7 @@ export const USAGE_REPORT_CONDITION =
 export function awaitsUsageReport(image: RetentionImage, inUse: ImagesInUse, rules: RetentionRules, now: Date): boolean {
     return (
         rules.retireShared === "when-unused" &&
-        sharedWith(image).length > 0 &&
+        sharedWith(image, rules.copyOnlyAccounts).length > 0 &&
         exclusionReason(image, inUse, { ...rules, retireShared: true }, now) === undefined
     );
 }
@@ -355,7 +383,7 @@ export function exclusionReason(image: RetentionImage, inUse: ImagesInUse, rules
     if (tag) return `tagged ${tag[0]}=${image.tags[tag[0]]} (exclude.tags)`;
     const used = ex.inUse !== false ? inUseReason(inUse, image.imageId) : undefined;
     if (used !== undefined) return `in use: ${used}`;
-    const shares = rules.retireShared === true ? [] : sharedWith(image);
+    const shares = rules.retireShared === true ? [] : sharedWith(image, rules.copyOnlyAccounts);
     if (shares.length > 0 && rules.retireShared === "when-unused") return `shared with ${listed(shares)}: ${USAGE_REPORT_CONDITION}`;
     if (shares.length > 0)
         return `shared with ${listed(shares)}: launches in other accounts are invisible to this one (retireShared: true retires shared images)`;
@@ -421,7 +449,7 @@ interface Group {
  *
  * - Never touched: images that do not match the selector, are excluded
  *   (owned by another account, listed, tagged, in use, shared unless
- *   `retireShared`, launched recently), are `pending`/`transient`/`invalid`/
+ *   `retireShared` (shares with `copyOnlyAccounts` do not count), launched recently), are `pending`/`transient`/`invalid`/
  *   `error`, or that the action already retired.
  * - Kept: the newest `keepLatest` available (deprecated included) non-excluded
  *   images. Failed, pending and disabled images never take these slots.
@@ -472,13 +500,17 @@ export function planRetention(images: readonly RetentionImage[], inUse: ImagesIn
             : [`${Math.floor((now.getTime() - createdAt(image)) / DAY_MS)} days old (maxAgeDays ${rules.maxAgeDays})`];
     const plan = (image: RetentionImage, group: string, reasons: string[]) => {
         if (action === "deregister" && image.deregistrationProtected) return skip(image, group, "deregistration protection is on");
+        // Retired although shared: say so, and with whom (those accounts launch from their own copies).
+        const copyOnly = rules.retireShared === true ? [] : copyOnlyShares(image, rules);
+        const why = copyOnly.length > 0 ? [...reasons, `shared only with ${listed(copyOnly)}, which copy it (copyOnlyAccounts)`] : reasons;
         retire.push({
             imageId: image.imageId,
             region: image.region,
             name: image.name,
             creationDate: image.creationDate,
             group,
-            reason: reasons.join("; "),
+            reason: why.join("; "),
+            ...(copyOnly.length > 0 ? { copyOnlyShares: copyOnly } : {}),
         });
     };
     const failedText = (image: RetentionImage) => `failed bake (state failed${image.stateReason ? `: ${image.stateReason}` : ""})`;

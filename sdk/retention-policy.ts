@@ -80,6 +80,19 @@ export interface AmiRetentionPolicyArgs {
      */
     readonly retireShared?: pulumi.Input<boolean | "when-unused">;
     /**
+     * Accounts (12-digit ids) an image is shared with only so that they can
+     * copy it, and that launch from copies of their own: a share with one of
+     * them does not keep an image, whatever `retireShared` says, so an old
+     * image shared only with them is retired like an unshared one (preview
+     * lists it, saying so). A GoldenImage fills this with its `distribute`
+     * targets. Shares with other accounts, organizations, OUs or the public
+     * still count; an instance in one of these accounts launched from the
+     * shared image itself (not from its copy) is not seen, unless a usage
+     * report is asked for another share (`retireShared: "when-unused"`).
+     * @default none
+     */
+    readonly copyOnlyAccounts?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
      * Which launch-template versions keep their image in use: `"in-use"`
      * counts every template's `$Default` and `$Latest` and the versions an
      * Auto Scaling group, EC2 Fleet or Spot Fleet names (one rule, on real
@@ -295,6 +308,7 @@ export class AmiRetentionPolicy extends pulumi.dynamic.Resource {
             exclude: args.exclude,
             dryRun: args.dryRun,
             retireShared: args.retireShared,
+            copyOnlyAccounts: args.copyOnlyAccounts,
             launchTemplateVersions: args.launchTemplateVersions,
             assumeRole: assumeRoleInput(args.assumeRole),
             // Names the policy in the line preview prints, and in the plan file.

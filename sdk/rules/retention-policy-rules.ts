@@ -1,5 +1,5 @@
 import { assumeRoleRule } from "./assume-role";
-import { apply, booleanRule, CheckFailure, containsUnknown, fail, imageIdRule, regionRule, show, tagsRule } from "./primitives";
+import { ACCOUNT_ID, apply, booleanRule, CheckFailure, containsUnknown, fail, imageIdRule, regionRule, show, tagsRule } from "./primitives";
 import { runRules, RuleTable } from "./runner";
 
 export interface RetentionPolicyCheckInputs {
@@ -13,6 +13,7 @@ export interface RetentionPolicyCheckInputs {
     exclude?: unknown;
     dryRun?: unknown;
     retireShared?: unknown;
+    copyOnlyAccounts?: unknown;
     launchTemplateVersions?: unknown;
     assumeRole?: unknown;
 }
@@ -204,6 +205,17 @@ export const RETENTION_POLICY_RULES: RuleTable<RetentionPolicyCheckInputs> = [
             typeof v === "boolean" || v === "when-unused"
                 ? undefined
                 : `${show(v)} is not a shared-image rule; use false (keep shared images), "when-unused" (retire one only when its usage report shows no other account using it) or true (retire shared images like the others)`,
+    },
+    {
+        property: "copyOnlyAccounts",
+        rule: (v) => {
+            if (!Array.isArray(v)) return `must be a list of 12-digit AWS account ids, got ${show(v)}`;
+            const bad = v.find((a) => !containsUnknown(a) && !(typeof a === "string" && ACCOUNT_ID.test(a)));
+            if (bad !== undefined)
+                return `${show(bad)} is not an AWS account id; give the 12 digits of each account that only copies the images (e.g. "111122223333")`;
+            const repeated = v.find((a, i) => !containsUnknown(a) && v.indexOf(a) !== i);
+            return repeated !== undefined ? `repeats ${show(repeated)}; give each account once` : undefined;
+        },
     },
     {
         name: "exclude",

@@ -5,8 +5,11 @@
 // tagged, published in its SSM; an AmiCopy made by that account from the
 // shared image with its own KMS key), a rebuild (the copy replaced there, the
 // old one kept by the in-use guard run there while that account's instance
-// uses it), the target dropped (copy deleted, share revoked), destroy (the
-// second account as it was).
+// uses it; the old image kept in the build account while an instance there
+// uses it), one more rebuild and an up (keepLatest retires that old image once
+// unused, although it is shared with the second account: the target copies,
+// never launches, it), the target dropped (copy deleted, share revoked),
+// destroy (the second account as it was).
 import {
     DescribeImageAttributeCommand,
     DescribeImagesCommand,
@@ -70,6 +73,20 @@ describe("GoldenImage distribute and AmiCopy from a shared source, two accounts 
         } finally {
             client.destroy();
         }
+    };
+    /** Instances in the build account running the pipeline's images. */
+    const buildUsers: { instanceId: string; imageId: string }[] = [];
+    const launch = async (imageId: string) => {
+        const client = mine(HOME);
+        const run = await client.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
+        client.destroy();
+        return { instanceId: run.Instances![0].InstanceId!, imageId };
+    };
+    const end = async (instanceId: string) => {
+        const client = mine(HOME);
+        await client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+        await waitUntilInstanceTerminated({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instanceId] });
+        client.destroy();
     };
     const tagsOf = (img: Image) => Object.fromEntries((img.Tags ?? []).map((t) => [t.Key!, t.Value!]));
     let untouched: Record<string, Awaited<ReturnType<typeof owned>>>;
@@ -157,8 +174,14 @@ describe("GoldenImage distribute and AmiCopy from a shared source, two accounts 
         const user = theirs(TARGET);
         const run = await user.send(new RunInstancesCommand({ ImageId: oldCopy, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1 }));
         const instanceId = run.Instances![0].InstanceId!;
+        // And one in the build account runs the old image (the next test ends that use).
+        buildUsers.push(await launch(first.imageId as string));
         await stack.config({ version: "2" });
         await stack.run(["up", "--yes", "--skip-preview"]);
+        const home = mine(HOME);
+        const [keptHere] = (await home.send(new DescribeImagesCommand({ ImageIds: [first.imageId as string] }))).Images!;
+        home.destroy();
+        assert.equal(keptHere.State, "available", "the old image is kept in the build account: in use there");
         const [kept] = (await user.send(new DescribeImagesCommand({ ImageIds: [oldCopy] }))).Images!;
         assert.equal(kept.State, "available", "kept: in use in its account");
         assert.ok(tagsOf(kept)["golden-ami:kept-in-use"], `tagged as kept: ${JSON.stringify(tagsOf(kept))}`);
@@ -188,6 +211,53 @@ describe("GoldenImage distribute and AmiCopy from a shared source, two accounts 
         const now = await owned(theirs(TARGET));
         assert.deepEqual(now.images, [...untouched[TARGET].images, newCopy].sort());
         assert.deepEqual(now.snapshots, [...untouched[TARGET].snapshots, ...currentSnapshots].sort());
+    });
+
+    it("the build account's old image, kept while in use, is retired by keepLatest once unused although it is shared with the second account", async function () {
+        this.timeout(600_000);
+        const [oldest] = buildUsers.splice(0);
+        const second = await stack.outputs();
+        const imageA = oldest.imageId;
+        const imageB = second.imageId as string;
+        const home = mine(HOME);
+        const snapshotsOf = async (imageId: string) => {
+            const [img] = (await home.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images!;
+            return img.BlockDeviceMappings!.filter((m) => m.Ebs).map((m) => m.Ebs!.SnapshotId!);
+        };
+        const sharedWith = async (imageId: string) =>
+            (
+                await home.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: "launchPermission" }))
+            ).LaunchPermissions!.map((p) => p.UserId);
+        const snapshotsA = await snapshotsOf(imageA);
+        assert.deepEqual(await sharedWith(imageA), [OTHER], "still shared with the target");
+        // B is kept at the next rebuild (in use), so that A is not the newest old image keepLatest: 1 keeps.
+        const userB = await launch(imageB);
+        await end(oldest.instanceId);
+        await stack.config({ version: "3" });
+        // Nothing uses A now: only its share with the target, which copies and never launches it, is left. The rebuild's
+        // keepLatest may retire it already (B's use is asked only when B could go), else the next up (B unused) does.
+        const rebuild = await stack.run(["up", "--yes", "--skip-preview"]);
+        await end(userB.instanceId);
+        const next = await stack.run(["up", "--yes", "--skip-preview"]);
+        const up = { stdout: rebuild.stdout + next.stdout };
+        const gone = await home.send(new DescribeImagesCommand({ ImageIds: [imageA] })).then(
+            (r) => r.Images?.[0]?.State,
+            (e: Error) => e.name,
+        );
+        assert.ok(gone === "deregistered" || gone === "InvalidAMIID.NotFound", `the old image ${imageA}: ${gone}\n${up.stdout}`);
+        assert.match(
+            up.stdout,
+            new RegExp(
+                `retires although shared, because the only shares are with accounts that copy it \\(copyOnlyAccounts\\): ${HOME}/${imageA} \\(account ${OTHER}\\)`,
+            ),
+        );
+        const left = await owned(mine(HOME));
+        assert.ok(!snapshotsA.some((s) => left.snapshots.includes(s)), "its snapshots went with it");
+        // B, the newest old image, is kept by keepLatest: 1; the user retires it so the next steps start clean.
+        const [b] = (await home.send(new DescribeImagesCommand({ ImageIds: [imageB] }))).Images!;
+        assert.equal(b.State, "available");
+        await home.send(new DeregisterImageCommand({ ImageId: imageB, DeleteAssociatedSnapshots: true }));
+        home.destroy();
     });
 
     it("a target dropped from distribute: its copy and parameter are deleted there and the share is revoked", async function () {

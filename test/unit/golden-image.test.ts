@@ -714,6 +714,29 @@ describe("GoldenImage", () => {
             assert.equal(ssm.commandCalls(DeleteParameterCommand).length, 0);
         });
 
+        it("the replaced image's share with its distribute accounts (its own launchPermissions) is no user: it goes; a share added outside the program keeps it", async () => {
+            const distributed = { ...state(), owner, publishParameter: undefined, launchPermissions: { userIds: ["111122223333"] } };
+            ec2.on(DescribeImageAttributeCommand, { Attribute: "launchPermission" }).resolves({
+                LaunchPermissions: [{ UserId: "111122223333" }],
+            });
+            await hooks.delete(IMAGE_ID, distributed);
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 1, "deregistered although shared with the target");
+            ec2.resetHistory();
+            ec2.on(DescribeImageAttributeCommand, { Attribute: "launchPermission" }).resolves({
+                LaunchPermissions: [{ UserId: "111122223333" }, { UserId: "999988887777" }],
+            });
+            ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: "ami-0ffffffffffffffff", State: "available" }] });
+            ec2.on(CreateTagsCommand).resolves({});
+            const warn = sinon.stub(console, "error");
+            try {
+                await hooks.delete(IMAGE_ID, distributed);
+                assert.match(String(warn.args[0][0]), /still in use: shared with account 999988887777\./);
+            } finally {
+                warn.restore();
+            }
+            assert.equal(ec2.commandCalls(DeregisterImageCommand).length, 0);
+        });
+
         it("destroy of an image an instance still uses fails naming it; nothing is deleted, the parameter stays", async () => {
             runningOnIt();
             ec2.on(DescribeImagesCommand).resolves({ Images: [] });

@@ -28,6 +28,8 @@ function img(id: number, daysOld: number, extra: Partial<RetentionImage> = {}): 
 }
 
 const NONE = new Map<string, string>();
+/** An account that only copies the images (a GoldenImage's distribute target). */
+const COPY_TARGET = "777788889999";
 const ids = (plan: { retire: { imageId: string }[] }) => plan.retire.map((r) => r.imageId);
 
 describe("planRetention", () => {
@@ -299,6 +301,49 @@ describe("planRetention", () => {
             ]);
         });
 
+        it("does not count shares with copyOnlyAccounts: an image shared only with them is retired, saying so; any other share still keeps it", () => {
+            const images = [
+                img(1, 50, { launchPermissions: [{ userId: COPY_TARGET }] }),
+                img(2, 40, { launchPermissions: [{ userId: COPY_TARGET }, { userId: "444455556666" }] }),
+                img(3, 30, { launchPermissions: [{ userId: COPY_TARGET }], public: true }),
+                img(4, 1),
+            ];
+            const before = planRetention(images, NONE, rules, NOW);
+            assert.deepEqual(ids(before), [], "without copyOnlyAccounts every share keeps its image");
+            const plan = planRetention(images, NONE, { ...rules, copyOnlyAccounts: [COPY_TARGET] }, NOW);
+            assert.deepEqual(ids(plan), [img(1, 0).imageId]);
+            assert.deepEqual(plan.retire[0].copyOnlyShares, [`account ${COPY_TARGET}`]);
+            assert.match(
+                plan.retire[0].reason,
+                new RegExp(`shared only with account ${COPY_TARGET}, which copy it \\(copyOnlyAccounts\\)$`),
+            );
+            assert.deepEqual(
+                plan.skipped.map((s) => [s.imageId, s.reason.split(":")[0]]),
+                [
+                    [img(2, 0).imageId, "shared with account 444455556666"],
+                    [img(3, 0).imageId, "shared with the public"],
+                ],
+                "the reason names only the shares that count",
+            );
+            const all = planRetention(images, NONE, { ...rules, copyOnlyAccounts: [COPY_TARGET], retireShared: true }, NOW);
+            assert.deepEqual(ids(all), [img(1, 0).imageId, img(2, 0).imageId, img(3, 0).imageId]);
+            assert.ok(all.retire.every((r) => r.copyOnlyShares === undefined && !r.reason.includes("copyOnlyAccounts")));
+        });
+
+        it('with retireShared "when-unused", asks no usage report for an image shared only with copyOnlyAccounts: it is retired', () => {
+            const images = [
+                img(1, 50, { launchPermissions: [{ userId: COPY_TARGET }] }),
+                img(2, 40, { launchPermissions: [{ userId: COPY_TARGET }, { userId: "444455556666" }] }),
+                img(4, 1),
+            ];
+            const plan = planRetention(images, NONE, { ...rules, retireShared: "when-unused", copyOnlyAccounts: [COPY_TARGET] }, NOW);
+            assert.deepEqual(ids(plan), [img(1, 0).imageId]);
+            assert.deepEqual(
+                plan.skipped.map((s) => [s.imageId, s.awaitsUsageReport]),
+                [[img(2, 0).imageId, true]],
+            );
+        });
+
         it("takes what refers to an image as a list of references, and says what they are", () => {
             const refs: ImageReference[] = [
                 { kind: "launch-template", id: "lt-0b", detail: "version 3, pinned by Auto Scaling group web" },
@@ -412,7 +457,20 @@ describe("planRetention", () => {
             launchedDaysAgo: sometimes(fc.integer({ min: 0, max: 60 })),
             state: fc.constantFrom(...STATES),
             deprecatedDaysAgo: sometimes(fc.integer({ min: -30, max: 60 })),
-            share: fc.constantFrom("none", "none", "none", "none", "none", "none", "public", "account", "organization", "own-account"),
+            share: fc.constantFrom(
+                "none",
+                "none",
+                "none",
+                "none",
+                "none",
+                "none",
+                "public",
+                "account",
+                "organization",
+                "own-account",
+                "copy-target",
+                "copy-target-and-account",
+            ),
         });
         const worldArb = fc.record({
             images: fc.array(imageArb, { maxLength: 40 }).map((xs) =>
@@ -436,7 +494,11 @@ describe("planRetention", () => {
                                   ? [{ organizationArn: "arn:aws:organizations::111122223333:organization/o-abc123defg" }]
                                   : x.share === "own-account"
                                     ? [{ userId: "111122223333" }]
-                                    : undefined,
+                                    : x.share === "copy-target"
+                                      ? [{ userId: COPY_TARGET }]
+                                      : x.share === "copy-target-and-account"
+                                        ? [{ userId: COPY_TARGET }, { userId: "444455556666" }]
+                                        : undefined,
                     }),
                 ),
             ),
@@ -455,6 +517,8 @@ describe("planRetention", () => {
             launchedWithinDays: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined, freq: 2 }),
             inUseExcluded: fc.constantFrom(true, false, undefined),
             retireShared: fc.option(fc.boolean(), { nil: undefined }),
+            // the copy target's shares are no use (a GoldenImage's distribute account)
+            copyOnly: fc.boolean(),
             action: fc.constantFrom("deregister", "deprecate", "disable") as fc.Arbitrary<RetentionAction>,
         });
         type World = typeof worldArb extends fc.Arbitrary<infer T> ? T : never;
@@ -474,6 +538,7 @@ describe("planRetention", () => {
                 groupBy: w.groupByApp ? ["App"] : undefined,
                 action: w.action,
                 retireShared: w.retireShared,
+                copyOnlyAccounts: w.copyOnly ? [COPY_TARGET] : undefined,
                 exclude: {
                     imageIds: w.excludedIds.map((n) => img(n, 0).imageId),
                     tags: { Retain: "true" },
@@ -490,12 +555,13 @@ describe("planRetention", () => {
             const v = inUse.get(i.imageId);
             return typeof v === "string" || (v !== undefined && v.length > 0);
         };
-        const isShared = (i: RetentionImage) => !!i.public || (i.launchPermissions ?? []).some((p) => p.userId !== i.ownerId);
+        const isShared = (i: RetentionImage, w: World) =>
+            !!i.public || (i.launchPermissions ?? []).some((p) => p.userId !== i.ownerId && !(w.copyOnly && p.userId === COPY_TARGET));
         const isExcluded = (i: RetentionImage, w: World, inUse: ImagesInUse) =>
             w.excludedIds.some((n) => img(n, 0).imageId === i.imageId) ||
             i.tags.Retain === "true" ||
             (w.inUseExcluded !== false && referenced(i, inUse)) ||
-            (!w.retireShared && isShared(i)) ||
+            (!w.retireShared && isShared(i, w)) ||
             (w.launchedWithinDays !== undefined &&
                 !!i.lastLaunchedTime &&
                 NOW.getTime() - Date.parse(i.lastLaunchedTime) <= w.launchedWithinDays * DAY);

@@ -617,6 +617,9 @@ describe("AmiRetentionPolicy provider hooks", () => {
             ["exclude.inUse", { exclude: { inUse: "no" } }, "true or false"],
             ["exclude.launchedWithinDays", { exclude: { launchedWithinDays: -1 } }, "0 or more"],
             ["retireShared", { retireShared: "yes" }, '"when-unused"'],
+            ["copyOnlyAccounts", { copyOnlyAccounts: "111122223333" }, "must be a list of 12-digit AWS account ids"],
+            ["copyOnlyAccounts", { copyOnlyAccounts: ["1111-2222-3333"] }, "is not an AWS account id"],
+            ["copyOnlyAccounts", { copyOnlyAccounts: ["111122223333", "111122223333"] }, "repeats"],
             ["launchTemplateVersions", { launchTemplateVersions: "latest" }, 'use "in-use"'],
         ];
         for (const [property, change, fragment] of table) {
@@ -854,6 +857,51 @@ describe("AmiRetentionPolicy provider hooks", () => {
             assert.deepEqual(
                 ec2.commandCalls(DeregisterImageCommand).map((c) => c.args[0].input.ImageId),
                 [id(2)],
+            );
+        });
+
+        it("retires an image shared only with copyOnlyAccounts, saying so at preview; its sharing read again right before, a new share with another account keeps it", async () => {
+            ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [{ UserId: "777788889999" }] });
+            const inputs = await plan([image(1, 30), image(2, 20), image(3, 1)], { copyOnlyAccounts: ["777788889999"] });
+            assert.deepEqual(listed(inputs.pending), [id(1), id(2)]);
+            assert.ok(
+                log.args.some(
+                    (a) =>
+                        String(a[0]).includes("retires although shared, because the only shares are with accounts that copy it") &&
+                        String(a[0]).includes(`us-east-1/${id(1)} (account 777788889999)`),
+                ),
+                log.args.map((a) => a[0]).join("\n"),
+            );
+            assert.deepEqual(rulesOf(inputs).copyOnlyAccounts, ["777788889999"]);
+            ec2.on(DescribeImageAttributeCommand, { ImageId: id(2) } as never).resolves({
+                LaunchPermissions: [{ UserId: "777788889999" }, { UserId: "444455556666" }],
+            });
+            ec2.on(DeregisterImageCommand).resolves({});
+            const r = await hooks.update("p", inputs, inputs);
+            assert.deepEqual(
+                r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId),
+                [id(1)],
+            );
+            assert.deepEqual(r.outs.lastRun.skipped, [
+                { imageId: id(2), region: "us-east-1", reason: "shared with account 444455556666 (read right before retiring)" },
+            ]);
+            const without = await plan([image(1, 30), image(2, 20), image(3, 1)]);
+            assert.deepEqual(listed(without.pending), [], "without copyOnlyAccounts the shares keep both");
+        });
+
+        it("says so at apply too when the plan is made there (inputs unknown at preview)", async () => {
+            ec2.on(DescribeImageAttributeCommand).resolves({ LaunchPermissions: [{ UserId: "777788889999" }] });
+            const inputs = await plan([image(1, 30), image(2, 1)], { copyOnlyAccounts: ["777788889999"] });
+            ec2.on(DeregisterImageCommand).resolves({});
+            log.resetHistory();
+            const r = await hooks.update("p", inputs, { ...inputs, pending: atApplySummary(["exclude.imageIds"]) });
+            assert.deepEqual(
+                r.outs.lastRun.retired.map((x: { imageId: string }) => x.imageId),
+                [id(1)],
+            );
+            assert.ok(
+                log.args.some((a) => String(a[0]).includes(`copy it (copyOnlyAccounts): us-east-1/${id(1)} (account 777788889999)`)),
+                log.args.map((a) => a[0]).join("\n"),
             );
         });
 

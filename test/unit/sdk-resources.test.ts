@@ -234,6 +234,58 @@ describe("resource classes (Pulumi mocks)", () => {
         assert.deepEqual(Object.keys(web.distributions), ["111122223333"]);
     });
 
+    it("GoldenImage keepLatest: the distribute accounts' shares do not keep an old image in the build account (copyOnlyAccounts), shares the user asked for do", async () => {
+        const role = (account: string) => ({ roleArn: `arn:aws:iam::${account}:role/golden-ami` });
+        const web = new sdk.GoldenImage("copyonly", {
+            baseImage: { imageId: "ami-0123456789abcdef0" },
+            build: { instanceType: "t3.small" },
+            // 444455556666 launches from the image itself too: its share is a use.
+            image: { launchPermissions: pulumi.output({ userIds: ["444455556666"] }) },
+            region: "us-east-1",
+            keepLatest: 2,
+            retireShared: "when-unused",
+            distribute: [
+                { assumeRole: role("111122223333"), regions: ["us-east-1"] },
+                { assumeRole: role("444455556666"), regions: ["eu-west-1"] },
+            ],
+        });
+        await value(web.distributedImageIds);
+        await new Promise((r) => setTimeout(r, 50));
+        const policy = (name: string) => registered.find((x) => x.type.endsWith(":AmiRetentionPolicy") && x.name === name)!;
+        assert.deepEqual(policy("copyonly-retention").inputs.copyOnlyAccounts, ["111122223333"]);
+        assert.equal(policy("copyonly-retention").inputs.retireShared, "when-unused");
+        for (const account of ["111122223333", "444455556666"]) {
+            const there = policy(`copyonly-${account}-retention`);
+            assert.equal(there.inputs.retireShared, "when-unused", "passed to the policy in each distribute account");
+            assert.equal(there.inputs.copyOnlyAccounts, undefined, "the copies there are shared only as the target says");
+        }
+
+        registered.length = 0;
+        const plain = new sdk.GoldenImage("nodist", {
+            baseImage: { imageId: "ami-0123456789abcdef0" },
+            build: { instanceType: "t3.small" },
+            region: "us-east-1",
+            keepLatest: 1,
+        });
+        await value(plain.imageId);
+        await new Promise((r) => setTimeout(r, 50));
+        const inputs = policy("nodist-retention").inputs;
+        assert.ok(
+            !("copyOnlyAccounts" in inputs) && !("retireShared" in inputs),
+            "no new inputs without distribute: no diff for existing stacks",
+        );
+        assert.throws(
+            () =>
+                new sdk.GoldenImage("noretention", {
+                    baseImage: { imageId: "ami-0123456789abcdef0" },
+                    build: { instanceType: "t3.small" },
+                    region: "us-east-1",
+                    retireShared: true,
+                }),
+            /GoldenImage noretention: retireShared: applies to the retention policies keepLatest makes; set keepLatest too/,
+        );
+    });
+
     it("GoldenImage distribute refuses bad targets when the program runs, naming the property and the fix", () => {
         const make = (extra: Record<string, unknown>) => () =>
             new sdk.GoldenImage("bad-dist", {

@@ -1,5 +1,5 @@
 // A golden image distributed to a second account (shared, copied there by the
-// account's role, published there), and an AmiCopy made by that account from
+// account's role, published there, old images retired in both accounts), and an AmiCopy made by that account from
 // the image shared with it, encrypted with that account's own KMS key.
 import * as pulumi from "@pulumi/pulumi";
 import { AmiCopy, GoldenImage } from "golden-ami";
@@ -15,6 +15,8 @@ const web = new GoldenImage("web", {
         timeoutMinutes: 10,
     },
     image: { tags: { App: "web" } },
+    // Old images go once unused, in both accounts; the build account's though shared with the target (it copies them).
+    keepLatest: 1,
     // distribute: "off" drops the target (its copies go, the share is revoked).
     distribute:
         config.get("distribute") === "off"
