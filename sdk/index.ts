@@ -9,6 +9,7 @@ export {
     GoldenImageBake,
     GoldenImageBase,
     GoldenImageBuildArgs,
+    GoldenImageDistributionArgs,
     GoldenImageImageArgs,
     GoldenImageTestArgs,
 } from "./golden-image";
