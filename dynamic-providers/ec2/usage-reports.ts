@@ -86,7 +86,14 @@ export async function usageByOtherAccounts(
     try {
         return await readWhenReady(client, imageId, ownerId, reportId, options);
     } finally {
-        await client.send(new DeleteImageUsageReportCommand({ ReportId: reportId })).catch(() => undefined);
+        await client.send(new DeleteImageUsageReportCommand({ ReportId: reportId })).catch((e: unknown) => {
+            // Gone already: nothing to clean. Anything else (AccessDenied, throttling) is said, not hidden: the
+            // finding stands either way, and a report left behind expires 30 days after it was made.
+            if (errorCode(e) !== REPORT_NOT_FOUND)
+                console.log(
+                    `usage report ${reportId} of ${imageId} not deleted (${describeError(e)}); EC2 deletes it 30 days after it was made`,
+                );
+        });
     }
 }
 

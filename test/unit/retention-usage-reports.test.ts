@@ -154,6 +154,22 @@ describe('AmiRetentionPolicy retireShared "when-unused" (image usage reports)', 
         assert.ok(log.getCalls().some((c) => /asking EC2 for 2 image usage report/.test(String(c.args[0]))));
     });
 
+    it("says so when a read report cannot be deleted (AccessDenied), and the finding stands; a report gone already is not mentioned", async () => {
+        reportsAre({ 1: report(1, "available"), 2: report(2, "available") });
+        entriesAre(1, []);
+        entriesAre(2, []);
+        ec2.on(DeleteImageUsageReportCommand, { ReportId: "amiur-1" } as never).rejects(ec2Error("UnauthorizedOperation"));
+        ec2.on(DeleteImageUsageReportCommand, { ReportId: "amiur-2" } as never).rejects(ec2Error("InvalidImageUsageReportId.NotFound"));
+        const { retired } = await apply();
+        assert.deepEqual(retired, [id(1), id(2), id(3)]);
+        const lines = log.getCalls().map((c) => String(c.args[0]));
+        assert.ok(
+            lines.some((l) => l.startsWith(`usage report amiur-1 of ${id(1)} not deleted (UnauthorizedOperation`)),
+            lines.join("\n"),
+        );
+        assert.ok(!lines.some((l) => l.includes("amiur-2") && l.includes("not deleted")), lines.join("\n"));
+    });
+
     it("keeps the image (fail closed) when its report ends in state error, is gone, has expired or cannot be created", async () => {
         reportsAre({
             1: report(1, "error", { StateReason: "internal error" }),
