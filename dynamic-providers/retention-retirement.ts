@@ -12,7 +12,7 @@ import {
 import type { RetentionRunReport } from "../sdk/retention-policy";
 import { ec2Client } from "./ec2/client";
 import { deregisterImage, ImageInUseError, type ReadReferences } from "./ec2/delete-image";
-import { errorCode } from "./ec2/errors";
+import { describeError } from "./ec2/errors";
 import { disableImage, setDeprecation } from "./ec2/image-lifecycle";
 import { addLaunchPermissions, describeImagesById, imagesInUse } from "./ec2/inventory";
 import type { EC2Client } from "./ec2/sdk-types";
@@ -31,12 +31,6 @@ import { imageMark } from "../sdk/ownership";
  * read again), its sharing read again right before, then retired as the
  * policy's action says, through the guard; every image an outcome.
  */
-
-function describeError(e: unknown): string {
-    const code = errorCode(e);
-    const msg = e instanceof Error ? e.message : String(e);
-    return `${code && !msg.includes(code) ? `${code}: ` : ""}${msg}`;
-}
 
 /**
  * Step 1, re-check (facts older than RECHECK_AFTER_SECONDS): each planned

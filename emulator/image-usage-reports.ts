@@ -45,10 +45,10 @@
 // caller's), plus the image's launch permissions, each read at moto with
 // moto's `x-moto-account-id` header (moto's "Multi-Account support"), which
 // selects the account a request is answered in.
-import * as http from "node:http";
 import type { Handler, HandlerContext, Reply } from "./handler";
+import { queryCall } from "./moto-calls";
 import { byKey, cutPage, requestDigest, resumeAt } from "./page-token";
-import { API_VERSION, ec2Error, ec2Success, itemsOf, textOf, xmlEscape } from "./xml";
+import { API_VERSION, ec2Error, ec2Success, indexed, itemsOf, textOf, xmlEscape } from "./xml";
 
 export interface UsageReportOptions {
     /** Seconds of the emulator's clock a new report stays `pending`. @default 10 */
@@ -129,7 +129,7 @@ export function imageUsageReportsHandler(options: UsageReportOptions = {}): Hand
     const accountOfKey = (ctx: HandlerContext, key: string): Promise<string | undefined> => {
         let account = accountByKey.get(key);
         if (!account) {
-            account = motoQuery(ctx.target, "sts", "us-east-1", { Action: "GetCallerIdentity", Version: "2011-06-15" }, { key }).then(
+            account = queryCall(ctx.target, "sts", "us-east-1", { Action: "GetCallerIdentity", Version: "2011-06-15" }, { key }).then(
                 (r) => (r.status === 200 ? /<Account>(\d{12})<\/Account>/.exec(r.body)?.[1] : undefined),
             );
             accountByKey.set(key, account);
@@ -399,7 +399,7 @@ async function usageOf(ctx: HandlerContext, r: Report, accounts: string[]): Prom
     const entries: Entry[] = [];
     for (const account of accounts) {
         const call = async (action: string, params: Record<string, string>) => {
-            const reply = await motoQuery(ctx.target, "ec2", r.region, { Action: action, Version: API_VERSION, ...params }, { account });
+            const reply = await queryCall(ctx.target, "ec2", r.region, { Action: action, Version: API_VERSION, ...params }, { account });
             // An account moto cannot answer for makes the report fail, never look unused.
             if (reply.status !== 200) throw new Error(`${action} in account ${account}: HTTP ${reply.status}`);
             return reply.body;
@@ -434,35 +434,6 @@ async function usageOf(ctx: HandlerContext, r: Report, accounts: string[]): Prom
     return entries;
 }
 
-/** A Query call at moto as `account` (moto's x-moto-account-id header) or with an access key `key`. */
-function motoQuery(
-    target: string,
-    service: string,
-    region: string,
-    params: Record<string, string>,
-    as: { account?: string; key?: string },
-): Promise<Reply> {
-    const url = new URL(target);
-    const body = new URLSearchParams(params).toString();
-    const headers: http.OutgoingHttpHeaders = {
-        "content-type": "application/x-www-form-urlencoded",
-        // moto checks no signature; it reads the region (and, for STS, the caller) from the credential scope.
-        authorization: `AWS4-HMAC-SHA256 Credential=${as.key ?? "emulator"}/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
-        "content-length": Buffer.byteLength(body),
-    };
-    if (as.account) headers["x-moto-account-id"] = as.account;
-    return new Promise((resolve, reject) => {
-        const req = http.request({ host: url.hostname, port: url.port, method: "POST", path: "/", headers }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("error", reject);
-            res.on("end", () => resolve({ status: res.statusCode ?? 500, body: Buffer.concat(chunks).toString("utf8") } as Reply));
-        });
-        req.on("error", reject);
-        req.end(body);
-    });
-}
-
 function parseFilters(p: URLSearchParams): { name: string; values: string[] }[] {
     return indexed(p, /^Filter\.(\d+)\.Name$/).map(([n, name]) => ({
         name,
@@ -477,12 +448,4 @@ function glob(pattern: string, text: string): boolean {
         .replace(/\*/g, ".*")
         .replace(/\?/g, ".");
     return new RegExp(`^${re}$`).test(text);
-}
-
-/** `[index, value]` of the parameters whose key matches `pattern` (its first group the index), in index order. */
-function indexed(params: URLSearchParams, pattern: RegExp): [string, string][] {
-    return [...params.entries()]
-        .map(([k, v]) => [pattern.exec(k)?.[1], v] as const)
-        .filter((e): e is [string, string] => e[0] !== undefined)
-        .sort(([a], [b]) => Number(a) - Number(b));
 }

@@ -49,10 +49,29 @@ export function ec2Query(
     params: Record<string, string>,
     accessKey?: string,
 ): Promise<Reply> {
+    return queryCall(target, "ec2", region, { Action: action, Version: API_VERSION, ...params }, { key: accessKey });
+}
+
+/**
+ * One Query-protocol call (EC2, STS) at moto in `region`: in the account of
+ * the access key `as.key` (see scope), or in `as.account` named outright
+ * (moto's `x-moto-account-id` header, core/responses.py get_current_account).
+ */
+export function queryCall(
+    target: string,
+    service: "ec2" | "sts",
+    region: string,
+    params: Record<string, string>,
+    as: { key?: string; account?: string } = {},
+): Promise<Reply> {
     return post(
         target,
-        { "content-type": "application/x-www-form-urlencoded; charset=utf-8", authorization: scope(region, "ec2", accessKey) },
-        new URLSearchParams({ Action: action, Version: API_VERSION, ...params }).toString(),
+        {
+            "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+            authorization: scope(region, service, as.key),
+            ...(as.account ? { "x-moto-account-id": as.account } : {}),
+        },
+        new URLSearchParams(params).toString(),
     );
 }
 

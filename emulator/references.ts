@@ -28,7 +28,7 @@
 // Image Builder recipes: moto has no Image Builder, so none are ever found.
 import * as http from "node:http";
 import type { Handler, HandlerContext, Reply } from "./handler";
-import { ec2Error, ec2Success, invalidAction, itemsOf, textOf, xmlEscape } from "./xml";
+import { ec2Error, ec2Success, invalidAction, indexed, itemsOf, textOf, xmlEscape } from "./xml";
 
 export interface ReferencesOptions {
     /**
@@ -332,14 +332,6 @@ function ssm(ctx: HandlerContext, operation: string, input: object): Promise<unk
 }
 
 // ---- helpers ---------------------------------------------------------------------
-
-/** `[index, value]` of the parameters whose key matches `pattern` (its first group the index), in index order. */
-function indexed(params: URLSearchParams, pattern: RegExp): [string, string][] {
-    return [...params.entries()]
-        .map(([k, v]) => [pattern.exec(k)?.[1], v] as const)
-        .filter((e): e is [string, string] => e[0] !== undefined)
-        .sort(([a], [b]) => Number(a) - Number(b));
-}
 
 function encodeToken(offset: number): string {
     return Buffer.from(`golden-ami-refs:${offset}`).toString("base64url");

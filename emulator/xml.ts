@@ -45,3 +45,11 @@ export function textOf(xml: string, tag: string): string | undefined {
     const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml);
     return m ? xmlUnescape(m[1]) : undefined;
 }
+
+/** `[index, value]` of the parameters whose key matches `pattern` (its first group the index), in index order. */
+export function indexed(params: URLSearchParams, pattern: RegExp): [string, string][] {
+    return [...params.entries()]
+        .map(([k, v]) => [pattern.exec(k)?.[1], v] as const)
+        .filter((e): e is [string, string] => e[0] !== undefined)
+        .sort(([a], [b]) => Number(a) - Number(b));
+}

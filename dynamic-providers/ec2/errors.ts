@@ -136,3 +136,10 @@ export class PartialCreateError extends Error {
         this.name = "PartialCreateError";
     }
 }
+
+/** An error as one line: EC2's code first when the message does not already say it. */
+export function describeError(e: unknown): string {
+    const code = errorCode(e);
+    const msg = e instanceof Error ? e.message : String(e);
+    return `${code && !msg.includes(code) ? `${code}: ` : ""}${msg}`;
+}

@@ -6,7 +6,7 @@ import {
     paginateDescribeImageUsageReportEntries,
 } from "@aws-sdk/client-ec2";
 import { createWaiter, WaiterState } from "@smithy/core/client";
-import { errorCode } from "./errors";
+import { describeError, errorCode } from "./errors";
 import {
     pollScale,
     PROGRESS_FIRST_SECONDS,
@@ -45,12 +45,6 @@ export interface UsageReportWait {
 }
 
 const REPORT_NOT_FOUND = "InvalidImageUsageReportId.NotFound";
-
-function describeError(e: unknown): string {
-    const code = errorCode(e);
-    const msg = e instanceof Error ? e.message : String(e);
-    return `${code && !msg.includes(code) ? `${code}: ` : ""}${msg}`;
-}
 
 /**
  * One image's use by accounts other than `ownerId`: a report created, waited
